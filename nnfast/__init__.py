@@ -1,0 +1,52 @@
+"""nnfast: a minimal, fast neural-network engine for CPUs.
+
+Hot loops (dense layers forward and backward, costs, optimizer updates, whole epochs)
+run in C++ over BLAS; this package gives them a small Python API.
+
+>>> import nnfast as nf
+>>> X, y = nf.data.load_digits()
+>>> hp = nf.Hyperparameters(hidden=(64,), epochs=2, standardize=True)
+>>> model, history = nf.train(hp, X, y, verbose=False)
+>>> sorted(history.keys())
+['accuracy', 'loss', 'lr', 'time']
+"""
+
+from ._blas import preload as _preload_blas
+
+_preload_blas()
+
+from . import _core  # noqa: E402
+from . import data, losses, optimizers, schedules  # noqa: E402
+from .callbacks import Callback, DivergenceWarning, EarlyStopping, History, ProgressBar  # noqa: E402
+from .hyperparams import Hyperparameters, train  # noqa: E402
+from .io import load, save  # noqa: E402
+from .layers import Dense, Dropout  # noqa: E402
+from .model import Sequential  # noqa: E402
+from .optimizers import SGD, Adagrad, Adam, AdamW, RMSProp  # noqa: E402
+
+__version__ = _core.__version__
+
+__all__ = [
+    "Hyperparameters", "train", "Sequential", "Dense", "Dropout", "load", "save",
+    "SGD", "Adagrad", "RMSProp", "Adam", "AdamW",
+    "History", "Callback", "EarlyStopping", "ProgressBar", "DivergenceWarning",
+    "data", "losses", "optimizers", "schedules",
+    "set_num_threads", "get_num_threads", "blas_info",
+]
+
+
+def set_num_threads(n: int) -> None:
+    """Threads the BLAS underneath nnfast may use (process-wide)."""
+    from ._validation import check_int
+
+    _core.set_num_threads(check_int(n, "n", low=1))
+
+
+def get_num_threads() -> int:
+    """Threads the BLAS underneath nnfast uses."""
+    return _core.get_num_threads()
+
+
+def blas_info() -> str:
+    """Which BLAS nnfast is linked to, its build configuration and the CPU kernel it chose."""
+    return _core.blas_info()

@@ -1,0 +1,176 @@
+"""What happens between epochs: the history, early stopping, progress, user callbacks."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from ._validation import check_float, check_int
+
+__all__ = ["History", "Callback", "EarlyStopping", "ProgressBar", "DivergenceWarning", "STOP_REASONS"]
+
+#: why training stopped
+STOP_REASONS = {
+    "max_epochs": "ran every epoch",
+    "early_stopped": "the monitored cost stopped improving",
+    "diverged": "the cost became non-finite or exploded; the last good weights were kept",
+    "callback": "a callback asked to stop",
+}
+
+
+class DivergenceWarning(RuntimeWarning):
+    """Training stopped because the cost became non-finite or exploded."""
+
+
+class History:
+    """Per-epoch record of a training run.
+
+    ``history["loss"]``, ``history["val_loss"]``, ``history[metric]`` and
+    ``history["val_" + metric]`` (``metric`` is ``"accuracy"`` or ``"r2"``), ``history["lr"]``
+    and ``history["time"]`` (seconds per epoch) are lists with one entry per epoch run.
+    The cost is the one the optimizer minimises: the mean loss plus any l1/l2 penalty.
+    ``stop_reason`` says why training stopped (see :data:`STOP_REASONS`).
+    """
+
+    def __init__(self, metric: str, max_epochs: int, validation: bool) -> None:
+        self.metric = metric
+        self.max_epochs = max_epochs
+        self.validation = validation
+        keys = ["loss", metric]
+        if validation:
+            keys += ["val_loss", "val_" + metric]
+        self._data: Dict[str, List[float]] = {k: [] for k in (*keys, "lr", "time")}
+        self.stop_reason: Optional[str] = None
+        self.best_epoch: Optional[int] = None
+        self.initial_loss: float = math.nan
+        self.diverged_epoch: Optional[int] = None
+
+    def append(self, **values: float) -> None:
+        for key, series in self._data.items():
+            series.append(float(values.get(key, math.nan)))
+
+    def __getitem__(self, key: str) -> List[float]:
+        return self._data[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._data.get(key, default)
+
+    def keys(self):
+        return self._data.keys()
+
+    @property
+    def epochs(self) -> int:
+        """Number of epochs run."""
+        return len(self._data["loss"])
+
+    @property
+    def monitor(self) -> str:
+        return "val_loss" if self.validation else "loss"
+
+    @property
+    def message(self) -> str:
+        return STOP_REASONS.get(self.stop_reason or "", "training has not finished")
+
+    def to_dict(self) -> Dict[str, Any]:
+        """Plain data (JSON-ready): the series plus how the run ended."""
+        return {"metric": self.metric, "epochs": self.epochs, "stop_reason": self.stop_reason,
+                "best_epoch": self.best_epoch, "initial_loss": self.initial_loss,
+                "diverged_epoch": self.diverged_epoch, **{k: list(v) for k, v in self._data.items()}}
+
+    def __repr__(self) -> str:
+        last = {k: round(v[-1], 5) for k, v in self._data.items() if v and k != "time"}
+        return f"History(epochs={self.epochs}, stop_reason={self.stop_reason!r}, last={last})"
+
+
+class Callback:
+    """Base of between-epoch hooks. Return True from :meth:`on_epoch_end` to stop training."""
+
+    #: recorded as the history's stop_reason when this callback stops training
+    stop_reason = "callback"
+
+    def on_train_begin(self, model, history: History) -> None:
+        pass
+
+    def on_epoch_end(self, model, epoch: int, history: History) -> Optional[bool]:
+        return None
+
+    def on_train_end(self, model, history: History) -> None:
+        pass
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs,
+    then restore the weights of the best epoch.
+
+    ``monitor`` defaults to ``"val_loss"``, or ``"loss"`` when there is no validation
+    data; names ending in ``loss`` are minimised, others (accuracy, r2) maximised.
+    """
+
+    stop_reason = "early_stopped"
+
+    def __init__(self, patience: int = 5, min_delta: float = 0.0, monitor: Optional[str] = None,
+                 restore_best: bool = True) -> None:
+        self.patience = check_int(patience, "patience", low=1)
+        self.min_delta = check_float(min_delta, "min_delta", low=0.0)
+        self.monitor = monitor
+        self.restore_best = restore_best
+
+    def on_train_begin(self, model, history: History) -> None:
+        self._key = self.monitor or history.monitor
+        if self._key not in history:
+            raise ValueError(f"EarlyStopping monitors {self._key!r}, which this run does not record; "
+                             f"recorded: {', '.join(history.keys())}")
+        self._sign = 1.0 if self._key.endswith("loss") else -1.0
+        self._best = math.inf
+        self._waited = 0
+        self._weights: Optional[np.ndarray] = None
+        self._best_epoch: Optional[int] = None
+
+    def on_epoch_end(self, model, epoch: int, history: History) -> Optional[bool]:
+        value = self._sign * history[self._key][-1]
+        if value < self._best - self.min_delta:
+            self._best, self._waited, self._best_epoch = value, 0, epoch
+            if self.restore_best:
+                self._weights = model._flat_params().copy()
+            return None
+        self._waited += 1
+        return self._waited >= self.patience
+
+    def on_train_end(self, model, history: History) -> None:
+        history.best_epoch = self._best_epoch
+        if self.restore_best and self._weights is not None:
+            model._flat_params()[:] = self._weights
+
+
+class ProgressBar(Callback):
+    """One line per epoch on a stream (stderr): cost, metric, time; rewritten in place on a terminal."""
+
+    def __init__(self, stream=None) -> None:
+        self.stream = stream or sys.stderr
+
+    def on_train_begin(self, model, history: History) -> None:
+        self._start = time.perf_counter()
+        self._tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+
+    def on_epoch_end(self, model, epoch: int, history: History) -> Optional[bool]:
+        parts = [f"epoch {epoch + 1}/{history.max_epochs}"]
+        for key in history.keys():
+            if key not in ("lr", "time"):
+                parts.append(f"{key} {history[key][-1]:.4f}")
+        parts.append(f"{time.perf_counter() - self._start:.1f}s")
+        line = "  ".join(parts)
+        self.stream.write(("\r" + line + "\x1b[K") if self._tty else line + "\n")
+        self.stream.flush()
+        return None
+
+    def on_train_end(self, model, history: History) -> None:
+        if self._tty:
+            self.stream.write(f"\n{history.message}\n")
+            self.stream.flush()

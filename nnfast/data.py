@@ -1,0 +1,152 @@
+"""Data helpers: the bundled dataset, seeded (stratified) splits, standardisation, one-hot.
+
+Hyperparameters are chosen on a validation set and the test set is looked at once, at
+the end; these helpers make that split reproducible.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any, Optional, Tuple
+
+import numpy as np
+
+from ._targets import looks_like_labels
+from ._validation import check_float, check_matrix
+
+__all__ = ["load_digits", "split_indices", "train_test_split", "train_val_test_split", "Standardizer", "one_hot"]
+
+
+def load_digits() -> Tuple[np.ndarray, np.ndarray]:
+    """The 8x8 handwritten digits (UCI ML repository, Alpaydin & Kaynak, 1998; CC BY 4.0).
+
+    Returns
+    -------
+    X : ndarray of shape (1797, 64), float32
+        Pixel intensities 0..16.
+    y : ndarray of shape (1797,), int64
+        The digit, 0..9.
+    """
+    with resources.files("nnfast.datasets").joinpath("digits.npz").open("rb") as f:
+        data = np.load(f, allow_pickle=False)
+        return data["images"].astype(np.float32), data["target"].astype(np.int64)
+
+
+def split_indices(n: int, sizes, seed: int = 0, stratify: Optional[np.ndarray] = None):
+    """Shuffled row indices cut into parts with fractions ``sizes`` (the rest is the first part).
+
+    With ``stratify`` (labels), each class is cut in the same proportions, so every part
+    keeps the class balance of the whole.
+    """
+    fractions = [check_float(s, "split size", low=0.0, high=1.0, low_open=True, high_open=True) for s in sizes]
+    if sum(fractions) >= 1.0:
+        raise ValueError(f"split sizes {sizes} leave nothing for the first part")
+    rng = np.random.default_rng(seed)
+    groups = [np.arange(n)]
+    if stratify is not None:
+        _, codes = np.unique(np.asarray(stratify), return_inverse=True)
+        groups = [np.flatnonzero(codes == c) for c in range(codes.max() + 1)]
+    parts = [[] for _ in range(len(fractions) + 1)]
+    for group in groups:
+        group = rng.permutation(group)
+        start = len(group)
+        for k, fraction in enumerate(fractions, start=1):
+            count = min(int(round(fraction * len(group))), start)
+            parts[k].append(group[start - count:start])
+            start -= count
+        parts[0].append(group[:start])
+    out = [rng.permutation(np.concatenate(p)) for p in parts]
+    for k, part in enumerate(out):
+        if len(part) == 0:
+            raise ValueError(f"part {k} of the split is empty; {n} samples are too few for sizes {sizes}")
+    return out
+
+
+def _stratify_by(y: Any, stratify) -> Optional[np.ndarray]:
+    if stratify == "auto":
+        stratify = np.ndim(y) == 1 and looks_like_labels(y)
+    if not stratify:
+        return None
+    if np.ndim(y) != 1:
+        raise ValueError("stratified splits need 1-D class labels")
+    return np.asarray(y)
+
+
+def train_test_split(X: Any, y: Any, test_size: float = 0.25, seed: int = 0, stratify="auto"):
+    """``(X_train, X_test, y_train, y_test)``: a seeded split, stratified for class labels."""
+    X, y = np.asarray(X), np.asarray(y)
+    if len(X) != len(y):
+        raise ValueError(f"X has {len(X)} samples but y has {len(y)}")
+    train, test = split_indices(len(X), [test_size], seed, _stratify_by(y, stratify))
+    return X[train], X[test], y[train], y[test]
+
+
+def train_val_test_split(X: Any, y: Any, val_size: float = 0.15, test_size: float = 0.15, seed: int = 0,
+                         stratify="auto"):
+    """``(X_train, X_val, X_test, y_train, y_val, y_test)``: tune on val, look at test once."""
+    X, y = np.asarray(X), np.asarray(y)
+    if len(X) != len(y):
+        raise ValueError(f"X has {len(X)} samples but y has {len(y)}")
+    train, val, test = split_indices(len(X), [val_size, test_size], seed, _stratify_by(y, stratify))
+    return X[train], X[val], X[test], y[train], y[val], y[test]
+
+
+class Standardizer:
+    """Per-feature ``(x - mean) / std``, fitted on training data only.
+
+    Features with zero variance keep a scale of 1. Statistics are accumulated in float64
+    over blocks of rows, so fitting needs no copy of X.
+    """
+
+    def __init__(self) -> None:
+        self.mean_: Optional[np.ndarray] = None
+        self.scale_: Optional[np.ndarray] = None
+
+    def fit(self, X: Any) -> "Standardizer":
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[0] == 0:
+            X = check_matrix(X, "X", np.float64)
+        n, total, squares = X.shape[0], np.zeros(X.shape[1]), np.zeros(X.shape[1])
+        for start in range(0, n, 4096):
+            block = X[start:start + 4096].astype(np.float64)
+            total += block.sum(axis=0)
+        mean = total / n
+        for start in range(0, n, 4096):
+            block = X[start:start + 4096].astype(np.float64) - mean
+            squares += np.einsum("ij,ij->j", block, block)
+        std = np.sqrt(squares / n)
+        if not (np.isfinite(mean).all() and np.isfinite(std).all()):
+            raise ValueError("X contains NaN or infinite values")
+        std[std < 1e-12 * np.maximum(1.0, np.abs(mean))] = 1.0
+        self.mean_, self.scale_ = mean, std
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        if self.mean_ is None:
+            raise RuntimeError("fit the Standardizer before transforming")
+        X = np.asarray(X)
+        return ((X - self.mean_) / self.scale_).astype(X.dtype if X.dtype.kind == "f" else np.float64)
+
+    def fit_transform(self, X: Any) -> np.ndarray:
+        return self.fit(X).transform(X)
+
+    def inverse_transform(self, X: Any) -> np.ndarray:
+        if self.mean_ is None:
+            raise RuntimeError("fit the Standardizer before transforming")
+        X = np.asarray(X)
+        return (X * self.scale_ + self.mean_).astype(X.dtype if X.dtype.kind == "f" else np.float64)
+
+
+def one_hot(y: Any, classes: Optional[np.ndarray] = None, dtype=np.float32) -> Tuple[np.ndarray, np.ndarray]:
+    """``(Y, classes)``: labels as rows of a one-hot matrix over the sorted classes."""
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError("one_hot takes 1-D labels")
+    classes = np.unique(y) if classes is None else np.asarray(classes)
+    index = np.searchsorted(classes, y)
+    index = np.clip(index, 0, len(classes) - 1)
+    if (classes[index] != y).any():
+        raise ValueError("y has labels that are not in classes")
+    Y = np.zeros((len(y), len(classes)), dtype=dtype)
+    Y[np.arange(len(y)), index] = 1
+    return Y, classes

@@ -1,0 +1,1 @@
+"""Data files shipped with nnfast (read through :func:`nnfast.data.load_digits`)."""

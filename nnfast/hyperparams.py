@@ -1,0 +1,318 @@
+"""Hyperparameters: one plain, frozen record that fully describes a training run.
+
+Parameters (W, b) are what training learns; hyperparameters are what you (or the tuning
+harness) choose before it starts. Keeping them in one record makes a run printable,
+comparable, serialisable and searchable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import numbers
+from dataclasses import dataclass, field, fields
+from typing import Any, Dict, Iterable, Optional, Tuple, Union
+
+import numpy as np
+
+from ._targets import looks_like_labels
+from ._validation import check_float, check_int, check_name
+from .callbacks import Callback, EarlyStopping, History
+from .layers import ACTIVATIONS, HIDDEN_ACTIVATIONS, INIT_NAMES, SCALED_INITIALIZERS, Dense, Dropout
+from .losses import DEFAULT_OUTPUT, LOSSES
+from .model import DTYPES, Sequential
+from .optimizers import OPTIMIZERS, Optimizer
+from .schedules import SCHEDULES, Cosine, Exponential, InverseTime, ReduceOnPlateau, Schedule, Step
+
+__all__ = ["Hyperparameters", "train"]
+
+#: settings that belong to one optimizer each (None = that optimizer's default)
+OPTIMIZER_SETTINGS = {
+    "sgd": ("momentum", "nesterov"),
+    "adagrad": ("eps",),
+    "rmsprop": ("rho", "eps"),
+    "adam": ("beta1", "beta2", "eps"),
+    "adamw": ("beta1", "beta2", "eps", "weight_decay"),
+}
+#: settings each schedule reads (None = the schedule's default)
+SCHEDULE_SETTINGS = {
+    "constant": (),
+    "step": ("decay_rate", "decay_steps"),
+    "exponential": ("decay_rate",),
+    "inverse_time": ("decay_rate", "decay_steps"),
+    "cosine": ("decay_steps", "min_lr"),
+    "plateau": ("decay_rate", "decay_steps", "min_lr"),
+}
+
+
+@dataclass(frozen=True, repr=False)
+class Hyperparameters:
+    """Everything that defines a training run, as plain data.
+
+    Architecture
+        ``hidden``: units per hidden layer (``()`` is a linear/logistic model);
+        ``activation``: of the hidden layers; ``output``: the output activation, or
+        ``"auto"`` (softmax for cross-entropy, sigmoid for binary cross-entropy,
+        identity for regression).
+    Initialisation
+        ``init``: ``"auto"`` (He for ReLU-family layers, Xavier otherwise) or a name in
+        :data:`nnfast.layers.INITIALIZERS`; ``init_scale`` for constant/normal/uniform.
+    Cost
+        ``loss``: ``"auto"`` (cross-entropy for class labels, binary cross-entropy for
+        two classes, mse for real values) or a name in :data:`nnfast.losses.LOSSES`;
+        ``l1``, ``l2``: weight penalties in the cost.
+    Optimizer
+        ``optimizer`` (sgd, adagrad, rmsprop, adam, adamw), ``lr``; settings that apply
+        to one optimizer only and default to None (its default): ``momentum`` and
+        ``nesterov`` (sgd), ``rho`` (rmsprop), ``beta1``, ``beta2`` (adam, adamw),
+        ``eps`` (all but sgd), ``weight_decay`` (adamw); ``clip_norm``.
+    Schedule
+        ``schedule`` (constant, step, exponential, inverse_time, cosine, plateau), read
+        with ``decay_rate`` (the factor: step gamma, exponential gamma, inverse-time
+        decay, plateau factor), ``decay_steps`` (epochs: step size, inverse-time step,
+        cosine period, plateau patience) and ``min_lr``.
+    Training
+        ``batch_size`` (None: the whole set), ``epochs``, ``dropout`` (after each hidden
+        layer; one rate or one per layer), ``patience`` and ``min_delta`` (early stopping
+        on the validation cost; None: off), ``validation_split`` (used when no
+        validation data is given), ``standardize`` (learn input scaling on the training
+        rows), ``shuffle``, ``seed``, ``dtype``.
+
+    Examples
+    --------
+    >>> import nnfast as nf
+    >>> hp = nf.Hyperparameters(hidden=(128, 64), lr=3e-3, patience=5)
+    >>> hp
+    Hyperparameters(hidden=(128, 64), lr=0.003, patience=5)
+    >>> hp.replace(optimizer="sgd", momentum=0.9).optimizer
+    'sgd'
+    """
+
+    hidden: Tuple[int, ...] = (64,)
+    activation: str = "relu"
+    output: str = "auto"
+    init: str = "auto"
+    init_scale: Optional[float] = None
+    loss: str = "auto"
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: Optional[float] = None
+    nesterov: bool = False
+    beta1: Optional[float] = None
+    beta2: Optional[float] = None
+    eps: Optional[float] = None
+    rho: Optional[float] = None
+    weight_decay: Optional[float] = None
+    batch_size: Optional[int] = 32
+    epochs: int = 100
+    l1: float = 0.0
+    l2: float = 0.0
+    dropout: Union[float, Tuple[float, ...]] = 0.0
+    clip_norm: Optional[float] = None
+    schedule: str = "constant"
+    decay_rate: Optional[float] = None
+    decay_steps: Optional[int] = None
+    min_lr: Optional[float] = None
+    patience: Optional[int] = None
+    min_delta: float = 0.0
+    validation_split: float = 0.0
+    standardize: bool = False
+    shuffle: bool = True
+    seed: int = 0
+    dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
+        hidden = (self.hidden,) if isinstance(self.hidden, numbers.Integral) else self.hidden
+        if not isinstance(hidden, (tuple, list)):
+            raise TypeError(f"hidden must be a tuple of layer widths, got {self.hidden!r}")
+        set_("hidden", tuple(check_int(u, "hidden layer width", low=1, high=2**31 - 1) for u in hidden))
+        check_name(self.activation, "activation", HIDDEN_ACTIVATIONS)
+        check_name(self.output, "output", ("auto", *ACTIVATIONS))
+        check_name(self.init, "init", INIT_NAMES)
+        if self.init_scale is not None:
+            if self.init not in SCALED_INITIALIZERS:
+                raise ValueError(f"init_scale applies to init {', '.join(SCALED_INITIALIZERS)}; not {self.init!r}")
+            set_("init_scale", check_float(self.init_scale, "init_scale"))
+        check_name(self.loss, "loss", ("auto", *LOSSES))
+        check_name(self.optimizer, "optimizer", OPTIMIZERS)
+        set_("lr", check_float(self.lr, "lr", low=0.0, low_open=True))
+        for name in ("momentum", "nesterov", "beta1", "beta2", "eps", "rho", "weight_decay"):
+            value = getattr(self, name)
+            if (value is not None and value is not False) and name not in OPTIMIZER_SETTINGS[self.optimizer]:
+                users = [o for o, settings in OPTIMIZER_SETTINGS.items() if name in settings]
+                raise ValueError(f"{name} does not apply to optimizer {self.optimizer!r} "
+                                 f"(it applies to {', '.join(users)})")
+        if not isinstance(self.nesterov, bool):
+            raise TypeError("nesterov must be True or False")
+        self.optimizer_spec()  # validates the optimizer's own ranges
+        if self.batch_size is not None:
+            set_("batch_size", check_int(self.batch_size, "batch_size", low=1))
+        set_("epochs", check_int(self.epochs, "epochs", low=1))
+        set_("l1", check_float(self.l1, "l1", low=0.0))
+        set_("l2", check_float(self.l2, "l2", low=0.0))
+        if isinstance(self.dropout, (tuple, list)):
+            if len(self.dropout) != len(self.hidden):
+                raise ValueError(f"dropout has {len(self.dropout)} rates for {len(self.hidden)} hidden layers")
+            set_("dropout", tuple(check_float(r, "dropout", low=0.0, high=1.0, high_open=True) for r in self.dropout))
+        else:
+            set_("dropout", check_float(self.dropout, "dropout", low=0.0, high=1.0, high_open=True))
+        if self.clip_norm is not None:
+            set_("clip_norm", check_float(self.clip_norm, "clip_norm", low=0.0, low_open=True))
+        check_name(self.schedule, "schedule", SCHEDULES)
+        for name in ("decay_rate", "decay_steps", "min_lr"):
+            if getattr(self, name) is not None and name not in SCHEDULE_SETTINGS[self.schedule]:
+                users = [s for s, settings in SCHEDULE_SETTINGS.items() if name in settings]
+                raise ValueError(f"{name} does not apply to schedule {self.schedule!r} "
+                                 f"(it applies to {', '.join(users)})")
+        self.schedule_spec()  # validates the schedule's own ranges
+        if self.patience is not None:
+            set_("patience", check_int(self.patience, "patience", low=1))
+        set_("min_delta", check_float(self.min_delta, "min_delta", low=0.0))
+        set_("validation_split", check_float(self.validation_split, "validation_split", low=0.0, high=1.0,
+                                             high_open=True))
+        for name in ("standardize", "shuffle"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be True or False")
+        set_("seed", check_int(self.seed, "seed", low=0, high=2**63 - 1))
+        check_name(self.dtype, "dtype", DTYPES)
+
+    # --- the pieces of a run -------------------------------------------------------------
+
+    def optimizer_spec(self) -> Optimizer:
+        """The optimizer these hyperparameters describe, e.g. ``Adam(lr=0.001, ...)``."""
+        settings = {name: getattr(self, name) for name in OPTIMIZER_SETTINGS[self.optimizer]
+                    if getattr(self, name) is not None}
+        if self.optimizer == "sgd" and not self.nesterov:
+            settings.pop("nesterov", None)
+        return OPTIMIZERS[self.optimizer](lr=self.lr, **settings)
+
+    def schedule_spec(self) -> Schedule:
+        """The learning-rate schedule these hyperparameters describe."""
+        rate, steps, min_lr = self.decay_rate, self.decay_steps, self.min_lr
+        kw = lambda **pairs: {k: v for k, v in pairs.items() if v is not None}  # noqa: E731
+        if self.schedule == "step":
+            return Step(**kw(step_size=steps, gamma=rate))
+        if self.schedule == "exponential":
+            return Exponential(**kw(gamma=rate))
+        if self.schedule == "inverse_time":
+            return InverseTime(**kw(decay=rate, step_size=steps))
+        if self.schedule == "cosine":
+            return Cosine(**kw(period=steps, min_lr=min_lr))
+        if self.schedule == "plateau":
+            return ReduceOnPlateau(**kw(factor=rate, patience=steps, min_lr=min_lr))
+        return SCHEDULES["constant"]()
+
+    def resolve_loss(self, y: Any) -> str:
+        """The loss for targets y: this record's, or the one "auto" picks from y."""
+        if self.loss != "auto":
+            return self.loss
+        if not looks_like_labels(y):
+            return "mse"
+        if np.ndim(y) == 2 or self.output == "softmax":
+            return "cross_entropy"
+        return "binary_cross_entropy" if len(np.unique(np.asarray(y))) == 2 else "cross_entropy"
+
+    def layers(self, n_outputs: int, loss: str) -> list:
+        """The layer stack: hidden Dense layers (each followed by its Dropout) and the output."""
+        rates = self.dropout if isinstance(self.dropout, tuple) else (self.dropout,) * len(self.hidden)
+        stack: list = []
+        for units, rate in zip(self.hidden, rates):
+            stack.append(Dense(units, self.activation))
+            if rate > 0:
+                stack.append(Dropout(rate))
+        output = DEFAULT_OUTPUT[loss] if self.output == "auto" else self.output
+        stack.append(Dense(n_outputs, output))
+        return stack
+
+    # --- plain data ------------------------------------------------------------------------
+
+    def replace(self, **changes: Any) -> "Hyperparameters":
+        """A copy with some fields changed (validated like a new record)."""
+        _check_names(changes)
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """Every field, JSON-ready (tuples become lists)."""
+        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]) -> "Hyperparameters":
+        """A record from a dict such as :meth:`to_dict` gives; unknown keys are errors."""
+        if not isinstance(data, dict):
+            raise TypeError(f"expected a dict of hyperparameters, got {type(data).__name__}")
+        _check_names(data)
+        return cls(**data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Hyperparameters":
+        return cls.from_dict(json.loads(text))
+
+    def __repr__(self) -> str:
+        defaults = {f.name: f.default for f in fields(self)}
+        shown = [f"{name}={value!r}" for name, value in ((f.name, getattr(self, f.name)) for f in fields(self))
+                 if value != defaults[name]]
+        return f"Hyperparameters({', '.join(shown)})"
+
+
+def _check_names(data: Dict[str, Any]) -> None:
+    known = {f.name for f in fields(Hyperparameters)}
+    for name in data:
+        if name not in known:
+            close = difflib.get_close_matches(str(name), known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"unknown hyperparameter {name!r}{hint}")
+
+
+def train(hp: Hyperparameters, X: Any, y: Any, *, validation: Optional[Tuple[Any, ...]] = None,
+          sample_weight: Any = None, callbacks: Iterable[Callback] = (),
+          verbose: Union[bool, str] = "auto") -> Tuple[Sequential, History]:
+    """Build the network ``hp`` describes and train it on (X, y).
+
+    Parameters
+    ----------
+    hp : Hyperparameters
+    X, y : training data (see :meth:`nnfast.Sequential.fit` for the forms of y)
+    validation : (X_val, y_val), optional
+        Watched every epoch, used for early stopping (``hp.patience``), never trained
+        on. Without it, ``hp.validation_split`` of (X, y) is held out when set.
+
+    Returns
+    -------
+    model : Sequential
+        The trained model; ``model.hyperparameters`` is ``hp``.
+    history : History
+        Per-epoch costs and metrics, and why training stopped.
+
+    Examples
+    --------
+    >>> import nnfast as nf
+    >>> X, y = nf.data.load_digits()
+    >>> hp = nf.Hyperparameters(hidden=(32,), epochs=3, standardize=True)
+    >>> model, history = nf.train(hp, X, y, verbose=False)
+    >>> history.epochs
+    3
+    """
+    if not isinstance(hp, Hyperparameters):
+        raise TypeError(f"hp must be nnfast.Hyperparameters, got {type(hp).__name__}")
+    loss = hp.resolve_loss(y)
+    from ._targets import Targets
+
+    n_outputs = Targets(loss).fit(y).n_outputs
+    model = Sequential(hp.layers(n_outputs, loss), init=hp.init, init_scale=hp.init_scale, seed=hp.seed,
+                       dtype=hp.dtype)
+    model.hyperparameters = hp
+    callbacks = list(callbacks)
+    if hp.patience is not None:
+        callbacks.insert(0, EarlyStopping(patience=hp.patience, min_delta=hp.min_delta))
+    history = model.fit(X, y, loss=loss, optimizer=hp.optimizer_spec(), epochs=hp.epochs,
+                        batch_size=hp.batch_size, validation=validation,
+                        validation_split=hp.validation_split if validation is None else 0.0,
+                        sample_weight=sample_weight, l1=hp.l1, l2=hp.l2, clip_norm=hp.clip_norm,
+                        schedule=hp.schedule_spec(), callbacks=callbacks, shuffle=hp.shuffle,
+                        standardize=hp.standardize, verbose=verbose)
+    return model, history

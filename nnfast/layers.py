@@ -1,0 +1,90 @@
+"""Layer specifications, and the activation and initialiser registries.
+
+Layers are plain, frozen specs; the parameters they describe live in the model's
+one flat buffer (see :meth:`nnfast.Sequential.parameters`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from . import _core
+from ._validation import check_float, check_int, check_name
+
+#: activation name -> (core enum, default alpha: the leaky_relu slope or the elu scale)
+ACTIVATIONS = {
+    "identity": (_core.Activation.identity, 0.0),
+    "relu": (_core.Activation.relu, 0.0),
+    "leaky_relu": (_core.Activation.leaky_relu, 0.01),
+    "elu": (_core.Activation.elu, 1.0),
+    "sigmoid": (_core.Activation.sigmoid, 0.0),
+    "tanh": (_core.Activation.tanh, 0.0),
+    "softmax": (_core.Activation.softmax, 0.0),
+}
+#: activations allowed in hidden layers (softmax belongs to the output)
+HIDDEN_ACTIVATIONS = tuple(name for name in ACTIVATIONS if name != "softmax")
+
+#: initialiser name -> core enum; "auto" picks one from the layer's activation
+INITIALIZERS = {name: getattr(_core.Init, name) for name in _core.Init.__members__}
+INIT_NAMES = ("auto", *INITIALIZERS)
+#: initialisers that use the ``init_scale`` setting, and its default for each
+SCALED_INITIALIZERS = {"constant": 0.0, "normal": 0.01, "uniform": 0.05}
+
+
+def auto_init(activation: str) -> str:
+    """The initialiser that suits ``activation``: He for the ReLU family, Xavier/Glorot otherwise.
+
+    He et al. (2015) keep the variance of ReLU-family outputs constant across layers;
+    Glorot and Bengio (2010) do the same for symmetric, saturating units (tanh, sigmoid)
+    and for linear and softmax outputs.
+    """
+    return "he_normal" if activation in ("relu", "leaky_relu", "elu") else "xavier_normal"
+
+
+@dataclass(frozen=True)
+class Dense:
+    """A fully connected layer: ``a = activation(x @ W + b)``.
+
+    Parameters
+    ----------
+    units : int
+        Number of outputs.
+    activation : str
+        One of :data:`ACTIVATIONS`; ``softmax`` only in the last layer.
+    init : str, optional
+        Initialiser for W (one of :data:`INIT_NAMES`); None takes the model's.
+    alpha : float, optional
+        Slope of ``leaky_relu`` (default 0.01) or scale of ``elu`` (default 1.0).
+    """
+
+    units: int
+    activation: str = "relu"
+    init: Optional[str] = None
+    alpha: Optional[float] = None
+
+    def __post_init__(self) -> None:
+        check_int(self.units, "Dense units", low=1, high=2**31 - 1)
+        check_name(self.activation, "activation", ACTIVATIONS)
+        if self.init is not None:
+            check_name(self.init, "init", INIT_NAMES)
+        if self.alpha is not None:
+            check_float(self.alpha, "alpha", low=0.0, low_open=True)
+
+    @property
+    def resolved_alpha(self) -> float:
+        return ACTIVATIONS[self.activation][1] if self.alpha is None else float(self.alpha)
+
+
+@dataclass(frozen=True)
+class Dropout:
+    """Inverted dropout on the next layer's inputs, active only in training.
+
+    A fraction ``rate`` of the inputs is zeroed and the rest scaled by ``1 / (1 - rate)``,
+    so nothing changes at prediction time.
+    """
+
+    rate: float
+
+    def __post_init__(self) -> None:
+        check_float(self.rate, "Dropout rate", low=0.0, high=1.0, high_open=True)

@@ -1,0 +1,399 @@
+"""The model: a stack of layers whose parameters live in the compiled core.
+
+Hyperparameters (architecture, optimizer, learning rate, ...) are arguments here and
+plain data in :class:`nnfast.Hyperparameters`; parameters (W, b) are learned and are
+reached through :meth:`Sequential.parameters` as NumPy views of the core's buffer.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+import warnings
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _core
+from ._targets import CLASSIFICATION_LOSSES, Targets
+from ._validation import check_float, check_int, check_matrix, check_name, check_sample_weight
+from .callbacks import Callback, DivergenceWarning, History, ProgressBar
+from .data import Standardizer, split_indices
+from .layers import ACTIVATIONS, INIT_NAMES, INITIALIZERS, SCALED_INITIALIZERS, Dense, Dropout, auto_init
+from .losses import LOSSES
+from .optimizers import Optimizer, make_optimizer
+from .schedules import Schedule, make_schedule
+
+__all__ = ["Sequential"]
+
+DTYPES = {"float32": np.float32, "float64": np.float64}
+_NETWORKS = {"float32": _core.Network32, "float64": _core.Network64}
+# rows of training data used to measure the cost before training (the divergence yardstick)
+_INITIAL_COST_ROWS = 4096
+
+
+class Sequential:
+    """A feed-forward network of :class:`~nnfast.Dense` layers, with optional
+    :class:`~nnfast.Dropout` between them.
+
+    Parameters
+    ----------
+    layers : sequence of Dense and Dropout
+        The last layer is the output layer; a Dropout applies to the inputs of the
+        Dense layer after it.
+    inputs : int, optional
+        Number of input features. Without it the model is built by the first ``fit``.
+    init : str
+        Weight initialiser for layers that do not name their own; ``"auto"`` picks He
+        for ReLU-family layers and Xavier/Glorot for the others.
+    init_scale : float, optional
+        The value, standard deviation or limit of the ``constant``, ``normal`` and
+        ``uniform`` initialisers.
+    seed : int
+        Seeds the initial weights, the batch order and the dropout masks: the same
+        seed gives the same weights and the same training run.
+    dtype : {"float32", "float64"}
+
+    Examples
+    --------
+    >>> import nnfast as nf
+    >>> net = nf.Sequential([nf.Dense(32, "relu"), nf.Dropout(0.1), nf.Dense(10, "softmax")], inputs=64)
+    >>> net.n_params
+    2410
+    """
+
+    def __init__(self, layers: Sequence[Union[Dense, Dropout]], inputs: Optional[int] = None, *, init: str = "auto",
+                 init_scale: Optional[float] = None, seed: int = 0, dtype: str = "float32") -> None:
+        self.layers = tuple(layers)
+        if not self.layers:
+            raise ValueError("a Sequential model needs at least one Dense layer")
+        for layer in self.layers:
+            if not isinstance(layer, (Dense, Dropout)):
+                raise TypeError(f"layers must be nnfast.Dense or nnfast.Dropout, got {layer!r}")
+        for before, after in zip(self.layers, self.layers[1:]):
+            if isinstance(before, Dropout) and isinstance(after, Dropout):
+                raise ValueError("two Dropout layers in a row; use one with the combined rate")
+        if isinstance(self.layers[-1], Dropout):
+            raise ValueError("the last layer must be Dense (dropout on the output would only add noise)")
+        dense = [layer for layer in self.layers if isinstance(layer, Dense)]
+        for layer in dense[:-1]:
+            if layer.activation == "softmax":
+                raise ValueError("softmax is for the output layer only")
+        self.init = check_name(init, "init", INIT_NAMES)
+        self.init_scale = None if init_scale is None else check_float(init_scale, "init_scale")
+        self.seed = check_int(seed, "seed", low=0, high=2**63 - 1)
+        self.dtype = check_name(dtype, "dtype", DTYPES)
+        #: the Hyperparameters this model was trained from, when it came from nnfast.train
+        self.hyperparameters = None
+        #: the loss of the last fit (or of the loaded model)
+        self.loss: Optional[str] = None
+        self._net = None
+        self._targets: Optional[Targets] = None
+        if inputs is not None:
+            self.build(inputs)
+
+    # --- structure ---------------------------------------------------------------------
+
+    def build(self, inputs: int) -> "Sequential":
+        """Create the parameters for ``inputs`` features and initialise them."""
+        inputs = check_int(inputs, "inputs", low=1, high=2**31 - 1)
+        specs, inits, scales = [], [], []
+        dropout = 0.0
+        for layer in self.layers:
+            if isinstance(layer, Dropout):
+                dropout = layer.rate
+                continue
+            act_enum, _ = ACTIVATIONS[layer.activation]
+            specs.append(_core.LayerSpec(layer.units, act_enum, layer.resolved_alpha, dropout))
+            init = layer.init or self.init
+            init = auto_init(layer.activation) if init == "auto" else init
+            inits.append(INITIALIZERS[init])
+            scales.append(self.init_scale if self.init_scale is not None else SCALED_INITIALIZERS.get(init, 0.0))
+            dropout = 0.0
+        self._net = _NETWORKS[self.dtype](inputs, specs)
+        self._net.initialize(inits, scales, self.seed)
+        return self
+
+    @property
+    def built(self) -> bool:
+        return self._net is not None
+
+    def _core_net(self):
+        if self._net is None:
+            raise RuntimeError("the model is not built yet: pass inputs= to Sequential or call fit first")
+        return self._net
+
+    @property
+    def n_inputs(self) -> int:
+        return self._core_net().inputs
+
+    @property
+    def n_outputs(self) -> int:
+        return self._core_net().outputs
+
+    @property
+    def n_params(self) -> int:
+        """Number of learned parameters (every W and b)."""
+        return self._core_net().n_params
+
+    @property
+    def classes_(self) -> Optional[np.ndarray]:
+        """The class labels seen in training (classifiers only)."""
+        return None if self._targets is None else self._targets.classes_
+
+    def parameters(self) -> Dict[str, np.ndarray]:
+        """The learned parameters as named, writable NumPy views of the core's buffer.
+
+        Keys are ``W1, b1, W2, b2, ...`` (layer ``l`` maps its input ``x`` to
+        ``x @ W{l} + b{l}``); writing into a view changes the model. No copy is made.
+        """
+        net = self._core_net()
+        out: Dict[str, np.ndarray] = {}
+        for l in range(len(net.layers)):
+            W, b = net.layer_views(l)
+            out[f"W{l + 1}"], out[f"b{l + 1}"] = W, b
+        return out
+
+    def _flat_params(self) -> np.ndarray:
+        return self._core_net().params
+
+    def summary(self) -> str:
+        """A table of the layers, their shapes and parameter counts."""
+        net = self._core_net()
+        rows = [("layer", "output", "activation", "dropout in", "params")]
+        fan_in = net.inputs
+        for l, spec in enumerate(net.layers):
+            rows.append((f"Dense {l + 1}", f"({spec.units},)", spec.activation.name,
+                         f"{spec.input_dropout:g}" if spec.input_dropout else "-",
+                         f"{fan_in * spec.units + spec.units:,}"))
+            fan_in = spec.units
+        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)) for r in rows]
+        lines.insert(1, "-" * len(lines[0]))
+        lines.append(f"inputs: {net.inputs}   parameters: {net.n_params:,} ({self.dtype})")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        inputs = f", inputs={self._net.inputs}" if self._net is not None else ""
+        return f"Sequential({list(self.layers)!r}{inputs}, dtype={self.dtype!r})"
+
+    # --- training ----------------------------------------------------------------------
+
+    def _default_loss(self) -> str:
+        last = [layer for layer in self.layers if isinstance(layer, Dense)][-1].activation
+        return {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}.get(last, "mse")
+
+    def fit(self, X: Any, y: Any, *, loss: str = "auto", optimizer: Union[str, Optimizer] = "adam",
+            epochs: int = 10, batch_size: Optional[int] = 32,
+            validation: Optional[Tuple[Any, ...]] = None, validation_split: float = 0.0,
+            sample_weight: Any = None, l1: float = 0.0, l2: float = 0.0, clip_norm: Optional[float] = None,
+            schedule: Union[str, Schedule] = "constant", callbacks: Iterable[Callback] = (), shuffle: bool = True,
+            standardize: bool = False, divergence_factor: float = 10.0,
+            verbose: Union[bool, str] = "auto") -> History:
+        """Train one epoch at a time; returns the :class:`~nnfast.History`.
+
+        Parameters
+        ----------
+        X : array of shape (samples, features)
+        y : targets
+            Class labels or one-hot rows for ``cross_entropy``, two classes (or 0/1
+            columns) for ``binary_cross_entropy``, real values for ``mse``/``mae``.
+        loss : str
+            One of :data:`nnfast.losses.LOSSES`, or ``"auto"``: cross-entropy for a
+            softmax output, binary cross-entropy for sigmoid, mse otherwise.
+        optimizer : str or optimizer spec
+            A name (default settings) or e.g. ``nnfast.Adam(lr=3e-4)``.
+        epochs : int
+            The most epochs to run.
+        batch_size : int or None
+            Rows per update; None means the whole training set (batch gradient descent).
+        validation : (X_val, y_val) or (X_val, y_val, w_val), optional
+            Data to watch the validation cost on; never trained on.
+        validation_split : float
+            Without ``validation``: the fraction of (X, y) held out for it, split with
+            the model's seed (stratified for classes).
+        sample_weight : array of shape (samples,), optional
+        l1, l2 : float
+            Weight penalties ``l1 |W|_1 + (l2 / 2) |W|^2`` in the cost (biases are not penalised).
+        clip_norm : float, optional
+            Rescale each gradient to at most this global norm.
+        schedule : str or schedule spec
+            The learning rate per epoch (see :mod:`nnfast.schedules`).
+        callbacks : iterable of Callback
+            E.g. ``nnfast.EarlyStopping(patience=5)``.
+        shuffle : bool
+            Shuffle the rows each epoch (seeded).
+        standardize : bool
+            Learn per-feature mean and std on the training rows and apply them inside
+            the model, at training and prediction time alike.
+        divergence_factor : float
+            Stop when the training cost exceeds this multiple of the cost before training
+            (or is not finite); the weights of the last good epoch are kept and a
+            :class:`~nnfast.DivergenceWarning` is issued.
+        verbose : bool or "auto"
+            A line per epoch on stderr; "auto" shows it on a terminal only.
+        """
+        loss = self._default_loss() if loss == "auto" else check_name(loss, "loss", LOSSES)
+        opt = make_optimizer(optimizer)
+        sched = make_schedule(schedule)
+        epochs = check_int(epochs, "epochs", low=1)
+        if batch_size is not None:
+            batch_size = check_int(batch_size, "batch_size", low=1)
+        l1 = check_float(l1, "l1", low=0.0)
+        l2 = check_float(l2, "l2", low=0.0)
+        if clip_norm is not None:
+            clip_norm = check_float(clip_norm, "clip_norm", low=0.0, low_open=True)
+        validation_split = check_float(validation_split, "validation_split", low=0.0, high=1.0, high_open=True)
+        divergence_factor = check_float(divergence_factor, "divergence_factor", low=1.0, low_open=True)
+        callbacks = list(callbacks)
+        for cb in callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(f"callbacks must be nnfast.Callback instances, got {cb!r}")
+        if verbose is True or (verbose == "auto" and sys.stderr.isatty()):
+            callbacks.append(ProgressBar())
+
+        dtype = DTYPES[self.dtype]
+        X = check_matrix(X, "X", dtype, self._net.inputs if self._net is not None else None)
+        targets = Targets(loss).fit(y)
+        Y = targets.transform(y, dtype)
+        if len(Y) != len(X):
+            raise ValueError(f"X has {len(X)} samples but y has {len(Y)}")
+        w = check_sample_weight(sample_weight, len(X), dtype)
+        if validation is not None:
+            X_val, Y_val, w_val = self._validation_data(validation, targets, dtype, X.shape[1])
+        elif validation_split > 0.0:
+            strata = np.asarray(y) if targets.kind in ("categorical", "binary") else None
+            train_rows, val_rows = split_indices(len(X), [validation_split], self.seed, strata)
+            X_val, Y_val = X[val_rows], Y[val_rows]
+            w_val = None if w is None else w[val_rows]
+            X, Y = X[train_rows], Y[train_rows]
+            w = None if w is None else w[train_rows]
+        else:
+            X_val = Y_val = w_val = None
+
+        if self._net is None:
+            self.build(X.shape[1])
+        net = self._net
+        if net.outputs != targets.n_outputs:
+            raise ValueError(f"the output layer has {net.outputs} units but y needs {targets.n_outputs} "
+                             f"({'classes' if targets.is_classifier else 'outputs'}) for loss {loss!r}")
+        if standardize:
+            s = Standardizer().fit(X)
+            net.set_standardization(s.mean_.astype(dtype), s.scale_.astype(dtype))
+        self.loss, self._targets = loss, targets
+        loss_enum, metric_enum = LOSSES[loss], targets.core_metric
+        net.configure(opt.config(l1, l2, clip_norm))
+        net.reseed(self.seed)
+        batch = len(X) if batch_size is None else batch_size
+
+        history = History(targets.metric, epochs, X_val is not None)
+        history.initial_loss = self._cost(net.evaluate(X[:_INITIAL_COST_ROWS], Y[:_INITIAL_COST_ROWS],
+                                                       None if w is None else w[:_INITIAL_COST_ROWS],
+                                                       loss_enum, metric_enum))
+        yardstick = divergence_factor * max(history.initial_loss, np.finfo(np.float64).tiny)
+        params = net.params
+        last_good = params.copy()
+        for cb in callbacks:
+            cb.on_train_begin(self, history)
+        stop = "max_epochs"
+        for epoch in range(epochs):
+            lr = sched.lr(epoch, opt.lr, history)
+            net.set_learning_rate(lr)
+            start = time.perf_counter()
+            result = net.train_epoch(X, Y, w, batch, shuffle, loss_enum, metric_enum)
+            seconds = time.perf_counter() - start
+            sums = result.sums
+            cost = (sums.loss + result.penalty) / sums.weight if sums.weight > 0 else math.nan
+            if not result.finite or not math.isfinite(cost) or cost > yardstick:
+                params[:] = last_good
+                history.append(loss=cost if result.finite else math.nan, lr=lr, time=seconds)
+                history.diverged_epoch = epoch
+                stop = "diverged"
+                warnings.warn(f"training diverged in epoch {epoch + 1} (cost {cost:.4g}, {history.initial_loss:.4g} "
+                              f"before training); kept the weights of the last good epoch. Try a smaller "
+                              f"learning rate (lr={lr:g}).", DivergenceWarning, stacklevel=2)
+                break
+            np.copyto(last_good, params)
+            record = {"loss": cost, targets.metric: self._metric(sums, targets), "lr": lr, "time": seconds}
+            if X_val is not None:
+                val = net.evaluate(X_val, Y_val, w_val, loss_enum, metric_enum)
+                record["val_loss"] = self._cost(val)
+                record["val_" + targets.metric] = self._metric(val, targets)
+            history.append(**record)
+            requests = [cb for cb in callbacks if cb.on_epoch_end(self, epoch, history)]
+            if requests:
+                stop = requests[0].stop_reason
+                break
+        history.stop_reason = stop
+        for cb in callbacks:
+            cb.on_train_end(self, history)
+        return history
+
+    def _validation_data(self, validation, targets: Targets, dtype, n_features: int):
+        if not isinstance(validation, (tuple, list)) or len(validation) not in (2, 3):
+            raise TypeError("validation must be a tuple (X_val, y_val) or (X_val, y_val, sample_weight_val)")
+        X_val = check_matrix(validation[0], "X_val", dtype, n_features)
+        Y_val = targets.transform(validation[1], dtype, "y_val")
+        if len(Y_val) != len(X_val):
+            raise ValueError(f"X_val has {len(X_val)} samples but y_val has {len(Y_val)}")
+        w_val = check_sample_weight(validation[2] if len(validation) == 3 else None, len(X_val), dtype)
+        return X_val, Y_val, w_val
+
+    def _cost(self, sums) -> float:
+        """Mean loss plus the weight penalty."""
+        return sums.loss / sums.weight + self._net.penalty()
+
+    @staticmethod
+    def _metric(sums, targets: Targets) -> float:
+        if targets.is_classifier:
+            return sums.correct / sums.weight
+        r2 = []
+        for sse, ysum, ysq in zip(sums.sse, sums.ysum, sums.ysq):
+            sst = ysq - ysum * ysum / sums.weight
+            r2.append(1.0 - sse / sst if sst > 1e-12 * max(ysq, 1.0) else (1.0 if sse == 0.0 else 0.0))
+        return float(np.mean(r2))
+
+    # --- using the model -----------------------------------------------------------------
+
+    def _trained_targets(self) -> Targets:
+        if self._targets is None:
+            raise RuntimeError("the model has not been trained: call fit first (or forward() for raw outputs)")
+        return self._targets
+
+    def forward(self, X: Any) -> np.ndarray:
+        """The output layer's activation for X, without dropout (for untrained models too)."""
+        net = self._core_net()
+        return net.predict(check_matrix(X, "X", DTYPES[self.dtype], net.inputs))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Class labels for classifiers; values for regression (1-D when trained on 1-D y)."""
+        targets = self._trained_targets()
+        return targets.decode(self.forward(X))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, shape (samples, classes); for binary models the columns
+        are P(classes_[0]) and P(classes_[1])."""
+        targets = self._trained_targets()
+        if not targets.is_classifier:
+            raise TypeError(f"predict_proba is for classifiers; this model was trained with loss {self.loss!r}")
+        return targets.proba(self.forward(X))
+
+    def evaluate(self, X: Any, y: Any, sample_weight: Any = None) -> Dict[str, float]:
+        """``{"loss": cost, "accuracy" or "r2": metric}`` on (X, y); the cost includes the penalty."""
+        targets = self._trained_targets()
+        net = self._net
+        dtype = DTYPES[self.dtype]
+        X = check_matrix(X, "X", dtype, net.inputs)
+        Y = targets.transform(y, dtype)
+        if len(Y) != len(X):
+            raise ValueError(f"X has {len(X)} samples but y has {len(Y)}")
+        w = check_sample_weight(sample_weight, len(X), dtype)
+        sums = net.evaluate(X, Y, w, LOSSES[self.loss], targets.core_metric)
+        return {"loss": self._cost(sums), targets.metric: self._metric(sums, targets)}
+
+    def save(self, path) -> None:
+        """Write the model to one file (no pickle; see :func:`nnfast.load`)."""
+        from .io import save
+
+        save(self, path)
