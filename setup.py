@@ -54,6 +54,7 @@ if os.environ.get("NNFAST_NATIVE") == "1":
 core = Pybind11Extension(
     "nnfast._core",
     sorted(glob("csrc/*.cpp")),
+    depends=sorted(glob("csrc/*.hpp")),  # rebuild when a kernel header changes
     cxx_std=17,
     include_dirs=["csrc", *blas["include_dirs"]],
     define_macros=[("NNFAST_VERSION", f'"{VERSION}"'), *blas["define_macros"]],

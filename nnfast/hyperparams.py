@@ -263,7 +263,7 @@ def _check_names(data: Dict[str, Any]) -> None:
     known = {f.name for f in fields(Hyperparameters)}
     for name in data:
         if name not in known:
-            close = difflib.get_close_matches(str(name), known, n=1)
+            close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.5)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise ValueError(f"unknown hyperparameter {name!r}{hint}")
 

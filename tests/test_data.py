@@ -1,0 +1,105 @@
+"""Data helpers: the bundled digits, seeded stratified splits, standardisation, one-hot."""
+
+import numpy as np
+import pytest
+
+import nnfast as nf
+
+
+def test_bundled_digits():
+    X, y = nf.data.load_digits()
+    assert X.shape == (1797, 64) and X.dtype == np.float32 and y.shape == (1797,)
+    assert X.min() == 0 and X.max() == 16
+    assert np.bincount(y).tolist() == [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
+
+
+def test_split_is_seeded_disjoint_complete_and_stratified():
+    X, y = nf.data.load_digits()
+    parts = nf.data.train_val_test_split(X, y, val_size=0.2, test_size=0.1, seed=5)
+    again = nf.data.train_val_test_split(X, y, val_size=0.2, test_size=0.1, seed=5)
+    for a, b in zip(parts, again):
+        np.testing.assert_array_equal(a, b)
+    X_tr, X_val, X_te, y_tr, y_val, y_te = parts
+    assert len(X_tr) + len(X_val) + len(X_te) == len(X)
+    rows = {r.tobytes() for r in X_tr} & {r.tobytes() for r in X_te}
+    assert len(rows) <= 5  # the digits data holds a few duplicate images; no row is reused
+    whole = np.bincount(y) / len(y)
+    for part in (y_tr, y_val, y_te):
+        np.testing.assert_allclose(np.bincount(part, minlength=10) / len(part), whole, atol=0.02)
+    other = nf.data.train_val_test_split(X, y, val_size=0.2, test_size=0.1, seed=6)
+    assert not np.array_equal(other[3], y_tr)
+
+
+def test_split_indices_partition_the_rows():
+    train, val = nf.data.split_indices(10, [0.3], seed=0)
+    assert sorted(np.concatenate([train, val]).tolist()) == list(range(10)) and len(val) == 3
+    with pytest.raises(ValueError, match="leave nothing"):
+        nf.data.split_indices(10, [0.5, 0.5])
+    with pytest.raises(ValueError, match="empty"):
+        nf.data.split_indices(2, [0.1])
+
+
+def test_regression_targets_are_not_stratified():
+    X = np.arange(100, dtype=float)[:, None]
+    y = np.linspace(0, 1, 100)
+    X_tr, X_te, y_tr, y_te = nf.data.train_test_split(X, y, test_size=0.2)
+    assert len(y_te) == 20
+
+
+def test_standardizer_fits_on_training_rows_only():
+    r = np.random.default_rng(0)
+    X_tr = r.normal(5, 3, size=(10000, 3)).astype(np.float32)
+    X_tr[:, 2] = 7.0  # constant feature keeps scale 1
+    s = nf.data.Standardizer().fit(X_tr)
+    np.testing.assert_allclose(s.mean_, X_tr.astype(np.float64).mean(axis=0), rtol=1e-10)
+    np.testing.assert_allclose(s.scale_[:2], X_tr[:, :2].astype(np.float64).std(axis=0), rtol=1e-10)
+    assert s.scale_[2] == 1.0
+    Z = s.transform(X_tr)
+    assert Z.dtype == np.float32
+    np.testing.assert_allclose(Z[:, :2].mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(s.inverse_transform(Z), X_tr, rtol=1e-5, atol=1e-5)
+    with pytest.raises(RuntimeError):
+        nf.data.Standardizer().transform(X_tr)
+
+
+def test_one_hot():
+    Y, classes = nf.data.one_hot(["b", "a", "b"])
+    assert classes.tolist() == ["a", "b"]
+    np.testing.assert_array_equal(Y, [[0, 1], [1, 0], [0, 1]])
+    with pytest.raises(ValueError, match="not in classes"):
+        nf.data.one_hot([3], classes=[1, 2])
+
+
+def test_class_labels_of_any_kind(digits):
+    X_tr, X_val, _, y_tr, y_val, _ = digits
+    names = np.array(list("abcdefghij"), dtype=object)
+    hp = nf.Hyperparameters(hidden=(32,), epochs=10, standardize=True)
+    model, _ = nf.train(hp, X_tr, names[y_tr], verbose=False)
+    assert model.classes_.tolist() == list("abcdefghij")
+    assert set(model.predict(X_val)) <= set("abcdefghij")
+    proba = model.predict_proba(X_val)
+    assert proba.shape == (len(X_val), 10)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
+
+
+def test_binary_and_multilabel_classification(digits):
+    X_tr, X_val, _, y_tr, y_val, _ = digits
+    hp = nf.Hyperparameters(hidden=(32,), epochs=10, standardize=True)
+    binary, history = nf.train(hp, X_tr, np.where(y_tr < 5, "low", "high"), verbose=False)
+    assert binary.loss == "binary_cross_entropy" and binary.n_outputs == 1
+    proba = binary.predict_proba(X_val)
+    assert proba.shape == (len(X_val), 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-6)
+    assert binary.evaluate(X_val, np.where(y_val < 5, "low", "high"))["accuracy"] > 0.85
+    multi = np.column_stack([y_tr % 2, y_tr > 4]).astype(np.float32)
+    model, _ = nf.train(hp.replace(loss="binary_cross_entropy"), X_tr, multi, verbose=False)
+    assert model.predict(X_val).shape == (len(X_val), 2)
+    assert model.evaluate(X_val, np.column_stack([y_val % 2, y_val > 4]))["accuracy"] > 0.7
+
+
+def test_one_hot_targets_train_a_classifier(digits):
+    X_tr, X_val, _, y_tr, y_val, _ = digits
+    Y_tr, _ = nf.data.one_hot(y_tr)
+    model, _ = nf.train(nf.Hyperparameters(hidden=(32,), epochs=10, standardize=True), X_tr, Y_tr, verbose=False)
+    assert model.loss == "cross_entropy"
+    assert (model.predict(X_val) == y_val).mean() > 0.9

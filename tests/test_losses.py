@@ -1,0 +1,53 @@
+"""Cost functions from Python, against values written out by hand."""
+
+import math
+
+import numpy as np
+import pytest
+
+import nnfast as nf
+
+
+def test_values_by_hand():
+    y = np.array([[1.0, 0.0], [0.0, 1.0]])
+    p = np.array([[0.8, 0.2], [0.4, 0.6]])
+    assert nf.losses.mse(y, p) == pytest.approx(((0.04 + 0.04) / 2 + (0.16 + 0.16) / 2) / 2)
+    assert nf.losses.mae(y, p) == pytest.approx((0.2 + 0.4) / 2)
+    assert nf.losses.cross_entropy(y, p) == pytest.approx(-(math.log(0.8) + math.log(0.6)) / 2)
+    bce = -(math.log(0.8) + math.log(0.8) + math.log(0.6) + math.log(0.6)) / 4
+    assert nf.losses.binary_cross_entropy(y, p) == pytest.approx(bce)
+
+
+def test_sample_weights_make_a_weighted_mean():
+    y, p = np.array([0.0, 0.0]), np.array([1.0, 3.0])
+    assert nf.losses.mse(y, p, sample_weight=[3, 1]) == pytest.approx((3 * 1 + 9) / 4)
+
+
+def test_probabilities_of_zero_are_clipped_not_infinite():
+    assert math.isfinite(nf.losses.cross_entropy([[1.0, 0.0]], [[0.0, 1.0]]))
+
+
+@pytest.mark.parametrize("name", list(nf.losses.LOSSES))
+def test_gradient_is_the_derivative(name):
+    r = np.random.default_rng(0)
+    y = r.uniform(size=(5, 3))
+    if name == "cross_entropy":
+        y /= y.sum(axis=1, keepdims=True)
+    p = r.uniform(0.1, 0.9, size=(5, 3))
+    g = nf.losses.gradient(name, y, p)
+    h = 1e-6
+    for i, j in [(0, 0), (2, 1), (4, 2)]:
+        up, down = p.copy(), p.copy()
+        up[i, j] += h
+        down[i, j] -= h
+        numeric = (nf.losses.loss(name, y, up) - nf.losses.loss(name, y, down)) / (2 * h)
+        assert g[i, j] == pytest.approx(numeric, rel=1e-5)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="shape"):
+        nf.losses.mse([1, 2], [1, 2, 3])
+    with pytest.raises(ValueError, match="unknown loss"):
+        nf.losses.loss("hinge", [1], [1])
+    with pytest.raises(ValueError, match="finite"):
+        nf.losses.mse([np.nan], [1.0])
