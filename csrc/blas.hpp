@@ -15,9 +15,11 @@
 #if defined(NNFAST_BLAS_SCIPY_OPENBLAS)
 #define NNFAST_CBLAS(name) scipy_cblas_##name
 #define NNFAST_OPENBLAS(name) scipy_openblas_##name
+#define NNFAST_HAS_OPENBLAS 1
 #elif defined(NNFAST_BLAS_OPENBLAS)
 #define NNFAST_CBLAS(name) cblas_##name
 #define NNFAST_OPENBLAS(name) openblas_##name
+#define NNFAST_HAS_OPENBLAS 1
 #else
 #define NNFAST_CBLAS(name) cblas_##name
 #endif
@@ -56,7 +58,7 @@ inline void gemv(bool ta, int64_t M, int64_t N, double alpha, const double* A, i
 }
 
 inline int num_threads() {
-#if defined(NNFAST_OPENBLAS)
+#if defined(NNFAST_HAS_OPENBLAS)
     return NNFAST_OPENBLAS(get_num_threads)();
 #else
     return 1;
@@ -65,7 +67,7 @@ inline int num_threads() {
 
 // Process-wide BLAS thread count.
 inline void set_num_threads(int n) {
-#if defined(NNFAST_OPENBLAS)
+#if defined(NNFAST_HAS_OPENBLAS)
     NNFAST_OPENBLAS(set_num_threads)(n);
 #else
     (void)n;

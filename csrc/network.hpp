@@ -201,6 +201,47 @@ public:
         return result;
     }
 
+    // The learning-rate range test: `steps` optimizer steps on consecutive shuffled
+    // batches (cycling through X), the rate rising geometrically from lr_first to
+    // lr_last. Returns the cost (mean loss plus penalty) of each batch before its step;
+    // stops early once a cost is not finite or exceeds stop_factor times the lowest so far.
+    std::vector<double> lr_sweep(const T* X, const T* Y, const T* w, int64_t n, int64_t batch, double lr_first,
+                                 double lr_last, int64_t steps, Loss loss, double stop_factor) {
+        if (n <= 0 || batch <= 0 || steps < 2) throw std::invalid_argument("the sweep needs rows, a batch and 2+ steps");
+        batch = std::min(batch, n);
+        reserve(batch);
+        order_.resize(n);
+        std::iota(order_.begin(), order_.end(), int64_t(0));
+        std::vector<double> costs;
+        costs.reserve(steps);
+        double lowest = INFINITY;
+        int64_t start = n;  // forces a shuffle before the first batch
+        const double ratio = std::log(lr_last / lr_first) / double(steps - 1);
+        for (int64_t k = 0; k < steps; ++k) {
+            if (start + batch > n) {
+                for (int64_t i = n - 1; i > 0; --i) std::swap(order_[i], order_[rng_.below(uint64_t(i) + 1)]);
+                start = 0;
+            }
+            opt_.lr = lr_first * std::exp(ratio * double(k));
+            gather(X, Y, w, order_.data() + start, batch);
+            start += batch;
+            const double weight = w ? std::accumulate(wb_.begin(), wb_.begin() + batch, 0.0) : double(batch);
+            forward_train(batch, true, rng_);
+            const double data_cost = loss_forward_backward(loss, layers_.back().activation, T(layers_.back().alpha),
+                                                           z_.data(), acts_.back().data(), yb_.data(),
+                                                           w ? wb_.data() : nullptr, batch, outputs(),
+                                                           delta_[0].data(), T(1.0 / weight));
+            backward(batch);
+            const StepResult step = optimizer_step(opt_, params_.data(), grads_.data(), state1_.data(),
+                                                   state2_.data(), n_params(), n_weights_, ++steps_);
+            const double cost = data_cost / weight + step.penalty;
+            costs.push_back(cost);
+            if (!std::isfinite(cost) || cost > stop_factor * lowest) break;
+            lowest = std::min(lowest, cost);
+        }
+        return costs;
+    }
+
     // Cost (mean loss plus penalty) of X (n, inputs) against Y at the current
     // parameters; fills grads() with its full gradient, penalties included. Dropout,
     // when `dropout_seed` >= 0, uses masks drawn from that seed (the same seed gives

@@ -16,7 +16,7 @@ from typing import Any, Dict, Iterable, Optional, Tuple, Union
 
 import numpy as np
 
-from ._targets import looks_like_labels
+from ._targets import Targets, looks_like_labels
 from ._validation import check_float, check_int, check_name
 from .callbacks import Callback, EarlyStopping, History
 from .layers import ACTIVATIONS, HIDDEN_ACTIVATIONS, INIT_NAMES, SCALED_INITIALIZERS, Dense, Dropout
@@ -25,7 +25,7 @@ from .model import DTYPES, Sequential
 from .optimizers import OPTIMIZERS, Optimizer
 from .schedules import SCHEDULES, Cosine, Exponential, InverseTime, ReduceOnPlateau, Schedule, Step
 
-__all__ = ["Hyperparameters", "train"]
+__all__ = ["Hyperparameters", "train", "build_model"]
 
 #: settings that belong to one optimizer each (None = that optimizer's default)
 OPTIMIZER_SETTINGS = {
@@ -268,6 +268,18 @@ def _check_names(data: Dict[str, Any]) -> None:
             raise ValueError(f"unknown hyperparameter {name!r}{hint}")
 
 
+def build_model(hp: Hyperparameters, y: Any) -> Tuple[Sequential, str]:
+    """The untrained network ``hp`` describes for targets y, and the loss it trains with."""
+    if not isinstance(hp, Hyperparameters):
+        raise TypeError(f"hp must be nnfast.Hyperparameters, got {type(hp).__name__}")
+    loss = hp.resolve_loss(y)
+    n_outputs = Targets(loss).fit(y).n_outputs
+    model = Sequential(hp.layers(n_outputs, loss), init=hp.init, init_scale=hp.init_scale, seed=hp.seed,
+                       dtype=hp.dtype)
+    model.hyperparameters = hp
+    return model, loss
+
+
 def train(hp: Hyperparameters, X: Any, y: Any, *, validation: Optional[Tuple[Any, ...]] = None,
           sample_weight: Any = None, callbacks: Iterable[Callback] = (),
           verbose: Union[bool, str] = "auto") -> Tuple[Sequential, History]:
@@ -297,15 +309,7 @@ def train(hp: Hyperparameters, X: Any, y: Any, *, validation: Optional[Tuple[Any
     >>> history.epochs
     3
     """
-    if not isinstance(hp, Hyperparameters):
-        raise TypeError(f"hp must be nnfast.Hyperparameters, got {type(hp).__name__}")
-    loss = hp.resolve_loss(y)
-    from ._targets import Targets
-
-    n_outputs = Targets(loss).fit(y).n_outputs
-    model = Sequential(hp.layers(n_outputs, loss), init=hp.init, init_scale=hp.init_scale, seed=hp.seed,
-                       dtype=hp.dtype)
-    model.hyperparameters = hp
+    model, loss = build_model(hp, y)
     callbacks = list(callbacks)
     if hp.patience is not None:
         callbacks.insert(0, EarlyStopping(patience=hp.patience, min_delta=hp.min_delta))

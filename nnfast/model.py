@@ -254,12 +254,7 @@ class Sequential:
             callbacks.append(ProgressBar())
 
         dtype = DTYPES[self.dtype]
-        X = check_matrix(X, "X", dtype, self._net.inputs if self._net is not None else None)
-        targets = Targets(loss).fit(y)
-        Y = targets.transform(y, dtype)
-        if len(Y) != len(X):
-            raise ValueError(f"X has {len(X)} samples but y has {len(Y)}")
-        w = check_sample_weight(sample_weight, len(X), dtype)
+        X, Y, w, targets = self._prepare(X, y, sample_weight, loss)
         if validation is not None:
             X_val, Y_val, w_val = self._validation_data(validation, targets, dtype, X.shape[1])
         elif validation_split > 0.0:
@@ -271,20 +266,9 @@ class Sequential:
             w = None if w is None else w[train_rows]
         else:
             X_val = Y_val = w_val = None
-
-        if self._net is None:
-            self.build(X.shape[1])
+        self._start(loss, targets, X, opt.config(l1, l2, clip_norm), standardize)
         net = self._net
-        if net.outputs != targets.n_outputs:
-            raise ValueError(f"the output layer has {net.outputs} units but y needs {targets.n_outputs} "
-                             f"({'classes' if targets.is_classifier else 'outputs'}) for loss {loss!r}")
-        if standardize:
-            s = Standardizer().fit(X)
-            net.set_standardization(s.mean_.astype(dtype), s.scale_.astype(dtype))
-        self.loss, self._targets = loss, targets
         loss_enum, metric_enum = LOSSES[loss], targets.core_metric
-        net.configure(opt.config(l1, l2, clip_norm))
-        net.reseed(self.seed)
         batch = len(X) if batch_size is None else batch_size
 
         history = History(targets.metric, epochs, X_val is not None)
@@ -329,6 +313,31 @@ class Sequential:
         for cb in callbacks:
             cb.on_train_end(self, history)
         return history
+
+    def _prepare(self, X: Any, y: Any, sample_weight: Any, loss: str):
+        """Checked training data (X, Y encoded, w, targets); builds the model if needed."""
+        dtype = DTYPES[self.dtype]
+        X = check_matrix(X, "X", dtype, self._net.inputs if self._net is not None else None)
+        targets = Targets(loss).fit(y)
+        Y = targets.transform(y, dtype)
+        if len(Y) != len(X):
+            raise ValueError(f"X has {len(X)} samples but y has {len(Y)}")
+        w = check_sample_weight(sample_weight, len(X), dtype)
+        if self._net is None:
+            self.build(X.shape[1])
+        if self._net.outputs != targets.n_outputs:
+            raise ValueError(f"the output layer has {self._net.outputs} units but y needs {targets.n_outputs} "
+                             f"({'classes' if targets.is_classifier else 'outputs'}) for loss {loss!r}")
+        return X, Y, w, targets
+
+    def _start(self, loss: str, targets: Targets, X: np.ndarray, config, standardize: bool) -> None:
+        """Set up training on X: input scaling learnt from X, a fresh optimizer, the seeded stream."""
+        if standardize:
+            s = Standardizer().fit(X)
+            self._net.set_standardization(s.mean_.astype(X.dtype), s.scale_.astype(X.dtype))
+        self.loss, self._targets = loss, targets
+        self._net.configure(config)
+        self._net.reseed(self.seed)
 
     def _validation_data(self, validation, targets: Targets, dtype, n_features: int):
         if not isinstance(validation, (tuple, list)) or len(validation) not in (2, 3):

@@ -1,0 +1,196 @@
+"""Learning-rate tools: the range test and side-by-side comparison of values.
+
+Start from the largest learning rate at which the cost still falls, then step down over
+time; a rate too small learns slowly, one too large oscillates or diverges. These two
+tools show which is which from the cost curves themselves.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..callbacks import DivergenceWarning, History
+from ..hyperparams import Hyperparameters, build_model, train
+from ..losses import LOSSES
+
+__all__ = ["lr_range_test", "LRRangeTest", "compare", "Comparison", "verdict", "VERDICTS"]
+
+
+@dataclass
+class LRRangeTest:
+    """The cost of each batch while the learning rate rose geometrically.
+
+    Attributes
+    ----------
+    lrs, costs, smoothed : ndarray
+        The rate of each step, the batch cost before the step, and its exponential
+        moving average (bias-corrected).
+    falls_until : float
+        The largest rate at which the smoothed cost still falls (its minimum).
+    suggested : float
+        The rate at which the smoothed cost falls fastest, below ``falls_until``: a
+        good largest rate to start training from.
+    blows_up_at : float or None
+        The first rate at which the cost exceeded ``stop_factor`` times its lowest
+        value or stopped being finite; None if it never did within the sweep.
+    """
+
+    lrs: np.ndarray
+    costs: np.ndarray
+    smoothed: np.ndarray
+    falls_until: float
+    suggested: float
+    blows_up_at: Optional[float]
+
+    def plot(self, ax=None):
+        """Cost against learning rate (log scale), with the suggestion marked."""
+        from .plots import plot_lr_range
+
+        return plot_lr_range(self, ax=ax)
+
+
+def _smooth(costs: np.ndarray, beta: float) -> np.ndarray:
+    out = np.empty_like(costs)
+    avg = 0.0
+    for i, c in enumerate(costs):
+        avg = beta * avg + (1 - beta) * c
+        out[i] = avg / (1 - beta ** (i + 1))
+    return out
+
+
+def lr_range_test(hp: Hyperparameters, X: Any, y: Any, *, min_lr: float = 1e-6, max_lr: float = 10.0,
+                  steps: int = 200, stop_factor: float = 4.0, beta: float = 0.9,
+                  sample_weight: Any = None) -> LRRangeTest:
+    """Raise the learning rate from ``min_lr`` to ``max_lr`` over ``steps`` batches of a
+    fresh model built from ``hp`` (its optimizer, batch size, penalties, seed), recording
+    the cost of each batch. The sweep runs in C++ and stops once the cost blows up.
+
+    Examples
+    --------
+    >>> import nnfast as nf
+    >>> from nnfast import tune
+    >>> X, y = nf.data.load_digits()
+    >>> test = tune.lr_range_test(nf.Hyperparameters(standardize=True), X, y, steps=100)
+    >>> 1e-6 < test.suggested < test.falls_until < 10
+    True
+    """
+    if not 0 < min_lr < max_lr or not math.isfinite(max_lr):
+        raise ValueError(f"need 0 < min_lr < max_lr, got {min_lr}, {max_lr}")
+    if not isinstance(steps, int) or steps < 10:
+        raise ValueError(f"steps must be an integer >= 10, got {steps!r}")
+    if not stop_factor > 1:
+        raise ValueError("stop_factor must be > 1")
+    model, loss = build_model(hp, y)
+    X, Y, w, targets = model._prepare(X, y, sample_weight, loss)
+    model._start(loss, targets, X, hp.optimizer_spec().config(hp.l1, hp.l2, hp.clip_norm), hp.standardize)
+    batch = len(X) if hp.batch_size is None else hp.batch_size
+    costs = np.asarray(model._net.lr_sweep(X, Y, w, batch, min_lr, max_lr, steps, LOSSES[loss], stop_factor))
+    lrs = min_lr * (max_lr / min_lr) ** (np.arange(len(costs)) / (steps - 1))
+    finite = np.isfinite(costs)
+    usable = int(np.argmin(finite)) if not finite.all() else len(costs)
+    smoothed = _smooth(costs[:usable], beta) if usable else np.array([])
+    if usable < 3:
+        raise ValueError(f"the cost was not finite from the first steps at lr={min_lr:g}; lower min_lr")
+    lowest = int(np.argmin(smoothed))
+    slopes = np.gradient(smoothed[: lowest + 1], np.log(lrs[: lowest + 1])) if lowest >= 2 else np.array([0.0])
+    steepest = int(np.argmin(slopes))
+    blows_up = len(costs) < steps or usable < len(costs)
+    return LRRangeTest(lrs=lrs, costs=costs, smoothed=np.concatenate([smoothed, np.full(len(costs) - usable, np.nan)]),
+                       falls_until=float(lrs[lowest]), suggested=float(lrs[steepest]),
+                       blows_up_at=float(lrs[len(costs) - 1]) if blows_up else None)
+
+
+#: what each verdict of :func:`verdict` means
+VERDICTS = {
+    "diverging": "the cost exploded or ended above where it started: the rate is too large",
+    "oscillating": "the cost rose in a quarter or more of the epochs: the rate is on the large side",
+    "too slow": "the cost fell steadily but not even halfway: the rate is too small for this many epochs",
+    "good": "the cost fell fast and settled",
+}
+
+
+def verdict(history: History) -> str:
+    """Judge a training curve (the training cost per epoch), not the value that made it.
+
+    diverging: training stopped as diverged, or the last cost is above the cost before
+    training. oscillating: the cost rose by over 1% in at least a quarter of the epoch
+    steps. too slow: the cost never rose but ended above half the cost before training.
+    good: otherwise.
+    """
+    costs = [c for c in history["loss"] if math.isfinite(c)]
+    start = history.initial_loss
+    if history.stop_reason == "diverged" or not costs or costs[-1] >= start:
+        return "diverging"
+    steps = list(zip([start] + costs[:-1], costs))
+    rises = sum(1 for before, after in steps if after > before * 1.01)
+    if len(steps) >= 4 and rises >= len(steps) / 4:
+        return "oscillating"
+    if rises == 0 and costs[-1] > 0.5 * start:
+        return "too slow"
+    return "good"
+
+
+@dataclass
+class Comparison:
+    """The same configuration trained with several values of one hyperparameter."""
+
+    name: str
+    values: List[Any]
+    histories: List[History]
+    verdicts: List[str]
+    seconds: List[float] = field(default_factory=list)
+
+    def table(self) -> List[Dict[str, Any]]:
+        rows = []
+        for value, history, v, s in zip(self.values, self.histories, self.verdicts, self.seconds):
+            row = {self.name: value, "verdict": v, "final cost": history["loss"][-1], "epochs": history.epochs,
+                   "seconds": s}
+            if history.validation:
+                row["best val cost"] = float(np.nanmin(history["val_loss"])) if history.epochs else math.nan
+            rows.append(row)
+        return rows
+
+    def __str__(self) -> str:
+        lines = [f"{self.name:>12}  {'verdict':<12}  {'final cost':>10}  {'epochs':>6}"]
+        for row in self.table():
+            lines.append(f"{row[self.name]!s:>12}  {row['verdict']:<12}  {row['final cost']:>10.4g}  {row['epochs']:>6}")
+        return "\n".join(lines)
+
+    def plot(self, ax=None):
+        """The cost curves overlaid, one per value, labelled with its verdict."""
+        from .plots import plot_comparison
+
+        return plot_comparison(self, ax=ax)
+
+
+def compare(hp: Hyperparameters, name: str, values: Sequence[Any], X: Any, y: Any, *,
+            validation: Optional[Tuple[Any, Any]] = None) -> Comparison:
+    """Train ``hp`` once per value of the hyperparameter ``name`` and judge each curve.
+
+    Examples
+    --------
+    >>> import nnfast as nf
+    >>> from nnfast import tune
+    >>> X, y = nf.data.load_digits()
+    >>> hp = nf.Hyperparameters(optimizer="sgd", epochs=10, standardize=True)
+    >>> result = tune.compare(hp, "lr", [1e-4, 0.05, 20.0], X, y)
+    >>> result.verdicts
+    ['too slow', 'good', 'diverging']
+    """
+    if not values:
+        raise ValueError("compare needs at least one value")
+    configurations = [hp.replace(**{name: value}) for value in values]  # validates every value first
+    histories, verdicts, seconds = [], [], []
+    for config in configurations:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DivergenceWarning)  # a diverging value is a verdict here
+            _, history = train(config, X, y, validation=validation, verbose=False)
+        histories.append(history)
+        verdicts.append(verdict(history))
+        seconds.append(float(sum(history["time"])))
+    return Comparison(name, list(values), histories, verdicts, seconds)

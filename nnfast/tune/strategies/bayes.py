@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import warnings
+
+import optuna
+
+from .base import Strategy
+
+
+class Bayes(Strategy):
+    """Bayesian optimisation with the Tree-structured Parzen Estimator (Bergstra et al., 2011).
+
+    The first ``startup`` trials are random; after them each trial is drawn where good
+    results are more likely than bad ones, modelling the space jointly (multivariate,
+    grouped for conditional entries). Trials running in parallel are told apart with
+    the constant-liar heuristic.
+    """
+
+    name = "bayes"
+
+    def __init__(self, seed=0, startup: int = 8) -> None:
+        super().__init__(seed)
+        self.startup = startup
+
+    def sampler(self):
+        with warnings.catch_warnings():  # `group` is marked experimental in Optuna
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.TPESampler(seed=self.seed, n_startup_trials=self.startup, multivariate=True,
+                                              group=True, constant_liar=True)

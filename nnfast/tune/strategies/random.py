@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+import optuna
+
+from .base import Strategy
+
+
+class Random(Strategy):
+    """Independent draws from every entry of the space, seeded.
+
+    Often more efficient than a grid (Bergstra & Bengio, 2012): each trial tries a new
+    value of every important hyperparameter.
+    """
+
+    name = "random"
+
+    def sampler(self):
+        return optuna.samplers.RandomSampler(seed=self.seed)

@@ -1,0 +1,266 @@
+"""A tuning study: every trial on record, the best configurations, and the test lockbox.
+
+Studies live in Optuna storage (SQLite by default), so a study can be resumed, reported
+and re-run later, and opens in optuna-dashboard as it is.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import optuna
+
+from .. import __version__
+from ..hyperparams import Hyperparameters, train
+
+__all__ = ["Study", "TrialRecord", "load_study", "storage_url", "data_fingerprint"]
+
+
+def storage_url(storage: Optional[str]) -> Optional[str]:
+    """A path such as ``study.db`` means SQLite; URLs pass through; None keeps it in memory."""
+    if storage is None or "://" in storage:
+        return storage
+    return f"sqlite:///{storage}"
+
+
+def data_fingerprint(*arrays: Any) -> str:
+    """A short hash of the data's values, shapes and dtypes: the same data, the same print."""
+    h = hashlib.sha256()
+    for arr in arrays:
+        arr = np.ascontiguousarray(arr)
+        h.update(f"{arr.dtype.str}{arr.shape}".encode())
+        h.update(arr.tobytes() if arr.dtype != object else json.dumps(arr.tolist(), default=str).encode())
+    return h.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One trial as recorded: what was tried, how it scored, what it cost."""
+
+    number: int
+    state: str                     # complete, pruned, diverged, failed, interrupted, running, waiting
+    score: float
+    seconds: float
+    epochs: int
+    stop_reason: str
+    hyperparameters: Optional[Hyperparameters]
+    params: Dict[str, Any]         # the searched values, as the space's entries
+    history: Dict[str, Any] = field(repr=False, default_factory=dict)
+    error: str = ""
+
+    @property
+    def best_epochs(self) -> int:
+        """Epochs to train this configuration for when refitting without validation data."""
+        best = self.history.get("best_epoch")
+        return (best + 1) if best is not None else max(self.epochs, 1)
+
+
+def _record(frozen: optuna.trial.FrozenTrial) -> TrialRecord:
+    attrs = frozen.user_attrs
+    state = frozen.state
+    if state == optuna.trial.TrialState.COMPLETE:
+        name = "complete"
+    elif state == optuna.trial.TrialState.PRUNED:
+        name = "diverged" if attrs.get("stop_reason") == "diverged" else "pruned"
+    elif state == optuna.trial.TrialState.FAIL:
+        name = "failed" if "stop_reason" in attrs else "interrupted"
+    else:
+        name = state.name.lower()
+    hp = attrs.get("hyperparameters")
+    return TrialRecord(
+        number=frozen.number, state=name,
+        score=float(attrs.get("score", math.nan)) if attrs.get("score") is not None else math.nan,
+        seconds=float(attrs.get("seconds", math.nan)), epochs=int(attrs.get("epochs", 0)),
+        stop_reason=attrs.get("stop_reason", ""), hyperparameters=Hyperparameters.from_dict(hp) if hp else None,
+        params=dict(attrs.get("searched", {})), history=attrs.get("history", {}), error=attrs.get("error", ""))
+
+
+class Study:
+    """The results of :func:`nnfast.tune.search`, backed by Optuna storage.
+
+    Attributes
+    ----------
+    optuna : optuna.Study
+        The underlying Optuna study (for its own tools and optuna-dashboard).
+    objective : str
+        The per-epoch value optimised, e.g. ``"val_accuracy"``.
+    direction : str
+        ``"maximize"`` or ``"minimize"``.
+    """
+
+    def __init__(self, optuna_study: optuna.Study) -> None:
+        self.optuna = optuna_study
+        attrs = optuna_study.user_attrs
+        self.objective: str = attrs.get("objective", "")
+        self.direction: str = "maximize" if attrs.get("sign", 1.0) > 0 else "minimize"
+        self.model = None  # the model refit() trained, kept for test()
+
+    @property
+    def name(self) -> str:
+        return self.optuna.study_name
+
+    @property
+    def sign(self) -> float:
+        return 1.0 if self.direction == "maximize" else -1.0
+
+    @property
+    def attrs(self) -> Dict[str, Any]:
+        return self.optuna.user_attrs
+
+    @property
+    def base(self) -> Hyperparameters:
+        return Hyperparameters.from_dict(self.attrs["base"])
+
+    @property
+    def trials(self) -> List[TrialRecord]:
+        """Every trial, in the order it was started."""
+        return [_record(t) for t in self.optuna.get_trials(deepcopy=False)]
+
+    def _scored(self) -> List[TrialRecord]:
+        return [t for t in self.trials if t.state == "complete" and not math.isnan(t.score)]
+
+    def best(self, max_seconds: Optional[float] = None) -> TrialRecord:
+        """The best completed trial, optionally among those that trained within ``max_seconds``."""
+        pool = [t for t in self._scored() if max_seconds is None or t.seconds <= max_seconds]
+        if not pool:
+            within = "" if max_seconds is None else f" within {max_seconds} s"
+            raise ValueError(f"no completed trial{within} in study {self.name!r}")
+        return max(pool, key=lambda t: (self.sign * t.score, -t.seconds))
+
+    def pareto(self) -> List[TrialRecord]:
+        """The trials no other trial beats on both score and training time, fastest first."""
+        front: List[TrialRecord] = []
+        for t in sorted(self._scored(), key=lambda t: (t.seconds, -self.sign * t.score)):
+            if not front or self.sign * t.score > self.sign * front[-1].score:
+                front.append(t)
+        return front
+
+    def table(self):
+        """Every trial as a row: a pandas DataFrame when pandas is installed, else a list of dicts."""
+        rows = []
+        for t in self.trials:
+            row = {"trial": t.number, "state": t.state, self.objective or "score": t.score,
+                   "seconds": t.seconds, "epochs": t.epochs}
+            row.update({k: (list(v) if isinstance(v, tuple) else v) for k, v in t.params.items()})
+            if t.error:
+                row["error"] = t.error
+            rows.append(row)
+        try:
+            import pandas as pd
+        except ImportError:
+            return rows
+        return pd.DataFrame(rows).set_index("trial") if rows else pd.DataFrame()
+
+    def importances(self) -> Dict[str, float]:
+        """How much each searched hyperparameter explains the score (Optuna's PED-ANOVA),
+        normalised to sum to 1; empty when too few trials completed."""
+        if len(self._scored()) < 4:
+            return {}
+        try:
+            evaluator = optuna.importance.PedAnovaImportanceEvaluator()
+            return dict(optuna.importance.get_param_importances(self.optuna, evaluator=evaluator))
+        except (RuntimeError, ValueError):
+            return {}
+
+    # --- after the search ---------------------------------------------------------------------
+
+    def refit(self, X: Any, y: Any, *, trial: Optional[TrialRecord] = None, sample_weight: Any = None,
+              verbose: bool | str = False):
+        """Train the best configuration (or ``trial``'s) on all of X, y (train + validation).
+
+        With no validation data left to stop on, it trains for the number of epochs that
+        gave the trial its score. Returns the model, which :meth:`test` then evaluates.
+        """
+        chosen = trial or self.best()
+        hp = chosen.hyperparameters.replace(epochs=chosen.best_epochs, patience=None, validation_split=0.0)
+        self.model, _ = train(hp, X, y, sample_weight=sample_weight, verbose=verbose)
+        self.optuna.set_user_attr("refit", {"trial": chosen.number, "epochs": hp.epochs,
+                                            "data": data_fingerprint(X, y), "at": _now()})
+        return self.model
+
+    def test(self, X: Any, y: Any, *, force: bool = False) -> Dict[str, float]:
+        """Evaluate the refit model on the test set, once.
+
+        The look is recorded in the study; a second look raises unless ``force=True``
+        (and that look is recorded too), so a test score can't quietly become a
+        validation score.
+        """
+        if self.model is None:
+            raise RuntimeError("call refit() first: the test set is for the final model only")
+        looks = list(self.attrs.get("test_looks", []))
+        if looks and not force:
+            first = looks[0]
+            raise RuntimeError(f"the test set of study {self.name!r} was already looked at ({first['at']}: "
+                               f"{first['scores']}); pass force=True to look again, which is recorded")
+        scores = self.model.evaluate(X, y)
+        looks.append({"at": _now(), "scores": scores, "forced": bool(looks), "data": data_fingerprint(X, y),
+                      "trial": self.attrs.get("refit", {}).get("trial")})
+        self.optuna.set_user_attr("test_looks", looks)
+        return scores
+
+    def rerun(self, X: Any, y: Any, *, validation: Optional[Tuple[Any, Any]] = None, k: int = 5,
+              name: Optional[str] = None, n_jobs: int = 1, executor=None, validation_size: float = 0.2) -> "Study":
+        """Re-run the top ``k`` configurations on new data, as a new study in the same storage.
+
+        Hyperparameters that were best on old data are worth re-checking when the data,
+        the hardware or the code change.
+        """
+        from .search import run_configurations
+
+        top = sorted(self._scored(), key=lambda t: -self.sign * t.score)[:k]
+        if not top:
+            raise ValueError(f"study {self.name!r} has no completed trial to re-run")
+        return run_configurations([t.hyperparameters for t in top], X, y, validation=validation,
+                                  storage=self.attrs.get("storage"), name=name or f"{self.name}-rerun-{_stamp()}",
+                                  objective=self.objective, n_jobs=n_jobs, executor=executor,
+                                  validation_size=validation_size, source=self.name)
+
+    def summary(self, top: int = 5) -> str:
+        """A short text table of the study: counts, the best trials and their settings."""
+        trials = self.trials
+        counts: Dict[str, int] = {}
+        for t in trials:
+            counts[t.state] = counts.get(t.state, 0) + 1
+        lines = [f"study {self.name!r}: {len(trials)} trials (" +
+                 ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + f"); {self.objective}, {self.direction}"]
+        ranked = sorted(self._scored(), key=lambda t: -self.sign * t.score)[:top]
+        if ranked:
+            lines.append(f"{'trial':>5}  {self.objective:>14}  {'seconds':>8}  {'epochs':>6}  settings")
+            for t in ranked:
+                settings = ", ".join(f"{k}={_short(v)}" for k, v in t.params.items())
+                lines.append(f"{t.number:>5}  {t.score:>14.4f}  {t.seconds:>8.2f}  {t.epochs:>6}  {settings}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"Study(name={self.name!r}, trials={len(self.optuna.trials)}, objective={self.objective!r})"
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(list(value)) if isinstance(value, tuple) else str(value)
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _stamp() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
+
+
+def load_study(storage: str, name: Optional[str] = None) -> Study:
+    """A stored study (the only one in the storage when ``name`` is None)."""
+    url = storage_url(storage)
+    if name is None:
+        names = optuna.get_all_study_names(url)
+        if len(names) != 1:
+            raise ValueError(f"{storage} holds studies {names}; name the one to load")
+        name = names[0]
+    return Study(optuna.load_study(study_name=name, storage=url))

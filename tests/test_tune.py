@@ -1,0 +1,333 @@
+"""The tuning harness: strategies, execution, pruning, resuming, the data discipline."""
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nnfast as nf
+
+tune = pytest.importorskip("nnfast.tune")
+optuna = pytest.importorskip("optuna")
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE = nf.Hyperparameters(hidden=(16,), epochs=6, standardize=True, batch_size=64)
+
+
+@pytest.fixture(scope="module")
+def small():
+    """A quick problem: 600 digits for training and validation, the rest untouched."""
+    X, y = nf.data.load_digits()
+    X_tr, X_te, y_tr, y_te = nf.data.train_test_split(X, y, test_size=0.3, seed=0)
+    return X_tr[:600], y_tr[:600], X_te, y_te
+
+
+SPACE = {
+    "lr": tune.loguniform(1e-3, 3e-2, points=[1e-3, 1e-2]),
+    "hidden": tune.layers(depth=tune.int(1, 2), width=tune.choice([8, 32])),
+    "optimizer": tune.choice(["adam", "sgd"]),
+    "momentum": tune.uniform(0.5, 0.95, points=[0.9]).when(optimizer="sgd"),
+}
+
+
+# --- the contract every strategy keeps ------------------------------------------------------
+
+@pytest.fixture(params=["grid", "random", "bayes"])
+def strategy(request):
+    return request.param
+
+
+def run(strategy, small, n_trials=6, **kwargs):
+    X, y = small[:2]
+    return tune.search(BASE, SPACE, train=(X, y), strategy=strategy, n_trials=n_trials, seed=3, progress=False,
+                       pruning=False, **kwargs)
+
+
+class TestStrategyContract:
+    def test_spends_exactly_the_budget(self, strategy, small):
+        study = run(strategy, small, n_trials=5)
+        ran = [t for t in study.trials if t.state != "waiting"]  # a grid keeps its other points queued
+        assert len(ran) == 5 and all(t.state == "complete" for t in ran)
+
+    def test_respects_the_space_and_its_conditions(self, strategy, small):
+        for t in run(strategy, small).trials:
+            if t.state == "waiting":
+                continue
+            hp = t.hyperparameters
+            assert 1e-3 <= hp.lr <= 3e-2
+            assert len(hp.hidden) in (1, 2) and set(hp.hidden) <= {8, 32}
+            assert ("momentum" in t.params) == (hp.optimizer == "sgd")
+            assert hp.momentum is None or 0.5 <= hp.momentum <= 0.95
+            assert t.hyperparameters.epochs == BASE.epochs  # fields outside the space keep the base value
+
+    def test_is_reproducible_with_a_seed(self, strategy, small):
+        a = [t.params for t in run(strategy, small).trials]
+        b = [t.params for t in run(strategy, small).trials]
+        assert a == b
+
+    def test_records_everything_about_each_trial(self, strategy, small):
+        t = run(strategy, small, n_trials=2).trials[0]
+        assert t.seconds > 0 and t.epochs == BASE.epochs and t.stop_reason == "max_epochs"
+        assert len(t.history["val_accuracy"]) == t.epochs and len(t.history["loss"]) == t.epochs
+        assert t.score == pytest.approx(t.history["val_accuracy"][-1])
+        frozen = run(strategy, small, n_trials=1).optuna.trials[0]
+        assert frozen.user_attrs["data"] and frozen.user_attrs["nnfast_version"] == nf.__version__
+
+
+def test_grid_runs_every_point_exactly_once(small):
+    study = run("grid", small, n_trials=None)
+    # lr 2 x (depth 2 x width 2) x (adam + sgd with one momentum) = 16
+    points = [tuple(sorted((k, str(v)) for k, v in t.params.items())) for t in study.trials]
+    assert len(points) == 16 and len(set(points)) == 16
+
+
+def test_grid_needs_points_for_continuous_ranges(small):
+    with pytest.raises(ValueError, match="explicit points"):
+        tune.search(BASE, {"lr": tune.uniform(0.001, 0.1)}, train=small[:2], strategy="grid", progress=False)
+
+
+@pytest.mark.parametrize("space,message", [
+    ({"learning_rate": tune.uniform(0, 1)}, "not a hyperparameter"),
+    ({}, "empty"),
+    ({"lr": 0.1}, "distribution"),
+    ({"momentum": tune.uniform(0.1, 0.9).when(optimizer="sgd"),
+      "optimizer": tune.choice(["sgd"]).when(momentum=0.5)}, "cycle"),
+])
+def test_bad_spaces_are_refused(small, space, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        tune.search(BASE, space, train=small[:2], n_trials=1, progress=False)
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda: tune.loguniform(0, 1), "low > 0"), (lambda: tune.uniform(1, 0), "low < high"),
+    (lambda: tune.int(1.5, 3), "integer bounds"), (lambda: tune.choice([]), "at least one"),
+    (lambda: tune.layers(depth=2, width=tune.int(1, 4)), "distribution"),
+])
+def test_bad_distributions_are_refused(make, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        make()
+
+
+def test_a_trial_that_raises_is_recorded_and_the_study_goes_on(small):
+    # momentum without a condition is invalid for adam: those trials fail, the others run
+    space = {"optimizer": tune.choice(["adam", "sgd"]), "momentum": tune.uniform(0.5, 0.9)}
+    study = tune.search(BASE, space, train=small[:2], strategy="random", n_trials=8, seed=0, progress=False)
+    states = {t.state for t in study.trials}
+    assert states == {"failed", "complete"} and len(study.trials) == 8
+    failed = next(t for t in study.trials if t.state == "failed")
+    assert "momentum does not apply to optimizer 'adam'" in failed.error
+
+
+# --- pruning and divergence ----------------------------------------------------------------
+
+def test_pruning_cuts_time_when_half_the_configurations_are_poor(small):
+    X, y = small[:2]
+    hp = BASE.replace(epochs=30, hidden=(32,))
+    good, poor = [3e-3, 4e-3, 5e-3, 7e-3, 1e-2], [1e-6, 2e-6, 3e-6, 4e-6, 5e-6]  # the poor ones barely learn
+    kwargs = dict(train=(X, y), strategy="grid", n_trials=None, progress=False, warmup_epochs=3)
+    # the grid runs the good configurations first, so the median exists when the poor ones run
+    without = tune.search(hp, {"lr": tune.choice(good + poor)}, pruning=False, **kwargs)
+    pruned = tune.search(hp, {"lr": tune.choice(good + poor)}, pruning=True, **kwargs)
+    for t in pruned.trials:
+        assert t.state == ("pruned" if t.hyperparameters.lr in poor else "complete")
+        assert t.epochs == (3 if t.hyperparameters.lr in poor else 30)
+    # the work (epochs trained) falls by almost half
+    assert sum(t.epochs for t in pruned.trials) < 0.6 * sum(t.epochs for t in without.trials)
+    assert pruned.best().score == pytest.approx(without.best().score)
+
+
+def test_diverging_trials_stop_within_an_epoch(small):
+    space = {"lr": tune.choice([0.05, 1e4])}
+    study = tune.search(BASE.replace(optimizer="sgd", epochs=20), space, train=small[:2], strategy="grid",
+                        n_trials=None, progress=False)
+    by_lr = {t.hyperparameters.lr: t for t in study.trials}
+    assert by_lr[1e4].state == "diverged" and by_lr[1e4].epochs == 1
+    assert by_lr[0.05].state == "complete"
+
+
+# --- execution ---------------------------------------------------------------------------------
+
+def _scores(study):
+    return [(t.params, t.state, round(t.score, 6)) for t in study.trials]
+
+
+@pytest.mark.slow
+def test_threads_processes_and_dask_run_the_same_study(small):
+    distributed = pytest.importorskip("distributed")
+    X, y = small[:2]
+    space = {"lr": tune.loguniform(1e-3, 3e-2), "hidden": tune.choice([(8,), (16,)])}
+    kwargs = dict(train=(X, y), strategy="random", n_trials=4, seed=1, progress=False, pruning=False)
+    threads = tune.search(BASE, space, n_jobs=2, executor="threads", **kwargs)
+    processes = tune.search(BASE, space, n_jobs=2, executor="processes", **kwargs)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
+                                  processes=True) as cluster, distributed.Client(cluster) as client:
+        dask = tune.search(BASE, space, n_jobs=2, executor=client.get_executor(), **kwargs)
+    assert _scores(threads) == _scores(processes) == _scores(dask)
+
+
+def test_two_jobs_run_side_by_side(small):
+    X, y = small[:2]
+    study = tune.search(BASE, {"lr": tune.loguniform(1e-3, 1e-2)}, train=(X, y), strategy="random", n_trials=4,
+                        n_jobs=2, progress=False)
+    assert len(study.trials) == 4 and all(t.state == "complete" for t in study.trials)
+    assert nf.get_num_threads() == nf._core.get_num_threads()  # restored after the study
+
+
+# --- storage and resuming ------------------------------------------------------------------
+
+def test_a_stored_study_refuses_to_be_overwritten_and_checks_what_it_resumes(small, tmp_path):
+    db = str(tmp_path / "s.db")
+    kwargs = dict(train=small[:2], strategy="random", n_trials=2, storage=db, progress=False)
+    tune.search(BASE, {"lr": tune.loguniform(1e-3, 1e-2)}, **kwargs)
+    with pytest.raises(ValueError, match="already exists"):
+        tune.search(BASE, {"lr": tune.loguniform(1e-3, 1e-2)}, **kwargs)
+    with pytest.raises(ValueError, match="space differs"):
+        tune.search(BASE, {"lr": tune.loguniform(1e-3, 1e-1)}, resume=True, **kwargs)
+    other = (small[0][:300], small[1][:300])
+    with pytest.raises(ValueError, match="data differs"):
+        tune.search(BASE, {"lr": tune.loguniform(1e-3, 1e-2)}, resume=True, **{**kwargs, "train": other})
+    again = tune.search(BASE, {"lr": tune.loguniform(1e-3, 1e-2)}, resume=True, **{**kwargs, "n_trials": 3})
+    assert len(again.trials) == 3
+    assert len(tune.load_study(db).trials) == 3
+
+
+KILL_SCRIPT = textwrap.dedent("""
+    import sys, numpy as np, nnfast as nf
+    from nnfast import tune
+    X, y = nf.data.load_digits()
+    hp = nf.Hyperparameters(hidden=(16,), epochs=int(sys.argv[2]), standardize=True)
+    space = {"lr": tune.choice([1e-3, 2e-3, 3e-3, 4e-3, 5e-3, 6e-3, 7e-3, 8e-3]), "batch_size": tune.choice([32, 64])}
+    tune.search(hp, space, train=(X[:800], y[:800]), strategy="grid", storage=sys.argv[1], n_jobs=2,
+                resume=len(sys.argv) > 3, pruning=False, progress=False)
+""")
+
+
+def test_kill_9_then_resume_loses_and_repeats_nothing(tmp_path):
+    db = str(tmp_path / "killed.db")
+    script = tmp_path / "study.py"
+    script.write_text(KILL_SCRIPT)
+    proc = subprocess.Popen([sys.executable, str(script), db, "40"], cwd=tmp_path)
+    deadline = time.time() + 60
+    finished_before = []
+    while time.time() < deadline:
+        time.sleep(0.2)
+        if os.path.exists(db):
+            try:
+                study = tune.load_study(db)
+            except Exception:  # the driver may not have created the study yet
+                continue
+            finished_before = [t for t in study.trials if t.state == "complete"]
+            if len(finished_before) >= 3:
+                break
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert len(finished_before) >= 3, "the study did not get going"
+    before = {t.number: t.params for t in tune.load_study(db).trials if t.state == "complete"}
+    subprocess.run([sys.executable, str(script), db, "40", "resume"], cwd=tmp_path, check=True, timeout=300)
+    study = tune.load_study(db)
+    complete = [t for t in study.trials if t.state == "complete"]
+    points = [tuple(sorted(t.params.items())) for t in complete]
+    assert len(points) == 16 and len(set(points)) == 16  # every grid point once: none lost, none re-run
+    for number, params in before.items():  # trials finished before the kill were kept as they were
+        assert study.trials[number].state == "complete" and study.trials[number].params == params
+    assert all(t.state in ("complete", "interrupted") for t in study.trials)
+
+
+# --- after the search: best, Pareto, refit, the test lockbox, re-runs ------------------------
+
+@pytest.fixture(scope="module")
+def finished(small, tmp_path_factory):
+    db = str(tmp_path_factory.mktemp("study") / "s.db")
+    X, y = small[:2]
+    space = {"lr": tune.loguniform(1e-3, 3e-2), "hidden": tune.choice([(8,), (64,), (128, 64)])}
+    return tune.search(BASE.replace(patience=3, epochs=15), space, train=(X, y), strategy="random", n_trials=8,
+                       storage=db, progress=False, pruning=False)
+
+
+def test_best_pareto_and_time_budget(finished):
+    scored = [t for t in finished.trials if t.state == "complete"]
+    best = finished.best()
+    assert best.score == max(t.score for t in scored)
+    front = finished.pareto()
+    assert front[0].seconds == min(t.seconds for t in scored) and front[-1].score == best.score
+    for t in scored:  # nothing on the front is beaten on both counts
+        for f in front:
+            assert not (t.score > f.score and t.seconds < f.seconds)
+    fast = finished.best(max_seconds=front[0].seconds)
+    assert fast.seconds <= front[0].seconds
+    with pytest.raises(ValueError, match="within"):
+        finished.best(max_seconds=0.0)
+
+
+def test_table_lists_every_trial(finished):
+    table = finished.table()
+    assert len(table) == 8 and "val_accuracy" in table.columns and "lr" in table.columns
+
+
+def test_refit_then_one_look_at_the_test_set(finished, small):
+    X, y, X_test, y_test = small
+    with pytest.raises(RuntimeError, match="refit"):
+        finished.test(X_test, y_test)
+    model = finished.refit(X, y)
+    best = finished.best()
+    assert model.hyperparameters.epochs == best.best_epochs and model.hyperparameters.patience is None
+    scores = finished.test(X_test, y_test)
+    assert scores["accuracy"] > 0.8
+    with pytest.raises(RuntimeError, match="already looked at"):
+        finished.test(X_test, y_test)
+    reopened = tune.load_study(finished.attrs["storage"].replace("sqlite:///", ""))
+    reopened.model = model
+    with pytest.raises(RuntimeError, match="already looked at"):  # the lockbox is in the storage
+        reopened.test(X_test, y_test)
+    again = reopened.test(X_test, y_test, force=True)
+    looks = tune.load_study(finished.attrs["storage"].replace("sqlite:///", "")).attrs["test_looks"]
+    assert len(looks) == 2 and looks[1]["forced"] and again == scores
+
+
+def test_rerun_the_top_configurations_on_new_data(finished, small):
+    X_new, y_new = small[2][:500], small[3][:500]
+    rerun = finished.rerun(X_new, y_new, k=3)
+    assert len(rerun.trials) == 3 and rerun.attrs["rerun_of"] == finished.name
+    top = sorted((t for t in finished.trials if t.state == "complete"), key=lambda t: -t.score)[:3]
+    assert [t.hyperparameters for t in rerun.trials] == [t.hyperparameters for t in top]
+    assert rerun.attrs["data"] != finished.attrs["data"]
+
+
+def test_importances_name_the_searched_fields(finished):
+    importances = finished.importances()
+    assert set(importances) <= {"lr", "hidden"} and math.isclose(sum(importances.values()), 1.0, rel_tol=1e-6)
+
+
+# --- learning-rate tools -------------------------------------------------------------------------
+
+def test_lr_range_test_finds_where_the_cost_falls_and_blows_up(small):
+    X, y = small[:2]
+    result = tune.lr_range_test(nf.Hyperparameters(optimizer="sgd", standardize=True, batch_size=32), X, y,
+                                min_lr=1e-5, max_lr=100.0, steps=200)
+    assert result.blows_up_at is not None and len(result.costs) < 200
+    assert 1e-5 < result.suggested <= result.falls_until < result.blows_up_at
+    assert np.isfinite(result.smoothed[: len(result.costs) - 1]).all()
+
+
+@pytest.mark.parametrize("lr,expected", [(1e-5, "too slow"), (0.3, "good"), (1e3, "diverging")])
+def test_compare_judges_each_curve(small, lr, expected):
+    X, y = small[:2]
+    result = tune.compare(nf.Hyperparameters(optimizer="sgd", epochs=10, standardize=True, hidden=(32,)), "lr",
+                          [lr], X, y)
+    assert result.verdicts == [expected]
+
+
+def test_verdict_spots_oscillation():
+    history = nf.History("accuracy", 8, False)
+    history.initial_loss = 2.0
+    for cost in [1.5, 1.8, 1.2, 1.6, 1.1, 1.5, 1.0, 1.4]:
+        history.append(loss=cost)
+    history.stop_reason = "max_epochs"
+    assert tune.verdict(history) == "oscillating"
