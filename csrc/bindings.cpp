@@ -234,22 +234,23 @@ void bind_network(py::module_& m, const char* name) {
         .def(
             "lr_sweep",
             [](Net& net, const Array<T>& X, const Array<T>& Y, const OptionalArray<T>& w, int64_t batch,
-               double lr_first, double lr_last, int64_t steps, Loss loss, double stop_factor) {
+               double lr_first, double lr_last, int64_t steps, Loss loss, double stop_factor, double beta) {
                 require_matrix(X, -1, net.inputs(), "X must be (rows, inputs)");
                 require_matrix(Y, X.shape(0), net.outputs(), "Y must be (rows of X, outputs)");
                 require(lr_first > 0 && lr_last > lr_first, "need 0 < lr_first < lr_last");
+                require(beta >= 0 && beta < 1, "need 0 <= beta < 1");
                 const T* wd = optional_data(w, X.shape(0));
                 std::vector<double> costs;
                 {
                     py::gil_scoped_release release;
                     costs = net.lr_sweep(X.data(), Y.data(), wd, X.shape(0), batch, lr_first, lr_last, steps, loss,
-                                         stop_factor);
+                                         stop_factor, beta);
                 }
                 return py::array_t<double>(py::ssize_t(costs.size()), costs.data());
             },
             py::arg("X").noconvert(), py::arg("Y").noconvert(), py::arg("sample_weight").noconvert(),
             py::arg("batch_size"), py::arg("lr_first"), py::arg("lr_last"), py::arg("steps"), py::arg("loss"),
-            py::arg("stop_factor"),
+            py::arg("stop_factor"), py::arg("beta"),
             R"doc(Learning-rate range test: the cost of each batch as the rate rises geometrically.)doc")
         .def(
             "cost_and_gradient",

@@ -203,10 +203,11 @@ public:
 
     // The learning-rate range test: `steps` optimizer steps on consecutive shuffled
     // batches (cycling through X), the rate rising geometrically from lr_first to
-    // lr_last. Returns the cost (mean loss plus penalty) of each batch before its step;
-    // stops early once a cost is not finite or exceeds stop_factor times the lowest so far.
+    // lr_last. Returns the cost (mean loss plus penalty) of each batch before its step.
+    // Stops early once a cost is not finite, or once the costs' moving average
+    // (weight `beta` on the past, bias-corrected) exceeds stop_factor times its lowest.
     std::vector<double> lr_sweep(const T* X, const T* Y, const T* w, int64_t n, int64_t batch, double lr_first,
-                                 double lr_last, int64_t steps, Loss loss, double stop_factor) {
+                                 double lr_last, int64_t steps, Loss loss, double stop_factor, double beta) {
         if (n <= 0 || batch <= 0 || steps < 2) throw std::invalid_argument("the sweep needs rows, a batch and 2+ steps");
         batch = std::min(batch, n);
         reserve(batch);
@@ -214,7 +215,7 @@ public:
         std::iota(order_.begin(), order_.end(), int64_t(0));
         std::vector<double> costs;
         costs.reserve(steps);
-        double lowest = INFINITY;
+        double average = 0.0, lowest = INFINITY, correction = 1.0;
         int64_t start = n;  // forces a shuffle before the first batch
         const double ratio = std::log(lr_last / lr_first) / double(steps - 1);
         for (int64_t k = 0; k < steps; ++k) {
@@ -236,8 +237,12 @@ public:
                                                    state2_.data(), n_params(), n_weights_, ++steps_);
             const double cost = data_cost / weight + step.penalty;
             costs.push_back(cost);
-            if (!std::isfinite(cost) || cost > stop_factor * lowest) break;
-            lowest = std::min(lowest, cost);
+            if (!std::isfinite(cost)) break;
+            average = beta * average + (1.0 - beta) * cost;
+            correction *= beta;
+            const double smoothed = average / (1.0 - correction);
+            if (smoothed > stop_factor * lowest) break;
+            lowest = std::min(lowest, smoothed);
         }
         return costs;
     }

@@ -33,11 +33,13 @@ class LRRangeTest:
     falls_until : float
         The largest rate at which the smoothed cost still falls (its minimum).
     suggested : float
-        The rate at which the smoothed cost falls fastest, below ``falls_until``: a
-        good largest rate to start training from.
+        The rate at which the smoothed cost falls fastest (per factor of rate, over
+        windows of 5% of the sweep), below ``falls_until``: a good largest rate to
+        start training from.
     blows_up_at : float or None
-        The first rate at which the cost exceeded ``stop_factor`` times its lowest
-        value or stopped being finite; None if it never did within the sweep.
+        The rate at which the smoothed cost exceeded ``stop_factor`` times its lowest
+        value, or the cost stopped being finite (the sweep ends there); None if neither
+        happened within the sweep.
     """
 
     lrs: np.ndarray
@@ -81,28 +83,35 @@ def lr_range_test(hp: Hyperparameters, X: Any, y: Any, *, min_lr: float = 1e-6, 
     """
     if not 0 < min_lr < max_lr or not math.isfinite(max_lr):
         raise ValueError(f"need 0 < min_lr < max_lr, got {min_lr}, {max_lr}")
-    if not isinstance(steps, int) or steps < 10:
-        raise ValueError(f"steps must be an integer >= 10, got {steps!r}")
+    if not isinstance(steps, int) or steps < 20:
+        raise ValueError(f"steps must be an integer >= 20, got {steps!r}")
     if not stop_factor > 1:
         raise ValueError("stop_factor must be > 1")
     model, loss = build_model(hp, y)
     X, Y, w, targets = model._prepare(X, y, sample_weight, loss)
     model._start(loss, targets, X, hp.optimizer_spec().config(hp.l1, hp.l2, hp.clip_norm), hp.standardize)
     batch = len(X) if hp.batch_size is None else hp.batch_size
-    costs = np.asarray(model._net.lr_sweep(X, Y, w, batch, min_lr, max_lr, steps, LOSSES[loss], stop_factor))
+    costs = np.asarray(model._net.lr_sweep(X, Y, w, batch, min_lr, max_lr, steps, LOSSES[loss], stop_factor, beta))
     lrs = min_lr * (max_lr / min_lr) ** (np.arange(len(costs)) / (steps - 1))
-    finite = np.isfinite(costs)
-    usable = int(np.argmin(finite)) if not finite.all() else len(costs)
-    smoothed = _smooth(costs[:usable], beta) if usable else np.array([])
-    if usable < 3:
-        raise ValueError(f"the cost was not finite from the first steps at lr={min_lr:g}; lower min_lr")
+    usable = int(np.isfinite(costs).cumprod().sum())  # the sweep ends at the first non-finite cost
+    if usable < 10:
+        raise ValueError(f"the cost blew up within {usable} steps of lr={min_lr:g}; lower min_lr")
+    smoothed = _smooth(costs[:usable], beta)
     lowest = int(np.argmin(smoothed))
-    slopes = np.gradient(smoothed[: lowest + 1], np.log(lrs[: lowest + 1])) if lowest >= 2 else np.array([0.0])
-    steepest = int(np.argmin(slopes))
-    blows_up = len(costs) < steps or usable < len(costs)
+    # the steepest fall, measured over windows of 5% of the sweep, skipping its noisy first tenth
+    window = max(1, steps // 20)
+    first = max(window, steps // 10)
+    log_lr = np.log(lrs[:usable])
+    ends = np.arange(first, lowest + 1)
+    if len(ends):
+        slopes = (smoothed[ends] - smoothed[ends - window]) / (log_lr[ends] - log_lr[ends - window])
+        end = int(ends[np.argmin(slopes)])
+        suggested = float(np.exp(0.5 * (log_lr[end] + log_lr[end - window])))
+    else:  # the cost rose from the start: the smallest rate tried is the only safe one
+        suggested = float(lrs[0])
     return LRRangeTest(lrs=lrs, costs=costs, smoothed=np.concatenate([smoothed, np.full(len(costs) - usable, np.nan)]),
-                       falls_until=float(lrs[lowest]), suggested=float(lrs[steepest]),
-                       blows_up_at=float(lrs[len(costs) - 1]) if blows_up else None)
+                       falls_until=float(lrs[lowest]), suggested=min(suggested, float(lrs[lowest])),
+                       blows_up_at=float(lrs[-1]) if len(costs) < steps else None)
 
 
 #: what each verdict of :func:`verdict` means

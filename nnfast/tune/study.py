@@ -11,12 +11,11 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import optuna
 
-from .. import __version__
 from ..hyperparams import Hyperparameters, train
 
 __all__ = ["Study", "TrialRecord", "load_study", "storage_url", "data_fingerprint"]
@@ -229,7 +228,7 @@ class Study:
             counts[t.state] = counts.get(t.state, 0) + 1
         lines = [f"study {self.name!r}: {len(trials)} trials (" +
                  ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + f"); {self.objective}, {self.direction}"]
-        ranked = sorted(self._scored(), key=lambda t: -self.sign * t.score)[:top]
+        ranked = sorted(self._scored(), key=lambda t: (-self.sign * t.score, t.seconds))[:top]
         if ranked:
             lines.append(f"{'trial':>5}  {self.objective:>14}  {'seconds':>8}  {'epochs':>6}  settings")
             for t in ranked:
