@@ -1,0 +1,400 @@
+"""A study as one self-contained HTML page, and as a table for the terminal.
+
+The page has no external resources and no JavaScript: the figures are PNG images
+embedded as base64, the style sheet is inline, so it can be mailed, archived or opened
+offline as one file.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import html
+import io
+import math
+import numbers
+import os
+import tempfile
+from typing import Any, Dict, Iterable, List, Mapping, Tuple, Union
+
+from .. import __version__
+
+__all__ = ["write_report", "summary_table", "render_report"]
+
+_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; color: #222;
+       max-width: 1100px; margin: 2em auto; padding: 0 1em; line-height: 1.45; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; }
+h2 { font-size: 1.25em; margin-top: 2em; border-bottom: 1px solid #ddd; padding-bottom: 0.2em; }
+h3 { font-size: 1.05em; margin: 1.5em 0 0.4em; }
+.sub { color: #666; margin-top: 0; }
+table { border-collapse: collapse; font-size: 0.9em; margin: 0.5em 0 1em; }
+th, td { padding: 0.25em 0.7em; border-bottom: 1px solid #eee; text-align: left; vertical-align: top; }
+th { background: #f6f6f6; font-weight: 600; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+table.kv th { background: none; font-weight: normal; color: #555; }
+.trials { display: block; overflow-x: auto; max-height: 40em; }
+.trials tr.best td { background: #fff8e1; }
+.state { font-weight: 600; }
+.state-complete { color: #1f6fb4; }
+.state-pruned { color: #777; }
+.state-diverged { color: #c62828; }
+.state-failed { color: #000; }
+.state-interrupted { color: #e67700; }
+.state-waiting, .state-running { color: #999; }
+.searched { background: #eef5fc; }
+.warn { color: #c62828; }
+.error { color: #c62828; font-size: 0.85em; max-width: 30em; }
+figure { margin: 1em 0 2em; }
+figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { color: #555; font-size: 0.9em; }
+footer { color: #888; font-size: 0.85em; margin-top: 3em; }
+"""
+
+#: what each study figure shows, as its caption in the report
+_CAPTIONS = {
+    "history": "Each trial's score in the order the trials started, by how it ended; the line is the best "
+               "completed score so far.",
+    "curves": "Cost per epoch of the best completed trials: validation solid, training dashed, one colour per "
+              "trial. A widening gap between them is overfitting.",
+    "pareto": "Score against training time; the Pareto front joins the trials that no other trial beats on both.",
+    "importances": "How much of the score's variation each searched hyperparameter explains (PED-ANOVA over "
+                   "the better trials).",
+}
+
+
+# --- small formatting helpers ------------------------------------------------------------------
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    """A value for display: floats to ``digits`` significant digits, lists compactly."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        value = float(value)
+        if math.isnan(value):
+            return "–"
+        if math.isinf(value):
+            return "∞" if value > 0 else "−∞"
+        return f"{value:.{digits}g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_fmt(v, digits) for v in value) + "]"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_fmt(v, digits)}" for k, v in value.items())
+    return str(value)
+
+
+def _score(value: Any) -> str:
+    return "–" if not _is_number(value) or math.isnan(value) else f"{float(value):.4f}"
+
+
+def _counts(trials) -> Dict[str, int]:
+    counts: Dict[str, int] = {}
+    for t in trials:
+        counts[t.state] = counts.get(t.state, 0) + 1
+    return counts
+
+
+def _best(study):
+    try:
+        return study.best()
+    except ValueError:
+        return None
+
+
+def _rows(study) -> Tuple[List[str], List[Dict[str, Any]]]:
+    """The columns and rows of ``study.table()``, with or without pandas."""
+    table = study.table()
+    if isinstance(table, list):
+        rows = [dict(r) for r in table]
+    else:
+        rows = [{"trial": number, **row} for number, row in zip(table.index, table.to_dict("records"))]
+    columns: List[str] = []
+    for row in rows:
+        columns.extend(c for c in row if c not in columns)
+    return columns, rows
+
+
+def _missing(value: Any) -> bool:
+    try:
+        return value is None or (isinstance(value, float) and math.isnan(value))
+    except TypeError:
+        return False
+
+
+# --- figures -----------------------------------------------------------------------------------
+
+def _png(fig) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, facecolor="white")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _detached(plot, *args, figsize=(8.0, 4.6), **kwargs):
+    """A figure drawn without pyplot (no global state, nothing left open)."""
+    from .plots import _matplotlib
+
+    _matplotlib()  # a clear message when matplotlib is missing
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    plot(*args, ax=fig.add_subplot(), **kwargs)
+    return fig
+
+
+def _title(fig, default: str) -> str:
+    for ax in getattr(fig, "axes", []):
+        if ax.get_title(loc="left"):
+            return ax.get_title(loc="left")
+        if ax.get_title():
+            return ax.get_title()
+    suptitle = getattr(fig, "_suptitle", None)
+    return suptitle.get_text() if suptitle is not None and suptitle.get_text() else default
+
+
+def _figure_html(fig, title: str, caption: str = "") -> str:
+    return (f'<figure><h3>{_e(title)}</h3><img src="data:image/png;base64,{_png(fig)}" alt="{_e(title)}">'
+            + (f"<figcaption>{_e(caption)}</figcaption>" if caption else "") + "</figure>")
+
+
+def _study_figures(study) -> List[Tuple[str, str, Any]]:
+    from . import plots
+
+    return [
+        ("history", "", _detached(plots.plot_history, study)),
+        ("curves", "", _detached(plots.plot_curves, study, top=5)),
+        ("pareto", "", _detached(plots.plot_pareto, study)),
+        ("importances", "", _detached(plots.plot_importances, study, figsize=(8.0, 3.6))),
+    ]
+
+
+# --- the page ------------------------------------------------------------------------------------
+
+def _kv(pairs: Iterable[Tuple[str, Any]], raw: bool = False) -> str:
+    cells = "".join(f"<tr><th>{_e(k)}</th><td>{v if raw else _e(v)}</td></tr>" for k, v in pairs)
+    return f'<table class="kv">{cells}</table>'
+
+
+def _summary_html(study, trials, best) -> str:
+    attrs = study.attrs
+    counts = _counts(trials)
+    counted = ", ".join(f'<span class="state state-{_e(s)}">{n} {_e(s)}</span>' for s, n in sorted(counts.items()))
+    pairs = [
+        ("objective", _e(f"{study.objective or 'score'}, {study.direction}")),
+        ("strategy", _e(attrs.get("strategy", "?"))),
+        ("trials", f"{len(trials)} ({counted or 'none'})" + (
+            _e(f"; budget {attrs['n_trials']}") if attrs.get("n_trials") is not None else "")),
+        ("seed", _e(attrs.get("seed", "–"))),
+        ("data", _e(_data_text(attrs))),
+        ("storage", _e(attrs.get("storage") or "in memory")),
+    ]
+    if attrs.get("rerun_of"):
+        pairs.append(("re-run of", _e(attrs["rerun_of"])))
+    out = ["<h2>Summary</h2>", _kv(pairs, raw=True)]
+
+    out.append("<h3>Best trial</h3>")
+    if best is None:
+        out.append('<p class="warn">No trial completed, so there is no best configuration.</p>')
+    else:
+        out.append(_kv([("trial", best.number), (f"{study.objective or 'score'} (validation)", _score(best.score)),
+                        ("training time", f"{_fmt(best.seconds, 3)} s"),
+                        ("epochs", f"{best.epochs} (scored at epoch {best.best_epochs})"),
+                        ("stopped", best.stop_reason or "–")]))
+        if best.hyperparameters is not None:
+            base = study.attrs.get("base", {})
+            searched = set(best.params) | {k.split(".")[0] for k in best.params}
+            rows = []
+            for name, value in best.hyperparameters.to_dict().items():
+                note = "searched" if name in searched else ("" if base.get(name) == value else "changed from base")
+                cls = ' class="searched"' if name in searched else ""
+                rows.append(f"<tr{cls}><th>{_e(name)}</th><td>{_e(_fmt(value, 6))}</td><td>{_e(note)}</td></tr>")
+            out.append("<p>Its hyperparameters (the searched ones highlighted):</p>")
+            out.append('<table class="kv">' + "".join(rows) + "</table>")
+
+    out.append("<h3>Final model and test set</h3>")
+    refit = attrs.get("refit")
+    if refit:
+        out.append(_kv([("refit", f"trial {refit.get('trial')} on training + validation data for "
+                                  f"{refit.get('epochs')} epochs"),
+                        ("refit at", refit.get("at", "–")),
+                        ("refit data", f"fingerprint {refit.get('data', '–')}")]))
+    else:
+        out.append("<p>Not refit: the best configuration has not been retrained on all the non-test data.</p>")
+    looks = attrs.get("test_looks") or []
+    if looks:
+        rows = []
+        for i, look in enumerate(looks, start=1):
+            forced = ' <span class="warn">(forced: a second look)</span>' if look.get("forced") else ""
+            rows.append(f"<tr><td class='num'>{i}</td><td>{_e(look.get('at', '–'))}</td>"
+                        f"<td>{_e(look.get('trial', '–'))}</td><td>{_e(_fmt(look.get('scores', {})))}</td>"
+                        f"<td>{_e(look.get('data', '–'))}</td><td>{forced}</td></tr>")
+        note = ("The test set was looked at once." if len(looks) == 1 else
+                f'<span class="warn">The test set was looked at {len(looks)} times: only the first look is an '
+                "unbiased estimate.</span>")
+        out.append(f"<p>{note}</p><table><tr><th>look</th><th>at</th><th>trial</th><th>test scores</th>"
+                   f"<th>data</th><th></th></tr>{''.join(rows)}</table>")
+    else:
+        out.append("<p>The test set has not been looked at.</p>")
+    return "\n".join(out)
+
+
+def _data_text(attrs: Mapping[str, Any]) -> str:
+    """Where the data came from, when the command line recorded it, and its fingerprint."""
+    parts = []
+    cli = attrs.get("cli")
+    if isinstance(cli, Mapping):
+        parts.append(str(cli.get("data", "?")))
+        parts.append("no test part" if cli.get("no_test") else f"test part {_fmt(cli.get('test_size'))}")
+        parts.append(f"validation {_fmt(cli.get('val_size'))} of the rest")
+    if attrs.get("data"):
+        parts.append(f"search data fingerprint {attrs['data']}")
+    return ", ".join(parts) or "–"
+
+
+def _state_cell(state: Any) -> str:
+    return f'<td class="state state-{_e(state)}">{_e(state)}</td>'
+
+
+def _table_html(study, best) -> str:
+    columns, rows = _rows(study)
+    if not rows:
+        return "<h2>Trials</h2><p>No trials.</p>"
+    head = "".join(f"<th>{_e(c)}</th>" for c in columns)
+    body = []
+    for row in rows:
+        cells = []
+        for column in columns:
+            value = row.get(column)
+            if column == "state":
+                cells.append(_state_cell(value))
+            elif column == "error":
+                cells.append(f'<td class="error">{"" if _missing(value) else _e(value)}</td>')
+            elif column == study.objective or column == "score":
+                cells.append(f'<td class="num">{_score(value)}</td>')
+            elif column == "seconds":
+                cells.append(f'<td class="num">{"–" if _missing(value) else _e(f"{float(value):.2f}")}</td>')
+            elif _is_number(value) or _missing(value):
+                cells.append(f'<td class="num">{_e(_fmt(value))}</td>')
+            else:
+                cells.append(f"<td>{_e(_fmt(value))}</td>")
+        cls = ' class="best"' if best is not None and row.get("trial") == best.number else ""
+        body.append(f"<tr{cls}>{''.join(cells)}</tr>")
+    return (f"<h2>Trials</h2><p>All {len(rows)} trials in the order they started; the best is highlighted.</p>"
+            f'<table class="trials"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>')
+
+
+def _extra(extra_figures) -> List[Tuple[str, Any]]:
+    if not extra_figures:
+        return []
+    if isinstance(extra_figures, Mapping):
+        return [(str(title), fig) for title, fig in extra_figures.items()]
+    out = []
+    for i, item in enumerate(extra_figures, start=1):
+        if isinstance(item, tuple) and len(item) == 2:
+            out.append((str(item[0]), item[1]))
+        else:
+            out.append((_title(item, f"Figure {i}"), item))
+    return out
+
+
+def render_report(study, *, extra_figures=None) -> str:
+    """The report of :func:`write_report` as an HTML string."""
+    trials = study.trials
+    best = _best(study)
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+             '<meta name="viewport" content="width=device-width, initial-scale=1">',
+             f"<title>nnfast study {_e(study.name)}</title><style>{_CSS}</style></head><body>",
+             f"<h1>nnfast study <code>{_e(study.name)}</code></h1>",
+             f'<p class="sub">{_e(len(trials))} trials; {_e(study.objective or "score")}, {_e(study.direction)}; '
+             f"report written {_e(now)} by nnfast {_e(__version__)}</p>",
+             _summary_html(study, trials, best),
+             "<h2>Plots</h2>"]
+    for kind, _, fig in _study_figures(study):
+        parts.append(_figure_html(fig, _title(fig, kind), _CAPTIONS.get(kind, "")))
+    for title, fig in _extra(extra_figures):
+        parts.append(_figure_html(fig, title))
+    parts.append(_table_html(study, best))
+    storage = study.attrs.get("storage")
+    where = (f" The study lives in {_e(storage)}: open it again with <code>nnfast report</code>, "
+             f"<code>nnfast.tune.load_study(...)</code> or optuna-dashboard." if storage else
+             " The study was kept in memory only.")
+    parts.append(f"<footer>Generated by nnfast {_e(__version__)}.{where}</footer>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def write_report(study, path: Union[str, os.PathLike], *, extra_figures=None) -> str:
+    """Write the study as one self-contained HTML file and return its path.
+
+    The page has a summary (objective, strategy, trial counts, the best trial and its
+    hyperparameters, the refit and the test-set look(s) on record), every study plot
+    (optimisation history, learning curves of the best trials, score against time
+    with the Pareto front, importances) as embedded PNG, and the table of all trials.
+
+    Parameters
+    ----------
+    study : Study
+    path : str or path-like
+        Written atomically (a temporary file in the same directory, then renamed).
+    extra_figures : sequence of matplotlib Figures, of (title, Figure) pairs, or a mapping title -> Figure
+        Appended after the study plots, e.g. an ``lr_range_test(...).plot()``.
+    """
+    path = os.fspath(path)
+    text = render_report(study, extra_figures=extra_figures)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".nnfast-report-", suffix=".html.tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def summary_table(study, top: int = 10) -> str:
+    """The study for a terminal: counts, the ``top`` trials and their searched values,
+    the best configuration, and the refit and test look on record."""
+    lines = study.summary(top=top).splitlines()
+    attrs = study.attrs
+    extra = [f"strategy {attrs.get('strategy', '?')}"]
+    if attrs.get("n_trials") is not None:
+        extra.append(f"budget {attrs['n_trials']} trials")
+    if attrs.get("storage"):
+        extra.append(f"storage {attrs['storage']}")
+    lines.insert(1, "  " + ", ".join(extra))
+    best = _best(study)
+    if best is None:
+        failed = [t for t in study.trials if t.error]
+        lines.append("no trial completed" + (f"; last error: {failed[-1].error}" if failed else ""))
+        return "\n".join(lines)
+    lines.append(f"best: trial {best.number}, {study.objective} {best.score:.4f}, {best.seconds:.2f} s, "
+                 f"{best.epochs} epochs ({best.stop_reason})")
+    if best.hyperparameters is not None:
+        lines.append(f"  {best.hyperparameters!r}")
+    refit = attrs.get("refit")
+    if refit:
+        lines.append(f"refit: trial {refit.get('trial')} for {refit.get('epochs')} epochs on training + validation "
+                     f"data ({refit.get('at', '?')})")
+    for i, look in enumerate(attrs.get("test_looks") or [], start=1):
+        forced = ", forced" if look.get("forced") else ""
+        lines.append(f"test look {i} ({look.get('at', '?')}, trial {look.get('trial')}{forced}): "
+                     f"{_fmt(look.get('scores', {}))}")
+    return "\n".join(lines)

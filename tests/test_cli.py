@@ -1,0 +1,340 @@
+"""The command line: train, predict, tune, report, lr-range; one-line errors for bad input."""
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nnfast as nf
+from nnfast import cli
+
+tune = pytest.importorskip("nnfast.tune")
+pytest.importorskip("matplotlib")
+
+ROOT = Path(__file__).resolve().parents[1]
+SPACE = {"lr": {"loguniform": [1e-3, 3e-2]}, "hidden": {"layers": {"depth": {"int": [1, 2]}, "width": [8, 16]}},
+         "batch_size": [32, 64]}
+QUICK = ["--set", "epochs=5", "--set", "hidden=[16]"]
+
+
+def run(capsys, *argv):
+    """(exit status, stdout, stderr) of ``nnfast argv...`` run in this process."""
+    status = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def assert_one_line_error(status, err, command, *fragments):
+    assert status == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"nnfast {command}: error: "), lines[0]
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+
+
+@pytest.fixture
+def space_file(tmp_path):
+    path = tmp_path / "space.json"
+    path.write_text(json.dumps(SPACE))
+    return path
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """A study run once, for real, as ``python -m nnfast tune`` in a subprocess."""
+    where = tmp_path_factory.mktemp("finished")
+    (where / "space.json").write_text(json.dumps(SPACE))
+    proc = subprocess.run([sys.executable, "-m", "nnfast", "tune", "--space", "space.json", "--strategy", "random",
+                           "--trials", "4", *QUICK, "--storage", "study.db", "--seed", "1"],
+                          cwd=where, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONWARNINGS": "error"})
+    assert proc.returncode == 0, proc.stderr
+    return where, proc
+
+
+def copy_study(finished, tmp_path):
+    where, _ = finished
+    shutil.copy(where / "study.db", tmp_path / "study.db")
+    shutil.copy(where / "space.json", tmp_path / "space.json")
+    return tmp_path / "study.db"
+
+
+# --- help ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("command", [None, "train", "predict", "tune", "report", "lr-range"])
+def test_help_of_every_command_exits_0(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(([command] if command else []) + ["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: nnfast")
+
+
+# --- tune ------------------------------------------------------------------------------------------
+
+def test_tune_as_a_subprocess_prints_the_summary_best_test_and_report(finished):
+    where, proc = finished
+    out = proc.stdout
+    assert out.startswith("study 'nnfast': 4 trials")
+    assert "best configuration (trial " in out and "Hyperparameters(" in out
+    assert "validation accuracy: 0." in out
+    assert "test accuracy: 0." in out and "looked at once" in out
+    assert out.rstrip().splitlines()[-1] == "report: study-report.html"
+    assert (where / "study-report.html").read_text().count('<img src="data:image/png;base64,') == 4
+    assert "tuning lr, hidden, batch_size with random search (4 trials" in proc.stderr
+    study = tune.load_study(str(where / "study.db"))
+    assert len(study.trials) == 4 and len(study.attrs["test_looks"]) == 1
+    assert study.attrs["refit"]["trial"] == study.best().number
+    assert all(t.hyperparameters.epochs == 5 and t.hyperparameters.standardize for t in study.trials)
+
+
+def test_tune_twice_on_one_storage_needs_resume(finished, tmp_path, capsys):
+    db = copy_study(finished, tmp_path)
+    status, out, err = run(capsys, "tune", "--space", tmp_path / "space.json", "--trials", 4, *QUICK,
+                           "--storage", db, "--seed", 1)
+    assert_one_line_error(status, err, "tune", "already exists", "--resume", "--study-name")
+    assert out == ""
+    assert len(tune.load_study(str(db)).trials) == 4
+
+
+def test_resume_of_a_finished_study_runs_nothing_and_does_not_look_again(finished, tmp_path, capsys):
+    db = copy_study(finished, tmp_path)
+    before = tune.load_study(str(db))
+    trials_before = [(t.number, t.params, t.score) for t in before.trials]
+    look = before.attrs["test_looks"][0]
+    status, out, err = run(capsys, "tune", "--storage", db, "--resume", "--report", tmp_path / "again.html")
+    assert status == 0, err
+    after = tune.load_study(str(db))
+    assert [(t.number, t.params, t.score) for t in after.trials] == trials_before
+    assert after.attrs["test_looks"] == [look]
+    assert "not looked at again" in out and look["at"] in out
+    assert f"test accuracy: {look['scores']['accuracy']:.4f}" in out
+    assert "refitting" not in err
+    assert (tmp_path / "again.html").exists()
+
+
+def test_resume_with_a_larger_budget_runs_only_the_new_trials(finished, tmp_path, capsys):
+    db = copy_study(finished, tmp_path)
+    before = {t.number: t.params for t in tune.load_study(str(db)).trials}
+    status, out, err = run(capsys, "tune", "--storage", db, "--resume", "--trials", 5)
+    assert status == 0, err
+    study = tune.load_study(str(db))
+    assert len(study.trials) == 5 and {t.number: t.params for t in study.trials[:4]} == before
+    assert len(study.attrs["test_looks"]) == 1 and "not looked at again" in out
+    looked = study.attrs["test_looks"][0]["trial"]
+    assert ("note: the best trial is now" in out) == (study.best().number != looked)
+    assert "resuming lr, hidden, batch_size with random search (5 trials" in err
+
+
+def test_tune_with_the_built_in_space_and_no_test_in_memory(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    status, out, err = run(capsys, "tune", "--trials", 2, "--set", "epochs=1", "--no-test", "--strategy", "random")
+    assert status == 0, err
+    assert "test: not looked at (--no-test)" in out
+    assert "report: nnfast-report.html" in out and (tmp_path / "nnfast-report.html").exists()
+    assert "tuning lr, hidden, batch_size, optimizer, momentum, l2, dropout" in err
+    assert "no test part" in err and "1797 rows" in err
+
+
+def test_tune_grid_with_a_toml_space_and_saving_the_model(tmp_path, capsys):
+    (tmp_path / "space.toml").write_text('batch_size = [32, 64]\n[lr]\nloguniform = [0.001, 0.1]\n'
+                                         'points = [0.01]\n')
+    status, out, err = run(capsys, "tune", "--space", tmp_path / "space.toml", "--strategy", "grid", *QUICK,
+                           "--storage", tmp_path / "grid.db", "--out", tmp_path / "best.nnf")
+    assert status == 0, err
+    study = tune.load_study(str(tmp_path / "grid.db"))
+    assert sorted(t.params["batch_size"] for t in study.trials) == [32, 64]  # the whole grid by default
+    model = nf.load(str(tmp_path / "best.nnf"))
+    assert model.hyperparameters == study.best().hyperparameters.replace(
+        epochs=study.best().best_epochs, patience=None)
+    assert f"saved {tmp_path / 'best.nnf'}" in out
+    assert (tmp_path / "grid-report.html").exists()
+
+
+# --- bad input ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("entry, fragments", [
+    ({"lr": {"logunifrom": [1e-4, 0.1]}}, ["unknown kind 'logunifrom'", "did you mean 'loguniform'"]),
+    ({"lr": {"uniform": [0.1]}}, ["entry 'lr'", "uniform takes [low, high]"]),
+    ({"lr": {"uniform": [0.1, 0.01]}}, ["entry 'lr'", "low < high"]),
+    ({"hidden": {"int": [1.5, 3]}}, ["integer bounds"]),
+    ({"batch_size": {"choice": [16], "points": [16]}}, ["'points' applies to uniform and loguniform"]),
+    ({"lr": {"uniform": [0.1, 0.2], "loguniform": [0.1, 0.2]}}, ["exactly one kind"]),
+    ({"hidden": {"layers": {"depth": [1, 2]}}}, ["layers takes"]),
+    ({"learning_rate": [0.1, 0.2]}, ["'learning_rate' is not a hyperparameter"]),
+    ({"momentum": {"uniform": [0.5, 0.9], "when": "sgd"}}, ["'when' maps"]),
+    ({}, ["the space is empty"]),
+])
+def test_bad_space_files_give_one_line_errors(entry, fragments, tmp_path, capsys):
+    path = tmp_path / "space.json"
+    path.write_text(json.dumps(entry))
+    status, out, err = run(capsys, "tune", "--space", path, "--trials", 1)
+    assert_one_line_error(status, err, "tune", *fragments)
+
+
+def test_grid_search_over_a_range_without_points_is_a_one_line_error(tmp_path, capsys):
+    path = tmp_path / "space.json"
+    path.write_text(json.dumps({"lr": {"loguniform": [1e-4, 0.1]}}))
+    status, _, err = run(capsys, "tune", "--space", path, "--strategy", "grid")
+    assert_one_line_error(status, err, "tune", "grid search needs explicit points")
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (["--space", "missing.json"], ["cannot read space file missing.json"]),
+    (["--data", "missing.csv"], ["no dataset or file named 'missing.csv'"]),
+    (["--hp", "missing.toml"], ["cannot read missing.toml"]),
+    (["--set", "lr=-1"], ["lr"]),
+    (["--set", "lr"], ["--set takes key=value"]),
+    (["--set", "lerning_rate=0.1"], ["unknown hyperparameter 'lerning_rate'"]),
+    (["--set", "epochs=many"], ["epochs"]),
+    (["--resume"], ["--resume needs --storage"]),
+    (["--trials", "0"], ["--trials must be at least 1"]),
+    (["--jobs", "0"], ["--jobs must be at least 1"]),
+    (["--test-size", "1.5"], ["--test-size must be between 0 and 1"]),
+])
+def test_bad_tune_input_gives_one_line_errors(args, fragments, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    status, out, err = run(capsys, "tune", "--trials", 1, *args)
+    assert_one_line_error(status, err, "tune", *fragments)
+    assert list(tmp_path.iterdir()) == []  # nothing run, nothing written
+
+
+def test_bad_storage_on_resume_gives_one_line_errors(finished, tmp_path, capsys):
+    status, _, err = run(capsys, "tune", "--trials", 1, "--storage", tmp_path / "new.db", "--resume")
+    assert_one_line_error(status, err, "tune", "nothing to resume", "no study 'nnfast'")
+
+    db = copy_study(finished, tmp_path)
+    status, _, err = run(capsys, "tune", "--trials", 1, "--storage", db, "--resume", "--study-name", "other")
+    assert_one_line_error(status, err, "tune", "no study 'other'", "(it holds nnfast)")
+
+    status, _, err = run(capsys, "tune", "--space", tmp_path / "space.json", "--storage", db, "--resume",
+                         "--set", "epochs=6", "--set", "hidden=[16]", "--seed", "1")
+    assert_one_line_error(status, err, "tune", "cannot resume study 'nnfast'", "base hyperparameters differ",
+                          "epochs 5 then, 6 now")
+
+    status, _, err = run(capsys, "tune", "--storage", db, "--resume", "--seed", "2")
+    assert_one_line_error(status, err, "tune", "cannot resume study 'nnfast'", "its data or its split differ")
+
+    status, _, err = run(capsys, "tune", "--storage", db, "--resume", "--strategy", "bayes")
+    assert_one_line_error(status, err, "tune", "it is a random search", "--strategy random")
+
+    junk = tmp_path / "junk.db"
+    junk.write_text("this is not a database\n" * 50)
+    status, _, err = run(capsys, "tune", "--trials", 1, "--storage", junk, "--resume")
+    assert_one_line_error(status, err, "tune", f"cannot open study storage {junk}")
+
+
+def test_read_space_builds_distributions_from_plain_data(tmp_path):
+    path = tmp_path / "space.json"
+    path.write_text(json.dumps({"space": {
+        "lr": {"loguniform": [1e-4, 0.3], "points": [1e-3, 1e-2]},
+        "hidden": {"layers": {"depth": {"int": [1, 3]}, "width": {"intlog": [16, 256]}, "shrink": [1.0, 0.5]}},
+        "optimizer": {"choice": ["adam", "sgd"]},
+        "momentum": {"uniform": [0.5, 0.99], "when": {"optimizer": "sgd"}},
+        "batch_size": [16, 32, 64],
+        "activation": "tanh"}}))
+    space = cli.read_space(str(path))
+    assert space["lr"] == tune.loguniform(1e-4, 0.3, points=[1e-3, 1e-2])
+    assert space["hidden"] == tune.layers(tune.int(1, 3), tune.intlog(16, 256), tune.choice([1.0, 0.5]))
+    assert space["optimizer"] == tune.choice(["adam", "sgd"])
+    assert space["momentum"] == tune.uniform(0.5, 0.99).when(optimizer="sgd")
+    assert space["batch_size"] == tune.choice([16, 32, 64])
+    assert space["activation"] == tune.choice(["tanh"])
+    tune.Space(space, nf.Hyperparameters())  # a valid space
+
+    toml = tmp_path / "space.toml"
+    toml.write_text('batch_size = [16, 32, 64]\n[lr]\nloguniform = [1e-4, 0.3]\npoints = [1e-3, 1e-2]\n'
+                    '[momentum]\nuniform = [0.5, 0.99]\nwhen = { optimizer = "sgd" }\n')
+    assert cli.read_space(str(toml)) == {k: space[k] for k in ("batch_size", "lr", "momentum")}
+    assert cli.space_from_data(cli.DEFAULT_SPACE)  # the built-in space parses
+
+
+# --- report ------------------------------------------------------------------------------------------
+
+def test_report_prints_the_summary_and_writes_the_html(finished, tmp_path, capsys):
+    db = copy_study(finished, tmp_path)
+    status, out, err = run(capsys, "report", db, "--out", tmp_path / "r.html")
+    assert status == 0, err
+    assert out.startswith("study 'nnfast': 4 trials") and "test look 1" in out
+    assert out.rstrip().endswith(f"report: {tmp_path / 'r.html'}")
+    text = (tmp_path / "r.html").read_text()
+    assert text.count('<img src="data:image/png;base64,') == 4 and "The test set was looked at once." in text
+
+    status, out, err = run(capsys, "report", db)
+    assert status == 0 and (tmp_path / "study-report.html").exists()
+
+
+def test_bad_report_input_gives_one_line_errors(finished, tmp_path, capsys):
+    status, _, err = run(capsys, "report", tmp_path / "missing.db")
+    assert_one_line_error(status, err, "report", "no study file")
+    db = copy_study(finished, tmp_path)
+    status, _, err = run(capsys, "report", db, "--study-name", "other")
+    assert_one_line_error(status, err, "report", "has no study 'other'")
+    junk = tmp_path / "junk.db"
+    junk.write_text("not sqlite\n" * 100)
+    status, _, err = run(capsys, "report", junk)
+    assert_one_line_error(status, err, "report", "cannot open study storage")
+
+
+# --- lr-range ----------------------------------------------------------------------------------------
+
+def test_lr_range_prints_the_rates_and_saves_a_plot(tmp_path, capsys):
+    status, out, err = run(capsys, "lr-range", "--steps", 40, "--set", "hidden=[16]", "--plot", tmp_path / "lr.png")
+    assert status == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("suggested lr: ") and lines[1].startswith("falls until: ")
+    assert lines[2].startswith("blows up at: ") and lines[-1] == f"plot: {tmp_path / 'lr.png'}"
+    assert float(lines[0].split()[2]) <= float(lines[1].split()[2])
+    assert (tmp_path / "lr.png").read_bytes()[:4] == b"\x89PNG"
+    assert "on 1438 rows of digits: " in err and "of 40 steps from 1e-06 to 10" in err  # the non-test rows only
+
+
+def test_bad_lr_range_input_gives_one_line_errors(capsys):
+    status, _, err = run(capsys, "lr-range", "--steps", 3)
+    assert_one_line_error(status, err, "lr-range", "steps")
+    status, _, err = run(capsys, "lr-range", "--min-lr", 1, "--max-lr", 0.1)
+    assert_one_line_error(status, err, "lr-range", "min_lr")
+
+
+# --- train and predict ----------------------------------------------------------------------------
+
+def test_train_and_predict_round_trip_through_csv(tmp_path, capsys):
+    X, y = nf.data.load_digits()
+    X, y = X[:500], y[:500]
+    with open(tmp_path / "train.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow([f"p{i}" for i in range(X.shape[1])] + ["digit"])
+        writer.writerows([[*map(float, row), int(label)] for row, label in zip(X, y)])
+    np.savetxt(tmp_path / "rows.csv", X[:25], delimiter=",")
+    status, out, err = run(capsys, "train", "--data", tmp_path / "train.csv", "--target", "digit",
+                           "--set", "hidden=[32]", "--set", "epochs=8", "--set", "standardize=true",
+                           "--out", tmp_path / "m.nnf")
+    assert status == 0, err
+    assert "validation accuracy: " in out and "looked at once" in out and f"saved {tmp_path / 'm.nnf'}" in out
+
+    status, out, err = run(capsys, "predict", tmp_path / "m.nnf", "--data", tmp_path / "rows.csv",
+                           "--out", tmp_path / "pred.csv")
+    assert status == 0, err
+    with open(tmp_path / "pred.csv", newline="") as f:
+        predicted = [int(row[0]) for row in csv.reader(f)]
+    model = nf.load(str(tmp_path / "m.nnf"))
+    assert predicted == list(model.predict(X[:25]))
+    assert np.mean(np.array(predicted) == y[:25]) > 0.5
+
+    status, out, _ = run(capsys, "predict", tmp_path / "m.nnf", "--data", tmp_path / "rows.csv", "--proba")
+    rows = [list(map(float, line.split(","))) for line in out.splitlines()]
+    assert len(rows) == 25 and all(len(r) == 10 and abs(sum(r) - 1) < 1e-4 for r in rows)
+
+
+def test_bad_train_and_predict_input_gives_one_line_errors(tmp_path, capsys):
+    status, _, err = run(capsys, "predict", tmp_path / "missing.nnf", "--data", "digits")
+    assert status == 1 and len(err.strip().splitlines()) == 1 and err.startswith("nnfast predict: error:")
+    status, _, err = run(capsys, "train", "--set", "activation=nope")
+    assert_one_line_error(status, err, "train", "activation")

@@ -1,0 +1,272 @@
+"""The tuning plots and the HTML report: every figure drawn, the page self-contained."""
+
+import html
+import math
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import nnfast as nf
+
+tune = pytest.importorskip("nnfast.tune")
+pytest.importorskip("matplotlib")
+
+from matplotlib.figure import Figure  # noqa: E402
+
+from nnfast.tune import plots  # noqa: E402
+from nnfast.tune.report import render_report, summary_table, write_report  # noqa: E402
+
+IMG = '<img src="data:image/png;base64,'
+BASE = nf.Hyperparameters(hidden=(8,), epochs=6, batch_size=64, standardize=True, optimizer="sgd")
+# in grid order: five complete, one pruned (too small), one diverged (too large), one failed (invalid)
+LRS = [0.05, 0.1, 0.2, 0.3, 0.4, 1e-5, 100.0, -1.0]
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = nf.data.load_digits()
+    return X[:600], y[:600], X[600:900], y[600:900]
+
+
+@pytest.fixture(scope="module")
+def study(data):
+    """A study with a trial in every state: complete, pruned, diverged and failed."""
+    X, y = data[:2]
+    return tune.search(BASE, {"lr": LRS}, train=(X, y), strategy="grid", warmup_epochs=2, progress=False,
+                       study_name="states")
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def states(study):
+    return {t.state for t in study.trials}
+
+
+def legend_texts(ax):
+    legend = ax.get_legend()
+    return [t.get_text() for t in legend.get_texts()] if legend is not None else []
+
+
+def test_the_fixture_has_every_state(study):
+    assert states(study) == {"complete", "pruned", "diverged", "failed"}
+
+
+# --- study plots ----------------------------------------------------------------------------------
+
+def test_history_marks_each_state_and_the_best_so_far(study):
+    fig = plots.plot_history(study)
+    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    scored = {t.state for t in study.trials if math.isfinite(t.score)}
+    unscored = {t.state for t in study.trials if not math.isfinite(t.score)}
+    # a marker line per state with scores, one per state without (along the bottom), the best-so-far line
+    assert len(ax.lines) == len(scored) + len(unscored) + 1
+    labels = legend_texts(ax)
+    for state in states(study):
+        assert any(label.startswith(state) for label in labels), (state, labels)
+    best = ax.lines[-1]
+    assert max(best.get_ydata()) == pytest.approx(study.best().score)
+    assert plots.TITLES["history"] in ax.get_title(loc="left")
+    assert ax.get_xlabel() == "trial number" and "validation accuracy" in ax.get_ylabel()
+
+
+def test_curves_show_training_and_validation_of_the_top_trials(study):
+    fig = plots.plot_curves(study, top=3)
+    ax = fig.axes[0]
+    assert len(ax.lines) == 6  # per trial: validation solid, training dashed
+    solid = [line for line in ax.lines if line.get_linestyle() == "-"]
+    dashed = [line for line in ax.lines if line.get_linestyle() == "--"]
+    assert len(solid) == len(dashed) == 3
+    assert [line.get_color() for line in solid] == [line.get_color() for line in dashed]
+    top = sorted((t for t in study.trials if t.state == "complete"), key=lambda t: -t.score)[:3]
+    labels = legend_texts(ax)
+    for t in top:
+        assert f"trial {t.number}: {t.score:.4g}" in labels
+    assert "validation (solid)" in labels and "training (dashed)" in labels
+    assert ax.get_xlabel() == "epoch"
+    assert len(plots.plot_curves(study, top=50).axes[0].lines) == 2 * 5  # only the five completed
+
+
+def test_pareto_has_the_front_as_a_step_line_on_a_log_time_axis(study):
+    fig = plots.plot_pareto(study)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and "seconds" in ax.get_xlabel()
+    front = study.pareto()
+    step = [line for line in ax.lines if line.get_drawstyle() == "steps-post"]
+    assert len(step) == 1
+    assert list(step[0].get_xdata()[:len(front)]) == [t.seconds for t in front]
+    scored_states = {t.state for t in study.trials if math.isfinite(t.score) and t.seconds > 0}
+    assert len(ax.lines) == len(scored_states) + 1
+    assert len(ax.texts) == len(front)  # each front trial named
+
+
+def test_importances_draws_a_bar_each_and_handles_none(study, data):
+    fig = plots.plot_importances(study)
+    ax = fig.axes[0]
+    assert len(ax.patches) == len(study.importances()) > 0
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(study.importances())[::-1]
+
+    X, y = data[:2]
+    few = tune.search(BASE, {"lr": [0.1, 0.2]}, train=(X, y), strategy="grid", progress=False)
+    assert few.importances() == {}
+    ax = plots.plot_importances(few).axes[0]
+    assert len(ax.patches) == 0 and any("at least 4" in t.get_text() for t in ax.texts)
+
+
+def test_plots_draw_into_a_given_axes(study):
+    fig = Figure()
+    ax = fig.add_subplot()
+    for plot in (plots.plot_history, plots.plot_curves, plots.plot_pareto, plots.plot_importances):
+        ax.clear()
+        assert plot(study, ax=ax) is fig
+
+
+def test_plots_of_a_study_without_results_say_so(data):
+    X, y = data[:2]
+    failed = tune.search(BASE, {"lr": [-1.0, -2.0]}, train=(X, y), strategy="grid", progress=False)
+    assert {t.state for t in failed.trials} == {"failed"}
+    for plot in (plots.plot_curves, plots.plot_pareto, plots.plot_importances):
+        assert plot(failed).axes[0].texts  # a note instead of an empty frame
+    ax = plots.plot_history(failed).axes[0]
+    assert len(ax.lines) == 1 and "no score" in legend_texts(ax)[0]  # failed trials along the bottom
+
+
+# --- learning-rate plots -------------------------------------------------------------------------
+
+def fake_range(blows_up_at):
+    lrs = np.geomspace(1e-5, 1.0, 50)
+    costs = 2.3 - np.clip(np.log10(lrs / 1e-4), 0, None) + 0.01 * np.sin(np.arange(50))
+    return tune.LRRangeTest(lrs=lrs, costs=costs, smoothed=costs.copy(), falls_until=0.1, suggested=0.01,
+                            blows_up_at=blows_up_at)
+
+
+@pytest.mark.parametrize("blows_up_at, marks", [(None, 2), (0.5, 3)])
+def test_lr_range_plot_marks_the_rates(blows_up_at, marks):
+    result = fake_range(blows_up_at)
+    fig = result.plot()
+    ax = fig.axes[0]
+    assert isinstance(fig, Figure) and ax.get_xscale() == "log"
+    assert len(ax.lines) == 2 + marks  # raw, smoothed, a vertical line per rate
+    labels = legend_texts(ax)
+    assert "suggested 0.01" in labels and "falls until 0.1" in labels
+    assert ("blows up at 0.5" in labels) == (blows_up_at is not None)
+    verticals = [line for line in ax.lines[2:]]
+    assert sorted(line.get_xdata()[0] for line in verticals) == sorted(
+        v for v in (0.01, 0.1, blows_up_at) if v is not None)
+    assert "learning rate" in ax.get_xlabel()
+
+
+def test_lr_range_plot_of_a_real_sweep(data):
+    X, y = data[:2]
+    result = tune.lr_range_test(nf.Hyperparameters(hidden=(16,), standardize=True), X, y, steps=40)
+    ax = result.plot().axes[0]
+    assert len(ax.lines) == 4 + (result.blows_up_at is not None)
+
+
+def test_comparison_plot_labels_each_value_with_its_verdict(data):
+    X, y, X_val, y_val = data
+    hp = nf.Hyperparameters(hidden=(8,), optimizer="sgd", epochs=4, standardize=True)
+    result = tune.compare(hp, "lr", [1e-4, 0.05, 50.0], X, y, validation=(X_val, y_val))
+    fig = result.plot()
+    ax = fig.axes[0]
+    labels = legend_texts(ax)
+    for value, verdict in zip(result.values, result.verdicts):
+        assert f"lr={value:.3g}: {verdict}" in labels
+    diverged = sum(1 for h in result.histories if h.diverged_epoch is not None)
+    assert len(ax.lines) == 2 * 3 + diverged  # training and validation per value, a mark where one blew up
+    assert [line.get_linestyle() for line in ax.lines[:2]] == ["-", "--"]
+
+    no_val = tune.compare(hp, "lr", [0.01, 0.05], X, y)
+    ax = no_val.plot(ax=Figure().add_subplot()).axes[0]
+    assert len(ax.lines) == 2 and "validation (dashed)" not in legend_texts(ax)
+
+
+# --- the report ----------------------------------------------------------------------------------
+
+def test_report_is_one_self_contained_page_with_every_plot_and_trial(study, tmp_path):
+    path = tmp_path / "report.html"
+    assert write_report(study, path) == str(path)
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
+    for forbidden in ("http://", "https://", 'src="file', "<script", "<link", "@import"):
+        assert forbidden not in text, forbidden
+    assert text.count(IMG) == 4
+    for kind in ("history", "curves", "pareto", "importances"):
+        assert html.escape(plots.TITLES[kind]) in text, kind
+    numbers = {int(n) for n in re.findall(r'<tr(?: class="best")?><td class="num">(\d+)</td>', text)}
+    assert numbers == {t.number for t in study.trials}
+    best = study.best()
+    assert f'<tr class="best"><td class="num">{best.number}</td>' in text
+    for state in ("complete", "pruned", "diverged", "failed"):
+        assert f'class="state state-{state}">{state}</td>' in text
+    assert "lr must be &gt; 0.0" in text  # the failed trial's error, escaped
+    for name, value in best.hyperparameters.to_dict().items():
+        assert f"<th>{name}</th>" in text
+    assert "grid" in text and "val_accuracy, maximize" in text
+    assert "The test set has not been looked at." in text
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]  # no temporary file left
+
+
+def test_report_takes_extra_figures_and_overwrites_atomically(study, tmp_path):
+    path = tmp_path / "report.html"
+    path.write_text("old")
+    extra = fake_range(0.5).plot(ax=Figure().add_subplot()).figure
+    write_report(study, str(path), extra_figures=[extra])
+    text = path.read_text(encoding="utf-8")
+    assert text.count(IMG) == 5 and html.escape(plots.TITLES["lr_range"]) in text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
+
+
+def test_report_records_refit_and_the_test_look_and_escapes_text(data, tmp_path):
+    X, y, X_te, y_te = data
+    study = tune.search(BASE, {"lr": [0.2, 0.4]}, train=(X, y), strategy="grid", progress=False,
+                        study_name="<b>tags & 'quotes'</b>")
+    study.refit(X, y)
+    scores = study.test(X_te, y_te)
+    text = render_report(study)
+    assert "<b>tags" not in text and "&lt;b&gt;tags &amp; &#x27;quotes&#x27;&lt;/b&gt;" in text
+    assert "The test set was looked at once." in text
+    assert f"accuracy {scores['accuracy']:.4g}" in text
+    assert f"trial {study.best().number} on training + validation data" in text
+    table = summary_table(study)
+    assert "test look 1" in table and "refit: trial" in table
+    assert repr(study.best().hyperparameters) in table
+
+
+def test_summary_table_lists_the_top_trials_and_the_best(study):
+    table = summary_table(study, top=3)
+    lines = table.splitlines()
+    assert lines[0].startswith("study 'states': 8 trials")
+    assert "strategy grid" in lines[1]
+    best = study.best()
+    assert f"best: trial {best.number}" in table and repr(best.hyperparameters) in table
+    ranked = [line for line in lines if re.match(r"\s+\d+\s+0\.\d{4}", line)]
+    assert len(ranked) == 3
+
+
+def test_tune_and_plots_import_without_matplotlib_until_a_plot_is_drawn():
+    code = ("import sys, nnfast.tune, nnfast.tune.plots, nnfast.tune.report, nnfast.cli\n"
+            "assert 'matplotlib' not in sys.modules, 'matplotlib imported early'\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120,
+                   env={**os.environ, "PYTHONWARNINGS": "error"})
+
+
+def test_plots_use_agg_when_no_backend_is_chosen(tmp_path):
+    code = ("import matplotlib, nnfast as nf\nfrom nnfast import tune\n"
+            "r = tune.LRRangeTest(lrs=[1e-3, 1e-2, 1e-1], costs=[2.0, 1.0, 3.0], smoothed=[2.0, 1.5, 2.0],\n"
+            "                     falls_until=1e-2, suggested=1e-3, blows_up_at=None)\n"
+            "fig = r.plot()\nassert matplotlib.get_backend().lower() == 'agg', matplotlib.get_backend()\n"
+            f"fig.savefig({str(tmp_path / 'lr.png')!r})\n")
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120, env=env)
+    assert (tmp_path / "lr.png").stat().st_size > 1000
