@@ -178,6 +178,7 @@ void bind_network(py::module_& m, const char* name) {
         .def_property_readonly("n_weights", &Net::n_weights)
         .def_property_readonly("steps", &Net::steps)
         .def_property_readonly("workspace_allocations", &Net::workspace_allocations)
+        .def_property_readonly("last_threads", &Net::last_threads)
         .def_property_readonly("optimizer", &Net::optimizer)
         .def("initialize", &Net::initialize, py::arg("inits"), py::arg("scales"), py::arg("seed"))
         .def("reseed", &Net::reseed, py::arg("seed"))
@@ -397,7 +398,14 @@ PYBIND11_MODULE(_core, m) {
             return py::make_tuple(net, py::bytes(file.json));
         },
         py::arg("path"), R"doc((network, json bytes) read from a model file.)doc");
-    m.def("set_num_threads", &blas::set_num_threads, py::arg("n"), R"doc(BLAS threads for the whole process.)doc");
-    m.def("get_num_threads", &blas::num_threads, R"doc(BLAS threads in use.)doc");
+    // nnfast parallelises over rows itself; its BLAS runs single-threaded in each thread
+    blas::set_num_threads(1);
+    blas::prime();
+    m.def(
+        "set_num_threads", [](int n) { thread_setting().store(n); }, py::arg("n"),
+        R"doc(Threads nnfast's kernels may use (process-wide).)doc");
+    m.def(
+        "get_num_threads", [] { return thread_setting().load(); }, R"doc(Threads nnfast's kernels may use.)doc");
+    m.def("blas_threads", &blas::num_threads, R"doc(Threads of the BLAS library underneath (kept at 1).)doc");
     m.def("blas_info", &blas::describe, R"doc(Which BLAS is linked, its build and the kernel it picked.)doc");
 }

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <cblas.h>
 
@@ -72,6 +73,16 @@ inline void set_num_threads(int n) {
 #else
     (void)n;
 #endif
+}
+
+// OpenBLAS 0.3.31-0.3.34 on Zen (seen here) runs a 128x784 @ 784x256 SGEMM about 3x
+// slower in a fresh process than after any SGEMM with at least 384 output columns and
+// ~128 rows has run; the state is process-wide and lasts. One such product (2 ms) at
+// load puts every later call on the fast path. DGEMM shows no such effect.
+inline void prime() {
+    constexpr int64_t M = 128, K = 256, N = 384;
+    std::vector<float> a(M * K, 0.0f), b(K * N, 0.0f), c(M * N);
+    gemm(false, false, M, N, K, 1.0f, a.data(), K, b.data(), N, 0.0f, c.data(), N);
 }
 
 inline std::string describe() {

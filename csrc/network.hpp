@@ -7,6 +7,12 @@
 // Training keeps, per layer, only the layer's output A_l (after the dropout of
 // the next layer, if any): every activation derivative is a function of A_l.
 // Workspaces are sized for the largest batch once; the batch loop allocates nothing.
+//
+// With several threads (parallel.hpp) each batch is split by rows: every thread
+// gathers, runs forward and backward on its rows into its own gradient buffer, then
+// each thread sums the buffers over its slice of the parameters and updates that
+// slice. Two barriers per batch; the result is the same gradient, summed in a
+// different order, so a run is reproducible for a given seed and thread count.
 #pragma once
 
 #include <algorithm>
@@ -19,10 +25,12 @@
 #include <vector>
 
 #include "activations.hpp"
+#include "arena.hpp"
 #include "blas.hpp"
 #include "initializers.hpp"
 #include "losses.hpp"
 #include "optimizers.hpp"
+#include "parallel.hpp"
 #include "rng.hpp"
 
 namespace nnfast {
@@ -69,7 +77,7 @@ public:
     Network(int64_t inputs, std::vector<LayerSpec> layers) : inputs_(inputs), layers_(std::move(layers)) {
         if (inputs_ <= 0) throw std::invalid_argument("a network needs at least one input");
         if (layers_.empty()) throw std::invalid_argument("a network needs at least one layer");
-        int64_t fan_in = inputs_, n_weights = 0, n_biases = 0;
+        int64_t fan_in = inputs_, n_weights = 0, n_biases = 0, macs = 0;
         for (const auto& layer : layers_) {
             if (layer.units <= 0) throw std::invalid_argument("every layer needs at least one unit");
             if (!(layer.input_dropout >= 0.0 && layer.input_dropout < 1.0))
@@ -77,29 +85,39 @@ public:
             w_offset_.push_back(n_weights);
             n_weights += fan_in * layer.units;
             n_biases += layer.units;
+            macs += fan_in * layer.units;
             fan_in = layer.units;
         }
         for (size_t l = 0, offset = n_weights; l < layers_.size(); offset += layers_[l].units, ++l)
             b_offset_.push_back(offset);
         n_weights_ = n_weights;
-        params_.assign(n_weights + n_biases, T(0));
-        grads_.assign(params_.size(), T(0));
+        n_params_ = n_weights + n_biases;
+        macs_per_row_ = macs;
+        const auto buffers = param_arena_.carve({n_params_, n_params_, n_params_, n_params_});
+        params_ = buffers[0];
+        grads_ = buffers[1];
+        state1_ = buffers[2];
+        state2_ = buffers[3];
         configure(OptimizerConfig{});
     }
+    // the buffers point into the network's own arena
+    Network(const Network&) = delete;
+    Network& operator=(const Network&) = delete;
 
     int64_t inputs() const { return inputs_; }
     int64_t outputs() const { return layers_.back().units; }
     const std::vector<LayerSpec>& layers() const { return layers_; }
     int64_t layer_inputs(size_t l) const { return l == 0 ? inputs_ : layers_[l - 1].units; }
-    int64_t n_params() const { return int64_t(params_.size()); }
+    int64_t n_params() const { return n_params_; }
     int64_t n_weights() const { return n_weights_; }
     int64_t w_offset(size_t l) const { return w_offset_[l]; }
     int64_t b_offset(size_t l) const { return b_offset_[l]; }
-    T* params() { return params_.data(); }
-    const T* params() const { return params_.data(); }
-    T* grads() { return grads_.data(); }
+    T* params() { return params_; }
+    const T* params() const { return params_; }
+    T* grads() { return grads_; }
     int64_t steps() const { return steps_; }
     int64_t workspace_allocations() const { return workspace_allocations_; }
+    int last_threads() const { return last_threads_; }
 
     // Weights drawn by per-layer initialisers from a generator seeded with `seed`; biases zero.
     void initialize(const std::vector<Init>& inits, const std::vector<double>& scales, uint64_t seed) {
@@ -107,12 +125,16 @@ public:
             throw std::invalid_argument("one initialiser per layer is needed");
         Rng rng(seed);
         for (size_t l = 0; l < layers_.size(); ++l)
-            init_weights(params_.data() + w_offset_[l], layer_inputs(l), layers_[l].units, inits[l], scales[l], rng);
-        std::fill(params_.begin() + n_weights_, params_.end(), T(0));
+            init_weights(params_ + w_offset_[l], layer_inputs(l), layers_[l].units, inits[l], scales[l], rng);
+        std::fill(params_ + n_weights_, params_ + n_params_, T(0));
     }
 
-    // Seeds the stream that shuffles batches and draws dropout masks.
-    void reseed(uint64_t seed) { rng_.reseed(seed ^ 0x7472616E696E67ull); }
+    // Seeds the streams that shuffle batches and draw dropout masks (one per thread).
+    void reseed(uint64_t seed) {
+        seed_ = seed;
+        rng_.reseed(seed ^ 0x7472616E696E67ull);
+        for (size_t t = 0; t < ws_.size(); ++t) ws_[t].rng.reseed(stream_seed(t));
+    }
 
     // Input standardisation x' = (x - mean) / std, applied where rows are gathered; empty = off.
     void set_standardization(const std::vector<T>& mean, const std::vector<T>& std) {
@@ -140,8 +162,8 @@ public:
     // A fresh optimizer: state zeroed, step count reset.
     void configure(const OptimizerConfig& config) {
         opt_ = config;
-        state1_.assign(params_.size(), T(0));
-        state2_.assign(params_.size(), T(0));
+        std::fill(state1_, state1_ + n_params_, T(0));
+        std::fill(state2_, state2_ + n_params_, T(0));
         steps_ = 0;
     }
     const OptimizerConfig& optimizer() const { return opt_; }
@@ -158,46 +180,34 @@ public:
         return opt_.l1 * ab + 0.5 * opt_.l2 * sq;
     }
 
+    // Threads worth using for `rows` rows at once: each thread gets at least
+    // kMinWorkPerThread multiply-adds, so small networks stay on one thread.
+    int threads_for(int64_t rows) const {
+        const int64_t useful = std::max<int64_t>(1, rows * macs_per_row_ / kMinWorkPerThread);
+        return int(std::max<int64_t>(1, std::min<int64_t>({int64_t(thread_setting().load()), useful, rows})));
+    }
+
     // One pass over X (n, inputs), Y (n, outputs), sample weights w (n) or null, in
     // batches of `batch`: shuffle, gather, forward, cost, backward, optimizer step.
     EpochResult train_epoch(const T* X, const T* Y, const T* w, int64_t n, int64_t batch, bool shuffle, Loss loss,
                             Metric metric) {
         if (n <= 0 || batch <= 0) throw std::invalid_argument("training needs rows and a positive batch size");
         batch = std::min(batch, n);
-        reserve(batch);
-        if (int64_t(order_.size()) != n) {
-            order_.resize(n);
-            std::iota(order_.begin(), order_.end(), int64_t(0));
-        }
+        const int wanted = threads_for(batch);
+        reserve(batch, wanted);  // each thread can take the whole batch: the pool may be busy and run one
+        if (int64_t(order_.size()) != n) order_.resize(n);
+        std::iota(order_.begin(), order_.end(), int64_t(0));
         if (shuffle)
             for (int64_t i = n - 1; i > 0; --i) std::swap(order_[i], order_[rng_.below(uint64_t(i) + 1)]);
-        else
-            std::iota(order_.begin(), order_.end(), int64_t(0));
 
         EpochResult result;
+        const int64_t first_step = steps_;
+        last_threads_ = ThreadPool::instance().run(wanted, [&](const Region& region) {
+            train_part(region, X, Y, w, n, batch, loss, metric, first_step, result);
+        });
+        steps_ = first_step + result.batches;
         result.sums.reset(outputs());
-        const int64_t O = outputs();
-        for (int64_t start = 0; start < n; start += batch) {
-            const int64_t B = std::min(batch, n - start);
-            gather(X, Y, w, order_.data() + start, B);
-            const double batch_weight = w ? std::accumulate(wb_.begin(), wb_.begin() + B, 0.0) : double(B);
-            forward_train(B, true, rng_);
-            const double cost = loss_forward_backward(loss, layers_.back().activation, T(layers_.back().alpha),
-                                                      z_.data(), acts_.back().data(), yb_.data(),
-                                                      w ? wb_.data() : nullptr, B, O, delta_[0].data(),
-                                                      T(1.0 / batch_weight));
-            if (!std::isfinite(cost)) {
-                result.finite = false;
-                break;
-            }
-            backward(B);
-            const StepResult step = optimizer_step(opt_, params_.data(), grads_.data(), state1_.data(),
-                                                   state2_.data(), n_params(), n_weights_, ++steps_);
-            result.sums.loss += cost;
-            result.penalty += step.penalty * batch_weight;
-            accumulate_metric(result.sums, metric, acts_.back().data(), yb_.data(), w ? wb_.data() : nullptr, B, O);
-            ++result.batches;
-        }
+        for (int t = 0; t < last_threads_; ++t) merge(result.sums, ws_[t].sums);
         return result;
     }
 
@@ -206,11 +216,13 @@ public:
     // lr_last. Returns the cost (mean loss plus penalty) of each batch before its step.
     // Stops early once a cost is not finite, or once the costs' moving average
     // (weight `beta` on the past, bias-corrected) exceeds stop_factor times its lowest.
+    // One thread: the test is short.
     std::vector<double> lr_sweep(const T* X, const T* Y, const T* w, int64_t n, int64_t batch, double lr_first,
                                  double lr_last, int64_t steps, Loss loss, double stop_factor, double beta) {
         if (n <= 0 || batch <= 0 || steps < 2) throw std::invalid_argument("the sweep needs rows, a batch and 2+ steps");
         batch = std::min(batch, n);
-        reserve(batch);
+        reserve(batch, 1);
+        Workspace& ws = ws_[0];
         order_.resize(n);
         std::iota(order_.begin(), order_.end(), int64_t(0));
         std::vector<double> costs;
@@ -224,17 +236,12 @@ public:
                 start = 0;
             }
             opt_.lr = lr_first * std::exp(ratio * double(k));
-            gather(X, Y, w, order_.data() + start, batch);
+            const double weight = batch_weight(w, order_.data() + start, batch);
+            const double data_cost = part_gradient(ws, grads_, X, Y, w, order_.data() + start, batch, loss, weight,
+                                                   true, ws.rng);
             start += batch;
-            const double weight = w ? std::accumulate(wb_.begin(), wb_.begin() + batch, 0.0) : double(batch);
-            forward_train(batch, true, rng_);
-            const double data_cost = loss_forward_backward(loss, layers_.back().activation, T(layers_.back().alpha),
-                                                           z_.data(), acts_.back().data(), yb_.data(),
-                                                           w ? wb_.data() : nullptr, batch, outputs(),
-                                                           delta_[0].data(), T(1.0 / weight));
-            backward(batch);
-            const StepResult step = optimizer_step(opt_, params_.data(), grads_.data(), state1_.data(),
-                                                   state2_.data(), n_params(), n_weights_, ++steps_);
+            const StepResult step = optimizer_step(opt_, params_, grads_, state1_, state2_, n_params_, n_weights_,
+                                                   ++steps_);
             const double cost = data_cost / weight + step.penalty;
             costs.push_back(cost);
             if (!std::isfinite(cost)) break;
@@ -253,17 +260,13 @@ public:
     // the same masks, so finite differences of this function are meaningful).
     double cost_and_gradient(const T* X, const T* Y, const T* w, int64_t n, Loss loss, int64_t dropout_seed) {
         if (n <= 0) throw std::invalid_argument("no rows");
-        reserve(n);
+        reserve(n, 1);
         std::vector<int64_t> rows(n);
         std::iota(rows.begin(), rows.end(), int64_t(0));
-        gather(X, Y, w, rows.data(), n);
-        const double weight = w ? std::accumulate(wb_.begin(), wb_.begin() + n, 0.0) : double(n);
+        const double weight = batch_weight(w, rows.data(), n);
         Rng masks(uint64_t(std::max<int64_t>(dropout_seed, 0)));
-        forward_train(n, dropout_seed >= 0, masks);
-        const double cost = loss_forward_backward(loss, layers_.back().activation, T(layers_.back().alpha), z_.data(),
-                                                  acts_.back().data(), yb_.data(), w ? wb_.data() : nullptr, n,
-                                                  outputs(), delta_[0].data(), T(1.0 / weight));
-        backward(n);
+        const double cost = part_gradient(ws_[0], grads_, X, Y, w, rows.data(), n, loss, weight,
+                                          dropout_seed >= 0, masks);
         for (int64_t i = 0; i < n_weights_; ++i)
             grads_[i] += T(opt_.l2) * params_[i] + T(opt_.l1) * detail::sign(params_[i]);
         return cost / weight + penalty();
@@ -272,123 +275,253 @@ public:
     // X (n, inputs) -> out (n, outputs): the output activation, no dropout.
     // Thread-safe: uses only local buffers and reads the parameters.
     void predict(const T* X, int64_t n, T* out) const {
-        InferenceBuffers buf(*this, std::min(n, kChunk));
-        for (int64_t start = 0; start < n; start += kChunk) {
-            const int64_t B = std::min(kChunk, n - start);
-            forward_infer(X + start * inputs_, B, buf, nullptr, out + start * outputs());
-        }
+        ThreadPool::instance().run(threads_for(n), [&](const Region& region) {
+            InferenceBuffers buf(*this, std::min(n, kChunk));
+            for (int64_t start = region.thread * kChunk; start < n; start += region.threads * kChunk) {
+                const int64_t B = std::min(kChunk, n - start);
+                forward_infer(X + start * inputs_, B, buf, nullptr, out + start * outputs());
+            }
+        });
     }
 
     // Sums of the loss and the metric over X, Y (no dropout, no penalty).
     MetricSums evaluate(const T* X, const T* Y, const T* w, int64_t n, Loss loss, Metric metric) const {
         const int64_t O = outputs();
-        const int64_t chunk = std::min(n, kChunk);
-        InferenceBuffers buf(*this, chunk);
-        std::vector<T> z(chunk * O), a(chunk * O);
-        MetricSums sums;
-        sums.reset(O);
-        for (int64_t start = 0; start < n; start += kChunk) {
-            const int64_t B = std::min(kChunk, n - start);
-            const T* ws = w ? w + start : nullptr;
-            forward_infer(X + start * inputs_, B, buf, z.data(), a.data());
-            sums.loss += loss_forward_backward(loss, layers_.back().activation, T(layers_.back().alpha), z.data(),
-                                               a.data(), Y + start * O, ws, B, O, static_cast<T*>(nullptr), T(1));
-            accumulate_metric(sums, metric, a.data(), Y + start * O, ws, B, O);
-        }
-        return sums;
+        std::vector<MetricSums> parts(size_t(std::max(1, threads_for(n))));
+        const int used = ThreadPool::instance().run(int(parts.size()), [&](const Region& region) {
+            const int64_t chunk = std::min(n, kChunk);
+            InferenceBuffers buf(*this, chunk);
+            std::vector<T> z(chunk * O), a(chunk * O);
+            MetricSums& sums = parts[region.thread];
+            sums.reset(O);
+            for (int64_t start = region.thread * kChunk; start < n; start += region.threads * kChunk) {
+                const int64_t B = std::min(kChunk, n - start);
+                const T* ws = w ? w + start : nullptr;
+                forward_infer(X + start * inputs_, B, buf, z.data(), a.data());
+                sums.loss += loss_forward_backward(loss, layers_.back().activation, T(layers_.back().alpha), z.data(),
+                                                   a.data(), Y + start * O, ws, B, O, static_cast<T*>(nullptr), T(1));
+                accumulate_metric(sums, metric, a.data(), Y + start * O, ws, B, O);
+            }
+        });
+        MetricSums total;
+        total.reset(O);
+        for (int t = 0; t < used; ++t) merge(total, parts[t]);
+        return total;
     }
 
 private:
     static constexpr int64_t kChunk = 256;  // rows per inference pass: activations stay in cache
+    static constexpr int64_t kMinWorkPerThread = int64_t(1) << 20;  // multiply-adds per thread and batch
+
+    // What one thread trains with: its rows of the batch, their activations and
+    // gradients, and its own dropout stream.
+    struct Workspace {
+        int64_t capacity = 0;
+        Arena<T> arena;
+        T *xb = nullptr, *yb = nullptr, *wb = nullptr, *z = nullptr;
+        std::vector<T*> acts;
+        std::vector<std::vector<uint8_t>> masks;
+        T* delta[2] = {nullptr, nullptr};
+        T* grads = nullptr;  // the thread's gradient (thread 0 uses the network's)
+        Rng rng;
+        MetricSums sums;
+        double cost = 0.0, penalty = 0.0, norm_sq = 0.0;  // this batch's, read by the others after a barrier
+        bool dropout_active = false;
+    };
 
     struct InferenceBuffers {
-        std::vector<T> x, h0, h1;
+        Arena<T> arena;
+        T *x, *h0, *h1;
         InferenceBuffers(const Network& net, int64_t rows) {
             int64_t widest = 0;
             for (const auto& layer : net.layers_) widest = std::max(widest, layer.units);
-            if (net.standardized()) x.resize(rows * net.inputs_);
-            h0.resize(rows * widest);
-            h1.resize(rows * widest);
+            const auto buffers = arena.carve({net.standardized() ? rows * net.inputs_ : 0, rows * widest, rows * widest});
+            x = buffers[0];
+            h0 = buffers[1];
+            h1 = buffers[2];
         }
     };
 
-    void reserve(int64_t batch) {
-        if (batch <= capacity_) return;
+    uint64_t stream_seed(size_t t) const { return seed_ ^ 0x64726F706F7574ull ^ (uint64_t(t) * 0x9E3779B97F4A7C15ull); }
+
+    // Workspaces for `threads` threads of up to `rows` rows each; grows, never shrinks.
+    void reserve(int64_t rows, int threads) {
+        if (int(ws_.size()) >= threads && ws_[0].capacity >= rows) return;
+        rows = std::max(rows, ws_.empty() ? int64_t(0) : ws_[0].capacity);
         int64_t widest = inputs_;
         for (const auto& layer : layers_) widest = std::max(widest, layer.units);
-        xb_.assign(batch * inputs_, T(0));
-        yb_.assign(batch * outputs(), T(0));
-        wb_.assign(batch, T(0));
-        z_.assign(batch * outputs(), T(0));
-        acts_.resize(layers_.size());
-        masks_.resize(layers_.size());
-        for (size_t l = 0; l < layers_.size(); ++l) {
-            acts_[l].assign(batch * layers_[l].units, T(0));
-            masks_[l].assign(layers_[l].input_dropout > 0.0 ? batch * layer_inputs(l) : 0, 0);
+        ws_.resize(std::max(size_t(threads), ws_.size()));
+        const size_t L = layers_.size();
+        for (size_t t = 0; t < ws_.size(); ++t) {
+            Workspace& ws = ws_[t];
+            if (ws.capacity >= rows) continue;
+            // xb, yb, wb, z, the activations, two deltas and (threads > 0) a gradient
+            std::vector<int64_t> sizes = {rows * inputs_, rows * outputs(), rows, rows * outputs()};
+            for (const auto& layer : layers_) sizes.push_back(rows * layer.units);
+            sizes.insert(sizes.end(), {rows * widest, rows * widest, t > 0 ? n_params_ : 0});
+            const auto buffers = ws.arena.carve(sizes);
+            ws.xb = buffers[0];
+            ws.yb = buffers[1];
+            ws.wb = buffers[2];
+            ws.z = buffers[3];
+            ws.acts.assign(buffers.begin() + 4, buffers.begin() + 4 + L);
+            ws.delta[0] = buffers[4 + L];
+            ws.delta[1] = buffers[5 + L];
+            ws.grads = buffers[6 + L];
+            ws.masks.resize(L);
+            for (size_t l = 0; l < L; ++l)
+                ws.masks[l].assign(layers_[l].input_dropout > 0.0 ? rows * layer_inputs(l) : 0, 0);
+            ws.capacity = rows;
+            ws.rng.reseed(stream_seed(t));
         }
-        for (auto& d : delta_) d.assign(batch * widest, T(0));
-        capacity_ = batch;
         ++workspace_allocations_;
     }
 
-    // rows (B) of X, Y, w -> xb_ (standardised), yb_, wb_
-    void gather(const T* X, const T* Y, const T* w, const int64_t* rows, int64_t B) {
+    double batch_weight(const T* w, const int64_t* rows, int64_t B) const {
+        if (!w) return double(B);
+        double total = 0.0;
+        for (int64_t i = 0; i < B; ++i) total += w[rows[i]];
+        return total;
+    }
+
+    // Thread `region.thread`'s share of an epoch. Every thread walks all batches; a
+    // batch's rows are split between threads, its parameters too.
+    void train_part(const Region& region, const T* X, const T* Y, const T* w, int64_t n, int64_t batch, Loss loss,
+                    Metric metric, int64_t first_step, EpochResult& result) {
+        const int t = region.thread, threads = region.threads;
+        Workspace& ws = ws_[t];
+        ws.sums.reset(outputs());
+        T* grads = t == 0 ? grads_ : ws.grads;
+        const auto [slice_begin, slice_end] = share(n_params(), t, threads);
+        const int64_t slice = slice_end - slice_begin;
+        const int64_t slice_decay = std::clamp<int64_t>(n_weights_ - slice_begin, 0, slice);
+        for (int64_t b = 0, start = 0; start < n; ++b, start += batch) {
+            const int64_t B = std::min(batch, n - start);
+            const auto [lo, hi] = share(B, t, threads);
+            const int64_t* rows = order_.data() + start;
+            const double weight = batch_weight(w, rows, B);
+            ws.cost = 0.0;
+            if (hi > lo)
+                ws.cost = part_gradient(ws, grads, X, Y, w, rows + lo, hi - lo, loss, weight, true, ws.rng);
+            else
+                std::fill(grads, grads + n_params(), T(0));
+            region.sync();  // every thread's gradient is ready
+            double cost = 0.0;
+            for (int s = 0; s < threads; ++s) cost += ws_[s].cost;
+            if (!std::isfinite(cost)) {  // every thread sees the same sum and stops here, before any update
+                if (t == 0) result.finite = false;
+                break;
+            }
+            T* g = grads_ + slice_begin;
+            for (int s = 1; s < threads; ++s) {
+                const T* other = ws_[s].grads + slice_begin;
+                for (int64_t i = 0; i < slice; ++i) g[i] += other[i];
+            }
+            T grad_scale = T(1);
+            if (opt_.clip_norm > 0.0) {
+                ws.norm_sq = gradient_norm_sq(opt_, params_ + slice_begin, g, slice, slice_decay);
+                region.sync();
+                double norm_sq = 0.0;
+                for (int s = 0; s < threads; ++s) norm_sq += ws_[s].norm_sq;
+                grad_scale = T(clip_scale(opt_, norm_sq));
+            }
+            ws.penalty = optimizer_update(opt_, params_ + slice_begin, g, state1_ + slice_begin, state2_ + slice_begin,
+                                          slice, slice_decay, first_step + b + 1, grad_scale);
+            ws.sums.loss += ws.cost;
+            if (hi > lo)
+                accumulate_metric(ws.sums, metric, ws.acts.back(), ws.yb, w ? ws.wb : nullptr, hi - lo, outputs());
+            region.sync();  // the parameters are updated everywhere
+            if (t == 0) {
+                double penalty = 0.0;
+                for (int s = 0; s < threads; ++s) penalty += ws_[s].penalty;
+                result.penalty += penalty * weight;
+                ++result.batches;
+            }
+        }
+    }
+
+    // Gathers `B` rows, runs forward and backward: grads (n_params) receive the gradient
+    // of sum_i w_i l_i / weight over these rows. Returns sum_i w_i l_i.
+    double part_gradient(Workspace& ws, T* grads, const T* X, const T* Y, const T* w, const int64_t* rows, int64_t B,
+                         Loss loss, double weight, bool dropout, Rng& rng) {
+        gather(ws, X, Y, w, rows, B);
+        forward_train(ws, B, dropout, rng);
+        const LayerSpec& out = layers_.back();
+        const double cost = loss_forward_backward(loss, out.activation, T(out.alpha), ws.z, ws.acts.back(), ws.yb,
+                                                  w ? ws.wb : nullptr, B, outputs(), ws.delta[0], T(1.0 / weight));
+        backward(ws, grads, B);
+        return cost;
+    }
+
+    // rows (B) of X, Y, w -> ws.xb (standardised), ws.yb, ws.wb
+    void gather(Workspace& ws, const T* X, const T* Y, const T* w, const int64_t* rows, int64_t B) const {
         const int64_t I = inputs_, O = outputs();
         for (int64_t i = 0; i < B; ++i) {
             const T* src = X + rows[i] * I;
-            T* dst = xb_.data() + i * I;
+            T* dst = ws.xb + i * I;
             if (standardized())
                 for (int64_t j = 0; j < I; ++j) dst[j] = (src[j] - mean_[j]) * inv_std_[j];
             else
                 std::memcpy(dst, src, sizeof(T) * I);
-            std::memcpy(yb_.data() + i * O, Y + rows[i] * O, sizeof(T) * O);
-            if (w) wb_[i] = w[rows[i]];
+            std::memcpy(ws.yb + i * O, Y + rows[i] * O, sizeof(T) * O);
+            if (w) ws.wb[i] = w[rows[i]];
         }
     }
 
-    // Forward over the gathered batch; with dropout, inputs of each layer are masked
+    // Forward over the gathered rows; with dropout, inputs of each layer are masked
     // (inverted dropout: kept values scaled by 1/keep) and the masks remembered.
-    void forward_train(int64_t B, bool dropout, Rng& rng) {
-        T* in = xb_.data();
+    void forward_train(Workspace& ws, int64_t B, bool dropout, Rng& rng) const {
+        T* in = ws.xb;
         const size_t L = layers_.size();
         for (size_t l = 0; l < L; ++l) {
             const LayerSpec& layer = layers_[l];
             const int64_t I = layer_inputs(l), O = layer.units;
-            if (dropout && layer.input_dropout > 0.0) apply_dropout(in, masks_[l].data(), B * I, layer.input_dropout, rng);
-            const T* W = params_.data() + w_offset_[l];
-            const T* b = params_.data() + b_offset_[l];
-            T* a = acts_[l].data();
+            if (dropout && layer.input_dropout > 0.0)
+                apply_dropout(in, ws.masks[l].data(), B * I, layer.input_dropout, rng);
+            const T* W = params_ + w_offset_[l];
+            const T* b = params_ + b_offset_[l];
+            T* a = ws.acts[l];
             if (l + 1 < L) {
                 dense_forward(a, in, W, B, I, O);
                 bias_activation_forward(a, a, b, B, O, layer.activation, T(layer.alpha));
             } else {  // keep the logits z for a stable, fused cost
-                dense_forward(z_.data(), in, W, B, I, O);
-                add_bias(z_.data(), b, B, O);
-                bias_activation_forward(a, z_.data(), static_cast<const T*>(nullptr), B, O, layer.activation,
+                dense_forward(ws.z, in, W, B, I, O);
+                add_bias(ws.z, b, B, O);
+                bias_activation_forward(a, ws.z, static_cast<const T*>(nullptr), B, O, layer.activation,
                                         T(layer.alpha));
             }
             in = a;
         }
-        dropout_active_ = dropout;
+        ws.dropout_active = dropout;
     }
 
-    // Expects delta_[0] (B, outputs) = dcost/dz of the output layer; fills grads_.
-    void backward(int64_t B) {
-        T* dz = delta_[0].data();
-        T* next = delta_[1].data();
+    // Expects ws.delta[0] (B, outputs) = dcost/dz of the output layer; fills grads.
+    void backward(Workspace& ws, T* grads, int64_t B) const {
+        T* dz = ws.delta[0];
+        T* next = ws.delta[1];
         for (size_t l = layers_.size(); l-- > 0;) {
             const int64_t I = layer_inputs(l), O = layers_[l].units;
-            const T* in = l == 0 ? xb_.data() : acts_[l - 1].data();
+            const T* in = l == 0 ? ws.xb : ws.acts[l - 1];
             T* dx = l == 0 ? nullptr : next;
-            dense_backward(dx, grads_.data() + w_offset_[l], grads_.data() + b_offset_[l], dz,
-                           in, params_.data() + w_offset_[l], B, I, O);
+            dense_backward(dx, grads + w_offset_[l], grads + b_offset_[l], dz, in, params_ + w_offset_[l], B, I, O);
             if (l == 0) break;
             const LayerSpec& below = layers_[l - 1];
-            T* a = acts_[l - 1].data();
-            if (dropout_active_ && layers_[l].input_dropout > 0.0)
-                undo_dropout(a, next, masks_[l].data(), B * I, layers_[l].input_dropout);
+            T* a = ws.acts[l - 1];
+            if (ws.dropout_active && layers_[l].input_dropout > 0.0)
+                undo_dropout(a, next, ws.masks[l].data(), B * I, layers_[l].input_dropout);
             activation_backward(next, next, a, B, I, below.activation, T(below.alpha));
             std::swap(dz, next);
+        }
+    }
+
+    static void merge(MetricSums& into, const MetricSums& part) {
+        into.loss += part.loss;
+        into.weight += part.weight;
+        into.correct += part.correct;
+        for (size_t k = 0; k < into.sse.size(); ++k) {
+            into.sse[k] += part.sse[k];
+            into.ysum[k] += part.ysum[k];
+            into.ysq[k] += part.ysq[k];
         }
     }
 
@@ -422,15 +555,15 @@ private:
             for (int64_t i = 0; i < B; ++i)
                 for (int64_t j = 0; j < inputs_; ++j)
                     buf.x[i * inputs_ + j] = (X[i * inputs_ + j] - mean_[j]) * inv_std_[j];
-            in = buf.x.data();
+            in = buf.x;
         }
-        T* hidden[2] = {buf.h0.data(), buf.h1.data()};
+        T* hidden[2] = {buf.h0, buf.h1};
         const size_t L = layers_.size();
         for (size_t l = 0; l < L; ++l) {
             const LayerSpec& layer = layers_[l];
             const int64_t I = layer_inputs(l), O = layer.units;
-            const T* W = params_.data() + w_offset_[l];
-            const T* b = params_.data() + b_offset_[l];
+            const T* W = params_ + w_offset_[l];
+            const T* b = params_ + b_offset_[l];
             if (l + 1 < L) {
                 T* h = hidden[l % 2];
                 dense_forward(h, in, W, B, I, O);
@@ -450,22 +583,19 @@ private:
     int64_t inputs_;
     std::vector<LayerSpec> layers_;
     std::vector<int64_t> w_offset_, b_offset_;
-    int64_t n_weights_ = 0;
-    std::vector<T> params_, grads_, state1_, state2_;
+    int64_t n_weights_ = 0, n_params_ = 0;
+    int64_t macs_per_row_ = 0;
+    Arena<T> param_arena_;  // the four buffers below, staggered within pages
+    T *params_ = nullptr, *grads_ = nullptr, *state1_ = nullptr, *state2_ = nullptr;
     int64_t steps_ = 0;
     OptimizerConfig opt_;
     std::vector<T> mean_, std_, inv_std_;
-    Rng rng_{0};
-
-    // training workspace, sized for `capacity_` rows
-    int64_t capacity_ = 0;
+    uint64_t seed_ = 0;
+    Rng rng_{0};                  // shuffles
+    std::vector<Workspace> ws_;   // one per thread
+    std::vector<int64_t> order_;  // the epoch's row order
     int64_t workspace_allocations_ = 0;
-    std::vector<T> xb_, yb_, wb_, z_;
-    std::vector<std::vector<T>> acts_;
-    std::vector<std::vector<uint8_t>> masks_;
-    std::vector<T> delta_[2];
-    std::vector<int64_t> order_;
-    bool dropout_active_ = false;
+    int last_threads_ = 1;
 };
 
 }  // namespace nnfast

@@ -59,63 +59,61 @@ inline double for_each_param(const OptimizerConfig& c, T* p, const T* g, T* s1, 
 }
 }  // namespace detail
 
-// p, g (n); s1, s2 (n) optimizer state, zero before the first step (both are
-// always passed, used or not, so the loop has no branches); the first n_decay
-// entries of p are weights; t is the 1-based step number.
+// sum of squares of the full gradient (penalties included) over p, g (n)
 template <class T>
-StepResult optimizer_step(const OptimizerConfig& c, T* p, const T* g, T* s1, T* s2, int64_t n, int64_t n_decay,
-                          int64_t t) {
+double gradient_norm_sq(const OptimizerConfig& c, const T* p, const T* g, int64_t n, int64_t n_decay) {
     using detail::sign;
-    T grad_scale = T(1);
-    double norm = std::nan("");
-    if (c.clip_norm > 0.0) {
-        double sq = 0.0;
-        for (int64_t i = 0; i < n_decay; ++i) {
-            const double gi = double(g[i]) + c.l2 * p[i] + c.l1 * sign(p[i]);
-            sq += gi * gi;
-        }
-        for (int64_t i = n_decay; i < n; ++i) sq += double(g[i]) * g[i];
-        norm = std::sqrt(sq);
-        if (norm > c.clip_norm) grad_scale = T(c.clip_norm / norm);
+    double sq = 0.0;
+    for (int64_t i = 0; i < n_decay; ++i) {
+        const double gi = double(g[i]) + c.l2 * p[i] + c.l1 * sign(p[i]);
+        sq += gi * gi;
     }
+    for (int64_t i = n_decay; i < n; ++i) sq += double(g[i]) * g[i];
+    return sq;
+}
+
+// The update of p (n) with the gradient g scaled by grad_scale; s1, s2 (n) optimizer
+// state, zero before the first step (both always passed, used or not, so the loop
+// has no branches); the first n_decay entries of p are weights; t is the 1-based
+// step number. Returns the penalty at p before the update. Works on any slice of the
+// buffers, so threads can each update a part.
+template <class T>
+double optimizer_update(const OptimizerConfig& c, T* p, const T* g, T* s1, T* s2, int64_t n, int64_t n_decay,
+                        int64_t t, T grad_scale) {
     const T lr = T(c.lr), eps = T(c.eps);
-    double penalty = 0.0;
     switch (c.kind) {
         case Optimizer::sgd:
-            if (c.momentum == 0.0) {
-                penalty = detail::for_each_param(c, p, g, s1, s2, n, n_decay, grad_scale, T(0),
-                                                 [lr](T& w, T gi, T&, T&) { w -= lr * gi; });
-            } else if (c.nesterov) {
+            if (c.momentum == 0.0)
+                return detail::for_each_param(c, p, g, s1, s2, n, n_decay, grad_scale, T(0),
+                                              [lr](T& w, T gi, T&, T&) { w -= lr * gi; });
+            if (c.nesterov) {
                 const T mu = T(c.momentum);
-                penalty = detail::for_each_param(c, p, g, s1, s2, n, n_decay, grad_scale, T(0),
-                                                 [lr, mu](T& w, T gi, T& v, T&) {
-                                                     v = mu * v + gi;
-                                                     w -= lr * (gi + mu * v);
-                                                 });
+                return detail::for_each_param(c, p, g, s1, s2, n, n_decay, grad_scale, T(0),
+                                              [lr, mu](T& w, T gi, T& v, T&) {
+                                                  v = mu * v + gi;
+                                                  w -= lr * (gi + mu * v);
+                                              });
             } else {
                 const T mu = T(c.momentum);
-                penalty = detail::for_each_param(c, p, g, s1, s2, n, n_decay, grad_scale, T(0),
-                                                 [lr, mu](T& w, T gi, T& v, T&) {
-                                                     v = mu * v + gi;
-                                                     w -= lr * v;
-                                                 });
+                return detail::for_each_param(c, p, g, s1, s2, n, n_decay, grad_scale, T(0),
+                                              [lr, mu](T& w, T gi, T& v, T&) {
+                                                  v = mu * v + gi;
+                                                  w -= lr * v;
+                                              });
             }
-            break;
         case Optimizer::adagrad:
-            penalty = detail::for_each_param(c, p, g, s1, s2, n, n_decay, grad_scale, T(0),
-                                             [lr, eps](T& w, T gi, T& s, T&) {
-                                                 s += gi * gi;
-                                                 w -= lr * gi / (std::sqrt(s) + eps);
-                                             });
-            break;
+            return detail::for_each_param(c, p, g, s1, s2, n, n_decay, grad_scale, T(0),
+                                          [lr, eps](T& w, T gi, T& s, T&) {
+                                              s += gi * gi;
+                                              w -= lr * gi / (std::sqrt(s) + eps);
+                                          });
         case Optimizer::rmsprop: {
             const T rho = T(c.rho);
-            penalty = detail::for_each_param(c, p, g, s1, s2, n, n_decay, grad_scale, T(0),
-                                             [lr, eps, rho](T& w, T gi, T& s, T&) {
-                                                 s = rho * s + (T(1) - rho) * gi * gi;
-                                                 w -= lr * gi / (std::sqrt(s) + eps);
-                                             });
-            break;
+            return detail::for_each_param(c, p, g, s1, s2, n, n_decay, grad_scale, T(0),
+                                          [lr, eps, rho](T& w, T gi, T& s, T&) {
+                                              s = rho * s + (T(1) - rho) * gi * gi;
+                                              w -= lr * gi / (std::sqrt(s) + eps);
+                                          });
         }
         case Optimizer::adam:
         case Optimizer::adamw: {
@@ -124,16 +122,35 @@ StepResult optimizer_step(const OptimizerConfig& c, T* p, const T* g, T* s1, T* 
             const T step = T(c.lr / (1.0 - std::pow(c.beta1, double(t))));
             const T inv_sqrt_bc2 = T(1.0 / std::sqrt(1.0 - std::pow(c.beta2, double(t))));
             const T decay = c.kind == Optimizer::adamw ? T(c.lr * c.weight_decay) : T(0);
-            penalty = detail::for_each_param(c, p, g, s1, s2, n, n_decay, grad_scale, decay,
-                                             [b1, b2, step, inv_sqrt_bc2, eps](T& w, T gi, T& m, T& v) {
-                                                 m = b1 * m + (T(1) - b1) * gi;
-                                                 v = b2 * v + (T(1) - b2) * gi * gi;
-                                                 w -= step * m / (std::sqrt(v) * inv_sqrt_bc2 + eps);
-                                             });
-            break;
+            return detail::for_each_param(c, p, g, s1, s2, n, n_decay, grad_scale, decay,
+                                          [b1, b2, step, inv_sqrt_bc2, eps](T& w, T gi, T& m, T& v) {
+                                              m = b1 * m + (T(1) - b1) * gi;
+                                              v = b2 * v + (T(1) - b2) * gi * gi;
+                                              w -= step * m / (std::sqrt(v) * inv_sqrt_bc2 + eps);
+                                          });
         }
     }
-    return {penalty, norm};
+    return 0.0;
+}
+
+// The clipping factor for a gradient of norm sqrt(norm_sq): 1 unless it exceeds clip_norm.
+inline double clip_scale(const OptimizerConfig& c, double norm_sq) {
+    const double norm = std::sqrt(norm_sq);
+    return c.clip_norm > 0.0 && norm > c.clip_norm ? c.clip_norm / norm : 1.0;
+}
+
+// One whole step: clipping (when set) and the update.
+template <class T>
+StepResult optimizer_step(const OptimizerConfig& c, T* p, const T* g, T* s1, T* s2, int64_t n, int64_t n_decay,
+                          int64_t t) {
+    double norm = std::nan("");
+    T grad_scale = T(1);
+    if (c.clip_norm > 0.0) {
+        const double sq = gradient_norm_sq(c, p, g, n, n_decay);
+        norm = std::sqrt(sq);
+        grad_scale = T(clip_scale(c, sq));
+    }
+    return {optimizer_update(c, p, g, s1, s2, n, n_decay, t, grad_scale), norm};
 }
 
 }  // namespace nnfast
