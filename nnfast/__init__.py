@@ -36,14 +36,20 @@ __all__ = [
 
 
 def set_num_threads(n: int) -> None:
-    """Threads the BLAS underneath nnfast may use (process-wide)."""
+    """Threads nnfast may use (process-wide; default: every core).
+
+    Training splits each batch over up to ``n`` threads when the batch is big enough to
+    be worth it, and prediction splits rows; the BLAS underneath runs single-threaded
+    inside each. A run is reproducible for a given seed and thread count (the gradient
+    sums are added in an order that depends on the split).
+    """
     from ._validation import check_int
 
     _core.set_num_threads(check_int(n, "n", low=1))
 
 
 def get_num_threads() -> int:
-    """Threads the BLAS underneath nnfast uses."""
+    """Threads nnfast may use."""
     return _core.get_num_threads()
 
 

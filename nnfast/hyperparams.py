@@ -11,7 +11,7 @@ import dataclasses
 import difflib
 import json
 import numbers
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any, Dict, Iterable, Optional, Tuple, Union
 
 import numpy as np

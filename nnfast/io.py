@@ -12,7 +12,6 @@ import json
 import os
 from typing import Any, Dict
 
-import numpy as np
 
 from . import _core
 from ._targets import Targets

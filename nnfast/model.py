@@ -11,12 +11,12 @@ import math
 import sys
 import time
 import warnings
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from . import _core
-from ._targets import CLASSIFICATION_LOSSES, Targets
+from ._targets import Targets
 from ._validation import check_float, check_int, check_matrix, check_name, check_sample_weight
 from .callbacks import Callback, DivergenceWarning, History, ProgressBar
 from .data import Standardizer, split_indices

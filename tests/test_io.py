@@ -1,11 +1,9 @@
 """Saving and loading: bit-exact round trips, atomic writes, damaged files, embedding from C++."""
 
 import json
-import os
 import pickle
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np

@@ -50,8 +50,9 @@ def _split(X: Any, y: Any, validation: Optional[Tuple[Any, Any]], validation_siz
 
 
 @contextmanager
-def _blas_threads(n: int):
-    """nnfast's BLAS threads for the duration of a study (process-wide)."""
+def _threads(n: int):
+    """nnfast's threads for the duration of a study (process-wide): trials side by side
+    in threads share the cores out instead of each taking all of them."""
     before = _core.get_num_threads()
     _core.set_num_threads(n)
     try:
@@ -199,7 +200,7 @@ class _Driver:
         start = time.perf_counter()
         running: Dict[cf.Future, Tuple[optuna.trial.Trial, Dict[str, Any], Hyperparameters]] = {}
         try:
-            with _blas_threads(threads) if local else contextlib.nullcontext():
+            with _threads(threads) if local else contextlib.nullcontext():
                 while True:
                     out_of_time = timeout is not None and time.perf_counter() - start > timeout
                     while not out_of_time and len(running) < n_jobs and self._room(len(running)):
@@ -241,7 +242,7 @@ class _Driver:
 
 
 def _run_in_worker(spec: TrialSpec, threads: int) -> TrialResult:
-    """Entry point in another process (process pool, Dask worker): that process's BLAS threads."""
+    """Entry point in another process (process pool, Dask worker): that process's nnfast threads."""
     _core.set_num_threads(threads)
     return run_trial(spec)
 
@@ -297,7 +298,7 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
         Continue the stored study ``study_name`` (which must have the same space, base,
         strategy, objective and data) instead of refusing to overwrite it.
     n_jobs : int
-        Trials at once. BLAS threads are shared out so the trials don't oversubscribe.
+        Trials at once. nnfast's threads are shared out so the trials do not oversubscribe.
     executor : "threads" (default), "processes" or a concurrent.futures.Executor
         E.g. ``distributed.Client(...).get_executor()`` for a Dask cluster.
     objective : str
