@@ -6,10 +6,12 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include <cmath>
 #include <memory>
 #include <optional>
 #include <string>
 #include <tuple>
+#include <type_traits>
 #include <vector>
 
 #include "activations.hpp"
@@ -37,6 +39,55 @@ using OptionalArray = std::optional<Array<T>>;
 
 void require(bool ok, const char* message) {
     if (!ok) throw py::value_error(message);
+}
+
+// A C-ordered 2-D array of T, seen through the buffer protocol without copying: a
+// third of the cost of pybind11's array caster, which matters for one-row predictions.
+// Anything else is a TypeError, on which nnfast's Python layer converts and retries.
+template <class T>
+class MatrixView {
+public:
+    explicit MatrixView(py::handle obj) {
+        if (PyObject_GetBuffer(obj.ptr(), &view_, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) {
+            PyErr_Clear();
+            throw py::type_error("expected a C-ordered array");
+        }
+        const char* f = view_.format;
+        const char code = std::is_same<T, float>::value ? 'f' : 'd';
+        const bool native = f[0] == code || ((f[0] == '<' || f[0] == '=' || f[0] == '@') && f[1] == code);
+        if (view_.ndim != 2 || view_.itemsize != sizeof(T) || !native || (f[0] != code && f[2] != '\0')) {
+            PyBuffer_Release(&view_);
+            throw py::type_error("expected a 2-D array of the model's dtype");
+        }
+    }
+    ~MatrixView() { PyBuffer_Release(&view_); }
+    MatrixView(const MatrixView&) = delete;
+    MatrixView& operator=(const MatrixView&) = delete;
+    int64_t rows() const { return view_.shape[0]; }
+    int64_t cols() const { return view_.shape[1]; }
+    const T* data() const { return static_cast<const T*>(view_.buf); }
+
+private:
+    Py_buffer view_{};
+};
+
+// Releases the GIL for work of more than ~20 us (multiply-adds), keeps it for less:
+// releasing and taking it back costs more than a small network's one-row prediction.
+class Unlocked {
+public:
+    explicit Unlocked(int64_t macs) {
+        if (macs > 100000) release_.emplace();
+    }
+
+private:
+    std::optional<py::gil_scoped_release> release_;
+};
+
+template <class T>
+bool all_finite(const T* x, int64_t n) {
+    for (int64_t i = 0; i < n; ++i)
+        if (!std::isfinite(x[i])) return false;
+    return true;
 }
 
 template <class T>
@@ -268,17 +319,38 @@ void bind_network(py::module_& m, const char* name) {
             R"doc(The cost (mean loss + penalty) on X, Y; fills grads with its gradient.)doc")
         .def(
             "predict",
-            [](const Net& net, const Array<T>& X) {
-                require_matrix(X, -1, net.inputs(), "X must be (rows, inputs)");
-                Array<T> out({X.shape(0), py::ssize_t(net.outputs())});
+            [](const Net& net, py::handle X_obj, bool check_finite) {
+                const MatrixView<T> X(X_obj);
+                require(X.cols() == net.inputs(), "X must be (rows, inputs)");
+                require(X.rows() > 0, "X has no samples");
+                require(!check_finite || all_finite(X.data(), X.rows() * X.cols()), "X contains NaN or infinite values");
+                Array<T> out({X.rows(), net.outputs()});
                 T* out_data = out.mutable_data();
                 {
-                    py::gil_scoped_release release;
-                    net.predict(X.data(), X.shape(0), out_data);
+                    const Unlocked unlocked(X.rows() * net.macs_per_row());
+                    net.predict(X.data(), X.rows(), out_data);
                 }
                 return out;
             },
-            py::arg("X").noconvert(), R"doc(The output activation for X (rows, inputs), no dropout.)doc")
+            py::arg("X"), py::arg("check_finite") = false,
+            R"doc(The output activation for X (rows, inputs), no dropout.)doc")
+        .def(
+            "predict_classes",
+            [](const Net& net, py::handle X_obj, bool threshold, bool check_finite) {
+                const MatrixView<T> X(X_obj);
+                require(X.cols() == net.inputs(), "X must be (rows, inputs)");
+                require(X.rows() > 0, "X has no samples");
+                require(!check_finite || all_finite(X.data(), X.rows() * X.cols()), "X contains NaN or infinite values");
+                py::array_t<int64_t> out(X.rows());
+                int64_t* out_data = out.mutable_data();
+                {
+                    const Unlocked unlocked(X.rows() * net.macs_per_row());
+                    net.predict_classes(X.data(), X.rows(), out_data, threshold);
+                }
+                return out;
+            },
+            py::arg("X"), py::arg("threshold"), py::arg("check_finite") = false,
+            R"doc(Each row's class index: the arg-max of the output, or (threshold) output > 0.5.)doc")
         .def(
             "evaluate",
             [](const Net& net, const Array<T>& X, const Array<T>& Y, const OptionalArray<T>& w, Loss loss,

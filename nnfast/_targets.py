@@ -51,6 +51,15 @@ class Targets:
         self.classes_: Optional[np.ndarray] = None
         self.n_outputs = 0
         self.flat = False  # regression on 1-D y: predictions come back 1-D
+        self._indices: Optional[bool] = None
+
+    @property
+    def classes_are_indices(self) -> bool:
+        """Whether the classes are 0, 1, ... as int64, so an index is its own label."""
+        if self._indices is None:
+            c = self.classes_
+            self._indices = bool(c is not None and c.dtype == np.int64 and np.array_equal(c, np.arange(len(c))))
+        return self._indices
 
     @property
     def is_classifier(self) -> bool:

@@ -90,6 +90,8 @@ class Sequential:
         self.loss: Optional[str] = None
         self._net = None
         self._targets: Optional[Targets] = None
+        self._labels_for: Optional[Targets] = None  # the targets self._labels was worked out for
+        self._labels: Tuple[bool, Optional[np.ndarray]] = (False, None)
         if inputs is not None:
             self.build(inputs)
 
@@ -370,15 +372,32 @@ class Sequential:
             raise RuntimeError("the model has not been trained: call fit first (or forward() for raw outputs)")
         return self._targets
 
+    def _run(self, method, X: Any, *args) -> np.ndarray:
+        """A core prediction method on X. A C-ordered 2-D array of the model's dtype and
+        width goes straight in (the core checks that it is finite), the common case in a
+        service, which keeps a one-row prediction at a few microseconds; anything else,
+        or a failure, goes through the full check, which converts or explains."""
+        try:
+            return method(X, *args, True)
+        except (TypeError, ValueError):
+            pass
+        return method(check_matrix(X, "X", DTYPES[self.dtype], self._net.inputs), *args, False)
+
     def forward(self, X: Any) -> np.ndarray:
         """The output layer's activation for X, without dropout (for untrained models too)."""
-        net = self._core_net()
-        return net.predict(check_matrix(X, "X", DTYPES[self.dtype], net.inputs))
+        return self._run(self._core_net().predict, X)
 
     def predict(self, X: Any) -> np.ndarray:
         """Class labels for classifiers; values for regression (1-D when trained on 1-D y)."""
         targets = self._trained_targets()
-        return targets.decode(self.forward(X))
+        if targets.kind not in ("categorical", "soft", "binary"):
+            return targets.decode(self.forward(X))
+        if self._labels_for is not targets:  # what a classifier's predict needs, worked out once
+            self._labels_for = targets
+            self._labels = (targets.kind == "binary", None if targets.classes_are_indices else targets.classes_)
+        threshold, classes = self._labels
+        index = self._run(self._net.predict_classes, X, threshold)
+        return index if classes is None else classes[index]
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, shape (samples, classes); for binary models the columns
