@@ -426,71 +426,123 @@ private:
     }
 
     // Thread `region.thread`'s share of an epoch. Every thread walks all batches; a
-    // batch's rows are split between threads, its parameters too.
+    // batch's rows are split between threads, its parameters too. Without clipping,
+    // each layer's parameters are updated as soon as every thread has that layer's
+    // gradient (one barrier per layer), while the gradient is still in cache; with
+    // clipping the global norm is needed first, so all layers wait for it.
     void train_part(const Region& region, const T* X, const T* Y, const T* w, int64_t n, int64_t batch, Loss loss,
                     Metric metric, int64_t first_step, EpochResult& result) {
         const int t = region.thread, threads = region.threads;
+        const size_t L = layers_.size();
         Workspace& ws = ws_[t];
         ws.sums.reset(outputs());
         T* grads = t == 0 ? grads_ : ws.grads;
-        const auto [slice_begin, slice_end] = share(n_params(), t, threads);
-        const int64_t slice = slice_end - slice_begin;
-        const int64_t slice_decay = std::clamp<int64_t>(n_weights_ - slice_begin, 0, slice);
+        const bool clipping = opt_.clip_norm > 0.0;
         for (int64_t b = 0, start = 0; start < n; ++b, start += batch) {
             const int64_t B = std::min(batch, n - start);
             const auto [lo, hi] = share(B, t, threads);
-            const int64_t* rows = order_.data() + start;
-            const double weight = batch_weight(w, rows, B);
-            ws.cost = 0.0;
-            if (hi > lo)
-                ws.cost = part_gradient(ws, grads, X, Y, w, rows + lo, hi - lo, loss, weight, true, ws.rng);
-            else
-                std::fill(grads, grads + n_params(), T(0));
-            region.sync();  // every thread's gradient is ready
-            double cost = 0.0;
-            for (int s = 0; s < threads; ++s) cost += ws_[s].cost;
-            if (!std::isfinite(cost)) {  // every thread sees the same sum and stops here, before any update
+            const int64_t* rows = order_.data() + start + lo;
+            const double weight = batch_weight(w, order_.data() + start, B);
+            const int64_t step = first_step + b + 1;
+            double penalty = 0.0;  // of this thread's slices; published in ws.penalty at the end
+            bool finite = true;
+            // after layer l's backward: once all threads have it, update this thread's slice of it
+            auto update_layer = [&](size_t l) {
+                region.sync();
+                if (l + 1 == L) finite = batch_is_finite(threads);  // before any update
+                if (!finite) return;
+                penalty += update_slice(t, threads, w_offset_[l], layer_inputs(l) * layers_[l].units, true, step, 1);
+                penalty += update_slice(t, threads, b_offset_[l], layers_[l].units, false, step, 1);
+            };
+            ws.cost = hi > lo ? forward_cost(ws, X, Y, w, rows, hi - lo, loss, weight, true, ws.rng) : 0.0;
+            if (clipping) {
+                if (hi > lo)
+                    backward(ws, grads, hi - lo, [](size_t) {});
+                else
+                    std::fill(grads, grads + n_params_, T(0));
+                region.sync();  // every thread's gradient is ready
+                finite = batch_is_finite(threads);
+                if (finite) {
+                    const auto [a, e] = share(n_params_, t, threads);
+                    reduce_slice(threads, a, e);
+                    ws.norm_sq = gradient_norm_sq(opt_, params_ + a, grads_ + a, e - a,
+                                                  std::clamp<int64_t>(n_weights_ - a, 0, e - a));
+                    region.sync();
+                    double norm_sq = 0.0;
+                    for (int s = 0; s < threads; ++s) norm_sq += ws_[s].norm_sq;
+                    const T scale = T(clip_scale(opt_, norm_sq));
+                    penalty = optimizer_update(opt_, params_ + a, grads_ + a, state1_ + a, state2_ + a, e - a,
+                                               std::clamp<int64_t>(n_weights_ - a, 0, e - a), step, scale);
+                }
+            } else if (hi > lo) {
+                backward(ws, grads, hi - lo, update_layer);
+            } else {  // no rows for this thread in a small last batch: a zero gradient
+                std::fill(grads, grads + n_params_, T(0));
+                for (size_t l = L; l-- > 0;) update_layer(l);
+            }
+            if (!finite) {  // every thread saw the same costs and stops here, before any update
                 if (t == 0) result.finite = false;
                 break;
             }
-            T* g = grads_ + slice_begin;
-            for (int s = 1; s < threads; ++s) {
-                const T* other = ws_[s].grads + slice_begin;
-                for (int64_t i = 0; i < slice; ++i) g[i] += other[i];
-            }
-            T grad_scale = T(1);
-            if (opt_.clip_norm > 0.0) {
-                ws.norm_sq = gradient_norm_sq(opt_, params_ + slice_begin, g, slice, slice_decay);
-                region.sync();
-                double norm_sq = 0.0;
-                for (int s = 0; s < threads; ++s) norm_sq += ws_[s].norm_sq;
-                grad_scale = T(clip_scale(opt_, norm_sq));
-            }
-            ws.penalty = optimizer_update(opt_, params_ + slice_begin, g, state1_ + slice_begin, state2_ + slice_begin,
-                                          slice, slice_decay, first_step + b + 1, grad_scale);
             ws.sums.loss += ws.cost;
             if (hi > lo)
                 accumulate_metric(ws.sums, metric, ws.acts.back(), ws.yb, w ? ws.wb : nullptr, hi - lo, outputs());
+            // read by thread 0 after the barrier; rewritten only after the next batch's first barrier
+            ws.penalty = penalty;
             region.sync();  // the parameters are updated everywhere
             if (t == 0) {
-                double penalty = 0.0;
-                for (int s = 0; s < threads; ++s) penalty += ws_[s].penalty;
-                result.penalty += penalty * weight;
+                double total = 0.0;
+                for (int s = 0; s < threads; ++s) total += ws_[s].penalty;
+                result.penalty += total * weight;
                 ++result.batches;
             }
         }
+    }
+
+    // After a barrier: whether the batch's cost, summed over threads, is finite.
+    bool batch_is_finite(int threads) const {
+        double cost = 0.0;
+        for (int s = 0; s < threads; ++s) cost += ws_[s].cost;
+        return std::isfinite(cost);
+    }
+
+    // grads_[a, e) += every other thread's gradient there
+    void reduce_slice(int threads, int64_t a, int64_t e) {
+        T* __restrict g = grads_;
+        for (int s = 1; s < threads; ++s) {
+            const T* __restrict other = ws_[s].grads;
+            for (int64_t i = a; i < e; ++i) g[i] += other[i];
+        }
+    }
+
+    // Part t of `size` parameters from `offset`: summed over threads, then updated.
+    // Returns their penalty (weights) before the update.
+    double update_slice(int t, int threads, int64_t offset, int64_t size, bool weights, int64_t step, T scale) {
+        auto [a, e] = share(size, t, threads);
+        a += offset;
+        e += offset;
+        reduce_slice(threads, a, e);
+        return optimizer_update(opt_, params_ + a, grads_ + a, state1_ + a, state2_ + a, e - a, weights ? e - a : 0,
+                                step, scale);
+    }
+
+    // Gathers `B` rows and runs forward: returns sum_i w_i l_i and leaves
+    // ws.delta[0] = d(sum_i w_i l_i / weight)/dz of the output layer for backward.
+    double forward_cost(Workspace& ws, const T* X, const T* Y, const T* w, const int64_t* rows, int64_t B, Loss loss,
+                        double weight, bool dropout, Rng& rng) {
+        gather(ws, X, Y, w, rows, B);
+        forward_train(ws, B, dropout, rng);
+        const LayerSpec& out = layers_.back();
+        return loss_forward_backward(loss, out.activation, T(out.alpha), ws.z, ws.acts.back(), ws.yb,
+                                     w ? ws.wb : nullptr, B, outputs(), ws.delta[0], T(1.0 / weight));
     }
 
     // Gathers `B` rows, runs forward and backward: grads (n_params) receive the gradient
     // of sum_i w_i l_i / weight over these rows. Returns sum_i w_i l_i.
     double part_gradient(Workspace& ws, T* grads, const T* X, const T* Y, const T* w, const int64_t* rows, int64_t B,
                          Loss loss, double weight, bool dropout, Rng& rng) {
-        gather(ws, X, Y, w, rows, B);
-        forward_train(ws, B, dropout, rng);
-        const LayerSpec& out = layers_.back();
-        const double cost = loss_forward_backward(loss, out.activation, T(out.alpha), ws.z, ws.acts.back(), ws.yb,
-                                                  w ? ws.wb : nullptr, B, outputs(), ws.delta[0], T(1.0 / weight));
-        backward(ws, grads, B);
+        const double cost = forward_cost(ws, X, Y, w, rows, B, loss, weight, dropout, rng);
+        backward(ws, grads, B, [](size_t) {});
         return cost;
     }
 
@@ -536,8 +588,11 @@ private:
         ws.dropout_active = dropout;
     }
 
-    // Expects ws.delta[0] (B, outputs) = dcost/dz of the output layer; fills grads.
-    void backward(Workspace& ws, T* grads, int64_t B) const {
+    // Expects ws.delta[0] (B, outputs) = dcost/dz of the output layer; fills grads,
+    // calling after_layer(l) once layer l's gradient is in and its weights are no
+    // longer needed by this thread.
+    template <class AfterLayer>
+    void backward(Workspace& ws, T* grads, int64_t B, AfterLayer&& after_layer) const {
         T* dz = ws.delta[0];
         T* next = ws.delta[1];
         for (size_t l = layers_.size(); l-- > 0;) {
@@ -545,6 +600,7 @@ private:
             const T* in = l == 0 ? ws.xb : ws.acts[l - 1];
             T* dx = l == 0 ? nullptr : next;
             dense_backward(dx, grads + w_offset_[l], grads + b_offset_[l], dz, in, params_ + w_offset_[l], B, I, O);
+            after_layer(l);
             if (l == 0) break;
             const LayerSpec& below = layers_[l - 1];
             T* a = ws.acts[l - 1];
