@@ -473,6 +473,7 @@ PYBIND11_MODULE(_core, m) {
     // nnfast parallelises over rows itself; its BLAS runs single-threaded in each thread
     blas::set_num_threads(1);
     blas::prime();
+    ThreadPool::instance().warm(thread_setting().load());
     m.def(
         "set_num_threads", [](int n) { thread_setting().store(n); }, py::arg("n"),
         R"doc(Threads nnfast's kernels may use (process-wide).)doc");

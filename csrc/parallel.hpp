@@ -114,6 +114,13 @@ public:
         return region(n, job);
     }
 
+    // Starts n threads and primes OpenBLAS for n concurrent callers (see run). The state
+    // is process-wide: afterwards any n threads, the pool's or the caller's own (a tuning
+    // study's trial threads), multiply at full speed side by side.
+    void warm(int n) {
+        run(n, [](const Region&) {});
+    }
+
     ~ThreadPool() {
         {
             std::lock_guard<std::mutex> lock(mutex_);
