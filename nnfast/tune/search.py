@@ -33,7 +33,7 @@ from .trial import TrialResult, TrialSpec, objective_key, run_trial
 
 __all__ = ["search", "run_configurations"]
 
-#: pruning waits for this many finished trials at an epoch before comparing against their median
+#: pruning waits for this many completed trials before comparing against their median
 MIN_TRIALS_FOR_PRUNING = 5
 
 
@@ -99,20 +99,23 @@ class _Progress:
             sys.stderr.write("\n")
 
 
-def _thresholds(study: optuna.Study) -> List[float]:
-    """Per epoch, the median objective of completed trials that reached that epoch."""
-    by_epoch: Dict[int, List[float]] = {}
+def _thresholds(study: optuna.Study, sign: float, epochs: int) -> List[float]:
+    """Per epoch (up to ``epochs``), the median of completed trials' best objective so far.
+
+    A trial that stopped early (early stopping keeps its best weights) counts from then
+    on with the best value it reached, so trials that run longer than the finished ones
+    are still compared, and a slow learner is stopped instead of running to the last epoch.
+    """
+    curves = []
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
-        for epoch, value in t.intermediate_values.items():
-            if not math.isnan(value):
-                by_epoch.setdefault(epoch, []).append(value)
-    if not by_epoch:
+        values = [sign * t.intermediate_values[e] for e in sorted(t.intermediate_values)]
+        values = [v for v in values if not math.isnan(v)]
+        if values:
+            best = np.maximum.accumulate(np.asarray(values))
+            curves.append(np.concatenate([best, np.full(max(epochs - len(best), 0), best[-1])])[:epochs])
+    if len(curves) < MIN_TRIALS_FOR_PRUNING:
         return []
-    out = [math.nan] * (max(by_epoch) + 1)
-    for epoch, values in by_epoch.items():
-        if len(values) >= MIN_TRIALS_FOR_PRUNING:
-            out[epoch] = float(np.median(values))
-    return out
+    return [float(sign * v) for v in np.median(np.vstack(curves), axis=0)]
 
 
 def _record(study: optuna.Study, trial: optuna.trial.Trial, params: Dict[str, Any], hp: Optional[Hyperparameters],
@@ -212,7 +215,8 @@ class _Driver:
                                     TrialResult(trial.number, "failed", error=str(exc)), self.data_print)
                             continue
                         spec = TrialSpec(trial.number, hp.to_dict(), *self.data, self.key, self.sign,
-                                         _thresholds(self.study) if self.pruning else [], self.warmup_epochs)
+                                         _thresholds(self.study, self.sign, hp.epochs) if self.pruning else [],
+                                         self.warmup_epochs)
                         future = pool.submit(run_trial, spec) if local else pool.submit(_run_in_worker, spec, threads)
                         running[future] = (trial, params, hp)
                     if not running:
@@ -305,8 +309,9 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
         The per-epoch history value to optimise: "auto" (validation accuracy for
         classes, R^2 for real values; maximised) or e.g. "val_loss" (minimised).
     pruning : bool
-        Stop a trial whose objective falls below the median of finished trials at the
-        same epoch, after ``warmup_epochs`` epochs and once enough trials finished.
+        Stop a trial whose best objective so far is below the median of completed
+        trials' best at the same epoch (a trial that stopped earlier counting with its
+        best value), after ``warmup_epochs`` epochs and once five trials completed.
     seed : int
         Seeds the strategy and the validation split.
     progress : bool or "auto"

@@ -33,7 +33,7 @@ class TrialSpec:
     #: the per-epoch value the study optimises, e.g. "val_accuracy"; and +1 to maximise, -1 to minimise
     objective: str = "auto"
     sign: float = 1.0
-    #: median objective of finished trials at each epoch (NaN where too few): prune below it
+    #: per epoch, the median of completed trials' best objective so far: prune below it
     thresholds: List[float] = field(default_factory=list)
     warmup_epochs: int = 5
 
@@ -53,8 +53,8 @@ class TrialResult:
 
 
 class MedianPruning(Callback):
-    """Stops a trial whose best objective so far is below the median of finished trials
-    at the same epoch (after a warm-up); the thresholds come with the trial."""
+    """Stops a trial whose best objective so far is below the median of completed trials'
+    best at the same epoch (after a warm-up); the thresholds come with the trial."""
 
     stop_reason = "pruned"
 
