@@ -240,6 +240,23 @@ def test_kill_9_then_resume_loses_and_repeats_nothing(tmp_path):
     assert all(t.state in ("complete", "interrupted") for t in study.trials)
 
 
+def test_a_trial_half_recorded_when_the_driver_died_is_rerun_not_counted(small, tmp_path):
+    # the driver records a result attribute by attribute before telling Optuna; dying in between
+    # leaves a running trial that already has a stop reason
+    import optuna
+    db = str(tmp_path / "half.db")
+    X, y = small[:2]
+    space = {"lr": tune.choice([1e-3, 3e-3, 1e-2, 3e-2])}
+    tune.search(BASE, space, train=(X, y), strategy="grid", n_trials=2, storage=db, progress=False)
+    stored = optuna.load_study(study_name="nnfast", storage=f"sqlite:///{db}")
+    half = stored.ask()  # the next queued grid point, now running
+    half.set_user_attr("stop_reason", "complete")
+    study = tune.search(BASE, space, train=(X, y), strategy="grid", storage=db, resume=True, progress=False)
+    complete = [t.params["lr"] for t in study.trials if t.state == "complete"]
+    assert sorted(complete) == [1e-3, 3e-3, 1e-2, 3e-2]
+    assert study.trials[half.number].state == "interrupted"
+
+
 # --- after the search: best, Pareto, refit, the test lockbox, re-runs ------------------------
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ from ..hyperparams import Hyperparameters
 from .._targets import looks_like_labels
 from .space import Space
 from .strategies import STRATEGIES, Strategy
-from .study import Study, data_fingerprint, storage_url
+from .study import INTERRUPTED, Study, data_fingerprint, storage_url
 from .trial import TrialResult, TrialSpec, objective_key, run_trial
 
 __all__ = ["search", "run_configurations"]
@@ -147,15 +147,21 @@ def _counted(study: optuna.Study) -> int:
     finished = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,
                                                         optuna.trial.TrialState.PRUNED,
                                                         optuna.trial.TrialState.FAIL))
-    return sum(1 for t in finished if "stop_reason" in t.user_attrs)
+    return sum(1 for t in finished if "stop_reason" in t.user_attrs and INTERRUPTED not in t.system_attrs)
 
 
 def _requeue_interrupted(study: optuna.Study) -> int:
-    """Trials left running by a driver that died: close them and queue their params again."""
+    """Trials left running by a driver that died: mark and close them, and queue their params again.
+
+    The mark matters: a driver can die half-way through recording a result, leaving a
+    running trial with some of its attributes; marked, it never counts against the budget.
+    """
     stale = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
     for t in stale:
         # a queued point (grid) may have died before its values were suggested: keep the point
         study.enqueue_trial({**t.system_attrs.get("fixed_params", {}), **t.params}, skip_if_exists=False)
+        # Optuna has no public way to annotate a trial another driver started; its storage does
+        study._storage.set_trial_system_attr(t._trial_id, INTERRUPTED, True)
         study.tell(t.number, state=optuna.trial.TrialState.FAIL)
     return len(stale)
 

@@ -60,6 +60,10 @@ class TrialRecord:
         return (best + 1) if best is not None else max(self.epochs, 1)
 
 
+#: system attribute of a trial whose driver died while it ran (it was re-queued on resume)
+INTERRUPTED = "nnfast:interrupted"
+
+
 def _record(frozen: optuna.trial.FrozenTrial) -> TrialRecord:
     attrs = frozen.user_attrs
     state = frozen.state
@@ -68,7 +72,7 @@ def _record(frozen: optuna.trial.FrozenTrial) -> TrialRecord:
     elif state == optuna.trial.TrialState.PRUNED:
         name = "diverged" if attrs.get("stop_reason") == "diverged" else "pruned"
     elif state == optuna.trial.TrialState.FAIL:
-        name = "failed" if "stop_reason" in attrs else "interrupted"
+        name = "failed" if "stop_reason" in attrs and INTERRUPTED not in frozen.system_attrs else "interrupted"
     else:
         name = state.name.lower()
     hp = attrs.get("hyperparameters")
