@@ -254,10 +254,13 @@ def test_summary_table_lists_the_top_trials_and_the_best(study):
     assert len(ranked) == 3
 
 
-def test_tune_and_plots_import_without_matplotlib_until_a_plot_is_drawn():
+# The subprocesses below run in tmp_path: `python -c` puts the working directory first on sys.path,
+# and in a source checkout that would import the unbuilt nnfast/ instead of the installed one.
+
+def test_tune_and_plots_import_without_matplotlib_until_a_plot_is_drawn(tmp_path):
     code = ("import sys, nnfast.tune, nnfast.tune.plots, nnfast.tune.report, nnfast.cli\n"
             "assert 'matplotlib' not in sys.modules, 'matplotlib imported early'\n")
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=120,
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120, cwd=tmp_path,
                    env={**os.environ, "PYTHONWARNINGS": "error"})
 
 
@@ -268,5 +271,5 @@ def test_plots_use_agg_when_no_backend_is_chosen(tmp_path):
             "fig = r.plot()\nassert matplotlib.get_backend().lower() == 'agg', matplotlib.get_backend()\n"
             f"fig.savefig({str(tmp_path / 'lr.png')!r})\n")
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=120, env=env)
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120, env=env, cwd=tmp_path)
     assert (tmp_path / "lr.png").stat().st_size > 1000
