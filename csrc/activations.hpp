@@ -7,16 +7,11 @@
 #include <cmath>
 #include <cstdint>
 
+#include "vmath.hpp"
+
 namespace nnfast {
 
 enum class Activation : int32_t { identity = 0, relu = 1, leaky_relu = 2, elu = 3, sigmoid = 4, tanh = 5, softmax = 6 };
-
-template <class T>
-inline T stable_sigmoid(T x) {
-    if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
-    const T e = std::exp(x);
-    return e / (T(1) + e);
-}
 
 namespace detail {
 // a (B,O) = op(z + b) element-wise, b (O) or null for no bias; a may alias z
@@ -49,10 +44,10 @@ void bias_activation_forward(T* a, const T* z, const T* b, int64_t B, int64_t O,
         case Activation::relu: map_bias(a, z, b, B, O, [](T x) { return x > T(0) ? x : T(0); }); break;
         case Activation::leaky_relu: map_bias(a, z, b, B, O, [alpha](T x) { return x > T(0) ? x : alpha * x; }); break;
         case Activation::elu:
-            map_bias(a, z, b, B, O, [alpha](T x) { return x > T(0) ? x : alpha * std::expm1(x); });
+            map_bias(a, z, b, B, O, [alpha](T x) { return x > T(0) ? x : alpha * vmath::expm1(x); });
             break;
-        case Activation::sigmoid: map_bias(a, z, b, B, O, [](T x) { return stable_sigmoid(x); }); break;
-        case Activation::tanh: map_bias(a, z, b, B, O, [](T x) { return std::tanh(x); }); break;
+        case Activation::sigmoid: map_bias(a, z, b, B, O, [](T x) { return vmath::sigmoid(x); }); break;
+        case Activation::tanh: map_bias(a, z, b, B, O, [](T x) { return vmath::tanh(x); }); break;
         case Activation::softmax:
             for (int64_t i = 0; i < B; ++i) {
                 const T* zi = z + i * O;
@@ -64,7 +59,7 @@ void bias_activation_forward(T* a, const T* z, const T* b, int64_t B, int64_t O,
                 }
                 T sum = 0;
                 for (int64_t j = 0; j < O; ++j) {
-                    ai[j] = std::exp(ai[j] - m);
+                    ai[j] = vmath::exp(ai[j] - m);
                     sum += ai[j];
                 }
                 const T inv = T(1) / sum;

@@ -35,6 +35,29 @@ def test_activation_forward_and_backward_match_reference(name, dtype, rng):
     np.testing.assert_allclose(dz, ref.activation_backward(da, a, name, alpha), **TOL[dtype])
 
 
+EXACT = {"tanh": np.tanh, "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)), "elu": lambda z: np.where(z > 0, z, np.expm1(z))}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", list(EXACT))
+def test_vectorised_transcendentals_are_accurate_to_a_few_ulp(name, dtype):
+    # the core's own exp/expm1/tanh (csrc/vmath.hpp) against libm in float64, over the whole
+    # useful range and near zero, where relative accuracy is the hard part
+    z = np.concatenate([np.linspace(-60, 60, 200_001), np.geomspace(1e-30, 1e-2, 400), -np.geomspace(1e-30, 1e-2, 400)])
+    z = z.astype(dtype).reshape(1, -1)
+    a = _core.bias_activation_forward(z, np.zeros(z.shape[1], dtype), act(name), 1.0).astype(np.float64)
+    exact = EXACT[name](z.astype(np.float64))
+    eps = np.finfo(dtype).eps
+    np.testing.assert_allclose(a, exact, rtol=4 * eps, atol=np.finfo(dtype).tiny)
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "elu", "softmax"])
+def test_activations_pass_nan_through(name):
+    z = np.array([[np.nan, 0.5, -0.5]])
+    a = _core.bias_activation_forward(z, np.zeros(3), act(name), alpha_of(name))
+    assert np.isnan(a[0, 0])
+
+
 @pytest.mark.parametrize("name", ["sigmoid", "softmax", "tanh", "elu"])
 def test_activations_stay_finite_at_extreme_inputs(name):
     z = np.array([[-1000.0, 0.0, 1000.0], [800.0, -800.0, 1e-300]])
