@@ -106,19 +106,7 @@ def read_hyperparameters(path: Optional[str], overrides: List[str]) -> Hyperpara
     """Hyperparameters from a JSON or TOML file, then ``key=value`` overrides (JSON values)."""
     data = {}
     if path:
-        try:
-            if path.lower().endswith(".toml"):
-                try:
-                    import tomllib
-                except ImportError:  # Python < 3.11
-                    import tomli as tomllib
-                with open(path, "rb") as f:
-                    data = tomllib.load(f)
-            else:
-                with open(path) as f:
-                    data = json.load(f)
-        except (OSError, ValueError) as exc:
-            raise CommandError(f"cannot read {path}: {exc}") from None
+        data = _read_document(path, "hyperparameter file")
         data = data.get("hyperparameters", data)
     for item in overrides:
         key, sep, value = item.partition("=")
@@ -172,7 +160,11 @@ def _read_document(path: str, what: str) -> dict:
             try:
                 import tomllib
             except ImportError:  # Python < 3.11
-                import tomli as tomllib
+                try:
+                    import tomli as tomllib
+                except ImportError:
+                    raise CommandError(f"cannot read {path}: TOML needs Python 3.11+ or `pip install tomli`; "
+                                       f"or use JSON") from None
             with open(path, "rb") as f:
                 data = tomllib.load(f)
         else:

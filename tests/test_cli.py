@@ -189,7 +189,7 @@ def test_grid_search_over_a_range_without_points_is_a_one_line_error(tmp_path, c
 @pytest.mark.parametrize("args, fragments", [
     (["--space", "missing.json"], ["cannot read space file missing.json"]),
     (["--data", "missing.csv"], ["no dataset or file named 'missing.csv'"]),
-    (["--hp", "missing.toml"], ["cannot read missing.toml"]),
+    (["--hp", "missing.toml"], ["cannot read hyperparameter file missing.toml"]),
     (["--set", "lr=-1"], ["lr"]),
     (["--set", "lr"], ["--set takes key=value"]),
     (["--set", "lerning_rate=0.1"], ["unknown hyperparameter 'lerning_rate'"]),
