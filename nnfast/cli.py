@@ -401,6 +401,8 @@ def cmd_tune(args) -> None:
         raise CommandError(f"--trials must be at least 1, got {args.trials}")
     if args.jobs < 1:
         raise CommandError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.refit_epochs is not None and args.refit_epochs < 1:
+        raise CommandError(f"--refit-epochs must be at least 1, got {args.refit_epochs}")
     if args.timeout is not None and not args.timeout > 0:
         raise CommandError(f"--timeout must be a positive number of seconds, got {args.timeout}")
 
@@ -506,9 +508,9 @@ def cmd_tune(args) -> None:
                 spent = (f"note: the best trial is now {best.number}; its test score stays unknown "
                          f"(the test set of this study is spent)")
         if args.out or (not looks and not no_test):
-            print(f"refitting trial {best.number} on {len(X_rest)} rows for {best.best_epochs} epochs",
-                  file=sys.stderr)
-            study.refit(X_rest, y_rest)
+            epochs = args.refit_epochs or best.best_epochs
+            print(f"refitting trial {best.number} on {len(X_rest)} rows for {epochs} epochs", file=sys.stderr)
+            study.refit(X_rest, y_rest, epochs=epochs)
         if not looks and not no_test:
             test_scores = study.test(X_test, y_test)
             test_note = f"{len(X_test)} rows, looked at once"
@@ -656,6 +658,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-test", action="store_true",
                    help="hold out no test part and look at none: search on all the rows")
     p.add_argument("--out", metavar="MODEL.nnf", help="save the refit best model to this file")
+    p.add_argument("--refit-epochs", type=int, metavar="N",
+                   help="epochs of the final refit (default: those that gave the best trial its score)")
     p.set_defaults(run=cmd_tune)
 
     p = sub.add_parser("report", help="summarise a stored study and write its HTML report",

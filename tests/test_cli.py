@@ -158,6 +158,14 @@ def test_tune_grid_with_a_toml_space_and_saving_the_model(tmp_path, capsys):
     assert (tmp_path / "grid-report.html").exists()
 
 
+def test_tune_refit_epochs(tmp_path, capsys):
+    (tmp_path / "space.json").write_text('{"batch_size": [32, 64]}')
+    status, out, err = run(capsys, "tune", "--space", tmp_path / "space.json", "--strategy", "grid", *QUICK,
+                           "--refit-epochs", "2", "--out", tmp_path / "best.nnf")
+    assert status == 0, err
+    assert "for 2 epochs" in err and nf.load(str(tmp_path / "best.nnf")).hyperparameters.epochs == 2
+
+
 # --- bad input ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("entry, fragments", [
@@ -197,6 +205,7 @@ def test_grid_search_over_a_range_without_points_is_a_one_line_error(tmp_path, c
     (["--resume"], ["--resume needs --storage"]),
     (["--trials", "0"], ["--trials must be at least 1"]),
     (["--jobs", "0"], ["--jobs must be at least 1"]),
+    (["--refit-epochs", "0"], ["--refit-epochs must be at least 1"]),
     (["--test-size", "1.5"], ["--test-size must be between 0 and 1"]),
 ])
 def test_bad_tune_input_gives_one_line_errors(args, fragments, tmp_path, capsys, monkeypatch):

@@ -308,6 +308,14 @@ def test_refit_then_one_look_at_the_test_set(finished, small):
     assert len(looks) == 2 and looks[1]["forced"] and again == scores
 
 
+def test_refit_for_a_chosen_number_of_epochs(finished, small):
+    X, y = small[:2]
+    model = finished.refit(X, y, epochs=3)
+    assert model.hyperparameters.epochs == 3 and finished.attrs["refit"]["epochs"] == 3
+    with pytest.raises(ValueError, match="epochs"):
+        finished.refit(X, y, epochs=0)
+
+
 def test_rerun_the_top_configurations_on_new_data(finished, small):
     X_new, y_new = small[2][:500], small[3][:500]
     rerun = finished.rerun(X_new, y_new, k=3)

@@ -173,15 +173,21 @@ class Study:
 
     # --- after the search ---------------------------------------------------------------------
 
-    def refit(self, X: Any, y: Any, *, trial: Optional[TrialRecord] = None, sample_weight: Any = None,
-              verbose: bool | str = False):
+    def refit(self, X: Any, y: Any, *, trial: Optional[TrialRecord] = None, epochs: Optional[int] = None,
+              sample_weight: Any = None, verbose: bool | str = False):
         """Train the best configuration (or ``trial``'s) on all of X, y (train + validation).
 
         With no validation data left to stop on, it trains for the number of epochs that
-        gave the trial its score. Returns the model, which :meth:`test` then evaluates.
+        gave the trial its score, or ``epochs``. That count was picked on the validation
+        data, and with a large learning rate the same count on more data can land on a
+        worse epoch: ``epochs`` is there to choose otherwise (before the test set is seen).
+        Returns the model, which :meth:`test` then evaluates.
         """
         chosen = trial or self.best()
-        hp = chosen.hyperparameters.replace(epochs=chosen.best_epochs, patience=None, validation_split=0.0)
+        if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
+            raise ValueError(f"epochs must be a positive integer or None, got {epochs!r}")
+        hp = chosen.hyperparameters.replace(epochs=epochs or chosen.best_epochs, patience=None,
+                                            validation_split=0.0)
         self.model, _ = train(hp, X, y, sample_weight=sample_weight, verbose=verbose)
         self.optuna.set_user_attr("refit", {"trial": chosen.number, "epochs": hp.epochs,
                                             "data": data_fingerprint(X, y), "at": _now()})
