@@ -128,8 +128,8 @@ class NNClassifier(ClassifierMixin, _NNEstimator):
 
             from sklearn.exceptions import DataConversionWarning
 
-            warnings.warn("y is a column vector; pass a 1-D array of labels (y.ravel())", DataConversionWarning,
-                          stacklevel=2)
+            warnings.warn("A column-vector y was passed when a 1d array was expected; "
+                          "pass y.ravel()", DataConversionWarning, stacklevel=2)
             y = np.asarray(y).ravel()
         super().fit(X, y, sample_weight)
         self.classes_ = self.model_.classes_
@@ -146,6 +146,14 @@ class NNRegressor(RegressorMixin, _NNEstimator):
 
     def _loss(self, y: Any) -> str:
         return "mse"
+
+    def __sklearn_tags__(self):  # scikit-learn >= 1.6: 2-D y is several targets, as in MLPRegressor
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def _more_tags(self) -> Dict[str, Any]:  # the same for scikit-learn < 1.6
+        return {"multioutput": True}
 
 
 def _model_bytes(model) -> bytes:

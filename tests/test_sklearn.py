@@ -61,6 +61,16 @@ def test_classifier_labels_probabilities_and_score(digits):
     assert est.history_.epochs == 20
 
 
+def test_a_column_of_labels_warns_and_fits_as_1d(digits):
+    from sklearn.exceptions import DataConversionWarning
+
+    X, y = digits
+    flat = NNClassifier(hidden=(16,), epochs=3).fit(X, y)
+    with pytest.warns(DataConversionWarning, match="column-vector y"):
+        column = NNClassifier(hidden=(16,), epochs=3).fit(X, y[:, None])
+    np.testing.assert_array_equal(column.predict_proba(X), flat.predict_proba(X))
+
+
 def test_binary_float_labels_still_classify():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(400, 5))
