@@ -10,6 +10,7 @@ import datetime
 import hashlib
 import json
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -184,9 +185,9 @@ class Study:
         Returns the model, which :meth:`test` then evaluates.
         """
         chosen = trial or self.best()
-        if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
+        if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1):
             raise ValueError(f"epochs must be a positive integer or None, got {epochs!r}")
-        hp = chosen.hyperparameters.replace(epochs=epochs or chosen.best_epochs, patience=None,
+        hp = chosen.hyperparameters.replace(epochs=int(epochs or chosen.best_epochs), patience=None,
                                             validation_split=0.0)
         self.model, _ = train(hp, X, y, sample_weight=sample_weight, verbose=verbose)
         self.optuna.set_user_attr("refit", {"trial": chosen.number, "epochs": hp.epochs,
