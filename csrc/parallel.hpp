@@ -12,6 +12,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
 #include <mutex>
 #include <new>
@@ -31,9 +32,23 @@
 
 namespace nnfast {
 
+// The default thread count: NNFAST_NUM_THREADS, else OMP_NUM_THREADS (what a process
+// pool such as joblib's sets in its workers so that they do not oversubscribe the
+// machine), else every core. A value that is not a positive integer is ignored.
+inline int default_threads() {
+    for (const char* name : {"NNFAST_NUM_THREADS", "OMP_NUM_THREADS"}) {
+        const char* value = std::getenv(name);
+        if (!value || !*value) continue;
+        char* end = nullptr;
+        const long n = std::strtol(value, &end, 10);
+        if (*end == '\0' && n >= 1) return int(std::min<long>(n, 1024));
+    }
+    return int(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 // Threads that nnfast's kernels may use; set from Python (nnfast.set_num_threads).
 inline std::atomic<int>& thread_setting() {
-    static std::atomic<int> threads{int(std::max(1u, std::thread::hardware_concurrency()))};
+    static std::atomic<int> threads{default_threads()};
     return threads;
 }
 

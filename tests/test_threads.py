@@ -2,6 +2,8 @@
 
 import multiprocessing
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -90,3 +92,15 @@ def test_a_forked_child_can_train_with_threads(threads):
     child.join(timeout=60)
     assert child.exitcode == 0, "the child hung or failed"
     assert queue.get(timeout=5) == 2
+
+
+@pytest.mark.parametrize("env, expected", [
+    ({"OMP_NUM_THREADS": "1"}, "1"),                            # what joblib's workers set
+    ({"NNFAST_NUM_THREADS": "3", "OMP_NUM_THREADS": "1"}, "3"),  # nnfast's own variable wins
+    ({"NNFAST_NUM_THREADS": "two"}, str(os.cpu_count())),       # not a number: every core
+])
+def test_default_thread_count_follows_the_environment(env, expected, tmp_path):
+    base = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "NNFAST_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", "import nnfast; print(nnfast.get_num_threads())"],
+                         env={**base, **env}, cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == expected
