@@ -9,12 +9,16 @@
 // Method: x = k ln2 + r with |r| <= ln2/2, k an integer; e^r - 1 by its Taylor
 // polynomial (degree 7 for float, 13 for double: truncation below half an ulp);
 // 2^k built in the exponent field. k is rounded with the 1.5*2^m trick, whose bits then
-// hold k directly. Arguments are clamped to the range where 2^k is a normal number;
-// a NaN passes through (every clamp compares so that NaN is kept).
+// hold k directly. Arguments are clamped to the range where 2^k is a normal number, and
+// exp returns 0 / inf beyond it (results that would be subnormal become 0); a NaN passes
+// through (every clamp and select compares so that NaN is kept).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
+#include <type_traits>
 
 namespace nnfast {
 namespace vmath {
@@ -68,7 +72,8 @@ inline T reduce(T x, T& s) {
     const T magic = C::round_magic;
     std::memcpy(&kbits, &shifted, sizeof(T));
     std::memcpy(&magic_bits, &magic, sizeof(T));
-    const I sbits = (kbits - magic_bits + I(C::bias)) << C::mantissa;
+    using U = std::make_unsigned_t<I>;  // shift unsigned: defined for every input, NaN included
+    const I sbits = I(U(kbits - magic_bits + I(C::bias)) << C::mantissa);
     std::memcpy(&s, &sbits, sizeof(T));
     return (x - k * C::ln2_hi) - k * C::ln2_lo;
 }
@@ -77,7 +82,10 @@ template <class T>
 inline T exp(T x) {
     T s;
     const T r = reduce(x, s);
-    return s + s * expm1_reduced(r);
+    const T e = s + s * expm1_reduced(r);
+    // beyond the clamp the true value underflows to 0 or overflows to inf (so that a
+    // masked -inf logit gets probability 0 and sigmoid(-inf) is 0)
+    return x < Consts<T>::lo ? T(0) : (x > Consts<T>::hi ? std::numeric_limits<T>::infinity() : e);
 }
 
 template <class T>
@@ -89,10 +97,8 @@ inline T expm1(T x) {
 
 template <class T>
 inline T tanh(T x) {
-    const T ax = x < T(0) ? -x : x;
-    const T e = expm1(T(-2) * ax);  // in (-1, 0]
-    const T t = -e / (e + T(2));
-    return x < T(0) ? -t : t;
+    const T e = expm1(T(-2) * std::fabs(x));  // in [-1, 0]
+    return std::copysign(-e / (e + T(2)), x);   // copysign: tanh(+0) = +0, tanh(-0) = -0
 }
 
 template <class T>

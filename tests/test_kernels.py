@@ -43,19 +43,39 @@ EXACT = {"tanh": np.tanh, "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)), "elu": 
 def test_vectorised_transcendentals_are_accurate_to_a_few_ulp(name, dtype):
     # the core's own exp/expm1/tanh (csrc/vmath.hpp) against libm in float64, over the whole
     # useful range and near zero, where relative accuracy is the hard part
-    z = np.concatenate([np.linspace(-60, 60, 200_001), np.geomspace(1e-30, 1e-2, 400), -np.geomspace(1e-30, 1e-2, 400)])
+    z = np.concatenate([np.linspace(-60, 60, 200_001), np.geomspace(1e-30, 1e-2, 400), -np.geomspace(1e-30, 1e-2, 400),
+                        [-1e30, -1000.0, -800.0, -100.0, 100.0, 800.0, 1000.0, 1e30]])
     z = z.astype(dtype).reshape(1, -1)
     a = _core.bias_activation_forward(z, np.zeros(z.shape[1], dtype), act(name), 1.0).astype(np.float64)
-    exact = EXACT[name](z.astype(np.float64))
+    with np.errstate(over="ignore"):  # the reference overflows to inf on the way to 0 or 1
+        exact = EXACT[name](z.astype(np.float64))
     eps = np.finfo(dtype).eps
+    # below the smallest normal number results may flush to 0 (atol); nothing else is lost
     np.testing.assert_allclose(a, exact, rtol=4 * eps, atol=np.finfo(dtype).tiny)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_transcendentals_at_infinities_and_signed_zero(dtype):
+    def f(name, values):
+        z = np.array([values], dtype=dtype)
+        bias = np.full(z.shape[1], -0.0, dtype)  # -0 + b keeps the sign of zero only for b = -0
+        return _core.bias_activation_forward(z, bias, act(name), 1.0)[0]
+
+    inf = np.inf
+    np.testing.assert_array_equal(f("tanh", [-inf, inf]), [-1.0, 1.0])
+    np.testing.assert_array_equal(f("sigmoid", [-inf, -1000.0, inf]), [0.0, 0.0, 1.0])
+    np.testing.assert_array_equal(f("elu", [-inf]), [-1.0])
+    assert f("softmax", [-inf, 0.0, 0.0])[0] == 0.0  # a masked logit gets exactly nothing
+    zeros = f("tanh", [0.0, -0.0])
+    assert zeros.tolist() == [0.0, 0.0] and not np.signbit(zeros[0]) and np.signbit(zeros[1])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", ["sigmoid", "tanh", "elu", "softmax"])
-def test_activations_pass_nan_through(name):
-    z = np.array([[np.nan, 0.5, -0.5]])
-    a = _core.bias_activation_forward(z, np.zeros(3), act(name), alpha_of(name))
-    assert np.isnan(a[0, 0])
+def test_activations_pass_nan_through(name, dtype):
+    z = np.array([[0.5, np.nan, -0.5, 2.0, -3.0]], dtype=dtype)
+    a = _core.bias_activation_forward(z, np.zeros(5, dtype), act(name), alpha_of(name))
+    assert np.isnan(a[0, 1]) and (np.isnan(a).all() if name == "softmax" else np.isfinite(a[0, [0, 2, 3, 4]]).all())
 
 
 @pytest.mark.parametrize("name", ["sigmoid", "softmax", "tanh", "elu"])
