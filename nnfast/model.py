@@ -90,8 +90,9 @@ class Sequential:
         self.loss: Optional[str] = None
         self._net = None
         self._targets: Optional[Targets] = None
-        self._labels_for: Optional[Targets] = None  # the targets self._labels was worked out for
-        self._labels: Tuple[bool, Optional[np.ndarray]] = (False, None)
+        # what a classifier's predict needs, worked out once per targets: (targets, threshold, classes);
+        # one tuple, replaced whole, so a thread never sees the targets with another's labels
+        self._labels: Tuple[Optional[Targets], bool, Optional[np.ndarray]] = (None, False, None)
         if inputs is not None:
             self.build(inputs)
 
@@ -392,14 +393,14 @@ class Sequential:
 
     def predict(self, X: Any) -> np.ndarray:
         """Class labels for classifiers; values for regression (1-D when trained on 1-D y)."""
-        targets = self._targets
-        if targets is None or self._labels_for is not targets:
+        labels = self._labels
+        if self._targets is None or labels[0] is not self._targets:
             targets = self._trained_targets()
             if targets.kind not in ("categorical", "soft", "binary"):
                 return targets.decode(self.forward(X))
-            self._labels_for = targets  # what a classifier's predict needs, worked out once
-            self._labels = (targets.kind == "binary", None if targets.classes_are_indices else targets.classes_)
-        threshold, classes = self._labels
+            labels = (targets, targets.kind == "binary", None if targets.classes_are_indices else targets.classes_)
+            self._labels = labels
+        _, threshold, classes = labels
         try:  # _run written out: this is the one-row call of a service, where 0.4 us shows
             index = self._net.predict_classes(X, threshold, True)
         except (TypeError, ValueError):
