@@ -127,6 +127,22 @@ def test_a_trial_that_raises_is_recorded_and_the_study_goes_on(small):
 
 # --- pruning and divergence ----------------------------------------------------------------
 
+def test_pruning_thresholds_are_best_so_far_curves_by_epoch():
+    from nnfast.tune.search import _thresholds
+
+    study = optuna.create_study(direction="maximize")
+    curves = [{0: 0.5, 2: 0.7}, {0: 0.4, 1: 0.6}, {0: 0.6}, {0: 0.3, 1: 0.2, 2: 0.9}, {1: 0.8}]
+    for values in curves:  # epoch 1 missing from the first: a gap, not a shift
+        study.add_trial(optuna.trial.create_trial(value=max(values.values()), intermediate_values=values))
+    assert _thresholds(study, 1.0, 4) == pytest.approx([0.4, 0.6, 0.7, 0.7])
+    # minimising: the same in the other direction
+    low = optuna.create_study(direction="minimize")
+    for values in curves:
+        low.add_trial(optuna.trial.create_trial(value=min(values.values()), intermediate_values=values))
+    assert _thresholds(low, -1.0, 3) == pytest.approx([0.5, 0.5, 0.5])
+    assert _thresholds(optuna.create_study(), 1.0, 3) == []  # too few completed trials
+
+
 def test_pruning_cuts_time_when_half_the_configurations_are_poor(small):
     X, y = small[:2]
     hp = BASE.replace(epochs=30, hidden=(32,))

@@ -108,11 +108,14 @@ def _thresholds(study: optuna.Study, sign: float, epochs: int) -> List[float]:
     """
     curves = []
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
-        values = [sign * t.intermediate_values[e] for e in sorted(t.intermediate_values)]
-        values = [v for v in values if not math.isnan(v)]
-        if values:
-            best = np.maximum.accumulate(np.asarray(values))
-            curves.append(np.concatenate([best, np.full(max(epochs - len(best), 0), best[-1])])[:epochs])
+        if not t.intermediate_values:
+            continue
+        # by epoch number (an epoch without a value is a gap, not a shift); no value yet = worst
+        values = np.full(max(max(t.intermediate_values) + 1, epochs), -np.inf)
+        for epoch, value in t.intermediate_values.items():
+            if not math.isnan(value):
+                values[epoch] = sign * value
+        curves.append(np.maximum.accumulate(values)[:epochs])  # the best so far, carried forward
     if len(curves) < MIN_TRIALS_FOR_PRUNING:
         return []
     return [float(sign * v) for v in np.median(np.vstack(curves), axis=0)]
