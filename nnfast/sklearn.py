@@ -123,14 +123,15 @@ class NNClassifier(ClassifierMixin, _NNEstimator):
         return "binary_cross_entropy" if len(np.unique(labels)) == 2 else "cross_entropy"
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "NNClassifier":
-        if getattr(y, "ndim", 1) == 2 and y.shape[1] == 1:  # a column of labels, as scikit-learn allows
+        column = np.asarray(y) if y is not None else None
+        if column is not None and column.ndim == 2 and column.shape[1] == 1:  # as scikit-learn allows
             import warnings
 
             from sklearn.exceptions import DataConversionWarning
 
             warnings.warn("A column-vector y was passed when a 1d array was expected; "
                           "pass y.ravel()", DataConversionWarning, stacklevel=2)
-            y = np.asarray(y).ravel()
+            y = column.ravel()
         super().fit(X, y, sample_weight)
         self.classes_ = self.model_.classes_
         return self

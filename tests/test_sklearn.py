@@ -69,6 +69,8 @@ def test_a_column_of_labels_warns_and_fits_as_1d(digits):
     with pytest.warns(DataConversionWarning, match="column-vector y"):
         column = NNClassifier(hidden=(16,), epochs=3).fit(X, y[:, None])
     np.testing.assert_array_equal(column.predict_proba(X), flat.predict_proba(X))
+    with pytest.warns(DataConversionWarning):  # a list of one-element lists too
+        NNClassifier(hidden=(16,), epochs=1).fit(X, [[label] for label in y])
 
 
 def test_binary_float_labels_still_classify():
