@@ -295,12 +295,8 @@ public:
     // X (n, inputs) -> out (n, outputs): the output activation, no dropout.
     // Thread-safe: uses only local buffers and reads the parameters.
     void predict(const T* X, int64_t n, T* out) const {
-        ThreadPool::instance().run(threads_for(n), [&](const Region& region) {
-            InferenceBuffers buf(*this, std::min(n, kChunk));
-            for (int64_t start = region.thread * kChunk; start < n; start += region.threads * kChunk) {
-                const int64_t B = std::min(kChunk, n - start);
-                forward_infer(X + start * inputs_, B, buf, nullptr, out + start * outputs());
-            }
+        over_chunks(n, [&](InferenceBuffers& buf, int, int64_t start, int64_t B) {
+            forward_infer(X + start * inputs_, B, buf, nullptr, out + start * outputs());
         });
     }
 
@@ -308,15 +304,11 @@ public:
     // activation, or with `threshold` (binary outputs) whether it exceeds 0.5.
     void predict_classes(const T* X, int64_t n, int64_t* classes, bool threshold) const {
         const int64_t O = outputs();
-        ThreadPool::instance().run(threads_for(n), [&](const Region& region) {
-            InferenceBuffers buf(*this, std::min(n, kChunk));
-            for (int64_t start = region.thread * kChunk; start < n; start += region.threads * kChunk) {
-                const int64_t B = std::min(kChunk, n - start);
-                forward_infer(X + start * inputs_, B, buf, nullptr, buf.out);
-                for (int64_t i = 0; i < B; ++i) {
-                    const T* row = buf.out + i * O;
-                    classes[start + i] = threshold ? int64_t(row[0] > T(0.5)) : int64_t(std::max_element(row, row + O) - row);
-                }
+        over_chunks(n, [&](InferenceBuffers& buf, int, int64_t start, int64_t B) {
+            forward_infer(X + start * inputs_, B, buf, nullptr, buf.out);
+            for (int64_t i = 0; i < B; ++i) {
+                const T* row = buf.out + i * O;
+                classes[start + i] = threshold ? int64_t(row[0] > T(0.5)) : int64_t(std::max_element(row, row + O) - row);
             }
         });
     }
@@ -324,21 +316,15 @@ public:
     // Sums of the loss and the metric over X, Y (no dropout, no penalty).
     MetricSums evaluate(const T* X, const T* Y, const T* w, int64_t n, Loss loss, Metric metric) const {
         const int64_t O = outputs();
-        std::vector<MetricSums> parts(size_t(std::max(1, threads_for(n))));
-        const int used = ThreadPool::instance().run(int(parts.size()), [&](const Region& region) {
-            const int64_t chunk = std::min(n, kChunk);
-            InferenceBuffers buf(*this, chunk);
-            std::vector<T> z(chunk * O), a(chunk * O);
-            MetricSums& sums = parts[region.thread];
-            sums.reset(O);
-            for (int64_t start = region.thread * kChunk; start < n; start += region.threads * kChunk) {
-                const int64_t B = std::min(kChunk, n - start);
-                const T* ws = w ? w + start : nullptr;
-                forward_infer(X + start * inputs_, B, buf, z.data(), a.data());
-                sums.loss += loss_forward_backward(loss, layers_.back().activation, T(layers_.back().alpha), z.data(),
-                                                   a.data(), Y + start * O, ws, B, O, static_cast<T*>(nullptr), T(1));
-                accumulate_metric(sums, metric, a.data(), Y + start * O, ws, B, O);
-            }
+        std::vector<MetricSums> parts(size_t(threads_for(n)));
+        for (auto& part : parts) part.reset(O);
+        const int used = over_chunks(n, [&](InferenceBuffers& buf, int thread, int64_t start, int64_t B) {
+            const T* ws = w ? w + start : nullptr;
+            forward_infer(X + start * inputs_, B, buf, buf.z, buf.out);
+            parts[thread].loss += loss_forward_backward(loss, layers_.back().activation, T(layers_.back().alpha),
+                                                        buf.z, buf.out, Y + start * O, ws, B, O,
+                                                        static_cast<T*>(nullptr), T(1));
+            accumulate_metric(parts[thread], metric, buf.out, Y + start * O, ws, B, O);
         });
         MetricSums total;
         total.reset(O);
@@ -369,19 +355,32 @@ private:
     // Scratch for a forward pass, from storage kept per thread: once warm, predicting
     // allocates nothing (one row through a small network takes about a microsecond).
     struct InferenceBuffers {
-        T *x, *h0, *h1, *out;
+        T *x, *h0, *h1, *z, *out;
         InferenceBuffers(const Network& net, int64_t rows) {
             thread_local Arena<T> arena;
             int64_t widest = 0;
             for (const auto& layer : net.layers_) widest = std::max(widest, layer.units);
-            const auto buffers = arena.carve(std::array<int64_t, 4>{net.standardized() ? rows * net.inputs_ : 0,
-                                                                    rows * widest, rows * widest, rows * net.outputs()});
+            const int64_t O = net.outputs();
+            const auto buffers = arena.carve(std::array<int64_t, 5>{net.standardized() ? rows * net.inputs_ : 0,
+                                                                    rows * widest, rows * widest, rows * O, rows * O});
             x = buffers[0];
             h0 = buffers[1];
             h1 = buffers[2];
-            out = buffers[3];
+            z = buffers[3];
+            out = buffers[4];
         }
     };
+
+    // body(buf, thread, start, B) for every chunk of kChunk rows of X (n rows), the
+    // chunks dealt round-robin to the threads worth using; returns how many ran.
+    template <class Body>
+    int over_chunks(int64_t n, Body&& body) const {
+        return ThreadPool::instance().run(threads_for(n), [&](const Region& region) {
+            InferenceBuffers buf(*this, std::min(n, kChunk));
+            for (int64_t start = region.thread * kChunk; start < n; start += region.threads * kChunk)
+                body(buf, region.thread, start, std::min(kChunk, n - start));
+        });
+    }
 
     uint64_t stream_seed(size_t t) const { return seed_ ^ 0x64726F706F7574ull ^ (uint64_t(t) * 0x9E3779B97F4A7C15ull); }
 
