@@ -181,13 +181,14 @@ def trained():
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 @pytest.mark.parametrize("net", list(NETWORKS))
-def test_predict_single(benchmark, trained, net, dtype):
-    """model.predict on one row: the public path, input checks and label decoding included."""
+@pytest.mark.parametrize("rows", [1, 2048])
+def test_predict(benchmark, trained, rows, net, dtype):
+    """model.predict on one row and on 2,048: the public path, input checks and label decoding included."""
     model = trained[(net, np.dtype(dtype).name)]
-    x = rand(np.random.default_rng(1), (1, NETWORKS[net][0]), dtype)
-    benchmark.group = "predict 1 row"
-    labels = benchmark(model.predict, x)
-    assert labels.shape == (1,)
+    X = rand(np.random.default_rng(1), (rows, NETWORKS[net][0]), dtype)
+    benchmark.group = f"predict {rows} row{'s' if rows > 1 else ''}"
+    labels = benchmark(model.predict, X)
+    assert labels.shape == (rows,)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
@@ -203,14 +204,3 @@ def test_core_predict_single(benchmark, net, dtype):
     benchmark.group = "predict 1 row"
     out = benchmark(core.predict, x)
     assert out.shape == (1, dims[-1])
-
-
-@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
-@pytest.mark.parametrize("net", list(NETWORKS))
-def test_predict_batch(benchmark, trained, net, dtype):
-    """model.predict on 2,048 rows."""
-    model = trained[(net, np.dtype(dtype).name)]
-    X = rand(np.random.default_rng(1), (2048, NETWORKS[net][0]), dtype)
-    benchmark.group = "predict 2048 rows"
-    labels = benchmark(model.predict, X)
-    assert labels.shape == (2048,)
