@@ -12,7 +12,6 @@ import json
 import os
 from typing import Any, Dict
 
-
 from . import _core
 from ._targets import Targets
 from .layers import Dense, Dropout
