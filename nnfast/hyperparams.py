@@ -25,7 +25,7 @@ from .model import DTYPES, Sequential
 from .optimizers import OPTIMIZERS, Optimizer
 from .schedules import SCHEDULES, Cosine, Exponential, InverseTime, ReduceOnPlateau, Schedule, Step
 
-__all__ = ["Hyperparameters", "train", "build_model"]
+__all__ = ["Hyperparameters", "train", "build_model", "check_names"]
 
 #: settings that belong to one optimizer each (None = that optimizer's default)
 OPTIMIZER_SETTINGS = {
@@ -230,7 +230,7 @@ class Hyperparameters:
 
     def replace(self, **changes: Any) -> "Hyperparameters":
         """A copy with some fields changed (validated like a new record)."""
-        _check_names(changes)
+        check_names(changes)
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> Dict[str, Any]:
@@ -242,7 +242,7 @@ class Hyperparameters:
         """A record from a dict such as :meth:`to_dict` gives; unknown keys are errors."""
         if not isinstance(data, dict):
             raise TypeError(f"expected a dict of hyperparameters, got {type(data).__name__}")
-        _check_names(data)
+        check_names(data)
         return cls(**data)
 
     def to_json(self) -> str:
@@ -259,13 +259,16 @@ class Hyperparameters:
         return f"Hyperparameters({', '.join(shown)})"
 
 
-def _check_names(data: Dict[str, Any]) -> None:
+def check_names(data: Dict[str, Any], where: str = "") -> None:
+    """Raise ValueError naming the first key of ``data`` that is not a hyperparameter
+    (``where`` says where it was found), with the closest field name as a hint."""
     known = {f.name for f in fields(Hyperparameters)}
     for name in data:
         if name not in known:
             close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.5)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ValueError(f"unknown hyperparameter {name!r}{hint}")
+            place = f" {where}" if where else ""
+            raise ValueError(f"unknown hyperparameter {name!r}{place}{hint}")
 
 
 def build_model(hp: Hyperparameters, y: Any) -> Tuple[Sequential, str]:

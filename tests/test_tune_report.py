@@ -22,8 +22,10 @@ from nnfast.tune.report import render_report, summary_table, write_report  # noq
 
 IMG = '<img src="data:image/png;base64,'
 BASE = nf.Hyperparameters(hidden=(8,), epochs=6, batch_size=64, standardize=True, optimizer="sgd")
-# in grid order: five complete, one pruned (too small), one diverged (too large), one failed (invalid)
-LRS = [0.05, 0.1, 0.2, 0.3, 0.4, 1e-5, 100.0, -1.0]
+# in grid order: five complete, one pruned (too small), one diverged (too large), and one that fails
+# when it trains (with binary cross-entropy, which ten classes refuse)
+LRS = [0.05, 0.1, 0.2, 0.3, 0.4, 1e-5, 100.0, 0.01]
+SPACE = {"lr": LRS, "loss": tune.choice(["binary_cross_entropy"]).when(lr=0.01)}
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +38,7 @@ def data():
 def study(data):
     """A study with a trial in every state: complete, pruned, diverged and failed."""
     X, y = data[:2]
-    return tune.search(BASE, {"lr": LRS}, train=(X, y), strategy="grid", warmup_epochs=2, progress=False,
+    return tune.search(BASE, SPACE, train=(X, y), strategy="grid", warmup_epochs=2, progress=False,
                        study_name="states")
 
 
@@ -133,7 +135,8 @@ def test_plots_draw_into_a_given_axes(study):
 
 def test_plots_of_a_study_without_results_say_so(data):
     X, y = data[:2]
-    failed = tune.search(BASE, {"lr": [-1.0, -2.0]}, train=(X, y), strategy="grid", progress=False)
+    failed = tune.search(BASE.replace(loss="binary_cross_entropy"), {"lr": [0.1, 0.2]}, train=(X, y),
+                         strategy="grid", progress=False)
     assert {t.state for t in failed.trials} == {"failed"}
     for plot in (plots.plot_curves, plots.plot_pareto, plots.plot_importances):
         assert plot(failed).axes[0].texts  # a note instead of an empty frame
@@ -209,7 +212,7 @@ def test_report_is_one_self_contained_page_with_every_plot_and_trial(study, tmp_
     assert f'<tr class="best"><td class="num">{best.number}</td>' in text
     for state in ("complete", "pruned", "diverged", "failed"):
         assert f'class="state state-{state}">{state}</td>' in text
-    assert "lr must be &gt; 0.0" in text  # the failed trial's error, escaped
+    assert "binary_cross_entropy needs exactly two classes in y, got 10" in text  # the failed trial's error
     for name, value in best.hyperparameters.to_dict().items():
         assert f"<th>{name}</th>" in text
     assert "grid" in text and "val_accuracy, maximize" in text

@@ -23,7 +23,8 @@ import math
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
-from ..hyperparams import Hyperparameters
+from ..layers import SCALED_INITIALIZERS
+from ..hyperparams import OPTIMIZER_SETTINGS, SCHEDULE_SETTINGS, Hyperparameters, check_names
 
 __all__ = ["Distribution", "choice", "uniform", "loguniform", "int", "intlog", "layers", "Space"]
 
@@ -114,6 +115,11 @@ class Float(Distribution):
         _check_range(self.low, self.high, self.log, "loguniform" if self.log else "uniform")
         if self.grid is not None:
             object.__setattr__(self, "grid", tuple(float(v) for v in self.grid))
+            outside = [v for v in self.grid if not self.low <= v <= self.high]
+            if outside or not self.grid:
+                kind = "loguniform" if self.log else "uniform"
+                raise ValueError(f"{kind}({self.low}, {self.high}) has points outside its range: {outside}"
+                                 if outside else f"{kind}({self.low}, {self.high}): points=[] gives no grid point")
 
     def suggest(self, trial, name: str) -> float:
         return trial.suggest_float(name, self.low, self.high, log=self.log)
@@ -208,6 +214,29 @@ def layers(depth: Distribution, width: Distribution, shrink: Optional[Distributi
     return Layers(depth=depth, width=width, shrink=shrink if shrink is not None else Choice(values=(1.0,)))
 
 
+#: fields that decide which other fields apply: owner -> {owner's value: the fields it reads}
+_OWNERS = {"optimizer": OPTIMIZER_SETTINGS, "schedule": SCHEDULE_SETTINGS,
+           "init": {name: ("init_scale",) for name in SCALED_INITIALIZERS}}
+
+
+def _ends(dist: Distribution) -> List[Any]:
+    """The extreme values of a distribution (all of a choice)."""
+    if isinstance(dist, Choice):
+        return list(dist.values)
+    if isinstance(dist, (Float, Int)):
+        return [dist.low, dist.high, *(getattr(dist, "grid", None) or ())]
+    return []
+
+
+def _either(values: Sequence[Any]) -> str:
+    values = list(dict.fromkeys(_short(v) for v in values))
+    return values[0] if len(values) == 1 else ", ".join(values[:-1]) + " or " + values[-1]
+
+
+def _short(value: Any) -> str:
+    return repr(list(value)) if isinstance(value, tuple) else repr(value)
+
+
 def _from_dict(data: Dict[str, Any]) -> Distribution:
     data = dict(data)
     kind = data.pop("type")
@@ -226,12 +255,10 @@ class Space:
     """A validated search space over the fields of a base :class:`~nnfast.Hyperparameters`."""
 
     def __init__(self, entries: Mapping[str, Any], base: Hyperparameters) -> None:
-        known = {f.name for f in fields(Hyperparameters)}
         self.base = base
         self.entries: Dict[str, Distribution] = {}
         for name, dist in entries.items():
-            if name not in known:
-                raise ValueError(f"{name!r} is not a hyperparameter; searchable fields: {', '.join(sorted(known))}")
+            check_names({name: None}, "in the search space")
             if isinstance(dist, (list, tuple)):
                 dist = choice(dist)  # a plain list of values is a choice
             if not isinstance(dist, Distribution):
@@ -242,6 +269,117 @@ class Space:
         if not self.entries:
             raise ValueError("the search space is empty")
         self.order = self._resolve_order()
+        self._check()
+
+    # --- checked before any trial runs ------------------------------------------------------
+
+    def _check(self) -> None:
+        """Every entry against :class:`~nnfast.Hyperparameters`: its values (each choice, the
+        ends of each range, every grid point) and the fields and values its conditions name,
+        with the messages a hyperparameter given by hand gets; and settings that belong to
+        one optimizer or schedule must be searched only where it is chosen."""
+        for name in self.order:
+            dist = self.entries[name]
+            for field_name, allowed in dist.conditions:
+                check_names({field_name: None}, f"in the condition of search entry {name!r}")
+                for value in allowed:
+                    self._check_value(field_name, value, f"the condition of search entry {name!r}")
+                possible = self._possible(field_name)
+                if not any(v in possible for v in allowed):
+                    raise ValueError(f"search entry {name!r} is searched only when {field_name} is "
+                                     f"{_either(allowed)}, which never happens: {field_name} takes "
+                                     f"{_either(possible)} in this search")
+            for value in self._representatives(name, dist):
+                self._check_value(name, value, f"search entry {name!r}", dist.conditions)
+            self._check_applies(name, dist)
+
+    def _representatives(self, name: str, dist: Distribution) -> List[Any]:
+        """Values that stand for the whole entry: a field's domain is an interval or a set,
+        so a range whose ends are valid is valid throughout."""
+        if isinstance(dist, Choice):
+            return list(dist.values)
+        if isinstance(dist, Float):
+            return [dist.low, dist.high, *(dist.grid or ())]
+        if isinstance(dist, Int):
+            return [dist.low, dist.high]
+        if isinstance(dist, Layers):
+            for part, low in (("depth", 0), ("width", 1)):
+                for value in _ends(getattr(dist, part)):
+                    if isinstance(value, bool) or not isinstance(value, builtins.int) or value < low:
+                        raise ValueError(f"search entry 'hidden': layers {part} must be integers >= {low}, "
+                                         f"got {value!r}")
+            for value in _ends(dist.shrink):
+                if isinstance(value, bool) or not isinstance(value, (builtins.int, float)) or not 0 < value < math.inf:
+                    raise ValueError(f"search entry 'hidden': layers shrink must be a positive number, got {value!r}")
+            return [dist.compose(d, w, r) for d in _ends(dist.depth) for w in _ends(dist.width)
+                    for r in _ends(dist.shrink)]
+        return []
+
+    def _possible(self, name: str, under: Optional[Mapping[str, Sequence[Any]]] = None) -> List[Any]:
+        """The values field ``name`` can take in this search (a range stands for its ends),
+        where the fields in ``under`` take only the values listed there."""
+        dist = self.entries.get(name)
+        if dist is None:
+            return [getattr(self.base, name)]
+        values = self._representatives(name, dist)
+        under = under or {}
+        always = all(k in under and all(v in allowed for v in under[k]) for k, allowed in dist.conditions)
+        return values + ([] if always else [getattr(self.base, name)])
+
+    def _enabling(self, name: str, conditions) -> Dict[str, Any]:
+        """Settings that make field ``name`` applicable, to check its values on their own:
+        an owner (optimizer, schedule, init) that reads it, momentum for Nesterov, and the
+        entry's conditions."""
+        context: Dict[str, Any] = {}
+        for owner, table in _OWNERS.items():
+            readers = [k for k, settings in table.items() if name in settings]
+            if readers and getattr(self.base, owner) not in readers:
+                context[owner] = readers[0]
+        if name == "nesterov" and not self.base.momentum:
+            context["momentum"] = 0.9
+        if name == "dropout":
+            context["hidden"] = (1,) * max((len(v) for v in self._representatives(name, self.entries[name])
+                                            if isinstance(v, tuple)), default=len(self.base.hidden))
+        context.update({field_name: allowed[0] for field_name, allowed in conditions})
+        return context
+
+    def _check_value(self, name: str, value: Any, where: str, conditions=()) -> None:
+        try:
+            self.base.replace(**{**self._enabling(name, conditions), name: value})
+        except (ValueError, TypeError) as exc:
+            raise type(exc)(f"{where}: {exc}") from None
+
+    def _check_applies(self, name: str, dist: Distribution) -> None:
+        """A setting that only some values of another field accept (an optimizer's own
+        setting, a schedule's, init_scale, Nesterov's momentum, a dropout rate per layer),
+        searched where the other field can take a value that refuses it, makes every such
+        trial fail: say so now, with the condition that fixes it."""
+        conditions = dict(dist.conditions)
+
+        def possible(field_name: str) -> List[Any]:
+            return list(conditions.get(field_name, self._possible(field_name, conditions)))
+
+        for owner, table in _OWNERS.items():
+            readers = [k for k, settings in table.items() if name in settings]
+            wrong = [v for v in possible(owner) if v not in readers] if readers else []
+            if wrong:
+                raise ValueError(f"search entry {name!r} applies to {owner} {_either(readers)}, but this search "
+                                 f"also tries {owner} {_either(wrong)}: make the entry conditional, e.g. "
+                                 f".when({owner}={readers[0]!r}) or \"when\": {{\"{owner}\": \"{readers[0]}\"}}")
+        values = self._representatives(name, dist)
+        if name == "nesterov" and True in values:
+            weak = [m for m in possible("momentum") if not m]
+            if weak:
+                raise ValueError(f"search entry 'nesterov': Nesterov momentum needs momentum > 0, but this search "
+                                 f"also tries momentum {_either(weak)}")
+        if name == "dropout":
+            depths = {len(h) for h in possible("hidden")}
+            for rates in (v for v in values if isinstance(v, tuple)):
+                if depths != {len(rates)}:
+                    raise ValueError(f"search entry 'dropout': {list(rates)} has a rate for each of {len(rates)} "
+                                     f"hidden layers, but this search also tries "
+                                     f"{_either(sorted(d for d in depths if d != len(rates)))} hidden layers; "
+                                     f"give one rate for all layers")
 
     def _resolve_order(self) -> List[str]:
         """Entries with their conditions' fields first, so a condition sees sampled values."""

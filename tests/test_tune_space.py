@@ -1,0 +1,67 @@
+"""Search spaces are checked against the hyperparameters before any trial runs."""
+
+import sys
+
+import pytest
+
+import nnfast as nf
+
+tune = pytest.importorskip("nnfast.tune")
+
+BASE = nf.Hyperparameters(hidden=(16,), epochs=6, standardize=True, batch_size=64)
+
+
+@pytest.fixture(scope="module")
+def small():
+    X, y = nf.data.load_digits()
+    return X[:300], y[:300]
+
+
+@pytest.mark.parametrize("space,message", [
+    ({"learning_rate": tune.uniform(0, 1)}, "unknown hyperparameter 'learning_rate' in the search space"),
+    ({"optimiser": tune.choice(["sgd"])}, "did you mean 'optimizer'"),
+    ({}, "empty"),
+    ({"lr": 0.1}, "distribution"),
+    ({"momentum": tune.uniform(0.1, 0.9).when(optimizer="sgd"),
+      "optimizer": tune.choice(["sgd"]).when(momentum=0.5)}, "cycle"),
+    # each value checked as a hyperparameter given by hand would be
+    ({"optimizer": tune.choice(["adam", "sgdd"])}, "search entry 'optimizer': unknown optimizer 'sgdd'; valid: "),
+    ({"dropout": tune.uniform(0, 1.5)}, r"search entry 'dropout': dropout must be in \[0.0, 1.0\), got 1.5"),
+    ({"lr": tune.uniform(0, 0.1)}, "lr must be > 0.0, got 0.0"),
+    ({"batch_size": tune.int(0, 64)}, "batch_size must be >= 1, got 0"),
+    ({"activation": ["relu", "tanhh"]}, "unknown activation 'tanhh'"),
+    ({"hidden": tune.layers(depth=tune.int(1, 2), width=tune.int(0, 8))}, "width must be integers >= 1, got 0"),
+    ({"lr": tune.choice([0.1, -1.0])}, "lr must be > 0.0, got -1.0"),
+    # conditions name fields and values that exist and can happen
+    ({"momentum": tune.uniform(0.5, 0.9).when(optimiser="sgd")},
+     "unknown hyperparameter 'optimiser' in the condition of search entry 'momentum'; did you mean 'optimizer'"),
+    ({"momentum": tune.uniform(0.5, 0.9).when(optimizer="sgdd"), "optimizer": tune.choice(["adam", "sgd"])},
+     "the condition of search entry 'momentum': unknown optimizer 'sgdd'"),
+    ({"momentum": tune.uniform(0.5, 0.9).when(optimizer="sgd")},
+     "searched only when optimizer is 'sgd', which never happens: optimizer takes 'adam'"),
+    # a setting searched where the field it belongs to can refuse it
+    ({"optimizer": tune.choice(["adam", "sgd"]), "momentum": tune.uniform(0.5, 0.9)},
+     r"'momentum' applies to optimizer 'sgd', but this search also tries optimizer 'adam'.*when\(optimizer='sgd'\)"),
+    ({"decay_rate": tune.uniform(0.1, 0.9)}, "applies to schedule"),
+    ({"init_scale": tune.choice([0.1])}, "applies to init"),
+    ({"nesterov": tune.choice([True, False]), "optimizer": tune.choice(["sgd"])}, "needs momentum > 0"),
+    ({"dropout": tune.choice([(0.1, 0.2)]), "hidden": tune.choice([(8,), (8, 8)])}, "a rate for each of 2"),
+])
+def test_bad_spaces_are_refused_before_any_trial(small, space, message, monkeypatch):
+    ran = []
+    monkeypatch.setattr(sys.modules["nnfast.tune.search"], "run_trial", lambda spec: ran.append(spec))
+    with pytest.raises((ValueError, TypeError), match=message):
+        tune.search(BASE, space, train=small, n_trials=1, progress=False)
+    assert ran == []
+
+
+def test_a_space_with_conditions_that_can_hold_is_accepted(small):
+    space = {"optimizer": tune.choice(["adam", "sgd"]), "momentum": tune.uniform(0.5, 0.9).when(optimizer="sgd"),
+             "nesterov": tune.choice([True, False]).when(optimizer="sgd"),
+             "schedule": tune.choice(["constant", "step"]), "decay_rate": tune.uniform(0.1, 0.9).when(schedule="step"),
+             "dropout": tune.choice([0.0, (0.1, 0.2)]).when(hidden=[(8, 8)]), "hidden": tune.choice([(8,), (8, 8)])}
+    study = tune.search(BASE.replace(epochs=2), space, train=small, strategy="random", n_trials=6, seed=0,
+                        progress=False)
+    assert all(t.state == "complete" for t in study.trials), study.summary()
+
+
