@@ -276,9 +276,9 @@ def _first_line(exc: BaseException) -> str:
 def _study_names(storage: str) -> List[str]:
     import optuna
 
-    from .tune.study import storage_url
+    from .tune.storage import open_storage, storage_url
     try:
-        return optuna.get_all_study_names(storage_url(storage))
+        return optuna.get_all_study_names(open_storage(storage_url(storage)))
     except Exception as exc:  # SQLAlchemy and driver errors: a file that is not a study database, ...
         raise CommandError(f"cannot open study storage {storage}: {_first_line(exc)}") from None
 
@@ -365,6 +365,20 @@ def _check_fraction(value: float, option: str) -> None:
         raise CommandError(f"{option} must be between 0 and 1, got {value}")
 
 
+def _brief(value) -> str:
+    """A stored setting in a message: compact JSON, cut short."""
+    text = json.dumps(value, separators=(",", ":"))
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _contradiction(study: str, name: str, given, stored) -> None:
+    option = "--" + name.replace("_", "-")
+    show = lambda value: option if value is True else f"{option} {value}"  # noqa: E731
+    raise CommandError(f"{show(given)} contradicts study {study!r}, which runs with "
+                       f"{show(stored) if stored is not False else 'no ' + option}; "
+                       f"leave it out to continue the study as it was started")
+
+
 def _check_resumable(stored, space, hp: Hyperparameters, strategy: str, objective: str, split: dict) -> None:
     """The one-line reason a stored study cannot be continued with these settings, if any."""
     attrs = stored.attrs
@@ -383,12 +397,15 @@ def _check_resumable(stored, space, hp: Hyperparameters, strategy: str, objectiv
     before, now = attrs.get("space", {}), json.loads(json.dumps(space.to_dict()))
     changed = [k for k in {**before, **now} if before.get(k) != now.get(k)]
     if changed:
-        fail(f"its search space differs in {', '.join(changed)}: give the same --space")
+        fail(f"its search space differs in {', '.join(changed)} ({changed[0]} "
+             f"{_brief(before.get(changed[0]))} then, {_brief(now.get(changed[0]))} now): give the same --space")
     if attrs.get("objective") != objective:
         fail(f"it optimises {attrs.get('objective')}, not {objective}: give the same --objective")
-    if attrs.get("cli") not in (None, split):
-        fail("its data or its split differ: give the same --data, --target, --test-size, --val-size, --no-test "
-             "and --seed")
+    recorded = (attrs.get("metadata") or {}).get("cli")
+    if recorded is not None and recorded != split:
+        fail(f"its data or its split differ (data fingerprint {recorded.get('fingerprint')} then, "
+             f"{split['fingerprint']} now): give the same --data, --target, --test-size, --val-size, --no-test "
+             f"and --seed, and the same data file")
 
 
 def cmd_tune(args) -> None:
@@ -425,11 +442,17 @@ def cmd_tune(args) -> None:
                                    f"it cannot be resumed")
             kept = {"strategy": stored.attrs["strategy"], "seed": stored.attrs.get("seed"),
                     "trials": stored.attrs.get("n_trials"), "objective": stored.attrs.get("objective"),
-                    **stored.attrs.get("cli", {})}
+                    **(stored.attrs.get("metadata") or {}).get("cli", {})}
+            if args.no_test and not kept.get("no_test", False):
+                _contradiction(stored.name, "no_test", True, False)
 
     def setting(name: str, default):
-        """The option as given, else the resumed study's, else the default."""
+        """The option as given, else the resumed study's, else the default. On a resume,
+        an option that would change what the study is (all but the budget, jobs, timeout
+        and outputs) must agree with the stored one."""
         given = getattr(args, name)
+        if given is not None and name in kept and name not in ("trials", "objective") and given != kept[name]:
+            _contradiction(stored.name, name, given, kept[name])
         return given if given is not None else kept.get(name, default)
 
     strategy, trials, objective = setting("strategy", "bayes"), setting("trials", None), setting("objective", "auto")
@@ -482,14 +505,16 @@ def cmd_tune(args) -> None:
     try:
         study = tune.search(hp, space, train=(X_rest, y_rest), validation_size=val_size, strategy=strategy,
                             n_trials=trials, timeout=args.timeout, storage=args.storage, study_name=args.study_name,
-                            resume=args.resume, n_jobs=args.jobs, objective=objective, seed=seed, progress="auto")
+                            resume=args.resume, n_jobs=args.jobs, objective=objective, seed=seed, progress="auto",
+                            metadata={"cli": split})  # recorded when the study starts: --resume alone reuses it
+    except tune.StudyBusyError as exc:
+        raise CommandError(str(exc)) from None
     except KeyboardInterrupt:
         if args.storage:
             again = ["nnfast tune --storage", args.storage, "--resume"]
             again += ["--study-name", args.study_name] if args.study_name != "nnfast" else []
             print(f"finished trials are kept in {args.storage}; continue with: {' '.join(again)}", file=sys.stderr)
         raise
-    study.optuna.set_user_attr("cli", split)  # a resume reuses these and checks its data before running anything
     print(summary_table(study))
     print()
 
@@ -508,9 +533,11 @@ def cmd_tune(args) -> None:
                 spent = (f"note: the best trial is now {best.number}; its test score stays unknown "
                          f"(the test set of this study is spent)")
         if args.out or (not looks and not no_test):
-            epochs = args.refit_epochs or best.best_epochs
-            print(f"refitting trial {best.number} on {len(X_rest)} rows for {epochs} epochs", file=sys.stderr)
-            study.refit(X_rest, y_rest, epochs=epochs)
+            length = (f"for {args.refit_epochs} epochs" if args.refit_epochs else
+                      "with its own stopping rule" if best.hyperparameters.patience else
+                      f"for {best.hyperparameters.epochs} epochs")
+            print(f"refitting trial {best.number} on {len(X_rest)} rows {length}", file=sys.stderr)
+            study.refit(X_rest, y_rest, epochs=args.refit_epochs)
         if not looks and not no_test:
             test_scores = study.test(X_test, y_test)
             test_note = f"{len(X_test)} rows, looked at once"
@@ -643,8 +670,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                          "to resume and report it later (default: in memory)")
     p.add_argument("--study-name", default="nnfast", metavar="NAME", help="(default: nnfast)")
     p.add_argument("--resume", action="store_true",
-                   help="continue the stored study with its settings: trials already run are kept, interrupted ones "
-                        "re-run, and a test set already looked at is not looked at again")
+                   help="continue the stored study with the settings it was started with (options given again must "
+                        "agree; --trials may extend it): trials already run are kept and never drawn again, trials "
+                        "lost with a killed run run again, and a test set already looked at is not looked at again")
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="start no new trial after this long")
     p.add_argument("--objective", help="the per-epoch value optimised: auto (default: validation accuracy for "
                                        "classes, R^2 for real values) or e.g. val_loss")
@@ -659,7 +687,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="hold out no test part and look at none: search on all the rows")
     p.add_argument("--out", metavar="MODEL.nnf", help="save the refit best model to this file")
     p.add_argument("--refit-epochs", type=int, metavar="N",
-                   help="epochs of the final refit (default: those that gave the best trial its score)")
+                   help="train the final refit for exactly N epochs, without early stopping (default: the best "
+                        "trial's own procedure, with its early stopping, on all the non-test rows)")
     p.set_defaults(run=cmd_tune)
 
     p = sub.add_parser("report", help="summarise a stored study and write its HTML report",

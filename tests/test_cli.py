@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -152,8 +153,7 @@ def test_tune_grid_with_a_toml_space_and_saving_the_model(tmp_path, capsys):
     study = tune.load_study(str(tmp_path / "grid.db"))
     assert sorted(t.params["batch_size"] for t in study.trials) == [32, 64]  # the whole grid by default
     model = nf.load(str(tmp_path / "best.nnf"))
-    assert model.hyperparameters == study.best().hyperparameters.replace(
-        epochs=study.best().best_epochs, patience=None)
+    assert model.hyperparameters == study.best().hyperparameters  # refit by the trial's own procedure
     assert f"saved {tmp_path / 'best.nnf'}" in out
     assert (tmp_path / "grid-report.html").exists()
 
@@ -234,11 +234,17 @@ def test_bad_storage_on_resume_gives_one_line_errors(finished, tmp_path, capsys)
     assert_one_line_error(status, err, "tune", "cannot resume study 'nnfast'", "base hyperparameters differ",
                           "epochs 5 then, 6 now")
 
+    # an option given again that contradicts the stored one names both values
     status, _, err = run(capsys, "tune", "--storage", db, "--resume", "--seed", "2")
-    assert_one_line_error(status, err, "tune", "cannot resume study 'nnfast'", "its data or its split differ")
-
+    assert_one_line_error(status, err, "tune", "--seed 2 contradicts study 'nnfast', which runs with --seed 1")
     status, _, err = run(capsys, "tune", "--storage", db, "--resume", "--strategy", "bayes")
-    assert_one_line_error(status, err, "tune", "it is a random search", "--strategy random")
+    assert_one_line_error(status, err, "tune", "--strategy bayes contradicts", "--strategy random")
+    status, _, err = run(capsys, "tune", "--storage", db, "--resume", "--val-size", "0.3")
+    assert_one_line_error(status, err, "tune", "--val-size 0.3 contradicts", "--val-size 0.2")
+    status, _, err = run(capsys, "tune", "--storage", db, "--resume", "--no-test")
+    assert_one_line_error(status, err, "tune", "--no-test contradicts", "no --no-test")
+    status, _, err = run(capsys, "tune", "--storage", db, "--resume", "--data", "other.csv")
+    assert_one_line_error(status, err, "tune", "--data other.csv contradicts", "--data digits")
 
     junk = tmp_path / "junk.db"
     junk.write_text("this is not a database\n" * 50)
@@ -353,3 +359,38 @@ def test_bad_train_and_predict_input_gives_one_line_errors(tmp_path, capsys):
     assert status == 1 and len(err.strip().splitlines()) == 1 and err.startswith("nnfast predict: error:")
     status, _, err = run(capsys, "train", "--set", "activation=nope")
     assert_one_line_error(status, err, "train", "activation")
+
+
+def test_resume_alone_continues_a_killed_study_with_its_data_and_options(tmp_path):
+    # the CLI used to record its options only when the search ended: after a kill -9,
+    # --resume refused ("its data differs")
+    X, y = nf.data.load_digits()
+    rows = np.column_stack([X[:900], y[:900]])
+    np.savetxt(tmp_path / "d.csv", rows, delimiter=",", fmt="%g")
+    (tmp_path / "space.json").write_text(json.dumps({"lr": {"loguniform": [1e-3, 1e-2]}, "hidden": [[64], [128]]}))
+    args = [sys.executable, "-m", "nnfast", "tune", "--storage", "r.db"]
+    first = subprocess.Popen([*args, "--no-test", "--data", "d.csv", "--space", "space.json", "--strategy", "random",
+                              "--trials", "8", "--set", "epochs=80", "--set", "patience=null", "--val-size", "0.25"],
+                             cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and first.poll() is None:
+            time.sleep(0.1)
+            try:
+                if tune.load_study(str(tmp_path / "r.db")).trials:
+                    break
+            except Exception:  # not created yet
+                continue
+        assert first.poll() is None, "the study finished before it could be killed"
+    finally:
+        first.kill()
+        first.wait()
+    before = {t.number: t.params for t in tune.load_study(str(tmp_path / "r.db")).trials}
+    assert 1 <= len(before) < 8
+    resumed = subprocess.run([*args, "--resume"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming lr, hidden with random search (8 trials" in resumed.stderr and "900 rows of d.csv" in resumed.stderr
+    study = tune.load_study(str(tmp_path / "r.db"))
+    assert len(study.trials) == 8 and len({json.dumps(t.params, sort_keys=True) for t in study.trials}) == 8
+    assert {t.number: t.params for t in study.trials[:len(before)]} == before
+    assert "test: not looked at (--no-test)" in resumed.stdout

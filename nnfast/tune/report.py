@@ -18,6 +18,7 @@ import tempfile
 from typing import Any, Dict, Iterable, List, Mapping, Tuple, Union
 
 from .. import __version__
+from .trial import SCORE_EPOCHS
 
 __all__ = ["write_report", "summary_table", "render_report"]
 
@@ -209,7 +210,7 @@ def _summary_html(study, trials, best) -> str:
     else:
         out.append(_kv([("trial", best.number), (f"{study.objective or 'score'} (validation)", _score(best.score)),
                         ("training time", f"{_fmt(best.seconds, 3)} s"),
-                        ("epochs", f"{best.epochs} (scored at epoch {best.best_epochs})"),
+                        ("epochs", f"{best.epochs} (scored on the mean of the last {min(best.epochs, SCORE_EPOCHS)})"),
                         ("stopped", best.stop_reason or "–")]))
         if best.hyperparameters is not None:
             base = study.attrs.get("base", {})

@@ -1,40 +1,59 @@
 """The driver of a search: ask the strategy, send trials to an executor, record results.
 
-Only the driver touches the study's storage. Trials go out as plain data to any
-``concurrent.futures.Executor`` (threads by default: training releases the GIL), come
-back as plain data, and are written as they finish, so a study killed at any moment
-keeps every finished trial; ``resume=True`` re-queues the trials that were running.
+The driver samples and tells against an in-memory Optuna study (the *mirror*); a stored
+study receives each trial once it has finished, whole, in one transaction, written by a
+background thread (:class:`~nnfast.tune.storage.TrialWriter`). So storage costs a write
+per trial, not per epoch, and never holds a running or half-recorded trial: a study
+killed at any moment keeps every trial that was written, and a resumed one re-runs only
+what was lost.
+
+Trials are told in the order they were asked, whatever order they finish in, and trial
+``k`` draws its values from a sampler seeded by the study's seed and ``k``; so a seeded
+study gives the same trials on every run with the same ``n_jobs``, and a resumed or
+extended study continues the sequence instead of replaying it.
+
+Trials go out as plain data to any ``concurrent.futures.Executor`` (threads by default:
+training releases the GIL) and come back as plain data. Only the driver touches storage,
+and one driver at a time (:class:`~nnfast.tune.storage.DriverLease`).
 """
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures as cf
 import contextlib
+import json
 import math
 import multiprocessing
 import os
 import sys
-import json
 import time
 from contextlib import contextmanager
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Deque, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import optuna
 
 from .. import __version__, _core
+from .._targets import looks_like_labels
 from ..data import split_indices
 from ..hyperparams import Hyperparameters
-from .._targets import looks_like_labels
+from ._quiet import quiet_optuna
 from .space import Space
+from .storage import DriverLease, TrialWriter, data_fingerprint, open_storage, storage_url
 from .strategies import STRATEGIES, Strategy
-from .study import INTERRUPTED, Study, data_fingerprint, storage_url
+from .strategies.base import FixedSampler, PerTrialSampler
+from .study import RESULT_ATTR, Study
 from .trial import TrialResult, TrialSpec, objective_key, run_trial
 
 __all__ = ["search", "run_configurations"]
 
 #: pruning waits for this many completed trials before comparing against their median
 MIN_TRIALS_FOR_PRUNING = 5
+#: the layout of what nnfast writes into a study; a resume needs the same
+STUDY_FORMAT = 2
+#: the study settings a resume must share with the stored study
+RESUME_KEYS = ("space", "base", "strategy", "objective", "seed", "data", "metadata")
 
 
 def _split(X: Any, y: Any, validation: Optional[Tuple[Any, Any]], validation_size: float, seed: int):
@@ -122,21 +141,19 @@ def _thresholds(study: optuna.Study, sign: float, epochs: int) -> List[float]:
 
 
 def _record(study: optuna.Study, trial: optuna.trial.Trial, params: Dict[str, Any], hp: Optional[Hyperparameters],
-            result: TrialResult, data_print: str) -> None:
+            result: TrialResult, data_print: str, point: Optional[int]) -> None:
+    """Tells the mirror how a trial went; everything nnfast knows of it goes into one attribute."""
     for epoch, value in enumerate(result.intermediate):
         if not math.isnan(value):
             trial.report(value, epoch)
-    trial.set_user_attr("searched", {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()})
-    if hp is not None:
-        trial.set_user_attr("hyperparameters", hp.to_dict())
-    trial.set_user_attr("score", None if math.isnan(result.score) else result.score)
-    trial.set_user_attr("seconds", result.seconds)
-    trial.set_user_attr("epochs", result.epochs)
-    trial.set_user_attr("stop_reason", result.stop_reason or result.state)
-    trial.set_user_attr("history", result.history)
-    trial.set_user_attr("error", result.error)
-    trial.set_user_attr("nnfast_version", __version__)
-    trial.set_user_attr("data", data_print)
+    trial.set_user_attr(RESULT_ATTR, {
+        "searched": {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()},
+        "hyperparameters": None if hp is None else hp.to_dict(),
+        "score": None if math.isnan(result.score) else result.score,
+        "score_loss": None if math.isnan(result.score_loss) else result.score_loss,
+        "seconds": result.seconds, "epochs": result.epochs, "stop_reason": result.stop_reason or result.state,
+        "history": result.history, "curve": [None if math.isnan(v) else v for v in result.intermediate],
+        "error": result.error, "point": point, "nnfast_version": __version__, "data": data_print})
     if result.state == "complete":
         study.tell(trial, result.score)
     elif result.state in ("pruned", "diverged"):
@@ -145,112 +162,186 @@ def _record(study: optuna.Study, trial: optuna.trial.Trial, params: Dict[str, An
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
 
 
-def _counted(study: optuna.Study) -> int:
-    """Finished trials that count against the budget (interrupted ones are re-run instead)."""
-    finished = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,
-                                                        optuna.trial.TrialState.PRUNED,
-                                                        optuna.trial.TrialState.FAIL))
-    return sum(1 for t in finished if "stop_reason" in t.user_attrs and INTERRUPTED not in t.system_attrs)
+def _for_storage(frozen: optuna.trial.FrozenTrial) -> optuna.trial.FrozenTrial:
+    """The trial as storage keeps it: its per-epoch curve lives in the result attribute
+    (one row), not as Optuna intermediate values (a row per epoch)."""
+    return optuna.trial.FrozenTrial(
+        number=frozen.number, state=frozen.state, value=None, values=frozen.values,
+        datetime_start=frozen.datetime_start, datetime_complete=frozen.datetime_complete, params=dict(frozen.params),
+        distributions=dict(frozen.distributions), user_attrs=dict(frozen.user_attrs), system_attrs={},
+        intermediate_values={}, trial_id=0)
 
 
-def _requeue_interrupted(study: optuna.Study) -> int:
-    """Trials left running by a driver that died: mark and close them, and queue their params again.
-
-    The mark matters: a driver can die half-way through recording a result, leaving a
-    running trial with some of its attributes; marked, it never counts against the budget.
-    """
-    stale = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-    for t in stale:
-        # a queued point (grid) may have died before its values were suggested: keep the point
-        study.enqueue_trial({**t.system_attrs.get("fixed_params", {}), **t.params}, skip_if_exists=False)
-        # Optuna has no public way to annotate a trial another driver started; its storage does
-        study._storage.set_trial_system_attr(t._trial_id, INTERRUPTED, True)
-        study.tell(t.number, state=optuna.trial.TrialState.FAIL)
-    return len(stale)
+def _for_mirror(frozen: optuna.trial.FrozenTrial) -> optuna.trial.FrozenTrial:
+    """A stored trial as the mirror needs it: the curve back as intermediate values."""
+    curve = (frozen.user_attrs.get(RESULT_ATTR) or {}).get("curve") or []
+    return optuna.trial.FrozenTrial(
+        number=frozen.number, state=frozen.state, value=None, values=frozen.values,
+        datetime_start=frozen.datetime_start, datetime_complete=frozen.datetime_complete, params=dict(frozen.params),
+        distributions=dict(frozen.distributions), user_attrs=dict(frozen.user_attrs), system_attrs={},
+        intermediate_values={e: float(v) for e, v in enumerate(curve) if v is not None}, trial_id=0)
 
 
-def _open_study(name: str, url: Optional[str], strategy: Strategy, resume: bool, meta: Dict[str, Any],
-                queued: List[Dict[str, Any]]) -> optuna.Study:
-    """A new study with its settings and queued points, or the stored one to resume
-    (settings checked, interrupted trials re-queued)."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    meta = json.loads(json.dumps(meta))  # as the storage keeps it (tuples become lists)
-    exists = url is not None and name in optuna.get_all_study_names(url)
-    if exists and not resume:
-        raise ValueError(f"study {name!r} already exists in {url}; pass resume=True to continue it "
-                         f"or choose another study name")
-    direction = "maximize" if meta["sign"] > 0 else "minimize"
-    study = optuna.create_study(study_name=name, storage=url, sampler=strategy.sampler(), direction=direction,
-                                load_if_exists=exists)
-    if exists:
-        for key in ("space", "base", "strategy", "objective", "data"):
-            if study.user_attrs.get(key) != meta[key]:
+class _Store:
+    """The stored side of a study: the Optuna study in storage, this driver's lease on
+    it, and the writer that appends finished trials."""
+
+    def __init__(self, name: str, url: str, direction: str, resume: bool, meta: Dict[str, Any]) -> None:
+        storage = open_storage(url)
+        try:
+            self.study = optuna.create_study(study_name=name, storage=storage, direction=direction)
+            created = True
+        except optuna.exceptions.DuplicatedStudyError:
+            if not resume:
+                raise ValueError(f"study {name!r} already exists in {url}; pass resume=True to continue it "
+                                 f"or choose another study name") from None
+            self.study = optuna.load_study(study_name=name, storage=storage)
+            created = False
+        if created:  # the settings first: a driver that resumes it meanwhile checks against them
+            for key, value in meta.items():
+                self.study.set_user_attr(key, value)
+        self.lease = DriverLease(self.study)
+        self.lease.acquire()
+        try:
+            if not created:
+                self._check(name, meta)
+            self.trials = list(self.study.get_trials(deepcopy=False))
+        except BaseException:
+            self.lease.release()
+            raise
+        self.writer = TrialWriter(self.study, self.lease)
+
+    def _check(self, name: str, meta: Dict[str, Any]) -> None:
+        stored = self.study.user_attrs
+        if stored.get("nnfast_format") != STUDY_FORMAT:
+            raise ValueError(f"cannot resume study {name!r}: it was written by another version of nnfast "
+                             f"(study format {stored.get('nnfast_format', 1)}, this one writes {STUDY_FORMAT}); "
+                             f"start a new study")
+        for key in RESUME_KEYS:
+            if stored.get(key) != meta[key]:
                 raise ValueError(f"cannot resume study {name!r}: its {key} differs from this search's "
-                                 f"(stored {study.user_attrs.get(key)!r})")
-        _requeue_interrupted(study)
-    else:
-        for key, value in meta.items():
-            study.set_user_attr(key, value)
-        for params in queued:
-            study.enqueue_trial(params)
-    return study
+                                 f"(stored {json.dumps(stored.get(key))}, given {json.dumps(meta[key])})")
+        odd = [t.number for t in self.study.get_trials(deepcopy=False)
+               if t.state in (optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.WAITING)]
+        if odd:
+            raise ValueError(f"cannot resume study {name!r}: trials {odd[:5]} are running or waiting, which nnfast "
+                             f"never writes; was the study changed by another program?")
+
+    def close(self) -> None:
+        try:
+            self.writer.close()
+        finally:
+            self.lease.release()
 
 
 class _Driver:
-    """Runs trials until the budget is spent: ask, build the configuration, submit, record."""
+    """Runs trials until the budget is spent: ask, build the configuration, submit, and
+    tell the results in the order the trials were asked."""
 
-    def __init__(self, study: optuna.Study, propose, n_trials: int, exhaustive: bool, data, key: str, sign: float,
-                 pruning: bool, warmup_epochs: int, data_print: str) -> None:
-        self.study, self.propose, self.n_trials, self.exhaustive = study, propose, n_trials, exhaustive
+    def __init__(self, strategy: Strategy, queued: Sequence[Dict[str, Any]], propose, n_trials: int,
+                 exhaustive: bool, data, key: str, sign: float, pruning: bool, warmup_epochs: int,
+                 data_print: str, meta: Dict[str, Any], name: str, url: Optional[str], resume: bool) -> None:
+        self.strategy, self.queued, self.propose = strategy, list(queued), propose
+        self.n_trials, self.exhaustive = n_trials, exhaustive
         self.data, self.key, self.sign = data, key, sign
         self.pruning, self.warmup_epochs, self.data_print = pruning, warmup_epochs, data_print
+        self.assigned: Dict[int, int] = {}  # trial number -> index of the queued point it runs
+        direction = "maximize" if sign > 0 else "minimize"
+        with quiet_optuna():
+            self.mirror = optuna.create_study(study_name=name, direction=direction,
+                                              sampler=PerTrialSampler(self._sampler))
+            self.store = None if url is None else _Store(name, url, direction, resume, meta)
+            if self.store is None:
+                for k, v in meta.items():
+                    self.mirror.set_user_attr(k, v)
+            else:
+                self.mirror.add_trials(_for_mirror(t) for t in self.store.trials)
+        done = {(t.user_attrs.get(RESULT_ATTR) or {}).get("point") for t in self.mirror.get_trials(deepcopy=False)}
+        self.waiting = collections.deque(i for i in range(len(self.queued)) if i not in done)
+
+    @property
+    def study(self) -> Study:
+        return Study(self.store.study if self.store is not None else self.mirror)
+
+    def _sampler(self, number: int):
+        point = self.assigned.get(number)
+        return FixedSampler(self.queued[point]) if point is not None else self.strategy.sampler(number)
 
     def run(self, executor, n_jobs: int, timeout: Optional[float], progress: Union[bool, str]) -> None:
+        try:
+            self._run(executor, n_jobs, timeout, progress)
+        finally:
+            if self.store is not None:
+                self.store.close()
+
+    def _run(self, executor, n_jobs: int, timeout: Optional[float], progress: Union[bool, str]) -> None:
         pool, owned, threads = _make_executor(executor, n_jobs)
         local = executor is None or executor == "threads"
         line = _Progress(self.n_trials, self.key, progress)
         start = time.perf_counter()
-        running: Dict[cf.Future, Tuple[optuna.trial.Trial, Dict[str, Any], Hyperparameters]] = {}
+        # in the order asked: (future, trial, params, hp, point)
+        pending: Deque[Tuple[cf.Future, optuna.trial.Trial, Dict[str, Any], Optional[Hyperparameters],
+                             Optional[int]]] = collections.deque()
         try:
-            with _threads(threads) if local else contextlib.nullcontext():
+            with _threads(threads) if local else contextlib.nullcontext(), quiet_optuna():
                 while True:
                     out_of_time = timeout is not None and time.perf_counter() - start > timeout
-                    while not out_of_time and len(running) < n_jobs and self._room(len(running)):
-                        trial = self.study.ask()
-                        try:
-                            params, hp = self.propose(trial)
-                        except (ValueError, TypeError) as exc:  # an impossible combination: recorded, not fatal
-                            _record(self.study, trial, getattr(exc, "params", {}), None,
-                                    TrialResult(trial.number, "failed", error=str(exc)), self.data_print)
-                            continue
-                        spec = TrialSpec(trial.number, hp.to_dict(), *self.data, self.key, self.sign,
-                                         _thresholds(self.study, self.sign, hp.epochs) if self.pruning else [],
-                                         self.warmup_epochs)
-                        future = pool.submit(run_trial, spec) if local else pool.submit(_run_in_worker, spec, threads)
-                        running[future] = (trial, params, hp)
-                    if not running:
+                    while not out_of_time and len(pending) < n_jobs and self._room(len(pending)):
+                        pending.append(self._start(pool, local, threads))
+                    if not pending:
                         break
-                    finished, _ = cf.wait(list(running), return_when=cf.FIRST_COMPLETED)
-                    for future in finished:
-                        trial, params, hp = running.pop(future)
-                        try:
-                            result = future.result()
-                        except Exception as exc:  # the executor failed (a worker died, pickling, ...)
-                            result = TrialResult(trial.number, "failed", error=f"{type(exc).__name__}: {exc}")
-                        _record(self.study, trial, params, hp, result, self.data_print)
-                    line.update(_counted(self.study), len(running), self._best())
+                    future = pending[0][0]  # the oldest: results are told in the order trials were asked
+                    cf.wait([future])
+                    self._finish(pending.popleft())
+                    line.update(self._finished(), len(pending), self._best())
         finally:
+            with quiet_optuna():  # trials that finished in order before an interruption are kept
+                while pending and pending[0][0].done():
+                    self._finish(pending.popleft())
             line.close()
             if owned:
                 pool.shutdown(wait=True, cancel_futures=True)
 
+    def _start(self, pool, local: bool, threads: int):
+        number = len(self.mirror.get_trials(deepcopy=False))
+        point = self.waiting.popleft() if self.waiting else None
+        if point is not None:
+            self.assigned[number] = point
+        trial = self.mirror.ask()
+        try:
+            params, hp = self.propose(trial)
+        except (ValueError, TypeError) as exc:  # an impossible combination: recorded in its turn, not fatal
+            done: cf.Future = cf.Future()
+            done.set_result(TrialResult(trial.number, "failed", error=str(exc)))
+            return done, trial, getattr(exc, "params", {}), None, point
+        spec = TrialSpec(trial.number, hp.to_dict(), *self.data, self.key, self.sign,
+                         _thresholds(self.mirror, self.sign, hp.epochs) if self.pruning else [], self.warmup_epochs)
+        future = pool.submit(run_trial, spec) if local else pool.submit(_run_in_worker, spec, threads)
+        return future, trial, params, hp, point
+
+    def _finish(self, entry) -> None:
+        future, trial, params, hp, point = entry
+        try:
+            result = future.result()
+        except Exception as exc:  # the executor failed (a worker died, pickling, ...)
+            result = TrialResult(trial.number, "failed", error=f"{type(exc).__name__}: {exc}")
+        _record(self.mirror, trial, params, hp, result, self.data_print, point)
+        self.assigned.pop(trial.number, None)
+        if self.store is not None:
+            self.store.writer.put(_for_storage(self.mirror.get_trials(deepcopy=False)[trial.number]))
+
+    def _finished(self) -> int:
+        return len(self.mirror.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,
+                                                                   optuna.trial.TrialState.PRUNED,
+                                                                   optuna.trial.TrialState.FAIL)))
+
     def _room(self, running: int) -> bool:
-        if _counted(self.study) + running >= self.n_trials:
+        if self._finished() + running >= self.n_trials:
             return False
-        return not self.exhaustive or _has_waiting(self.study)
+        return not self.exhaustive or bool(self.waiting)
 
     def _best(self) -> float:
-        values = [t.value for t in self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))]
+        values = [t.value for t in self.mirror.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))]
         return max(values, key=lambda v: self.sign * v) if values else math.nan
 
 
@@ -258,10 +349,6 @@ def _run_in_worker(spec: TrialSpec, threads: int) -> TrialResult:
     """Entry point in another process (process pool, Dask worker): that process's nnfast threads."""
     _core.set_num_threads(threads)
     return run_trial(spec)
-
-
-def _has_waiting(study: optuna.Study) -> bool:
-    return bool(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,)))
 
 
 def _strategy(strategy: Union[str, Strategy], seed: int) -> Strategy:
@@ -272,10 +359,15 @@ def _strategy(strategy: Union[str, Strategy], seed: int) -> Strategy:
     return STRATEGIES[strategy](seed=seed)
 
 
-def _check_jobs(n_jobs: Any) -> int:
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
-        raise ValueError(f"n_jobs must be a positive integer, got {n_jobs!r}")
-    return n_jobs
+def _check_count(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _meta(**settings: Any) -> Dict[str, Any]:
+    """Study settings as the storage keeps them (JSON: tuples become lists)."""
+    return json.loads(json.dumps({**settings, "nnfast_version": __version__, "nnfast_format": STUDY_FORMAT}))
 
 
 def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, Any],
@@ -283,7 +375,8 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
            strategy: Union[str, Strategy] = "bayes", n_trials: Optional[int] = None, timeout: Optional[float] = None,
            storage: Optional[str] = None, study_name: str = "nnfast", resume: bool = False, n_jobs: int = 1,
            executor: Union[str, cf.Executor, None] = None, objective: str = "auto", pruning: bool = True,
-           warmup_epochs: int = 5, seed: int = 0, progress: Union[bool, str] = "auto") -> Study:
+           warmup_epochs: int = 5, seed: int = 0, progress: Union[bool, str] = "auto",
+           metadata: Optional[Mapping[str, Any]] = None) -> Study:
     """Search hyperparameters empirically: train each configuration, score it on
     validation data, record everything.
 
@@ -293,7 +386,8 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
         The base configuration; the space changes some of its fields.
     space : mapping of field name -> distribution
         See :mod:`nnfast.tune.space` (``choice``, ``uniform``, ``loguniform``, ``int``,
-        ``intlog``, ``layers``, and ``.when(...)`` for conditional entries).
+        ``intlog``, ``layers``, and ``.when(...)`` for conditional entries). Every entry is
+        checked against :class:`~nnfast.Hyperparameters` before any trial runs.
     train : (X, y)
         Training data. The test set never enters a search: keep it for
         :meth:`Study.test`, once, after :meth:`Study.refit`.
@@ -302,16 +396,21 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
         seeded and stratified for classes.
     strategy : "grid", "random", "bayes" or a Strategy
     n_trials : int, optional
-        The trial budget (default: the whole grid, or 20). Interrupted trials don't count.
+        The trial budget (default: the whole grid, or 20), counting every finished trial
+        (complete, pruned, diverged or failed).
     timeout : float, optional
         Start no new trial after this many seconds.
     storage : str, optional
         A file (SQLite) or an SQLAlchemy URL; None keeps the study in memory.
     resume : bool
         Continue the stored study ``study_name`` (which must have the same space, base,
-        strategy, objective and data) instead of refusing to overwrite it.
+        strategy, objective, seed, data and metadata) instead of refusing to overwrite
+        it. A resumed or extended study continues the sequence of trials: none already
+        run is drawn again, and trials lost with a killed driver run again.
     n_jobs : int
         Trials at once. nnfast's threads are shared out so the trials do not oversubscribe.
+        Results are told in the order trials were asked, so a seeded study is the same on
+        every run with the same ``n_jobs``.
     executor : "threads" (default), "processes" or a concurrent.futures.Executor
         E.g. ``distributed.Client(...).get_executor()`` for a Dask cluster.
     objective : str
@@ -325,27 +424,37 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
         Seeds the strategy and the validation split.
     progress : bool or "auto"
         A progress line on stderr ("auto": on a terminal).
+    metadata : mapping, optional
+        JSON data recorded with the study when it is created (e.g. how the data was
+        prepared); a resume must give the same.
 
     Returns
     -------
     Study
+
+    Raises
+    ------
+    ValueError
+        For a bad space (unknown field, value outside a field's domain, ...), a study that
+        exists (without ``resume``) or differs from this search (with it).
+    nnfast.tune.StudyBusyError
+        If another live driver is running the stored study.
     """
     if not isinstance(hp, Hyperparameters):
         raise TypeError(f"hp must be nnfast.Hyperparameters, got {type(hp).__name__}")
     strategy = _strategy(strategy, seed)
-    n_jobs = _check_jobs(n_jobs)
+    n_jobs = _check_count(n_jobs, "n_jobs")
     search_space = Space(space, hp)
-    (X_tr, y_tr), (X_val, y_val) = _split(*train, validation, validation_size, seed)
-    key, sign = objective_key(hp, y_tr, objective)
     queued = strategy.queued(search_space)
     if n_trials is None:
         n_trials = len(queued) if strategy.exhaustive else 20
+    n_trials = _check_count(n_trials, "n_trials")
+    (X_tr, y_tr), (X_val, y_val) = _split(*train, validation, validation_size, seed)
+    key, sign = objective_key(hp, y_tr, objective)
     data_print = data_fingerprint(X_tr, y_tr, X_val, y_val)
     url = storage_url(storage)
-    meta = {"space": search_space.to_dict(), "base": hp.to_dict(), "strategy": strategy.name, "objective": key,
-            "sign": sign, "data": data_print, "storage": url, "n_trials": n_trials, "seed": seed,
-            "nnfast_version": __version__}
-    study = _open_study(study_name, url, strategy, resume, meta, queued)
+    meta = _meta(space=search_space.to_dict(), base=hp.to_dict(), strategy=strategy.name, objective=key, sign=sign,
+                 data=data_print, storage=url, n_trials=n_trials, seed=seed, metadata=dict(metadata or {}))
 
     def propose(trial):
         params = search_space.sample(trial)
@@ -355,9 +464,10 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
             exc.params = params
             raise
 
-    _Driver(study, propose, n_trials, strategy.exhaustive, ((X_tr, y_tr), (X_val, y_val)), key, sign, pruning,
-            warmup_epochs, data_print).run(executor, n_jobs, timeout, progress)
-    return Study(study)
+    driver = _Driver(strategy, queued, propose, n_trials, strategy.exhaustive, ((X_tr, y_tr), (X_val, y_val)), key,
+                     sign, pruning, warmup_epochs, data_print, meta, study_name, url, resume)
+    driver.run(executor, n_jobs, timeout, progress)
+    return driver.study
 
 
 def run_configurations(configurations: Sequence[Hyperparameters], X: Any, y: Any, *,
@@ -369,17 +479,14 @@ def run_configurations(configurations: Sequence[Hyperparameters], X: Any, y: Any
     configurations = list(configurations)
     if not configurations:
         raise ValueError("no configurations to run")
-    n_jobs = _check_jobs(n_jobs)
+    n_jobs = _check_count(n_jobs, "n_jobs")
     (X_tr, y_tr), (X_val, y_val) = _split(X, y, validation, validation_size, seed)
     key, sign = objective_key(configurations[0], y_tr, objective)
     data_print = data_fingerprint(X_tr, y_tr, X_val, y_val)
     url = storage_url(storage)
     listed = [c.to_dict() for c in configurations]
-    meta = {"space": {"configuration": listed}, "base": listed[0], "strategy": "listed", "objective": key,
-            "sign": sign, "data": data_print, "storage": url, "n_trials": len(listed), "seed": seed,
-            "nnfast_version": __version__, "rerun_of": source}
-    strategy = STRATEGIES["grid"](seed=seed)
-    study = _open_study(name, url, strategy, False, meta, [{"configuration": i} for i in range(len(listed))])
+    meta = _meta(space={"configuration": listed}, base=listed[0], strategy="listed", objective=key, sign=sign,
+                 data=data_print, storage=url, n_trials=len(listed), seed=seed, metadata={}, rerun_of=source)
     base = configurations[0]
 
     def propose(trial):
@@ -387,6 +494,8 @@ def run_configurations(configurations: Sequence[Hyperparameters], X: Any, y: Any
         changed = {k: v for k, v in chosen.to_dict().items() if v != base.to_dict()[k]}
         return changed, chosen
 
-    _Driver(study, propose, len(listed), True, ((X_tr, y_tr), (X_val, y_val)), key, sign, False, 0,
-            data_print).run(executor, n_jobs, None, progress)
-    return Study(study)
+    driver = _Driver(STRATEGIES["grid"](seed=seed), [{"configuration": i} for i in range(len(listed))], propose,
+                     len(listed), True, ((X_tr, y_tr), (X_val, y_val)), key, sign, False, 0, data_print, meta, name,
+                     url, False)
+    driver.run(executor, n_jobs, None, progress)
+    return driver.study

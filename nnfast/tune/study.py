@@ -7,8 +7,6 @@ and re-run later, and opens in optuna-dashboard as it is.
 from __future__ import annotations
 
 import datetime
-import hashlib
-import json
 import math
 import numbers
 from dataclasses import dataclass, field
@@ -18,25 +16,10 @@ import numpy as np
 import optuna
 
 from ..hyperparams import Hyperparameters, train
+from ._quiet import quiet_optuna
+from .storage import LEASE_PREFIX, data_fingerprint, open_storage, storage_url
 
 __all__ = ["Study", "TrialRecord", "load_study", "storage_url", "data_fingerprint"]
-
-
-def storage_url(storage: Optional[str]) -> Optional[str]:
-    """A path such as ``study.db`` means SQLite; URLs pass through; None keeps it in memory."""
-    if storage is None or "://" in storage:
-        return storage
-    return f"sqlite:///{storage}"
-
-
-def data_fingerprint(*arrays: Any) -> str:
-    """A short hash of the data's values, shapes and dtypes: the same data, the same print."""
-    h = hashlib.sha256()
-    for arr in arrays:
-        arr = np.ascontiguousarray(arr)
-        h.update(f"{arr.dtype.str}{arr.shape}".encode())
-        h.update(arr.tobytes() if arr.dtype != object else json.dumps(arr.tolist(), default=str).encode())
-    return h.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -44,7 +27,7 @@ class TrialRecord:
     """One trial as recorded: what was tried, how it scored, what it cost."""
 
     number: int
-    state: str                     # complete, pruned, diverged, failed, interrupted, running, waiting
+    state: str                     # complete, pruned, diverged, failed (running, waiting: not written by nnfast)
     score: float
     seconds: float
     epochs: int
@@ -53,36 +36,36 @@ class TrialRecord:
     params: Dict[str, Any]         # the searched values, as the space's entries
     history: Dict[str, Any] = field(repr=False, default_factory=dict)
     error: str = ""
-
-    @property
-    def best_epochs(self) -> int:
-        """Epochs to train this configuration for when refitting without validation data."""
-        best = self.history.get("best_epoch")
-        return (best + 1) if best is not None else max(self.epochs, 1)
+    score_loss: float = math.nan   # the validation cost over the scored epochs: breaks ties of the score
 
 
-#: system attribute of a trial whose driver died while it ran (it was re-queued on resume)
-INTERRUPTED = "nnfast:interrupted"
+#: the user attribute of a trial that holds everything nnfast recorded of it (one JSON
+#: document, so storage writes it as one row)
+RESULT_ATTR = "nnfast"
+
+
+def _number(value: Any) -> float:
+    return math.nan if value is None else float(value)
 
 
 def _record(frozen: optuna.trial.FrozenTrial) -> TrialRecord:
-    attrs = frozen.user_attrs
+    attrs = frozen.user_attrs.get(RESULT_ATTR) or {}
     state = frozen.state
     if state == optuna.trial.TrialState.COMPLETE:
         name = "complete"
     elif state == optuna.trial.TrialState.PRUNED:
         name = "diverged" if attrs.get("stop_reason") == "diverged" else "pruned"
     elif state == optuna.trial.TrialState.FAIL:
-        name = "failed" if "stop_reason" in attrs and INTERRUPTED not in frozen.system_attrs else "interrupted"
+        name = "failed"
     else:
         name = state.name.lower()
     hp = attrs.get("hyperparameters")
     return TrialRecord(
-        number=frozen.number, state=name,
-        score=float(attrs.get("score", math.nan)) if attrs.get("score") is not None else math.nan,
-        seconds=float(attrs.get("seconds", math.nan)), epochs=int(attrs.get("epochs", 0)),
+        number=frozen.number, state=name, score=_number(attrs.get("score")),
+        seconds=_number(attrs.get("seconds")), epochs=int(attrs.get("epochs") or 0),
         stop_reason=attrs.get("stop_reason", ""), hyperparameters=Hyperparameters.from_dict(hp) if hp else None,
-        params=dict(attrs.get("searched", {})), history=attrs.get("history", {}), error=attrs.get("error", ""))
+        params=dict(attrs.get("searched", {})), history=attrs.get("history", {}), error=attrs.get("error", ""),
+        score_loss=_number(attrs.get("score_loss")))
 
 
 class Study:
@@ -115,7 +98,7 @@ class Study:
 
     @property
     def attrs(self) -> Dict[str, Any]:
-        return self.optuna.user_attrs
+        return {k: v for k, v in self.optuna.user_attrs.items() if not k.startswith(LEASE_PREFIX)}
 
     @property
     def base(self) -> Hyperparameters:
@@ -135,7 +118,14 @@ class Study:
         if not pool:
             within = "" if max_seconds is None else f" within {max_seconds} s"
             raise ValueError(f"no completed trial{within} in study {self.name!r}")
-        return max(pool, key=lambda t: (self.sign * t.score, -t.seconds))
+        return min(pool, key=self._rank)
+
+    def _rank(self, t: TrialRecord) -> Tuple[float, float, int]:
+        """Sort key, best first: the score, then (ties are common for accuracy on a few
+        hundred rows) the lower validation cost, then the earlier trial; never the time,
+        which differs between runs."""
+        loss = t.score_loss if not math.isnan(t.score_loss) else math.inf
+        return (-self.sign * t.score, loss, t.number)
 
     def pareto(self) -> List[TrialRecord]:
         """The trials no other trial beats on both score and training time, fastest first."""
@@ -167,8 +157,9 @@ class Study:
         if len(self._scored()) < 4:
             return {}
         try:
-            evaluator = optuna.importance.PedAnovaImportanceEvaluator()
-            return dict(optuna.importance.get_param_importances(self.optuna, evaluator=evaluator))
+            with quiet_optuna():
+                evaluator = optuna.importance.PedAnovaImportanceEvaluator()
+                return dict(optuna.importance.get_param_importances(self.optuna, evaluator=evaluator))
         except (RuntimeError, ValueError):
             return {}
 
@@ -178,20 +169,24 @@ class Study:
               sample_weight: Any = None, verbose: bool | str = False):
         """Train the best configuration (or ``trial``'s) on all of X, y (train + validation).
 
-        With no validation data left to stop on, it trains for the number of epochs that
-        gave the trial its score, or ``epochs``. That count was picked on the validation
-        data, and with a large learning rate the same count on more data can land on a
-        worse epoch: ``epochs`` is there to choose otherwise (before the test set is seen).
-        Returns the model, which :meth:`test` then evaluates.
+        The refit runs the very procedure the trial was scored on, ``nnfast.train(hp, X, y)``,
+        now on more data: the same epochs, and the same early stopping (on the training
+        cost, or on the rows ``validation_split`` holds out), which finds its own length on
+        the larger data. ``epochs`` trains for exactly that many epochs instead, without
+        early stopping. Returns the model, which :meth:`test` then evaluates.
         """
         chosen = trial or self.best()
-        if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1):
-            raise ValueError(f"epochs must be a positive integer or None, got {epochs!r}")
-        hp = chosen.hyperparameters.replace(epochs=int(epochs or chosen.best_epochs), patience=None,
-                                            validation_split=0.0)
-        self.model, _ = train(hp, X, y, sample_weight=sample_weight, verbose=verbose)
-        self.optuna.set_user_attr("refit", {"trial": chosen.number, "epochs": hp.epochs,
-                                            "data": data_fingerprint(X, y), "at": _now()})
+        if chosen.hyperparameters is None:
+            raise ValueError(f"trial {chosen.number} has no configuration to refit (it failed before training)")
+        hp = chosen.hyperparameters
+        if epochs is not None:
+            if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
+                raise ValueError(f"epochs must be a positive integer or None, got {epochs!r}")
+            hp = hp.replace(epochs=int(epochs), patience=None, validation_split=0.0)
+        self.model, history = train(hp, X, y, sample_weight=sample_weight, verbose=verbose)
+        self.optuna.set_user_attr("refit", {"trial": chosen.number, "epochs": history.epochs,
+                                            "stop_reason": history.stop_reason, "data": data_fingerprint(X, y),
+                                            "at": _now()})
         return self.model
 
     def test(self, X: Any, y: Any, *, force: bool = False) -> Dict[str, float]:
@@ -223,7 +218,7 @@ class Study:
         """
         from .search import run_configurations
 
-        top = sorted(self._scored(), key=lambda t: -self.sign * t.score)[:k]
+        top = sorted(self._scored(), key=self._rank)[:k]
         if not top:
             raise ValueError(f"study {self.name!r} has no completed trial to re-run")
         return run_configurations([t.hyperparameters for t in top], X, y, validation=validation,
@@ -239,12 +234,20 @@ class Study:
             counts[t.state] = counts.get(t.state, 0) + 1
         lines = [f"study {self.name!r}: {len(trials)} trials (" +
                  ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + f"); {self.objective}, {self.direction}"]
-        ranked = sorted(self._scored(), key=lambda t: (-self.sign * t.score, t.seconds))[:top]
+        ranked = sorted(self._scored(), key=self._rank)[:top]
         if ranked:
             lines.append(f"{'trial':>5}  {self.objective:>14}  {'seconds':>8}  {'epochs':>6}  settings")
             for t in ranked:
                 settings = ", ".join(f"{k}={_short(v)}" for k, v in t.params.items())
                 lines.append(f"{t.number:>5}  {t.score:>14.4f}  {t.seconds:>8.2f}  {t.epochs:>6}  {settings}")
+        failures: Dict[str, List[int]] = {}
+        for t in trials:
+            if t.state == "failed":
+                first = (t.error or "no error recorded").strip().splitlines()
+                failures.setdefault(first[0] if first else "no error recorded", []).append(t.number)
+        for error, numbers in failures.items():
+            which = ", ".join(map(str, numbers[:8])) + (f" and {len(numbers) - 8} more" if len(numbers) > 8 else "")
+            lines.append(f"failed: trial{'s' if len(numbers) > 1 else ''} {which}: {error}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -267,10 +270,10 @@ def _stamp() -> str:
 
 def load_study(storage: str, name: Optional[str] = None) -> Study:
     """A stored study (the only one in the storage when ``name`` is None)."""
-    url = storage_url(storage)
+    backend = open_storage(storage_url(storage))
     if name is None:
-        names = optuna.get_all_study_names(url)
+        names = optuna.get_all_study_names(backend)
         if len(names) != 1:
             raise ValueError(f"{storage} holds studies {names}; name the one to load")
         name = names[0]
-    return Study(optuna.load_study(study_name=name, storage=url))
+    return Study(optuna.load_study(study_name=name, storage=backend))

@@ -42,7 +42,8 @@ class TrialSpec:
 class TrialResult:
     number: int
     state: str
-    score: float = math.nan          # the objective of the model the trial ends with
+    score: float = math.nan          # the objective's mean over the final epochs (see run_trial)
+    score_loss: float = math.nan     # the validation cost's mean over the same epochs (breaks ties)
     objective: str = ""
     seconds: float = 0.0             # training wall time
     epochs: int = 0
@@ -52,18 +53,43 @@ class TrialResult:
     error: str = ""
 
 
-class MedianPruning(Callback):
-    """Stops a trial whose best objective so far is below the median of completed trials'
-    best at the same epoch (after a warm-up); the thresholds come with the trial."""
+#: a trial's score is the mean of its objective over this many final epochs (fewer if it ran fewer)
+SCORE_EPOCHS = 5
+
+
+class TrialMonitor(Callback):
+    """Watches a trial on the study's validation data, which never steers its training:
+    evaluates the model there after every epoch, and stops a trial whose best objective
+    so far is below the median of completed trials' best at the same epoch (after a
+    warm-up); the thresholds come with the trial.
+
+    Training keys (``loss``, ``accuracy``, ...) are read from the run's history; ``val_*``
+    keys are the study's validation data (the rows ``validation_split`` holds out for
+    early stopping are the run's own affair, recorded as ``holdout_*``).
+    """
 
     stop_reason = "pruned"
 
-    def __init__(self, key: str, sign: float, thresholds: List[float], warmup_epochs: int) -> None:
+    def __init__(self, key: str, sign: float, thresholds: List[float], warmup_epochs: int,
+                 validation: Tuple[np.ndarray, np.ndarray]) -> None:
         self.key, self.sign, self.thresholds, self.warmup = key, sign, thresholds, warmup_epochs
+        self.X, self.y = validation
+        self.series: Dict[str, List[float]] = {}
         self._best = -math.inf
 
+    def value(self, history, name: str) -> List[float]:
+        """The per-epoch values of ``name``: one per epoch of ``history`` (NaN for an epoch
+        that ended training before it was watched, such as a diverged one)."""
+        if not name.startswith("val_"):
+            return history[name]
+        values = self.series.get(name, [])
+        return values + [math.nan] * (history.epochs - len(values))
+
     def on_epoch_end(self, model, epoch, history) -> Optional[bool]:
-        value = self.sign * history[self.key][-1]
+        for name, value in model.evaluate(self.X, self.y).items():
+            self.series.setdefault("val_" + name, []).append(float(value))
+        values = self.value(history, self.key)
+        value = self.sign * values[-1]
         self._best = max(self._best, value)
         if epoch + 1 < self.warmup or epoch >= len(self.thresholds) or math.isnan(self.thresholds[epoch]):
             return None
@@ -73,40 +99,53 @@ class MedianPruning(Callback):
 def objective_key(hp: Hyperparameters, y: Any, objective: str) -> Tuple[str, float]:
     """The history key a study optimises and its sign: "auto" is the validation accuracy
     for classes and R^2 for real values, both maximised; keys ending in loss are minimised."""
+    metric = "accuracy" if hp.resolve_loss(y) in ("cross_entropy", "binary_cross_entropy") else "r2"
     if objective == "auto":
-        loss = hp.resolve_loss(y)
-        objective = "val_accuracy" if loss in ("cross_entropy", "binary_cross_entropy") else "val_r2"
+        objective = "val_" + metric
+    valid = ("val_" + metric, "val_loss", metric, "loss")
+    if objective not in valid:
+        raise ValueError(f"unknown objective {objective!r} for these targets; valid: {', '.join(valid)}")
     return objective, (-1.0 if objective.endswith("loss") else 1.0)
 
 
+def _final_mean(values: List[float]) -> float:
+    tail = [v for v in values[-SCORE_EPOCHS:] if not math.isnan(v)]
+    return float(np.mean(tail)) if tail else math.nan
+
+
 def run_trial(spec: TrialSpec) -> TrialResult:
-    """Train one configuration on the spec's data and report how it went."""
+    """Train one configuration on the spec's training data, as ``nnfast.train(hp, X, y)``
+    would, watch it on the validation data, and report how it went.
+
+    The validation data never steers the training (early stopping, if the configuration
+    has it, watches the training cost or the rows ``validation_split`` holds out of the
+    training data), so the trial's score is an honest estimate: the mean of the objective
+    over the last :data:`SCORE_EPOCHS` epochs, where the run has settled, rather than the
+    best epoch picked on the same data.
+    """
     result = TrialResult(number=spec.number, state="failed", objective=spec.objective)
     start = time.perf_counter()
     try:
         hp = Hyperparameters.from_dict(spec.hyperparameters)
-        pruning = MedianPruning(spec.objective, spec.sign, spec.thresholds, spec.warmup_epochs)
+        monitor = TrialMonitor(spec.objective, spec.sign, spec.thresholds, spec.warmup_epochs, spec.validation)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DivergenceWarning)  # recorded as the trial's state instead
-            model, history = train(hp, *spec.train, validation=spec.validation, callbacks=[pruning], verbose=False)
+            model, history = train(hp, *spec.train, callbacks=[monitor], verbose=False)
     except Exception as exc:  # a failed trial is recorded with its error; the study goes on
         result.seconds = time.perf_counter() - start
         result.error = f"{type(exc).__name__}: {exc}"
         result.history = {"traceback": traceback.format_exc(limit=6)}
         return result
     result.seconds = time.perf_counter() - start
-    result.history = history.to_dict()
+    record = history.to_dict()
+    for name in [k for k in record if k.startswith("val_")]:  # the run's own held-out rows
+        record["holdout_" + name[4:]] = record.pop(name)
+    record.update({name: monitor.value(history, name) for name in monitor.series})
+    result.history = record
     result.epochs = history.epochs
     result.stop_reason = history.stop_reason
-    values = history.get(spec.objective)
-    if values is None:
-        result.error = f"the run records no {spec.objective!r}; recorded: {', '.join(history.keys())}"
-        return result
-    result.intermediate = [float(v) for v in values]
-    good = [v for v in result.intermediate if not math.isnan(v)]
-    if history.best_epoch is not None:
-        result.score = result.intermediate[history.best_epoch]
-    elif good:
-        result.score = good[-1]
+    result.intermediate = [float(v) for v in monitor.value(history, spec.objective)]
+    result.score = _final_mean(result.intermediate)
+    result.score_loss = _final_mean(monitor.series.get("val_loss", []))
     result.state = {"diverged": "diverged", "pruned": "pruned"}.get(history.stop_reason, "complete")
     return result

@@ -4,7 +4,7 @@ import warnings
 
 import optuna
 
-from .base import Strategy
+from .base import Strategy, trial_seed
 
 
 class Bayes(Strategy):
@@ -22,8 +22,8 @@ class Bayes(Strategy):
         super().__init__(seed)
         self.startup = startup
 
-    def sampler(self):
+    def sampler(self, number: int):
         with warnings.catch_warnings():  # `group` is marked experimental in Optuna
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.samplers.TPESampler(seed=self.seed, n_startup_trials=self.startup, multivariate=True,
-                                              group=True, constant_liar=True)
+            return optuna.samplers.TPESampler(seed=trial_seed(self.seed, number), n_startup_trials=self.startup,
+                                              multivariate=True, group=True, constant_liar=True)
