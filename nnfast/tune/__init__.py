@@ -20,11 +20,12 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from .lr import Comparison, LRRangeTest, compare, lr_range_test, verdict
 from .report import summary_table, write_report
 from .search import run_configurations, search
-from .storage import StudyBusyError
 from .space import Space, choice, int, intlog, layers, loguniform, uniform  # noqa: A004
 from .strategies import STRATEGIES, Bayes, Grid, Random, Strategy
+from .storage import StudyBusyError, open_storage
 from .study import Study, TrialRecord, load_study
 
-__all__ = ["search", "run_configurations", "Study", "TrialRecord", "load_study", "StudyBusyError", "Space", "choice", "uniform",
-           "loguniform", "int", "intlog", "layers", "STRATEGIES", "Strategy", "Grid", "Random", "Bayes",
-           "lr_range_test", "LRRangeTest", "compare", "Comparison", "verdict", "write_report", "summary_table"]
+__all__ = ["search", "run_configurations", "Study", "TrialRecord", "load_study", "open_storage", "StudyBusyError",
+           "Space", "choice", "uniform", "loguniform", "int", "intlog", "layers", "STRATEGIES", "Strategy", "Grid",
+           "Random", "Bayes", "lr_range_test", "LRRangeTest", "compare", "Comparison", "verdict", "write_report",
+           "summary_table"]

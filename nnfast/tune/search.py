@@ -1,11 +1,10 @@
 """The driver of a search: ask the strategy, send trials to an executor, record results.
 
 The driver samples and tells against an in-memory Optuna study (the *mirror*); a stored
-study receives each trial once it has finished, whole, in one transaction, written by a
-background thread (:class:`~nnfast.tune.storage.TrialWriter`). So storage costs a write
-per trial, not per epoch, and never holds a running or half-recorded trial: a study
-killed at any moment keeps every trial that was written, and a resumed one re-runs only
-what was lost.
+study receives each trial once it has finished, whole, in one transaction. So storage
+costs a write per trial, not per epoch, and never holds a running or half-recorded
+trial: a study killed at any moment keeps every trial that was written, and a resumed
+one re-runs only what was lost.
 
 Trials are told in the order they were asked, whatever order they finish in, and trial
 ``k`` draws its values from a sampler seeded by the study's seed and ``k``; so a seeded
@@ -40,10 +39,10 @@ from ..data import split_indices
 from ..hyperparams import Hyperparameters
 from ._quiet import quiet_optuna
 from .space import Space
-from .storage import DriverLease, TrialWriter, data_fingerprint, open_storage, storage_url
+from .storage import LEASE_INTERVAL, DriverLease, data_fingerprint, open_storage, storage_url
 from .strategies import STRATEGIES, Strategy
 from .strategies.base import FixedSampler, PerTrialSampler
-from .study import RESULT_ATTR, Study
+from .study import RESULT_ATTR, SETTINGS_ATTR, Study
 from .trial import TrialResult, TrialSpec, objective_key, run_trial
 
 __all__ = ["search", "run_configurations"]
@@ -183,55 +182,62 @@ def _for_mirror(frozen: optuna.trial.FrozenTrial) -> optuna.trial.FrozenTrial:
 
 
 class _Store:
-    """The stored side of a study: the Optuna study in storage, this driver's lease on
-    it, and the writer that appends finished trials."""
+    """The stored side of a study: the Optuna study in storage and this driver's lease on
+    it. Opened, leased and checked before the first trial; each finished trial is
+    written whole, in one transaction; the lease is renewed between trials."""
 
     def __init__(self, name: str, url: str, direction: str, resume: bool, meta: Dict[str, Any]) -> None:
+        self.name, self.url, self.meta = name, url, meta
         storage = open_storage(url)
         try:
             self.study = optuna.create_study(study_name=name, storage=storage, direction=direction)
             created = True
         except optuna.exceptions.DuplicatedStudyError:
             if not resume:
-                raise ValueError(f"study {name!r} already exists in {url}; pass resume=True to continue it "
-                                 f"or choose another study name") from None
+                raise ValueError(f"study {name!r} already exists in {url}; pass resume=True to continue it or "
+                                 f"choose another study name") from None
             self.study = optuna.load_study(study_name=name, storage=storage)
             created = False
         if created:  # the settings first: a driver that resumes it meanwhile checks against them
-            for key, value in meta.items():
-                self.study.set_user_attr(key, value)
+            self.study.set_user_attr(SETTINGS_ATTR, meta)
         self.lease = DriverLease(self.study)
         self.lease.acquire()
+        self._beat = time.monotonic()
         try:
             if not created:
-                self._check(name, meta)
+                self._check(self.study)
             self.trials = list(self.study.get_trials(deepcopy=False))
         except BaseException:
             self.lease.release()
             raise
-        self.writer = TrialWriter(self.study, self.lease)
 
-    def _check(self, name: str, meta: Dict[str, Any]) -> None:
-        stored = self.study.user_attrs
+    def write(self, trial: optuna.trial.FrozenTrial) -> None:
+        self.study.add_trial(trial)
+        self.beat_if_due()
+
+    def beat_if_due(self) -> None:
+        if time.monotonic() - self._beat >= LEASE_INTERVAL:
+            self.lease.beat()
+            self._beat = time.monotonic()
+
+    def close(self) -> None:
+        self.lease.release()
+
+    def _check(self, study: optuna.Study) -> None:
+        stored = study.user_attrs.get(SETTINGS_ATTR) or {}
         if stored.get("nnfast_format") != STUDY_FORMAT:
-            raise ValueError(f"cannot resume study {name!r}: it was written by another version of nnfast "
+            raise ValueError(f"cannot resume study {self.name!r}: it was written by another version of nnfast "
                              f"(study format {stored.get('nnfast_format', 1)}, this one writes {STUDY_FORMAT}); "
                              f"start a new study")
         for key in RESUME_KEYS:
-            if stored.get(key) != meta[key]:
-                raise ValueError(f"cannot resume study {name!r}: its {key} differs from this search's "
-                                 f"(stored {json.dumps(stored.get(key))}, given {json.dumps(meta[key])})")
-        odd = [t.number for t in self.study.get_trials(deepcopy=False)
+            if stored.get(key) != self.meta[key]:
+                raise ValueError(f"cannot resume study {self.name!r}: its {key} differs from this search's "
+                                 f"(stored {json.dumps(stored.get(key))}, given {json.dumps(self.meta[key])})")
+        odd = [t.number for t in study.get_trials(deepcopy=False)
                if t.state in (optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.WAITING)]
         if odd:
-            raise ValueError(f"cannot resume study {name!r}: trials {odd[:5]} are running or waiting, which nnfast "
-                             f"never writes; was the study changed by another program?")
-
-    def close(self) -> None:
-        try:
-            self.writer.close()
-        finally:
-            self.lease.release()
+            raise ValueError(f"cannot resume study {self.name!r}: trials {odd[:5]} are running or waiting, which "
+                             f"nnfast never writes; was the study changed by another program?")
 
 
 class _Driver:
@@ -252,8 +258,7 @@ class _Driver:
                                               sampler=PerTrialSampler(self._sampler))
             self.store = None if url is None else _Store(name, url, direction, resume, meta)
             if self.store is None:
-                for k, v in meta.items():
-                    self.mirror.set_user_attr(k, v)
+                self.mirror.set_user_attr(SETTINGS_ATTR, meta)
             else:
                 self.mirror.add_trials(_for_mirror(t) for t in self.store.trials)
         done = {(t.user_attrs.get(RESULT_ATTR) or {}).get("point") for t in self.mirror.get_trials(deepcopy=False)}
@@ -291,7 +296,9 @@ class _Driver:
                     if not pending:
                         break
                     future = pending[0][0]  # the oldest: results are told in the order trials were asked
-                    cf.wait([future])
+                    while not cf.wait([future], timeout=1.0).done:
+                        if self.store is not None:
+                            self.store.beat_if_due()
                     self._finish(pending.popleft())
                     line.update(self._finished(), len(pending), self._best())
         finally:
@@ -328,7 +335,7 @@ class _Driver:
         _record(self.mirror, trial, params, hp, result, self.data_print, point)
         self.assigned.pop(trial.number, None)
         if self.store is not None:
-            self.store.writer.put(_for_storage(self.mirror.get_trials(deepcopy=False)[trial.number]))
+            self.store.write(_for_storage(self.mirror.get_trials(deepcopy=False)[trial.number]))
 
     def _finished(self) -> int:
         return len(self.mirror.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,

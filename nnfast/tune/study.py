@@ -12,7 +12,6 @@ import numbers
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-import numpy as np
 import optuna
 
 from ..hyperparams import Hyperparameters, train
@@ -39,9 +38,9 @@ class TrialRecord:
     score_loss: float = math.nan   # the validation cost over the scored epochs: breaks ties of the score
 
 
-#: the user attribute of a trial that holds everything nnfast recorded of it (one JSON
-#: document, so storage writes it as one row)
-RESULT_ATTR = "nnfast"
+#: the user attribute of a trial that holds everything nnfast recorded of it, and of a
+#: study that holds its settings (one JSON document each, so storage writes one row)
+RESULT_ATTR = SETTINGS_ATTR = "nnfast"
 
 
 def _number(value: Any) -> float:
@@ -83,7 +82,7 @@ class Study:
 
     def __init__(self, optuna_study: optuna.Study) -> None:
         self.optuna = optuna_study
-        attrs = optuna_study.user_attrs
+        attrs = self.attrs
         self.objective: str = attrs.get("objective", "")
         self.direction: str = "maximize" if attrs.get("sign", 1.0) > 0 else "minimize"
         self.model = None  # the model refit() trained, kept for test()
@@ -98,7 +97,11 @@ class Study:
 
     @property
     def attrs(self) -> Dict[str, Any]:
-        return {k: v for k, v in self.optuna.user_attrs.items() if not k.startswith(LEASE_PREFIX)}
+        """The study's settings (space, base, strategy, objective, data, ...) and what was
+        recorded after the search (refit, test_looks)."""
+        stored = self.optuna.user_attrs
+        return {**(stored.get(SETTINGS_ATTR) or {}),
+                **{k: v for k, v in stored.items() if k != SETTINGS_ATTR and not k.startswith(LEASE_PREFIX)}}
 
     @property
     def base(self) -> Hyperparameters:
@@ -245,9 +248,9 @@ class Study:
             if t.state == "failed":
                 first = (t.error or "no error recorded").strip().splitlines()
                 failures.setdefault(first[0] if first else "no error recorded", []).append(t.number)
-        for error, numbers in failures.items():
-            which = ", ".join(map(str, numbers[:8])) + (f" and {len(numbers) - 8} more" if len(numbers) > 8 else "")
-            lines.append(f"failed: trial{'s' if len(numbers) > 1 else ''} {which}: {error}")
+        for error, failed in failures.items():
+            which = ", ".join(map(str, failed[:8])) + (f" and {len(failed) - 8} more" if len(failed) > 8 else "")
+            lines.append(f"failed: trial{'s' if len(failed) > 1 else ''} {which}: {error}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
