@@ -12,7 +12,7 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 from ._targets import looks_like_labels
-from ._validation import check_float, check_matrix
+from ._validation import all_finite, check_float, check_matrix
 
 __all__ = ["load_digits", "split_indices", "train_test_split", "train_val_test_split", "Standardizer", "one_hot"]
 
@@ -103,38 +103,83 @@ class Standardizer:
         self.scale_: Optional[np.ndarray] = None
 
     def fit(self, X: Any) -> "Standardizer":
-        X = np.asarray(X)
-        if X.ndim != 2 or X.shape[0] == 0:
-            X = check_matrix(X, "X", np.float64)
-        n, total, squares = X.shape[0], np.zeros(X.shape[1]), np.zeros(X.shape[1])
-        for start in range(0, n, 4096):
-            block = X[start:start + 4096].astype(np.float64)
-            total += block.sum(axis=0)
-        mean = total / n
-        for start in range(0, n, 4096):
-            block = X[start:start + 4096].astype(np.float64) - mean
-            squares += np.einsum("ij,ij->j", block, block)
-        std = np.sqrt(squares / n)
+        """Learn the mean and std of each column of X (samples, features), finite numbers.
+
+        Raises
+        ------
+        TypeError, ValueError
+            For X that is not a non-empty 2-D array of finite real numbers.
+        """
+        arr = X if isinstance(X, np.ndarray) else None
+        if arr is None or arr.ndim != 2 or arr.size == 0 or arr.dtype.kind not in "biuf":
+            arr = check_matrix(X, "X", np.float64)  # explains what is wrong, or converts
+        return self._fit_rows(arr, None)
+
+    def _fit_rows(self, X: np.ndarray, rows: Optional[np.ndarray]) -> "Standardizer":
+        """Fit on X's ``rows`` (all when None), gathered a block at a time: no copy of X."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean, std = self._moments(X, rows, 1.0)
+            if not (np.isfinite(mean).all() and np.isfinite(std).all()):
+                # finite values beyond ~1e154 overflow the squares: measure X in units of its largest |x|
+                mean, std = self._moments(X, rows, max(float(-X.min()), float(X.max())))
         if not (np.isfinite(mean).all() and np.isfinite(std).all()):
             raise ValueError("X contains NaN or infinite values")
         std[std < 1e-12 * np.maximum(1.0, np.abs(mean))] = 1.0
         self.mean_, self.scale_ = mean, std
         return self
 
+    @staticmethod
+    def _moments(X: np.ndarray, rows: Optional[np.ndarray], unit: float) -> Tuple[np.ndarray, np.ndarray]:
+        """Column means and standard deviations of X (its ``rows``), accumulated in float64
+        over blocks of 4096 rows, of X / unit, scaled back."""
+        n = X.shape[0] if rows is None else len(rows)
+
+        def block(start: int) -> np.ndarray:
+            part = (X[start:start + 4096] if rows is None else X[rows[start:start + 4096]]).astype(np.float64)
+            return part if unit == 1.0 else part / unit
+
+        total, squares = np.zeros(X.shape[1]), np.zeros(X.shape[1])
+        for start in range(0, n, 4096):
+            total += block(start).sum(axis=0)
+        mean = total / n
+        for start in range(0, n, 4096):
+            part = block(start) - mean
+            squares += np.einsum("ij,ij->j", part, part)
+        return mean * unit, np.sqrt(squares / n) * unit
+
     def transform(self, X: Any) -> np.ndarray:
-        if self.mean_ is None:
-            raise RuntimeError("fit the Standardizer before transforming")
-        X = np.asarray(X)
-        return ((X - self.mean_) / self.scale_).astype(X.dtype if X.dtype.kind == "f" else np.float64)
+        """``(X - mean_) / scale_`` in X's floating dtype (float64 for other dtypes).
+
+        Raises ValueError for X that is not a finite (samples, features) array, and when
+        a result falls beyond the range of its dtype.
+        """
+        X, dtype = self._checked(X)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._finite((X - self.mean_) / self.scale_, dtype)
 
     def fit_transform(self, X: Any) -> np.ndarray:
         return self.fit(X).transform(X)
 
     def inverse_transform(self, X: Any) -> np.ndarray:
+        """``X * scale_ + mean_``: back to the original units."""
+        X, dtype = self._checked(X)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._finite(X * self.scale_ + self.mean_, dtype)
+
+    def _checked(self, X: Any) -> Tuple[np.ndarray, np.dtype]:
         if self.mean_ is None:
             raise RuntimeError("fit the Standardizer before transforming")
-        X = np.asarray(X)
-        return (X * self.scale_ + self.mean_).astype(X.dtype if X.dtype.kind == "f" else np.float64)
+        kind = getattr(getattr(X, "dtype", None), "kind", None)
+        dtype = X.dtype if kind == "f" and X.dtype.itemsize >= 4 else np.dtype(np.float64)
+        return check_matrix(X, "X", dtype, len(self.mean_)), dtype
+
+    @staticmethod
+    def _finite(Z: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        out = Z.astype(dtype)
+        if not all_finite(out):
+            raise ValueError(f"the result has values beyond the range of {dtype.name}; scale X"
+                             + (" or use float64" if dtype != np.float64 else ""))
+        return out
 
 
 def one_hot(y: Any, classes: Optional[np.ndarray] = None, dtype=np.float32) -> Tuple[np.ndarray, np.ndarray]:
