@@ -55,7 +55,8 @@ def _prepare(name: str, y_true: Any, y_pred: Any, sample_weight: Any):
     if y.ndim != 2 or y.shape[0] == 0:
         raise ValueError(f"y_true and y_pred must be non-empty 1-D or 2-D arrays, got shape {np.shape(y_true)}")
     if y.shape[1] == 0:
-        raise ValueError(f"y_true and y_pred have no outputs (shape {np.shape(y_true)}); a loss needs at least one column")
+        raise ValueError(f"y_true and y_pred have no outputs (shape {np.shape(y_true)}); a loss needs at least "
+                         f"one column")
     for arr, label in ((y, "y_true"), (p, "y_pred")):
         if not np.isfinite(arr).all():
             raise ValueError(f"{label} contains NaN or infinite values")

@@ -234,7 +234,8 @@ def test_predictions_refuse_rows_whose_outputs_overflow(trained, method, which):
     X_bad = overflowing(X[:5], 2)
     y_bad = np.concatenate([y[:5], y[:2]]) % (10 if which == "classifier" else 2)
     call = (lambda: model.evaluate(X_bad, y_bad)) if method == "evaluate" else (lambda: getattr(model, method)(X_bad))
-    with pytest.raises(ValueError, match=r"NaN or infinite for 2 of 7 rows of X.*scale the inputs or use dtype float64"):
+    expected = r"NaN or infinite for 2 of 7 rows of X.*scale the inputs or use dtype float64"
+    with pytest.raises(ValueError, match=expected):
         call()
     one = overflowing(X[:0], 1)  # the one-row path of a service
     with pytest.raises(ValueError, match="1 of 1 rows"):
