@@ -90,6 +90,17 @@ bool all_finite(const T* x, int64_t n) {
     return true;
 }
 
+// Raised when a prediction's outputs overflowed: how many rows, and what to do about it.
+template <class T>
+void require_finite_outputs(int64_t nonfinite, int64_t rows) {
+    if (nonfinite == 0) return;
+    const bool single = std::is_same<T, float>::value;
+    throw py::value_error("the model's outputs are NaN or infinite for " + std::to_string(nonfinite) + " of " +
+                          std::to_string(rows) + " rows of X: values overflow " + (single ? "float32" : "float64") +
+                          " inside the network (or its parameters are not finite); scale the inputs" +
+                          (single ? " or use dtype float64" : ""));
+}
+
 template <class T>
 void require_matrix(const Array<T>& a, int64_t rows, int64_t cols, const char* message) {
     require(a.ndim() == 2 && (rows < 0 || a.shape(0) == rows) && (cols < 0 || a.shape(1) == cols), message);
@@ -273,16 +284,21 @@ void bind_network(py::module_& m, const char* name) {
         .def(
             "train_epoch",
             [](Net& net, const Array<T>& X, const Array<T>& Y, const OptionalArray<T>& w, int64_t batch, bool shuffle,
-               Loss loss, Metric metric) {
+               Loss loss, Metric metric, const OptionalArray<int64_t>& rows) {
                 require_matrix(X, -1, net.inputs(), "X must be (rows, inputs)");
                 require_matrix(Y, X.shape(0), net.outputs(), "Y must be (rows of X, outputs)");
                 const T* wd = optional_data(w, X.shape(0));
+                if (rows) require(rows->ndim() == 1, "rows must be 1-D");
+                const int64_t* rows_data = rows ? rows->data() : nullptr;
+                const int64_t n_rows = rows ? rows->shape(0) : 0;
                 py::gil_scoped_release release;
-                return net.train_epoch(X.data(), Y.data(), wd, X.shape(0), batch, shuffle, loss, metric);
+                return net.train_epoch(X.data(), Y.data(), wd, X.shape(0), batch, shuffle, loss, metric, rows_data,
+                                       n_rows);
             },
             py::arg("X").noconvert(), py::arg("Y").noconvert(), py::arg("sample_weight").noconvert(),
             py::arg("batch_size"), py::arg("shuffle"), py::arg("loss"), py::arg("metric"),
-            R"doc(One epoch of mini-batch training in C++, without the GIL.)doc")
+            py::arg("rows").noconvert() = py::none(),
+            R"doc(One epoch of mini-batch training in C++, without the GIL; on the given rows of X only, when set.)doc")
         .def(
             "lr_sweep",
             [](Net& net, const Array<T>& X, const Array<T>& Y, const OptionalArray<T>& w, int64_t batch,
@@ -326,14 +342,16 @@ void bind_network(py::module_& m, const char* name) {
                 require(!check_finite || all_finite(X.data(), X.rows() * X.cols()), "X contains NaN or infinite values");
                 Array<T> out({X.rows(), net.outputs()});
                 T* out_data = out.mutable_data();
+                int64_t nonfinite;
                 {
                     const Unlocked unlocked(X.rows() * net.macs_per_row());
-                    net.predict(X.data(), X.rows(), out_data);
+                    nonfinite = net.predict(X.data(), X.rows(), out_data);
                 }
+                require_finite_outputs<T>(nonfinite, X.rows());
                 return out;
             },
             py::arg("X"), py::arg("check_finite") = false,
-            R"doc(The output activation for X (rows, inputs), no dropout.)doc")
+            R"doc(The output activation for X (rows, inputs), no dropout; ValueError if a row's outputs are not finite.)doc")
         .def(
             "predict_classes",
             [](const Net& net, py::handle X_obj, bool threshold, bool check_finite) {
@@ -343,14 +361,17 @@ void bind_network(py::module_& m, const char* name) {
                 require(!check_finite || all_finite(X.data(), X.rows() * X.cols()), "X contains NaN or infinite values");
                 py::array_t<int64_t> out(X.rows());
                 int64_t* out_data = out.mutable_data();
+                int64_t nonfinite;
                 {
                     const Unlocked unlocked(X.rows() * net.macs_per_row());
-                    net.predict_classes(X.data(), X.rows(), out_data, threshold);
+                    nonfinite = net.predict_classes(X.data(), X.rows(), out_data, threshold);
                 }
+                require_finite_outputs<T>(nonfinite, X.rows());
                 return out;
             },
             py::arg("X"), py::arg("threshold"), py::arg("check_finite") = false,
-            R"doc(Each row's class index: the arg-max of the output, or (threshold) output > 0.5.)doc")
+            R"doc(Each row's class index: the arg-max of the output, or (threshold) output > 0.5; ValueError if a row's
+outputs are not finite.)doc")
         .def(
             "evaluate",
             [](const Net& net, const Array<T>& X, const Array<T>& Y, const OptionalArray<T>& w, Loss loss,
@@ -445,12 +466,14 @@ PYBIND11_MODULE(_core, m) {
         .def_readonly("correct", &MetricSums::correct)
         .def_readonly("sse", &MetricSums::sse)
         .def_readonly("ysum", &MetricSums::ysum)
-        .def_readonly("ysq", &MetricSums::ysq);
+        .def_readonly("ysq", &MetricSums::ysq)
+        .def_readonly("nonfinite_rows", &MetricSums::nonfinite_rows);
     py::class_<EpochResult>(m, "EpochResult", R"doc(What one training epoch measured.)doc")
         .def_readonly("sums", &EpochResult::sums)
         .def_readonly("penalty", &EpochResult::penalty)
         .def_readonly("batches", &EpochResult::batches)
-        .def_readonly("finite", &EpochResult::finite);
+        .def_readonly("finite", &EpochResult::finite)
+        .def_readonly("first_cost", &EpochResult::first_cost);
 
     bind_kernels<float>(m);
     bind_kernels<double>(m);

@@ -119,9 +119,11 @@ struct MetricSums {
     double weight = 0.0;   // sum_i w_i
     double correct = 0.0;  // sum_i w_i [prediction i is right]
     std::vector<double> sse, ysum, ysq;  // per output: sum w (y - a)^2, sum w y, sum w y^2
+    int64_t nonfinite_rows = 0;  // rows whose outputs (or logits) were NaN or infinite; counted by evaluate only
 
     void reset(int64_t outputs) {
         loss = weight = correct = 0.0;
+        nonfinite_rows = 0;
         sse.assign(outputs, 0.0);
         ysum.assign(outputs, 0.0);
         ysq.assign(outputs, 0.0);

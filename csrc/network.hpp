@@ -16,6 +16,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -47,6 +48,8 @@ struct EpochResult {
     double penalty = 0.0;        // sum over batches of (batch weight x weight penalty)
     int64_t batches = 0;
     bool finite = true;          // false: a batch cost was NaN or infinite; the epoch stopped before its update
+    double first_cost = std::nan("");  // the first batch's cost (mean loss + penalty) at the parameters the
+                                       // epoch started from: what measures them; NaN when not finite
 };
 
 // z (O) = x (I) W (I,O) for one row, four rows of W at a time: for small layers the
@@ -209,14 +212,25 @@ public:
 
     // One pass over X (n, inputs), Y (n, outputs), sample weights w (n) or null, in
     // batches of `batch`: shuffle, gather, forward, cost, backward, optimizer step.
+    // With `rows` (n_rows indices into X), only those rows are trained on, in a
+    // shuffled order, so a held-out part of X needs no copy; the batches are the ones
+    // a copy X[rows] would give.
     EpochResult train_epoch(const T* X, const T* Y, const T* w, int64_t n, int64_t batch, bool shuffle, Loss loss,
-                            Metric metric) {
+                            Metric metric, const int64_t* rows = nullptr, int64_t n_rows = 0) {
+        if (rows) {
+            for (int64_t i = 0; i < n_rows; ++i)
+                if (rows[i] < 0 || rows[i] >= n) throw std::invalid_argument("training rows must index rows of X");
+            n = n_rows;
+        }
         if (n <= 0 || batch <= 0) throw std::invalid_argument("training needs rows and a positive batch size");
         batch = std::min(batch, n);
         const int wanted = threads_for(batch);
         reserve(batch, wanted);  // each thread can take the whole batch: the pool may be busy and run one
         if (int64_t(order_.size()) != n) order_.resize(n);
-        std::iota(order_.begin(), order_.end(), int64_t(0));
+        if (rows)
+            std::copy(rows, rows + n, order_.begin());
+        else
+            std::iota(order_.begin(), order_.end(), int64_t(0));
         if (shuffle)
             for (int64_t i = n - 1; i > 0; --i) std::swap(order_[i], order_[rng_.below(uint64_t(i) + 1)]);
 
@@ -292,28 +306,50 @@ public:
         return cost / weight + penalty();
     }
 
-    // X (n, inputs) -> out (n, outputs): the output activation, no dropout.
+    // X (n, inputs) -> out (n, outputs): the output activation, no dropout. Returns
+    // how many rows have a NaN or infinite output (values that overflowed inside the
+    // network): an O(outputs) test per row, so callers can refuse them.
     // Thread-safe: uses only local buffers and reads the parameters.
-    void predict(const T* X, int64_t n, T* out) const {
+    int64_t predict(const T* X, int64_t n, T* out) const {
+        const int64_t O = outputs();
+        std::atomic<int64_t> nonfinite{0};
         over_chunks(n, [&](InferenceBuffers& buf, int, int64_t start, int64_t B) {
-            forward_infer(X + start * inputs_, B, buf, nullptr, out + start * outputs());
+            T* a = out + start * O;
+            forward_infer(X + start * inputs_, B, buf, nullptr, a);
+            int64_t bad = 0;
+            for (int64_t i = 0; i < B; ++i) bad += !row_is_finite(a + i * O, O);
+            if (bad) nonfinite.fetch_add(bad, std::memory_order_relaxed);
         });
+        return nonfinite.load();
     }
 
     // X (n, inputs) -> the index of each row's class: the arg-max of the output
-    // activation, or with `threshold` (binary outputs) whether it exceeds 0.5.
-    void predict_classes(const T* X, int64_t n, int64_t* classes, bool threshold) const {
+    // activation, or with `threshold` (binary outputs) whether it exceeds 0.5. A row
+    // whose outputs are not all finite has no class: it gets -1, and the number of
+    // such rows is returned (an arg-max over NaN would silently say class 0).
+    int64_t predict_classes(const T* X, int64_t n, int64_t* classes, bool threshold) const {
         const int64_t O = outputs();
+        std::atomic<int64_t> nonfinite{0};
         over_chunks(n, [&](InferenceBuffers& buf, int, int64_t start, int64_t B) {
             forward_infer(X + start * inputs_, B, buf, nullptr, buf.out);
+            int64_t bad = 0;
             for (int64_t i = 0; i < B; ++i) {
                 const T* row = buf.out + i * O;
-                classes[start + i] = threshold ? int64_t(row[0] > T(0.5)) : int64_t(std::max_element(row, row + O) - row);
+                if (!row_is_finite(row, O)) {
+                    classes[start + i] = -1;
+                    ++bad;
+                } else {
+                    classes[start + i] =
+                        threshold ? int64_t(row[0] > T(0.5)) : int64_t(std::max_element(row, row + O) - row);
+                }
             }
+            if (bad) nonfinite.fetch_add(bad, std::memory_order_relaxed);
         });
+        return nonfinite.load();
     }
 
-    // Sums of the loss and the metric over X, Y (no dropout, no penalty).
+    // Sums of the loss and the metric over X, Y (no dropout, no penalty), and the
+    // number of rows whose output or logits are NaN or infinite.
     MetricSums evaluate(const T* X, const T* Y, const T* w, int64_t n, Loss loss, Metric metric) const {
         const int64_t O = outputs();
         std::vector<MetricSums> parts(size_t(threads_for(n)));
@@ -325,6 +361,8 @@ public:
                                                         buf.z, buf.out, Y + start * O, ws, B, O,
                                                         static_cast<T*>(nullptr), T(1));
             accumulate_metric(parts[thread], metric, buf.out, Y + start * O, ws, B, O);
+            for (int64_t i = 0; i < B; ++i)
+                parts[thread].nonfinite_rows += !(row_is_finite(buf.z + i * O, O) && row_is_finite(buf.out + i * O, O));
         });
         MetricSums total;
         total.reset(O);
@@ -417,6 +455,13 @@ private:
         ++workspace_allocations_;
     }
 
+    // whether a row r (O) holds no NaN and no infinity
+    static bool row_is_finite(const T* r, int64_t O) {
+        bool finite = true;
+        for (int64_t k = 0; k < O; ++k) finite &= std::isfinite(r[k]);
+        return finite;
+    }
+
     double batch_weight(const T* w, const int64_t* rows, int64_t B) const {
         if (!w) return double(B);
         double total = 0.0;
@@ -444,11 +489,12 @@ private:
             const double weight = batch_weight(w, order_.data() + start, B);
             const int64_t step = first_step + b + 1;
             double penalty = 0.0;  // of this thread's slices; published in ws.penalty at the end
+            double batch_loss = 0.0;  // sum_i w_i l_i over the batch, once every thread has its part
             bool finite = true;
             // after layer l's backward: once all threads have it, update this thread's slice of it
             auto update_layer = [&](size_t l) {
                 region.sync();
-                if (l + 1 == L) finite = batch_is_finite(threads);  // before any update
+                if (l + 1 == L) finite = std::isfinite(batch_loss = batch_cost(threads));  // before any update
                 if (!finite) return;
                 penalty += update_slice(t, threads, w_offset_[l], layer_inputs(l) * layers_[l].units, true, step, 1);
                 penalty += update_slice(t, threads, b_offset_[l], layers_[l].units, false, step, 1);
@@ -460,7 +506,7 @@ private:
                 else
                     std::fill(grads, grads + n_params_, T(0));
                 region.sync();  // every thread's gradient is ready
-                finite = batch_is_finite(threads);
+                finite = std::isfinite(batch_loss = batch_cost(threads));
                 if (finite) {
                     const auto [a, e] = share(n_params_, t, threads);
                     reduce_slice(threads, a, e);
@@ -492,17 +538,18 @@ private:
             if (t == 0) {
                 double total = 0.0;
                 for (int s = 0; s < threads; ++s) total += ws_[s].penalty;
+                if (b == 0) result.first_cost = batch_loss / weight + total;
                 result.penalty += total * weight;
                 ++result.batches;
             }
         }
     }
 
-    // After a barrier: whether the batch's cost, summed over threads, is finite.
-    bool batch_is_finite(int threads) const {
+    // After a barrier: the batch's sum_i w_i l_i, summed over threads.
+    double batch_cost(int threads) const {
         double cost = 0.0;
         for (int s = 0; s < threads; ++s) cost += ws_[s].cost;
-        return std::isfinite(cost);
+        return cost;
     }
 
     // grads_[a, e) += every other thread's gradient there
@@ -614,6 +661,7 @@ private:
         into.loss += part.loss;
         into.weight += part.weight;
         into.correct += part.correct;
+        into.nonfinite_rows += part.nonfinite_rows;
         for (size_t k = 0; k < into.sse.size(); ++k) {
             into.sse[k] += part.sse[k];
             into.ysum[k] += part.ysum[k];

@@ -137,8 +137,12 @@ class Targets:
             raise ValueError(f"{name} must have shape (samples, {self.n_outputs}) here, got {np.shape(y)}")
         if arr.shape[0] == 0:
             raise ValueError(f"{name} has no samples")
-        Y = np.ascontiguousarray(arr, dtype=dtype)
+        with np.errstate(over="ignore"):  # values beyond the dtype's range become inf: explained below
+            Y = np.ascontiguousarray(arr, dtype=dtype)
         if not np.isfinite(Y).all():
+            if arr.dtype.kind == "f" and np.isfinite(arr).all():
+                raise ValueError(f"{name} has values beyond the range of {np.dtype(dtype).name}; scale {name}"
+                                 + (" or use dtype float64" if np.dtype(dtype) == np.float32 else ""))
             raise ValueError(f"{name} contains NaN or infinite values")
         if self.kind in ("soft", "multilabel") and ((Y < 0) | (Y > 1)).any():
             raise ValueError(f"{name} must hold values in [0, 1] for loss {self.loss!r}")

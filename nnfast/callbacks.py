@@ -17,13 +17,16 @@ __all__ = ["History", "Callback", "EarlyStopping", "ProgressBar", "DivergenceWar
 STOP_REASONS = {
     "max_epochs": "ran every epoch",
     "early_stopped": "the monitored cost stopped improving",
-    "diverged": "the cost became non-finite or exploded; the last good weights were kept",
+    "diverged": "the cost, parameters or outputs became non-finite, or the cost exploded; weights whose cost "
+                "was measured finite were restored",
     "callback": "a callback asked to stop",
 }
 
 
 class DivergenceWarning(RuntimeWarning):
-    """Training stopped because the cost became non-finite or exploded."""
+    """Training diverged: the cost, the parameters or the outputs on the training data
+    became NaN or infinite, or the cost exploded. The message says when and which weights
+    were restored (see :meth:`nnfast.Sequential.fit`)."""
 
 
 class History:

@@ -7,12 +7,12 @@ the end; these helpers make that split reproducible.
 from __future__ import annotations
 
 from importlib import resources
-from typing import Any, Optional, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ._targets import looks_like_labels
-from ._validation import check_float, check_matrix
+from ._validation import all_finite, check_float, check_int, check_matrix
 
 __all__ = ["load_digits", "split_indices", "train_test_split", "train_val_test_split", "Standardizer", "one_hot"]
 
@@ -32,21 +32,72 @@ def load_digits() -> Tuple[np.ndarray, np.ndarray]:
         return data["images"].astype(np.float32), data["target"].astype(np.int64)
 
 
-def split_indices(n: int, sizes, seed: int = 0, stratify: Optional[np.ndarray] = None):
+def split_indices(n: int, sizes: Sequence[float], seed: int = 0,
+                  stratify: Optional[Any] = None) -> List[np.ndarray]:
     """Shuffled row indices cut into parts with fractions ``sizes`` (the rest is the first part).
 
     With ``stratify`` (labels), each class is cut in the same proportions, so every part
     keeps the class balance of the whole.
+
+    Parameters
+    ----------
+    n : int
+        Number of rows (at least 1).
+    sizes : sequence of float
+        Fractions in (0, 1) of the parts after the first, summing to less than 1.
+    seed : int
+        Non-negative seed of the shuffle.
+    stratify : array of shape (n,), optional
+        Class labels.
+
+    Returns
+    -------
+    list of ndarray of int64
+        ``len(sizes) + 1`` disjoint parts covering ``range(n)``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a non-integer or too large ``n``, bad sizes or seed, labels of the wrong
+        length, or a part left empty.
     """
+    n = check_int(n, "n", low=1)
+    if n > np.iinfo(np.intp).max // 16:
+        raise ValueError(f"n={n} rows are too many to index in memory")
+    fractions = _fractions(sizes, "sizes")
+    seed = check_int(seed, "seed", low=0)
+    labels = None
+    if stratify is not None:
+        labels = np.asarray(stratify)
+        if labels.ndim != 1 or len(labels) != n:
+            raise ValueError(f"stratify must hold one label per row, shape ({n},); got shape {labels.shape}")
+    try:
+        return _split(n, fractions, seed, labels, sizes)
+    except MemoryError:
+        raise ValueError(f"n={n} rows are too many to split in memory (their indices alone take "
+                         f"{n * 8 / 2**30:.3g} GiB)") from None
+
+
+def _fractions(sizes: Any, name: str) -> List[float]:
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
+        raise TypeError(f"{name} must be a sequence of fractions such as [0.2], got {sizes!r}")
     fractions = [check_float(s, "split size", low=0.0, high=1.0, low_open=True, high_open=True) for s in sizes]
     if sum(fractions) >= 1.0:
-        raise ValueError(f"split sizes {sizes} leave nothing for the first part")
+        raise ValueError(f"split sizes {list(sizes)} leave nothing for the first part")
+    return fractions
+
+
+def _split(n: int, fractions: List[float], seed: int, labels: Optional[np.ndarray], sizes) -> List[np.ndarray]:
     rng = np.random.default_rng(seed)
     groups = [np.arange(n)]
-    if stratify is not None:
-        _, codes = np.unique(np.asarray(stratify), return_inverse=True)
+    if labels is not None:
+        try:
+            _, codes = np.unique(labels, return_inverse=True)
+        except TypeError:
+            raise TypeError("stratify labels must be mutually comparable (e.g. all numbers or all strings)") from None
+        codes = codes.reshape(-1)
         groups = [np.flatnonzero(codes == c) for c in range(codes.max() + 1)]
-    parts = [[] for _ in range(len(fractions) + 1)]
+    parts: List[List[np.ndarray]] = [[] for _ in range(len(fractions) + 1)]
     for group in groups:
         group = rng.permutation(group)
         start = len(group)
@@ -58,35 +109,58 @@ def split_indices(n: int, sizes, seed: int = 0, stratify: Optional[np.ndarray] =
     out = [rng.permutation(np.concatenate(p)) for p in parts]
     for k, part in enumerate(out):
         if len(part) == 0:
-            raise ValueError(f"part {k} of the split is empty; {n} samples are too few for sizes {sizes}")
+            raise ValueError(f"part {k} of the split is empty; {n} samples are too few for sizes {list(sizes)}")
     return out
 
 
-def _stratify_by(y: Any, stratify) -> Optional[np.ndarray]:
-    if stratify == "auto":
-        stratify = np.ndim(y) == 1 and looks_like_labels(y)
+def _samples(value: Any, name: str) -> np.ndarray:
+    """value as an array with one entry per sample along its first axis."""
+    if value is None:
+        raise TypeError(f"{name} is None; expected an array with one entry per sample")
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # ragged lists and the like
+        raise ValueError(f"{name} cannot be read as an array: {exc}") from None
+    if arr.ndim == 0:
+        raise ValueError(f"{name} must hold one entry per sample, got a single value {value!r}")
+    return arr
+
+
+def _stratify_by(y: np.ndarray, stratify: Any) -> Optional[np.ndarray]:
+    if isinstance(stratify, str):
+        if stratify != "auto":
+            raise ValueError(f"stratify must be 'auto', True or False, got {stratify!r}")
+        stratify = y.ndim == 1 and looks_like_labels(y)
+    elif not (stratify is None or isinstance(stratify, (bool, np.bool_))):
+        raise TypeError(f"stratify must be 'auto', True or False, got {stratify!r}")
     if not stratify:
         return None
-    if np.ndim(y) != 1:
+    if y.ndim != 1:
         raise ValueError("stratified splits need 1-D class labels")
-    return np.asarray(y)
+    return y
 
 
-def train_test_split(X: Any, y: Any, test_size: float = 0.25, seed: int = 0, stratify="auto"):
-    """``(X_train, X_test, y_train, y_test)``: a seeded split, stratified for class labels."""
-    X, y = np.asarray(X), np.asarray(y)
+def train_test_split(X: Any, y: Any, test_size: float = 0.25, seed: int = 0, stratify: Any = "auto"):
+    """``(X_train, X_test, y_train, y_test)``: a seeded split, stratified for class labels.
+
+    ``stratify`` is ``"auto"`` (stratified when y holds class labels), True or False.
+    """
+    X, y = _samples(X, "X"), _samples(y, "y")
     if len(X) != len(y):
         raise ValueError(f"X has {len(X)} samples but y has {len(y)}")
+    check_float(test_size, "test_size", low=0.0, high=1.0, low_open=True, high_open=True)
     train, test = split_indices(len(X), [test_size], seed, _stratify_by(y, stratify))
     return X[train], X[test], y[train], y[test]
 
 
 def train_val_test_split(X: Any, y: Any, val_size: float = 0.15, test_size: float = 0.15, seed: int = 0,
-                         stratify="auto"):
+                         stratify: Any = "auto"):
     """``(X_train, X_val, X_test, y_train, y_val, y_test)``: tune on val, look at test once."""
-    X, y = np.asarray(X), np.asarray(y)
+    X, y = _samples(X, "X"), _samples(y, "y")
     if len(X) != len(y):
         raise ValueError(f"X has {len(X)} samples but y has {len(y)}")
+    check_float(val_size, "val_size", low=0.0, high=1.0, low_open=True, high_open=True)
+    check_float(test_size, "test_size", low=0.0, high=1.0, low_open=True, high_open=True)
     train, val, test = split_indices(len(X), [val_size, test_size], seed, _stratify_by(y, stratify))
     return X[train], X[val], X[test], y[train], y[val], y[test]
 
@@ -103,50 +177,147 @@ class Standardizer:
         self.scale_: Optional[np.ndarray] = None
 
     def fit(self, X: Any) -> "Standardizer":
-        X = np.asarray(X)
-        if X.ndim != 2 or X.shape[0] == 0:
-            X = check_matrix(X, "X", np.float64)
-        n, total, squares = X.shape[0], np.zeros(X.shape[1]), np.zeros(X.shape[1])
-        for start in range(0, n, 4096):
-            block = X[start:start + 4096].astype(np.float64)
-            total += block.sum(axis=0)
-        mean = total / n
-        for start in range(0, n, 4096):
-            block = X[start:start + 4096].astype(np.float64) - mean
-            squares += np.einsum("ij,ij->j", block, block)
-        std = np.sqrt(squares / n)
+        """Learn the mean and std of each column of X (samples, features), finite numbers.
+
+        Raises
+        ------
+        TypeError, ValueError
+            For X that is not a non-empty 2-D array of finite real numbers.
+        """
+        arr = X if isinstance(X, np.ndarray) else None
+        if arr is None or arr.ndim != 2 or arr.size == 0 or arr.dtype.kind not in "biuf":
+            arr = check_matrix(X, "X", np.float64)  # explains what is wrong, or converts
+        return self._fit_rows(arr, None)
+
+    def _fit_rows(self, X: np.ndarray, rows: Optional[np.ndarray]) -> "Standardizer":
+        """Fit on X's ``rows`` (all when None), gathered a block at a time: no copy of X."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean, std = self._moments(X, rows, 1.0)
+            if not (np.isfinite(mean).all() and np.isfinite(std).all()):
+                # finite values beyond ~1e154 overflow the squares: measure X in units of its largest |x|
+                mean, std = self._moments(X, rows, max(float(-X.min()), float(X.max())))
         if not (np.isfinite(mean).all() and np.isfinite(std).all()):
             raise ValueError("X contains NaN or infinite values")
         std[std < 1e-12 * np.maximum(1.0, np.abs(mean))] = 1.0
         self.mean_, self.scale_ = mean, std
         return self
 
+    @staticmethod
+    def _moments(X: np.ndarray, rows: Optional[np.ndarray], unit: float) -> Tuple[np.ndarray, np.ndarray]:
+        """Column means and standard deviations of X (its ``rows``), accumulated in float64
+        over blocks of 4096 rows, of X / unit, scaled back."""
+        n = X.shape[0] if rows is None else len(rows)
+
+        def block(start: int) -> np.ndarray:
+            part = (X[start:start + 4096] if rows is None else X[rows[start:start + 4096]]).astype(np.float64)
+            return part if unit == 1.0 else part / unit
+
+        total, squares = np.zeros(X.shape[1]), np.zeros(X.shape[1])
+        for start in range(0, n, 4096):
+            total += block(start).sum(axis=0)
+        mean = total / n
+        for start in range(0, n, 4096):
+            part = block(start) - mean
+            squares += np.einsum("ij,ij->j", part, part)
+        return mean * unit, np.sqrt(squares / n) * unit
+
     def transform(self, X: Any) -> np.ndarray:
-        if self.mean_ is None:
-            raise RuntimeError("fit the Standardizer before transforming")
-        X = np.asarray(X)
-        return ((X - self.mean_) / self.scale_).astype(X.dtype if X.dtype.kind == "f" else np.float64)
+        """``(X - mean_) / scale_`` in X's floating dtype (float64 for other dtypes).
+
+        Raises ValueError for X that is not a finite (samples, features) array, and when
+        a result falls beyond the range of its dtype.
+        """
+        X, dtype = self._checked(X)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._finite((X - self.mean_) / self.scale_, dtype)
 
     def fit_transform(self, X: Any) -> np.ndarray:
         return self.fit(X).transform(X)
 
     def inverse_transform(self, X: Any) -> np.ndarray:
+        """``X * scale_ + mean_``: back to the original units."""
+        X, dtype = self._checked(X)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._finite(X * self.scale_ + self.mean_, dtype)
+
+    def _checked(self, X: Any) -> Tuple[np.ndarray, np.dtype]:
         if self.mean_ is None:
             raise RuntimeError("fit the Standardizer before transforming")
-        X = np.asarray(X)
-        return (X * self.scale_ + self.mean_).astype(X.dtype if X.dtype.kind == "f" else np.float64)
+        kind = getattr(getattr(X, "dtype", None), "kind", None)
+        dtype = X.dtype if kind == "f" and X.dtype.itemsize >= 4 else np.dtype(np.float64)
+        return check_matrix(X, "X", dtype, len(self.mean_)), dtype
+
+    @staticmethod
+    def _finite(Z: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        out = Z.astype(dtype)
+        if not all_finite(out):
+            raise ValueError(f"the result has values beyond the range of {dtype.name}; scale X"
+                             + (" or use float64" if dtype != np.float64 else ""))
+        return out
 
 
-def one_hot(y: Any, classes: Optional[np.ndarray] = None, dtype=np.float32) -> Tuple[np.ndarray, np.ndarray]:
-    """``(Y, classes)``: labels as rows of a one-hot matrix over the sorted classes."""
-    y = np.asarray(y)
-    if y.ndim != 1:
-        raise ValueError("one_hot takes 1-D labels")
-    classes = np.unique(y) if classes is None else np.asarray(classes)
-    index = np.searchsorted(classes, y)
-    index = np.clip(index, 0, len(classes) - 1)
-    if (classes[index] != y).any():
-        raise ValueError("y has labels that are not in classes")
+def one_hot(y: Any, classes: Optional[Any] = None, dtype: Any = np.float32) -> Tuple[np.ndarray, np.ndarray]:
+    """``(Y, classes)``: labels as rows of a one-hot matrix.
+
+    Parameters
+    ----------
+    y : array of shape (samples,)
+        Class labels (numbers or strings; no NaN).
+    classes : array of shape (classes,), optional
+        The columns, in this order; default: the sorted distinct labels of y.
+    dtype : numeric dtype of Y
+
+    Returns
+    -------
+    Y : ndarray of shape (samples, classes)
+    classes : ndarray of shape (classes,)
+    """
+    y = _labels(y, "y")
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "biuf":
+        raise TypeError(f"dtype must be a numeric dtype, got {dtype}")
+    if classes is None:
+        classes = _unique(y, "y")
+        order = np.arange(len(classes))
+        ordered = classes
+    else:
+        classes = _labels(classes, "classes")
+        order = np.argsort(classes, kind="stable") if classes.dtype != object else \
+            np.array(sorted(range(len(classes)), key=lambda k: classes[k]), dtype=np.intp)
+        ordered = classes[order]
+        if len(ordered) > 1 and (ordered[1:] == ordered[:-1]).any():
+            raise ValueError("classes has repeated labels")
+    if len(ordered) == 0:
+        if len(y):
+            raise ValueError("classes is empty but y has labels")
+        return np.zeros((0, 0), dtype=dtype), classes
+    try:
+        index = np.clip(np.searchsorted(ordered, y), 0, len(ordered) - 1)
+        unseen = ordered[index] != y
+    except TypeError:
+        raise TypeError("y and classes must hold labels of one kind (e.g. all numbers or all strings)") from None
+    if np.any(unseen):
+        raise ValueError(f"y has labels that are not in classes: {np.unique(y[unseen])[:10].tolist()}")
     Y = np.zeros((len(y), len(classes)), dtype=dtype)
-    Y[np.arange(len(y)), index] = 1
+    Y[np.arange(len(y)), order[index]] = 1
     return Y, classes
+
+
+def _labels(values: Any, name: str) -> np.ndarray:
+    arr = _samples(values, name)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D labels, got shape {arr.shape}")
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinite labels")
+    if arr.dtype.kind == "c":
+        raise TypeError(f"{name} must hold real numbers or strings, not complex values")
+    if arr.dtype == object and any(v is None for v in arr):
+        raise ValueError(f"{name} contains None labels")
+    return arr
+
+
+def _unique(labels: np.ndarray, name: str) -> np.ndarray:
+    try:
+        return np.unique(labels)
+    except TypeError:
+        raise TypeError(f"{name} labels must be mutually comparable (e.g. all numbers or all strings)") from None

@@ -17,11 +17,11 @@ from typing import Any, Dict, Iterable, Optional, Tuple, Union
 import numpy as np
 
 from ._targets import Targets, looks_like_labels
-from ._validation import check_float, check_int, check_name
+from ._validation import check_float, check_for_dtype, check_int, check_name
 from .callbacks import Callback, EarlyStopping, History
 from .layers import ACTIVATIONS, HIDDEN_ACTIVATIONS, INIT_NAMES, SCALED_INITIALIZERS, Dense, Dropout
 from .losses import DEFAULT_OUTPUT, LOSSES
-from .model import DTYPES, Sequential
+from .model import DTYPES, Sequential, check_settings_for_dtype
 from .optimizers import OPTIMIZERS, Optimizer
 from .schedules import SCHEDULES, Cosine, Exponential, InverseTime, ReduceOnPlateau, Schedule, Step
 
@@ -78,6 +78,13 @@ class Hyperparameters:
         on the validation cost; None: off), ``validation_split`` (used when no
         validation data is given), ``standardize`` (learn input scaling on the training
         rows), ``shuffle``, ``seed``, ``dtype``.
+
+    Every field is checked where the record is built (TypeError or ValueError naming
+    it); the settings the core's optimizer step uses in ``dtype`` (``lr``, ``eps``,
+    ``l1``, ``l2``, ``momentum``, ``beta1``, ``beta2``, ``rho``, ``weight_decay``,
+    ``clip_norm``, ``init_scale``, ``min_lr``) are refused when they become 0,
+    subnormal or infinite there, or a rate of decay rounds to 1: ``eps=1e-300`` is 0
+    in float32.
 
     Examples
     --------
@@ -177,6 +184,11 @@ class Hyperparameters:
                 raise TypeError(f"{name} must be True or False")
         set_("seed", check_int(self.seed, "seed", low=0, high=2**63 - 1))
         check_name(self.dtype, "dtype", DTYPES)
+        # settings the core uses in the model's dtype must not become 0, subnormal or infinite there
+        check_settings_for_dtype(self.dtype, self.optimizer_spec(), self.l1, self.l2, self.clip_norm,
+                                 self.schedule_spec())
+        if self.init_scale is not None:
+            check_for_dtype(self.init_scale, "init_scale", DTYPES[self.dtype])
 
     # --- the pieces of a run -------------------------------------------------------------
 
@@ -284,8 +296,8 @@ def build_model(hp: Hyperparameters, y: Any) -> Tuple[Sequential, str]:
 
 
 def train(hp: Hyperparameters, X: Any, y: Any, *, validation: Optional[Tuple[Any, ...]] = None,
-          sample_weight: Any = None, callbacks: Iterable[Callback] = (),
-          verbose: Union[bool, str] = "auto") -> Tuple[Sequential, History]:
+          sample_weight: Any = None, callbacks: Optional[Iterable[Callback]] = (),
+          verbose: Union[bool, str, None] = "auto") -> Tuple[Sequential, History]:
     """Build the network ``hp`` describes and train it on (X, y).
 
     Parameters
@@ -295,6 +307,11 @@ def train(hp: Hyperparameters, X: Any, y: Any, *, validation: Optional[Tuple[Any
     validation : (X_val, y_val), optional
         Watched every epoch, used for early stopping (``hp.patience``), never trained
         on. Without it, ``hp.validation_split`` of (X, y) is held out when set.
+    sample_weight : array of shape (samples,), optional
+    callbacks : iterable of Callback, or None
+    verbose : bool, "auto" or None
+        See :meth:`nnfast.Sequential.fit`, which also says what happens when training
+        diverges and which errors bad data raises.
 
     Returns
     -------
@@ -313,7 +330,7 @@ def train(hp: Hyperparameters, X: Any, y: Any, *, validation: Optional[Tuple[Any
     3
     """
     model, loss = build_model(hp, y)
-    callbacks = list(callbacks)
+    callbacks = model._callbacks(callbacks, False)
     if hp.patience is not None:
         callbacks.insert(0, EarlyStopping(patience=hp.patience, min_delta=hp.min_delta))
     history = model.fit(X, y, loss=loss, optimizer=hp.optimizer_spec(), epochs=hp.epochs,

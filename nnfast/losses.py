@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
-from ._validation import check_name, check_sample_weight
+from ._validation import check_name, check_real_array, check_sample_weight
 
 __all__ = ["LOSSES", "mse", "mae", "binary_cross_entropy", "cross_entropy", "loss", "gradient"]
 
@@ -40,37 +40,73 @@ DEFAULT_OUTPUT = {"mse": "identity", "mae": "identity", "binary_cross_entropy": 
                   "cross_entropy": "softmax"}
 
 
-def _prepare(y_true: Any, y_pred: Any, sample_weight: Any):
-    y = np.asarray(y_true, dtype=np.float64)
-    p = np.asarray(y_pred, dtype=np.float64)
+#: losses whose targets and predictions are probabilities
+_PROBABILITY_LOSSES = ("binary_cross_entropy", "cross_entropy")
+
+
+def _prepare(name: str, y_true: Any, y_pred: Any, sample_weight: Any):
+    """y_true, y_pred as C-ordered float64 (samples, outputs) arrays and the weights, checked."""
+    y = check_real_array(y_true, "y_true")
+    p = check_real_array(y_pred, "y_pred")
     if y.shape != p.shape:
         raise ValueError(f"y_true has shape {y.shape} but y_pred has shape {p.shape}")
     if y.ndim == 1:
         y, p = y[:, None], p[:, None]
     if y.ndim != 2 or y.shape[0] == 0:
-        raise ValueError("y_true and y_pred must be non-empty 1-D or 2-D arrays")
-    if not (np.isfinite(y).all() and np.isfinite(p).all()):
-        raise ValueError("y_true and y_pred must be finite")
+        raise ValueError(f"y_true and y_pred must be non-empty 1-D or 2-D arrays, got shape {np.shape(y_true)}")
+    if y.shape[1] == 0:
+        raise ValueError(f"y_true and y_pred have no outputs (shape {np.shape(y_true)}); a loss needs at least "
+                         f"one column")
+    for arr, label in ((y, "y_true"), (p, "y_pred")):
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{label} contains NaN or infinite values")
+        if name in _PROBABILITY_LOSSES and ((arr < 0) | (arr > 1)).any():
+            raise ValueError(f"{label} must hold probabilities in [0, 1] for {name}; it holds values from "
+                             f"{arr.min():g} to {arr.max():g}")
     w = check_sample_weight(sample_weight, y.shape[0], np.float64)
     return np.ascontiguousarray(y), np.ascontiguousarray(p), w
 
 
+def _finite(value, name: str):
+    if not np.all(np.isfinite(value)):
+        raise ValueError(f"the {name} overflows float64: y_true and y_pred (or the weights) are too large; scale them")
+    return value
+
+
 def loss(name: str, y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:
-    """The cost ``name`` of predictions ``y_pred`` against ``y_true`` (weighted mean over samples)."""
+    """The cost ``name`` of predictions ``y_pred`` against ``y_true`` (weighted mean over samples).
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`LOSSES`.
+    y_true, y_pred : array of shape (samples,) or (samples, outputs)
+        Finite real numbers; probabilities in [0, 1] for the cross-entropies.
+    sample_weight : array of shape (samples,), optional
+        Finite, non-negative, not all zero.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For inputs outside those forms, and when the result would overflow float64.
+    """
     check_name(name, "loss", LOSSES)
-    y, p, w = _prepare(y_true, y_pred, sample_weight)
+    y, p, w = _prepare(name, y_true, y_pred, sample_weight)
     total, _ = _core.loss_forward_backward(LOSSES[name], _core.Activation.identity, 0.0, None, p, y, w, False)
-    return float(total / (w.sum() if w is not None else y.shape[0]))
+    return float(_finite(total / (w.sum() if w is not None else y.shape[0]), name))
 
 
 def gradient(name: str, y_true: Any, y_pred: Any, sample_weight: Any = None) -> np.ndarray:
-    """The gradient of :func:`loss` with respect to ``y_pred``, in ``y_pred``'s shape."""
+    """The gradient of :func:`loss` with respect to ``y_pred``, in ``y_pred``'s shape (float64).
+
+    Takes and checks its arguments as :func:`loss` does.
+    """
     check_name(name, "loss", LOSSES)
+    y, p, w = _prepare(name, y_true, y_pred, sample_weight)
     shape = np.shape(y_pred)
-    y, p, w = _prepare(y_true, y_pred, sample_weight)
     scale = 1.0 / (w.sum() if w is not None else y.shape[0])
     _, grad = _core.loss_forward_backward(LOSSES[name], _core.Activation.identity, 0.0, None, p, y, w, True, scale)
-    return grad.reshape(shape)
+    return _finite(grad, f"gradient of {name}").reshape(shape)
 
 
 def mse(y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:

@@ -11,13 +11,16 @@ import math
 import sys
 import time
 import warnings
+from dataclasses import dataclass
 from typing import Any, Dict, Iterable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from . import _core
+from ._bounds import certify_finite
 from ._targets import Targets
-from ._validation import check_float, check_int, check_matrix, check_name, check_sample_weight
+from ._validation import (all_finite, check_bool, check_float, check_for_dtype, check_int, check_matrix,
+                          check_matrix_extent, check_name, check_sample_weight)
 from .callbacks import Callback, DivergenceWarning, History, ProgressBar
 from .data import Standardizer, split_indices
 from .layers import ACTIVATIONS, INIT_NAMES, INITIALIZERS, SCALED_INITIALIZERS, Dense, Dropout, auto_init
@@ -31,6 +34,28 @@ DTYPES = {"float32": np.float32, "float64": np.float64}
 _NETWORKS = {"float32": _core.Network32, "float64": _core.Network64}
 # rows of training data used to measure the cost before training (the divergence yardstick)
 _INITIAL_COST_ROWS = 4096
+
+
+def check_settings_for_dtype(dtype: str, optimizer: Optimizer, l1: float = 0.0, l2: float = 0.0,
+                             clip_norm: Optional[float] = None, schedule: Optional[Schedule] = None) -> None:
+    """Refuse training settings that become 0, subnormal or infinite in ``dtype``, where the
+    core's optimizer step uses them (e.g. ``eps=1e-300`` is 0 in float32)."""
+    optimizer.check_dtype(DTYPES[dtype])
+    for name, value in (("l1", l1), ("l2", l2), ("clip_norm", clip_norm or 0.0),
+                        ("min_lr", getattr(schedule, "min_lr", 0.0))):
+        check_for_dtype(value, name, DTYPES[dtype])
+
+
+@dataclass
+class _Data:
+    """Rows as the core takes them, with the bounds the overflow proof needs."""
+
+    X: np.ndarray
+    Y: np.ndarray
+    w: Optional[np.ndarray]
+    x_max: float  # largest |x|
+    y_max: Optional[float]  # largest |y| for losses on values; None for classes (targets in [0, 1])
+    w_max: float  # largest sample weight (1 without)
 
 
 class Sequential:
@@ -65,6 +90,8 @@ class Sequential:
 
     def __init__(self, layers: Sequence[Union[Dense, Dropout]], inputs: Optional[int] = None, *, init: str = "auto",
                  init_scale: Optional[float] = None, seed: int = 0, dtype: str = "float32") -> None:
+        if isinstance(layers, (Dense, Dropout, str)) or not hasattr(layers, "__iter__"):
+            raise TypeError(f"layers must be a list of nnfast.Dense and nnfast.Dropout layers, got {layers!r}")
         self.layers = tuple(layers)
         if not self.layers:
             raise ValueError("a Sequential model needs at least one Dense layer")
@@ -84,6 +111,10 @@ class Sequential:
         self.init_scale = None if init_scale is None else check_float(init_scale, "init_scale")
         self.seed = check_int(seed, "seed", low=0, high=2**63 - 1)
         self.dtype = check_name(dtype, "dtype", DTYPES)
+        if self.init_scale is not None:
+            check_for_dtype(self.init_scale, "init_scale", DTYPES[self.dtype])
+        for layer in dense:
+            check_for_dtype(layer.resolved_alpha, "alpha", DTYPES[self.dtype])
         #: the Hyperparameters this model was trained from, when it came from nnfast.train
         self.hyperparameters = None
         #: the loss of the last fit (or of the loaded model)
@@ -114,8 +145,12 @@ class Sequential:
             inits.append(INITIALIZERS[init])
             scales.append(self.init_scale if self.init_scale is not None else SCALED_INITIALIZERS.get(init, 0.0))
             dropout = 0.0
-        self._net = _NETWORKS[self.dtype](inputs, specs)
-        self._net.initialize(inits, scales, self.seed)
+        net = _NETWORKS[self.dtype](inputs, specs)
+        net.initialize(inits, scales, self.seed)
+        if not all_finite(net.params):  # e.g. a normal init whose scale times a large draw overflows float32
+            raise ValueError(f"init_scale={self.init_scale:g} gives infinite initial weights in {self.dtype}; "
+                             f"use a smaller init_scale" + (" or dtype float64" if self.dtype == "float32" else ""))
+        self._net = net
         return self
 
     @property
@@ -191,14 +226,16 @@ class Sequential:
             epochs: int = 10, batch_size: Optional[int] = 32,
             validation: Optional[Tuple[Any, ...]] = None, validation_split: float = 0.0,
             sample_weight: Any = None, l1: float = 0.0, l2: float = 0.0, clip_norm: Optional[float] = None,
-            schedule: Union[str, Schedule] = "constant", callbacks: Iterable[Callback] = (), shuffle: bool = True,
-            standardize: bool = False, divergence_factor: float = 10.0,
-            verbose: Union[bool, str] = "auto") -> History:
+            schedule: Union[str, Schedule, None] = "constant", callbacks: Optional[Iterable[Callback]] = (),
+            shuffle: bool = True, standardize: bool = False, divergence_factor: float = 10.0,
+            verbose: Union[bool, str, None] = "auto") -> History:
         """Train one epoch at a time; returns the :class:`~nnfast.History`.
 
         Parameters
         ----------
         X : array of shape (samples, features)
+            A finite, C-ordered array of the model's dtype is used as it is (no copy);
+            another dtype, Fortran order, a list or a pandas frame costs one conversion.
         y : targets
             Class labels or one-hot rows for ``cross_entropy``, two classes (or 0/1
             columns) for ``binary_cross_entropy``, real values for ``mse``/``mae``.
@@ -215,15 +252,16 @@ class Sequential:
             Data to watch the validation cost on; never trained on.
         validation_split : float
             Without ``validation``: the fraction of (X, y) held out for it, split with
-            the model's seed (stratified for classes).
+            the model's seed (stratified for classes). The held-out rows are copied (a
+            fraction of X); training reads its rows of X in place.
         sample_weight : array of shape (samples,), optional
         l1, l2 : float
             Weight penalties ``l1 |W|_1 + (l2 / 2) |W|^2`` in the cost (biases are not penalised).
         clip_norm : float, optional
             Rescale each gradient to at most this global norm.
-        schedule : str or schedule spec
-            The learning rate per epoch (see :mod:`nnfast.schedules`).
-        callbacks : iterable of Callback
+        schedule : str, schedule spec or None
+            The learning rate per epoch (see :mod:`nnfast.schedules`); None: constant.
+        callbacks : iterable of Callback, or None
             E.g. ``nnfast.EarlyStopping(patience=5)``.
         shuffle : bool
             Shuffle the rows each epoch (seeded).
@@ -231,15 +269,44 @@ class Sequential:
             Learn per-feature mean and std on the training rows and apply them inside
             the model, at training and prediction time alike.
         divergence_factor : float
-            Stop when the training cost exceeds this multiple of the cost before training
-            (or is not finite); the weights of the last good epoch are kept and a
-            :class:`~nnfast.DivergenceWarning` is issued.
-        verbose : bool or "auto"
-            A line per epoch on stderr; "auto" shows it on a terminal only.
+            Training diverges when the training cost exceeds this multiple of the cost
+            before training (see Divergence below).
+        verbose : bool, "auto" or None
+            A line per epoch on stderr; "auto" shows it on a terminal only; None: False.
+
+        Returns
+        -------
+        History
+            Per-epoch costs and metrics, and ``stop_reason``.
+
+        Raises
+        ------
+        ValueError, TypeError
+            For bad data or settings, before any training; among them settings that
+            become 0 or infinite in the model's dtype (``eps=1e-300`` in float32), and
+            data on which the network's outputs already overflow at its starting weights
+            (``|X|`` near 3e38 in float32). The model is left as it was.
+
+        Notes
+        -----
+        Divergence. Training stops with ``stop_reason == "diverged"`` and a
+        :class:`~nnfast.DivergenceWarning` when a batch cost is NaN or infinite (the epoch
+        stops before that batch's update), the epoch's cost exceeds ``divergence_factor``
+        times the cost before training, the parameters become NaN or infinite, or the
+        validation cost is not finite; and, once training ends, when the model's outputs
+        or cost on X are not finite. It then restores weights whose cost was measured
+        finite: the parameters an epoch starts from are measured by its first batch, so
+        the restored weights are those of the latest epoch start whose first batch had a
+        finite cost no larger than the divergence threshold, or else the weights from
+        before training (checked on every row of X before training starts). Whatever
+        weights ``fit`` returns, also after early stopping restores its best, have finite
+        parameters and finite outputs and cost on every row of X: proved from the
+        weights and the largest ``|x|`` when that bound suffices (no pass over the data),
+        checked by one pass over X otherwise.
         """
-        loss = self._default_loss() if loss == "auto" else check_name(loss, "loss", LOSSES)
+        loss = self._default_loss() if isinstance(loss, str) and loss == "auto" else check_name(loss, "loss", LOSSES)
         opt = make_optimizer(optimizer)
-        sched = make_schedule(schedule)
+        sched = make_schedule("constant" if schedule is None else schedule)
         epochs = check_int(epochs, "epochs", low=1)
         if batch_size is not None:
             batch_size = check_int(batch_size, "batch_size", low=1)
@@ -249,78 +316,216 @@ class Sequential:
             clip_norm = check_float(clip_norm, "clip_norm", low=0.0, low_open=True)
         validation_split = check_float(validation_split, "validation_split", low=0.0, high=1.0, high_open=True)
         divergence_factor = check_float(divergence_factor, "divergence_factor", low=1.0, low_open=True)
-        callbacks = list(callbacks)
-        for cb in callbacks:
-            if not isinstance(cb, Callback):
-                raise TypeError(f"callbacks must be nnfast.Callback instances, got {cb!r}")
-        if verbose is True or (verbose == "auto" and sys.stderr.isatty()):
-            callbacks.append(ProgressBar())
+        shuffle = check_bool(shuffle, "shuffle")
+        standardize = check_bool(standardize, "standardize")
+        check_settings_for_dtype(self.dtype, opt, l1, l2, clip_norm, sched)
+        callbacks = self._callbacks(callbacks, verbose)
 
         dtype = DTYPES[self.dtype]
-        X, Y, w, targets = self._prepare(X, y, sample_weight, loss)
-        if validation is not None:
-            X_val, Y_val, w_val = self._validation_data(validation, targets, dtype, X.shape[1])
-        elif validation_split > 0.0:
-            strata = np.asarray(y) if targets.kind in ("categorical", "binary") else None
-            train_rows, val_rows = split_indices(len(X), [validation_split], self.seed, strata)
-            X_val, Y_val = X[val_rows], Y[val_rows]
-            w_val = None if w is None else w[val_rows]
-            X, Y = X[train_rows], Y[train_rows]
-            w = None if w is None else w[train_rows]
-        else:
-            X_val = Y_val = w_val = None
-        self._start(loss, targets, X, opt.config(l1, l2, clip_norm), standardize)
-        net = self._net
-        loss_enum, metric_enum = LOSSES[loss], targets.core_metric
-        batch = len(X) if batch_size is None else batch_size
+        was_built = self._net is not None
+        before = (self.loss, self._targets, self._labels, self._net.standardization() if was_built else None)
+        try:  # whatever is refused below leaves the model as it was
+            train, targets = self._prepare_data(X, y, sample_weight, loss)
+            rows = None  # the training rows of train.X, when some are held out
+            if validation is not None:
+                val = self._validation_data(validation, targets, dtype, train.X.shape[1])
+            elif validation_split > 0.0:
+                strata = np.asarray(y) if targets.kind in ("categorical", "binary") else None
+                train_rows, val_rows = split_indices(len(train.X), [validation_split], self.seed, strata)
+                # one copy, of the held-out rows only; the core trains on the other rows of X in place
+                val = _Data(train.X[val_rows], train.Y[val_rows], None if train.w is None else train.w[val_rows],
+                            train.x_max, train.y_max, train.w_max)
+                rows = np.ascontiguousarray(train_rows, dtype=np.int64)
+            else:
+                val = None
+            n_train = len(train.X) if rows is None else len(rows)
+            batch = n_train if batch_size is None else min(batch_size, n_train)
+            loss_enum, metric_enum = LOSSES[loss], targets.core_metric
+            self._start(loss, targets, train.X, opt.config(l1, l2, clip_norm), standardize, rows=rows)
+            net = self._net
+            head = slice(0, _INITIAL_COST_ROWS) if rows is None else rows[:_INITIAL_COST_ROWS]
+            initial = net.evaluate(train.X[head], train.Y[head], None if train.w is None else train.w[head],
+                                   loss_enum, metric_enum)
+            # the network must be finite on the data before training starts: nothing to fall back on otherwise
+            self._refuse_overflow(train, "X", loss_enum, was_built)
+            if val is not None and validation is not None:
+                self._refuse_overflow(val, "X_val", loss_enum, was_built)
+        except BaseException:
+            self.loss, self._targets, self._labels, scaling = before
+            if not was_built:
+                self._net = None
+            elif scaling is None:
+                self._net.set_standardization(np.empty(0, dtype), np.empty(0, dtype))
+            else:
+                self._net.set_standardization(*scaling)
+            raise
 
-        history = History(targets.metric, epochs, X_val is not None)
-        history.initial_loss = self._cost(net.evaluate(X[:_INITIAL_COST_ROWS], Y[:_INITIAL_COST_ROWS],
-                                                       None if w is None else w[:_INITIAL_COST_ROWS],
-                                                       loss_enum, metric_enum))
+        history = History(targets.metric, epochs, val is not None)
+        history.initial_loss = self._cost(initial)
         yardstick = divergence_factor * max(history.initial_loss, np.finfo(np.float64).tiny)
         params = net.params
-        last_good = params.copy()
+        # Weights whose cost was measured finite (and below the yardstick), to restore when
+        # training diverges. The parameters an epoch starts from are measured by its first
+        # batch, so each epoch copies them (`start`) and keeps the copy when that batch's
+        # cost was good (`measured`). The initial weights are the last resort: their
+        # outputs and cost were checked on every row.
+        initial_params = params.copy()
+        measured, measured_after = initial_params, 0
+        start = np.empty_like(params)
+        diverged: Optional[Tuple[int, str]] = None  # (epoch, why)
         for cb in callbacks:
             cb.on_train_begin(self, history)
         stop = "max_epochs"
         for epoch in range(epochs):
             lr = sched.lr(epoch, opt.lr, history)
             net.set_learning_rate(lr)
-            start = time.perf_counter()
-            result = net.train_epoch(X, Y, w, batch, shuffle, loss_enum, metric_enum)
-            seconds = time.perf_counter() - start
+            np.copyto(start, params)
+            began = time.perf_counter()
+            result = net.train_epoch(train.X, train.Y, train.w, batch, shuffle, loss_enum, metric_enum, rows)
+            seconds = time.perf_counter() - began
+            if result.first_cost <= yardstick:  # the first batch measured `start`: finite, not exploded
+                if measured is initial_params:
+                    measured, start = start, np.empty_like(params)
+                else:
+                    measured, start = start, measured
+                measured_after = epoch
             sums = result.sums
             cost = (sums.loss + result.penalty) / sums.weight if sums.weight > 0 else math.nan
-            if not result.finite or not math.isfinite(cost) or cost > yardstick:
-                params[:] = last_good
-                history.append(loss=cost if result.finite else math.nan, lr=lr, time=seconds)
-                history.diverged_epoch = epoch
-                stop = "diverged"
-                warnings.warn(f"training diverged in epoch {epoch + 1} (cost {cost:.4g}, {history.initial_loss:.4g} "
-                              f"before training); kept the weights of the last good epoch. Try a smaller "
-                              f"learning rate (lr={lr:g}).", DivergenceWarning, stacklevel=2)
-                break
-            np.copyto(last_good, params)
-            record = {"loss": cost, targets.metric: self._metric(sums, targets), "lr": lr, "time": seconds}
-            if X_val is not None:
-                val = net.evaluate(X_val, Y_val, w_val, loss_enum, metric_enum)
-                record["val_loss"] = self._cost(val)
-                record["val_" + targets.metric] = self._metric(val, targets)
+            record = {"loss": cost if result.finite else math.nan, "lr": lr, "time": seconds}
+            why = None
+            if not result.finite:
+                why = f"the cost of batch {result.batches + 1} was NaN or infinite"
+            elif not math.isfinite(cost) or cost > yardstick:
+                why = (f"the cost {cost:.4g} exceeded {divergence_factor:g} times its value before training "
+                       f"({history.initial_loss:.4g})")
+            elif not all_finite(params):
+                why = "the parameters became NaN or infinite"
+            else:
+                record[targets.metric] = self._metric(sums, targets)
+                if val is not None:
+                    val_sums = net.evaluate(val.X, val.Y, val.w, loss_enum, metric_enum)
+                    record["val_loss"] = self._cost(val_sums)
+                    record["val_" + targets.metric] = self._metric(val_sums, targets)
+                    if val_sums.nonfinite_rows or not math.isfinite(record["val_loss"]):
+                        why = (f"the outputs on {val_sums.nonfinite_rows} of {len(val.X)} validation rows were NaN "
+                               f"or infinite" if val_sums.nonfinite_rows else "the validation cost overflowed")
             history.append(**record)
+            if why is not None:
+                diverged = (epoch, why)
+                np.copyto(params, measured)
+                stop = "diverged"
+                break
             requests = [cb for cb in callbacks if cb.on_epoch_end(self, epoch, history)]
             if requests:
                 stop = requests[0].stop_reason
                 break
+        # The weights to return must have finite outputs and cost on the training rows:
+        # the epoch's measurements covered batches only (and the last update none at all).
+        problem = self._nonfinite(train, loss_enum)
+        if problem is not None and diverged is None:
+            diverged = (history.epochs - 1, f"after it, the model's {problem}")
+            stop = "diverged"
+            np.copyto(params, measured)
+            problem = self._nonfinite(train, loss_enum)
+        if problem is not None:  # measured on one batch, not finite on every row: back to the start
+            measured, measured_after = initial_params, 0
+            np.copyto(params, measured)
         history.stop_reason = stop
+        message = None
+        if diverged is not None:
+            history.diverged_epoch = diverged[0]
+            where = "from before training" if measured_after == 0 else f"after epoch {measured_after}"
+            message = (f"training diverged in epoch {diverged[0] + 1} ({diverged[1]}); restored the weights {where}, "
+                       f"whose cost was measured finite")
+        kept = start
+        np.copyto(kept, params)
         for cb in callbacks:
             cb.on_train_end(self, history)
+        if not np.array_equal(params, kept):  # a callback put other weights in (EarlyStopping's best)
+            problem = self._nonfinite(train, loss_enum)
+            if problem is None:
+                if message is not None:
+                    message += "; then a callback (such as EarlyStopping) put in the weights it kept"
+            else:
+                np.copyto(params, kept)
+                history.stop_reason = "diverged"
+                if history.diverged_epoch is None:
+                    history.diverged_epoch = history.epochs - 1
+                message = (message + "; " if message else "training diverged: ") + (
+                    f"with the weights a callback restored, the model's {problem}, so it keeps the weights training "
+                    f"ended with")
+        if message is not None:
+            warnings.warn(f"{message}. Try a smaller learning rate (lr={history['lr'][-1]:g}).", DivergenceWarning,
+                          stacklevel=2)
         return history
+
+    def _callbacks(self, callbacks: Optional[Iterable[Callback]], verbose: Union[bool, str, None]) -> list:
+        """The callbacks of a run, a ProgressBar added when verbose."""
+        if callbacks is None:
+            callbacks = []
+        elif isinstance(callbacks, Callback):
+            raise TypeError("callbacks must be a list of nnfast.Callback instances, not one callback; "
+                            "write callbacks=[...]")
+        else:
+            try:
+                callbacks = list(callbacks)
+            except TypeError:
+                raise TypeError(f"callbacks must be a list of nnfast.Callback instances, got {callbacks!r}") from None
+        for cb in callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(f"callbacks must be nnfast.Callback instances, got {cb!r}")
+        auto = isinstance(verbose, str) and verbose == "auto"
+        if not (auto or verbose is None or isinstance(verbose, (bool, np.bool_))):
+            raise TypeError(f"verbose must be True, False or 'auto', got {verbose!r}")
+        if (verbose is not None and not auto and bool(verbose)) or (auto and sys.stderr.isatty()):
+            callbacks.append(ProgressBar())
+        return callbacks
+
+    def _nonfinite(self, data: _Data, loss_enum) -> Optional[str]:
+        """What is NaN or infinite about the model on ``data`` (parameters, outputs, cost), or None.
+
+        O(n_params) when :func:`~nnfast._bounds.certify_finite` proves the outputs finite
+        from the weights and the data's largest values; one pass over the data otherwise.
+        """
+        net = self._net
+        if not all_finite(net.params):
+            return "parameters are NaN or infinite"
+        if not math.isfinite(net.penalty()):
+            return "weight penalty overflows"
+        if certify_finite(net, data.x_max, data.y_max, data.w_max, len(data.X)):
+            return None
+        sums = net.evaluate(data.X, data.Y, data.w, loss_enum, _core.Metric.none)
+        if sums.nonfinite_rows:
+            return f"outputs are NaN or infinite on {sums.nonfinite_rows} of {len(data.X)} rows"
+        if not math.isfinite(sums.loss):
+            return "cost overflows"
+        return None
+
+    def _refuse_overflow(self, data: _Data, name: str, loss_enum, was_built: bool) -> None:
+        """ValueError when the network is not finite on ``data`` before training starts:
+        there would be no weights to fall back on."""
+        problem = self._nonfinite(data, loss_enum)
+        if problem is None:
+            return
+        if problem.startswith("parameters"):
+            raise ValueError("the model's parameters are NaN or infinite; build() it again before training")
+        fix = "scale the inputs (e.g. standardize=True)" + (" or y" if data.y_max is not None else "")
+        if self.dtype == "float32":
+            fix += " or use dtype float64"
+        largest = f"|{name}| reaches {data.x_max:.3g}" + (f", |y| {data.y_max:.3g}" if data.y_max is not None else "")
+        raise ValueError(f"cannot train on {name}: at the model's {'current' if was_built else 'initial'} weights its "
+                         f"{problem} ({largest}: values overflow {self.dtype} inside the network); {fix}")
 
     def _prepare(self, X: Any, y: Any, sample_weight: Any, loss: str):
         """Checked training data (X, Y encoded, w, targets); builds the model if needed."""
+        data, targets = self._prepare_data(X, y, sample_weight, loss)
+        return data.X, data.Y, data.w, targets
+
+    def _prepare_data(self, X: Any, y: Any, sample_weight: Any, loss: str) -> Tuple[_Data, Targets]:
         dtype = DTYPES[self.dtype]
-        X = check_matrix(X, "X", dtype, self._net.inputs if self._net is not None else None)
+        X, x_max = check_matrix_extent(X, "X", dtype, self._net.inputs if self._net is not None else None)
+        if y is None:
+            raise TypeError("y is None; expected the targets, one per sample")
         targets = Targets(loss).fit(y)
         Y = targets.transform(y, dtype)
         if len(Y) != len(X):
@@ -331,26 +536,36 @@ class Sequential:
         if self._net.outputs != targets.n_outputs:
             raise ValueError(f"the output layer has {self._net.outputs} units but y needs {targets.n_outputs} "
                              f"({'classes' if targets.is_classifier else 'outputs'}) for loss {loss!r}")
-        return X, Y, w, targets
+        return _Data(X, Y, w, x_max, self._value_extent(Y, targets), 1.0 if w is None else float(w.max())), targets
 
-    def _start(self, loss: str, targets: Targets, X: np.ndarray, config, standardize: bool) -> None:
-        """Set up training on X: input scaling learnt from X, a fresh optimizer, the seeded stream."""
+    @staticmethod
+    def _value_extent(Y: np.ndarray, targets: Targets) -> Optional[float]:
+        """The largest |y| for regression targets (None for classes, which lie in [0, 1])."""
+        if targets.is_classifier:
+            return None
+        return float(max(-Y.min(), Y.max()))
+
+    def _start(self, loss: str, targets: Targets, X: np.ndarray, config, standardize: bool,
+               rows: Optional[np.ndarray] = None) -> None:
+        """Set up training on X (its ``rows`` only, when given): input scaling learnt from
+        them, a fresh optimizer, the seeded stream."""
         if standardize:
-            s = Standardizer().fit(X)
+            s = Standardizer()._fit_rows(X, rows)
             self._net.set_standardization(s.mean_.astype(X.dtype), s.scale_.astype(X.dtype))
         self.loss, self._targets = loss, targets
         self._net.configure(config)
         self._net.reseed(self.seed)
 
-    def _validation_data(self, validation, targets: Targets, dtype, n_features: int):
+    def _validation_data(self, validation, targets: Targets, dtype, n_features: int) -> _Data:
         if not isinstance(validation, (tuple, list)) or len(validation) not in (2, 3):
             raise TypeError("validation must be a tuple (X_val, y_val) or (X_val, y_val, sample_weight_val)")
-        X_val = check_matrix(validation[0], "X_val", dtype, n_features)
+        X_val, x_max = check_matrix_extent(validation[0], "X_val", dtype, n_features)
         Y_val = targets.transform(validation[1], dtype, "y_val")
         if len(Y_val) != len(X_val):
             raise ValueError(f"X_val has {len(X_val)} samples but y_val has {len(Y_val)}")
         w_val = check_sample_weight(validation[2] if len(validation) == 3 else None, len(X_val), dtype)
-        return X_val, Y_val, w_val
+        return _Data(X_val, Y_val, w_val, x_max, self._value_extent(Y_val, targets),
+                     1.0 if w_val is None else float(w_val.max()))
 
     def _cost(self, sums) -> float:
         """Mean loss plus the weight penalty."""
@@ -388,11 +603,19 @@ class Sequential:
         return check_matrix(X, "X", DTYPES[self.dtype], self._net.inputs)
 
     def forward(self, X: Any) -> np.ndarray:
-        """The output layer's activation for X, without dropout (for untrained models too)."""
+        """The output layer's activation for X, without dropout (for untrained models too).
+
+        Raises ValueError for bad X, and when some rows' outputs are NaN or infinite
+        (inputs so large that values overflow the model's dtype inside the network): the
+        message says how many. Every prediction method does the same.
+        """
         return self._run(self._core_net().predict, X)
 
     def predict(self, X: Any) -> np.ndarray:
-        """Class labels for classifiers; values for regression (1-D when trained on 1-D y)."""
+        """Class labels for classifiers; values for regression (1-D when trained on 1-D y).
+
+        Raises ValueError for rows whose outputs are not finite, as :meth:`forward` does.
+        """
         labels = self._labels
         if self._targets is None or labels[0] is not self._targets:
             targets = self._trained_targets()
@@ -416,17 +639,35 @@ class Sequential:
         return targets.proba(self.forward(X))
 
     def evaluate(self, X: Any, y: Any, sample_weight: Any = None) -> Dict[str, float]:
-        """``{"loss": cost, "accuracy" or "r2": metric}`` on (X, y); the cost includes the penalty."""
+        """``{"loss": cost, "accuracy" or "r2": metric}`` on (X, y); the cost includes the penalty.
+
+        Raises
+        ------
+        ValueError
+            For bad X, y or weights, and when the model's outputs on some rows, or the
+            cost, are NaN or infinite (values that overflow the model's dtype).
+        """
         targets = self._trained_targets()
         net = self._net
         dtype = DTYPES[self.dtype]
         X = check_matrix(X, "X", dtype, net.inputs)
+        if y is None:
+            raise TypeError("y is None; expected the targets, one per sample")
         Y = targets.transform(y, dtype)
         if len(Y) != len(X):
             raise ValueError(f"X has {len(X)} samples but y has {len(Y)}")
         w = check_sample_weight(sample_weight, len(X), dtype)
         sums = net.evaluate(X, Y, w, LOSSES[self.loss], targets.core_metric)
-        return {"loss": self._cost(sums), targets.metric: self._metric(sums, targets)}
+        fix = "scale the inputs" + (" or use dtype float64" if self.dtype == "float32" else "")
+        if sums.nonfinite_rows:
+            raise ValueError(f"the model's outputs are NaN or infinite for {sums.nonfinite_rows} of {len(X)} rows of "
+                             f"X: values overflow {self.dtype} inside the network (or its parameters are not "
+                             f"finite); {fix}")
+        cost = self._cost(sums)
+        if not math.isfinite(cost):
+            raise ValueError(f"the cost overflows {self.dtype} (predictions and targets too far apart, or the weight "
+                             f"penalty too large); scale y{' or use dtype float64' if self.dtype == 'float32' else ''}")
+        return {"loss": cost, targets.metric: self._metric(sums, targets)}
 
     def save(self, path) -> None:
         """Write the model to one file (no pickle; see :func:`nnfast.load`)."""

@@ -23,7 +23,7 @@ from dataclasses import dataclass, fields
 from typing import Union
 
 from . import _core
-from ._validation import check_float
+from ._validation import check_float, check_for_dtype
 
 __all__ = ["SGD", "Adagrad", "RMSProp", "Adam", "AdamW", "OPTIMIZERS", "Optimizer", "make_optimizer"]
 
@@ -42,6 +42,27 @@ class _Base:
                 check_float(value, "eps", low=0.0, low_open=True)
             elif f.name == "weight_decay":
                 check_float(value, "weight_decay", low=0.0)
+
+    def check_dtype(self, dtype) -> None:
+        """Refuse settings that the core's step, which runs in ``dtype``, would see as 0,
+        subnormal, infinite or (rates of decay) exactly 1.
+
+        Raises
+        ------
+        ValueError
+            Naming the setting, e.g. ``eps=1e-300 is 0 in float32; use float64 or eps >= 1.18e-38``.
+        """
+        check_for_dtype(self.lr, "lr", dtype)
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("beta1", "beta2", "rho", "momentum"):
+                check_for_dtype(value, f.name, dtype, below_one=True)
+            elif f.name in ("eps", "weight_decay"):
+                check_for_dtype(value, f.name, dtype)
+        if self.name in ("adam", "adamw"):  # the first step is lr / (1 - beta1), computed then cast
+            check_for_dtype(self.lr / (1.0 - self.beta1), "the first Adam step lr / (1 - beta1)", dtype)
+        if self.name == "adamw" and self.weight_decay:  # the decay lr * weight_decay is one number in the step
+            check_for_dtype(self.lr * self.weight_decay, "lr * weight_decay", dtype)
 
     def config(self, l1: float = 0.0, l2: float = 0.0, clip_norm: float | None = None) -> _core.OptimizerConfig:
         """The core's settings for this optimizer with the given penalties and clipping."""

@@ -103,3 +103,80 @@ def test_one_hot_targets_train_a_classifier(digits):
     model, _ = nf.train(nf.Hyperparameters(hidden=(32,), epochs=10, standardize=True), X_tr, Y_tr, verbose=False)
     assert model.loss == "cross_entropy"
     assert (model.predict(X_val) == y_val).mean() > 0.9
+
+
+@pytest.mark.parametrize("args,kwargs,error,message", [
+    ((4.9e16, [0.2]), {}, TypeError, "n must be an integer, got 4.9e"),
+    ((10.0, [0.2]), {}, TypeError, "n must be an integer"),
+    ((0, [0.2]), {}, ValueError, "n must be >= 1"),
+    ((2**60, [0.2]), {}, ValueError, "too many"),
+    ((10, 0.2), {}, TypeError, "sizes must be a sequence"),
+    ((10, None), {}, TypeError, "sizes must be a sequence"),
+    ((10, [0.2]), {"seed": -1}, ValueError, "seed must be >= 0"),
+    ((10, [0.2]), {"seed": 1.5}, TypeError, "seed must be an integer"),
+    ((10, [0.2]), {"stratify": [0, 1]}, ValueError, r"stratify must hold one label per row, shape \(10,\)"),
+    ((10, [0.2]), {"stratify": np.zeros((10, 2))}, ValueError, "one label per row"),
+    ((10, [0.2]), {"stratify": np.array([1, "a"] * 5, dtype=object)}, TypeError, "comparable"),
+])
+def test_split_indices_refuses_bad_arguments_by_name(args, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        nf.data.split_indices(*args, **kwargs)
+
+
+def test_split_indices_of_a_huge_n_is_a_clear_error_not_a_memory_error(monkeypatch):
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(np, "arange", no_memory)
+    with pytest.raises(ValueError, match=r"n=1000000 rows are too many to split in memory"):
+        nf.data.split_indices(10**6, [0.2])
+
+
+@pytest.mark.parametrize("call,error,message", [
+    (lambda X, y: nf.data.train_test_split(X, y, test_size=None), TypeError, "test_size must be a number"),
+    (lambda X, y: nf.data.train_test_split(X, y, test_size=1.5), ValueError, "test_size"),
+    (lambda X, y: nf.data.train_val_test_split(X, y, val_size="a"), TypeError, "val_size must be a number"),
+    (lambda X, y: nf.data.train_test_split(None, y), TypeError, "X is None"),
+    (lambda X, y: nf.data.train_test_split(X, None), TypeError, "y is None"),
+    (lambda X, y: nf.data.train_test_split(3, 3), ValueError, "one entry per sample"),
+    (lambda X, y: nf.data.train_test_split(X, y, stratify="yes"), ValueError, "stratify must be 'auto'"),
+    (lambda X, y: nf.data.train_test_split(X, y, stratify=y), TypeError, "stratify must be 'auto'"),
+])
+def test_split_helpers_name_their_bad_arguments(call, error, message):
+    X, y = np.arange(40.0).reshape(20, 2), np.arange(20) % 2
+    with pytest.raises(error, match=message):
+        call(X, y)
+
+
+def test_standardizer_checks_what_it_transforms():
+    s = nf.data.Standardizer().fit(np.arange(12.0).reshape(4, 3))
+    for bad, error, message in [(np.ones((2, 2)), ValueError, "2 features but the model expects 3"),
+                                (np.full((2, 3), np.nan), ValueError, "NaN"), (None, TypeError, "None"),
+                                (np.ones(3), ValueError, "2-D")]:
+        for call in (s.transform, s.inverse_transform):
+            with pytest.raises(error, match=message):
+                call(bad)
+    with pytest.raises(ValueError, match="beyond the range of float32"):
+        nf.data.Standardizer().fit(np.array([[0.0], [1.0]])).transform(np.array([[3e38]], dtype=np.float32))
+    with pytest.raises(TypeError, match="X is None"):
+        nf.data.Standardizer().fit(None)
+
+
+def test_standardizer_of_values_whose_squares_overflow():
+    X = np.array([[1e300], [-1e300], [3e300]])
+    s = nf.data.Standardizer().fit(X)
+    np.testing.assert_allclose(s.mean_, [1e300], rtol=1e-12)
+    np.testing.assert_allclose(s.scale_, [np.sqrt(8 / 3) * 1e300], rtol=1e-12)
+    np.testing.assert_allclose(s.transform(X).ravel(), (X.ravel() - 1e300) / s.scale_[0], rtol=1e-12)
+
+
+def test_one_hot_labels_and_classes():
+    Y, classes = nf.data.one_hot([1, 2], classes=[2, 1, 0])  # columns in the given order
+    np.testing.assert_array_equal(Y, [[0, 1, 0], [1, 0, 0]])
+    assert classes.tolist() == [2, 1, 0]
+    for args, error, message in [(([1.0, np.nan],), ValueError, "NaN"), (([1, 1], [1, 1]), ValueError, "repeated"),
+                                 ((None,), TypeError, "y is None"), (([[1, 2]],), ValueError, "1-D"),
+                                 (([1, 2], None, "U3"), TypeError, "numeric dtype"),
+                                 ((np.array([1, "a"], dtype=object),), TypeError, "comparable")]:
+        with pytest.raises(error, match=message):
+            nf.data.one_hot(*args)

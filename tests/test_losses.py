@@ -51,3 +51,43 @@ def test_bad_arguments():
         nf.losses.loss("hinge", [1], [1])
     with pytest.raises(ValueError, match="finite"):
         nf.losses.mse([np.nan], [1.0])
+
+
+@pytest.mark.parametrize("name", list(nf.losses.LOSSES))
+def test_every_loss_refuses_arrays_without_outputs(name):
+    for call in (lambda: nf.losses.loss(name, np.zeros((4, 0)), np.zeros((4, 0))),
+                 lambda: nf.losses.gradient(name, np.zeros((4, 0)), np.zeros((4, 0))),
+                 lambda: getattr(nf.losses, name)(np.zeros((4, 0)), np.zeros((4, 0)))):
+        with pytest.raises(ValueError, match="no outputs"):
+            call()
+
+
+@pytest.mark.parametrize("name", ["cross_entropy", "binary_cross_entropy"])
+@pytest.mark.parametrize("which", ["y_true", "y_pred"])
+@pytest.mark.parametrize("value", [1e38, 1.5, -0.1])
+def test_cross_entropies_take_probabilities_only(name, which, value):
+    y, p = np.array([[1.0, 0.0]]), np.array([[0.7, 0.3]])
+    (y if which == "y_true" else p)[0, 0] = value
+    for call in (lambda: getattr(nf.losses, name)(y, p), lambda: nf.losses.gradient(name, y, p)):
+        with pytest.raises(ValueError, match=f"{which} must hold probabilities in \\[0, 1\\] for {name}"):
+            call()
+
+
+@pytest.mark.parametrize("name", ["mse", "mae"])
+def test_losses_that_overflow_are_refused_not_infinite(name):
+    with pytest.raises(ValueError, match=f"the {name} overflows float64"):
+        getattr(nf.losses, name)(np.array([1.7e308]), np.array([-1.7e308]))
+    if name == "mse":  # the gradient of mae is a sign
+        with pytest.raises(ValueError, match="overflows float64"):
+            nf.losses.gradient(name, np.array([1.7e308]), np.array([-1.7e308]))
+
+
+@pytest.mark.parametrize("bad,error,message", [
+    (None, TypeError, "y_true is None"), (["a", "b"], TypeError, "real numbers"),
+    (np.array([1j, 2j]), TypeError, "real numbers"), ([[1.0], [1.0, 2.0]], ValueError, "cannot be read"),
+    (np.array([None, 1.0]), TypeError, "real numbers"),
+])
+def test_loss_inputs_that_are_not_numbers(bad, error, message):
+    for name in nf.losses.LOSSES:
+        with pytest.raises(error, match=message):
+            nf.losses.loss(name, bad, [0.5, 0.5])

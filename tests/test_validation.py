@@ -155,3 +155,63 @@ def test_set_num_threads_validates():
     with pytest.raises(ValueError):
         nf.set_num_threads(0)
     nf.set_num_threads(nf.get_num_threads())
+
+
+def test_none_means_nothing_for_callbacks_and_a_constant_schedule(data):
+    X, y = data
+    model = nf.Sequential([nf.Dense(8, "relu"), nf.Dense(3, "softmax")], inputs=5, seed=0)
+    history = model.fit(X, y, epochs=2, callbacks=None, schedule=None, verbose=None)
+    assert history.epochs == 2 and history["lr"] == [0.001, 0.001]
+    _, history = nf.train(nf.Hyperparameters(hidden=(4,), epochs=1), X, y, callbacks=None, verbose=None)
+    assert history.epochs == 1
+
+
+BAD_FLAGS = [
+    (dict(callbacks=nf.EarlyStopping()), TypeError, r"a list of nnfast.Callback instances, not one callback"),
+    (dict(callbacks=3), TypeError, "callbacks must be a list"),
+    (dict(verbose="loud"), TypeError, "verbose must be True, False or 'auto'"),
+    (dict(shuffle=None), TypeError, "shuffle must be True or False"),
+    (dict(shuffle="no"), TypeError, "shuffle must be True or False"),
+    (dict(standardize=1), TypeError, "standardize must be True or False"),
+    (dict(divergence_factor=1.0), ValueError, "divergence_factor"),
+]
+
+
+@pytest.mark.parametrize("kwargs,error,message", BAD_FLAGS)
+def test_bad_fit_flags(model, data, kwargs, error, message):
+    X, y = data
+    with pytest.raises(error, match=message):
+        model.fit(X, y, **{"verbose": False, **kwargs})
+
+
+@pytest.mark.parametrize("kwargs,error,message", BAD_FLAGS[:3])
+def test_bad_train_flags(data, kwargs, error, message):
+    X, y = data
+    with pytest.raises(error, match=message):
+        nf.train(nf.Hyperparameters(hidden=(4,), epochs=1), X, y, **{"verbose": False, **kwargs})
+
+
+def test_none_data_is_named(model, data):
+    X, y = data
+    with pytest.raises(TypeError, match="y is None"):
+        model.fit(X, None, epochs=1, verbose=False)
+    with pytest.raises(TypeError, match="y is None"):
+        model.evaluate(X, None)
+    with pytest.raises(TypeError, match="layers must be a list"):
+        nf.Sequential(None)
+    with pytest.raises(TypeError, match="layers must be a list"):
+        nf.Sequential(nf.Dense(3))
+
+
+def test_huge_batch_sizes_mean_the_whole_set(data):
+    X, y = data
+    model, history = nf.train(nf.Hyperparameters(hidden=(4,), epochs=2, batch_size=2**70), X, y, verbose=False)
+    assert model._net.steps == 2
+
+
+def test_sample_weights_beyond_the_dtype_or_summing_to_infinity(model, data):
+    X, y = data
+    with pytest.raises(ValueError, match="beyond the range of float32"):
+        model.fit(X, y, sample_weight=np.full(40, 1e300), epochs=1, verbose=False)
+    with pytest.raises(ValueError, match="sum overflows float64"):
+        nf.losses.mse(np.zeros(2), np.ones(2), sample_weight=[1e308, 1e308])
