@@ -389,7 +389,8 @@ def test_resume_alone_continues_a_killed_study_with_its_data_and_options(tmp_pat
     assert 1 <= len(before) < 8
     resumed = subprocess.run([*args, "--resume"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
-    assert "resuming lr, hidden with random search (8 trials" in resumed.stderr and "900 rows of d.csv" in resumed.stderr
+    assert "resuming lr, hidden with random search (8 trials" in resumed.stderr
+    assert "900 rows of d.csv" in resumed.stderr
     study = tune.load_study(str(tmp_path / "r.db"))
     assert len(study.trials) == 8 and len({json.dumps(t.params, sort_keys=True) for t in study.trials}) == 8
     assert {t.number: t.params for t in study.trials[:len(before)]} == before

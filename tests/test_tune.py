@@ -115,7 +115,8 @@ def test_a_trial_that_raises_is_recorded_shown_in_the_summary_and_the_study_goes
     assert states == {"failed", "complete"} and len(study.trials) == 2
     failed = next(t for t in study.trials if t.state == "failed")
     assert "binary_cross_entropy needs exactly two classes" in failed.error
-    assert f"failed: trial {failed.number}: ValueError: binary_cross_entropy needs exactly two classes" in study.summary()
+    summary = study.summary()
+    assert f"failed: trial {failed.number}: ValueError: binary_cross_entropy needs exactly two classes" in summary
 
 
 # --- pruning and divergence ----------------------------------------------------------------
@@ -419,6 +420,24 @@ def test_two_jobs_give_the_same_study_every_run(small):
     first = [(t.params, t.score) for t in runs[0].trials]
     assert all([(t.params, t.score) for t in run.trials] == first for run in runs[1:])
     assert len({run.best().number for run in runs}) == 1
+
+
+def test_importances_keep_optunas_warnings_to_themselves(small):
+    # too few sgd trials for momentum: PED-ANOVA warns that its importance may be inaccurate
+    import warnings
+
+    space = {"optimizer": tune.choice(["adam", "sgd"]), "lr": tune.choice([1e-3, 3e-3, 1e-2, 3e-2, 0.1]),
+             "momentum": tune.uniform(0.5, 0.9, points=[0.9]).when(optimizer="sgd")}
+    study = tune.search(BASE.replace(epochs=2), space, train=small[:2], strategy="grid", n_trials=6,
+                        progress=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        evaluator = optuna.importance.PedAnovaImportanceEvaluator()
+        optuna.importance.get_param_importances(study.optuna, evaluator=evaluator)
+        assert any("momentum" in str(w.message) for w in caught)  # the case is real
+        caught.clear()
+        assert set(study.importances()) == {"optimizer", "lr", "momentum"}
+    assert caught == []
 
 
 def test_search_leaves_optunas_logging_alone_and_keeps_it_quiet(small, capsys):

@@ -37,7 +37,9 @@ def quiet_optuna():
     _InsideNnfast.active.on = True
     try:
         with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", module=r"optuna(\..*)?$")
+            # Optuna's warnings name the module that warned, or from Python 3.12 the first
+            # module outside Optuna: that is nnfast.tune's own, inside this context
+            warnings.filterwarnings("ignore", module=r"(optuna|nnfast\.tune)(\..*)?$")
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             yield
     finally:
