@@ -16,6 +16,7 @@
 
 #include "activations.hpp"
 #include "blas.hpp"
+#include "checked.hpp"
 #include "initializers.hpp"
 #include "losses.hpp"
 #include "model_file.hpp"
@@ -229,6 +230,9 @@ void bind_network(py::module_& m, const char* name) {
         .def_property_readonly("n_weights", &Net::n_weights)
         .def_property_readonly("steps", &Net::steps)
         .def_property_readonly("workspace_allocations", &Net::workspace_allocations)
+        .def_property_readonly("nbytes", &Net::bytes,
+                               R"doc(Bytes of the buffers the network holds: its parameters, and once it has
+trained, its gradient, optimizer state and workspaces.)doc")
         .def_property_readonly("last_threads", &Net::last_threads)
         .def_property_readonly("optimizer", &Net::optimizer)
         .def("initialize", &Net::initialize, py::arg("inits"), py::arg("scales"), py::arg("seed"))
@@ -246,9 +250,9 @@ void bind_network(py::module_& m, const char* name) {
             py::arg("mean").noconvert(), py::arg("std").noconvert())
         .def("standardization",
              [](const Net& net) -> py::object {
-                 if (!net.standardized()) return py::none();
-                 return py::make_tuple(Array<T>(net.inputs(), net.mean().data()),
-                                       Array<T>(net.inputs(), net.stdev().data()));
+                 const T* scaling = net.scaling();
+                 if (!scaling) return py::none();
+                 return py::make_tuple(Array<T>(net.inputs(), scaling), Array<T>(net.inputs(), scaling + net.inputs()));
              })
         .def_property_readonly("params",
                                [](py::object self) {
@@ -256,10 +260,12 @@ void bind_network(py::module_& m, const char* name) {
                                    return view<T>(self, net.params(), {net.n_params()});
                                })
         .def_property_readonly("grads",
-                               [](py::object self) {
+                               [](py::object self) -> py::object {
                                    Net& net = self.cast<Net&>();
+                                   if (!net.has_training_state()) return py::none();
                                    return view<T>(self, net.grads(), {net.n_params()});
-                               })
+                               },
+                               R"doc(The gradient of the last training call (a view); None before the first.)doc")
         .def(
             "layer_views",
             [](py::object self, size_t l) {
@@ -327,7 +333,7 @@ void bind_network(py::module_& m, const char* name) {
                 Array<T> out({X.rows(), net.outputs()});
                 T* out_data = out.mutable_data();
                 {
-                    const Unlocked unlocked(X.rows() * net.macs_per_row());
+                    const Unlocked unlocked(saturating_mul(X.rows(), net.macs_per_row()));
                     net.predict(X.data(), X.rows(), out_data);
                 }
                 return out;
@@ -344,7 +350,7 @@ void bind_network(py::module_& m, const char* name) {
                 py::array_t<int64_t> out(X.rows());
                 int64_t* out_data = out.mutable_data();
                 {
-                    const Unlocked unlocked(X.rows() * net.macs_per_row());
+                    const Unlocked unlocked(saturating_mul(X.rows(), net.macs_per_row()));
                     net.predict_classes(X.data(), X.rows(), out_data, threshold);
                 }
                 return out;
@@ -377,6 +383,9 @@ void bind_network(py::module_& m, const char* name) {
 PYBIND11_MODULE(_core, m) {
     m.doc() = "nnfast's compiled core: kernels and the network, bound without logic.";
     m.attr("__version__") = NNFAST_VERSION;
+    // SizeError (a std::length_error) becomes ValueError and OutOfMemory (a std::bad_alloc
+    // with a sentence) MemoryError through pybind11's standard translations.
+    py::register_exception<ModelBusy>(m, "ModelBusyError", PyExc_RuntimeError);
 
     py::enum_<Activation>(m, "Activation")
         .value("identity", Activation::identity)

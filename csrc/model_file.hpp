@@ -100,12 +100,13 @@ template <class T>
 void write_model_file(const std::string& path, const Network<T>& net, const std::string& json) {
     using namespace file_detail;
     if (!little_endian()) throw std::runtime_error("saving is supported on little-endian machines only");
+    const T* scaling = net.scaling();  // one snapshot: a concurrent change cannot split it
     Writer w;
     w.put_bytes(kMagic, 8);
     w.put(kVersion);
     w.put(uint32_t(sizeof(T)));
     w.put(uint32_t(net.layers().size()));
-    w.put(net.standardized() ? kStandardized : uint32_t(0));
+    w.put(scaling ? kStandardized : uint32_t(0));
     w.put(uint64_t(json.size()));
     w.put(uint64_t(net.inputs()));
     for (const auto& layer : net.layers()) {
@@ -118,10 +119,7 @@ void write_model_file(const std::string& path, const Network<T>& net, const std:
     w.put_bytes(json.data(), json.size());
     while (w.bytes.size() % 8) w.bytes.push_back(0);
     w.put_bytes(net.params(), sizeof(T) * net.n_params());
-    if (net.standardized()) {
-        w.put_bytes(net.mean().data(), sizeof(T) * net.inputs());
-        w.put_bytes(net.stdev().data(), sizeof(T) * net.inputs());
-    }
+    if (scaling) w.put_bytes(scaling, sizeof(T) * 2 * size_t(net.inputs()));  // mean, std
     w.put(fnv1a(w.bytes.data(), w.bytes.size()));
 
     std::string tmp = path + ".XXXXXX";

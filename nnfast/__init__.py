@@ -21,7 +21,7 @@ from .callbacks import Callback, DivergenceWarning, EarlyStopping, History, Prog
 from .hyperparams import Hyperparameters, train  # noqa: E402
 from .io import load, save  # noqa: E402
 from .layers import Dense, Dropout  # noqa: E402
-from .model import Sequential  # noqa: E402
+from .model import ModelBusyError, Sequential  # noqa: E402
 from .optimizers import SGD, Adagrad, Adam, AdamW, RMSProp  # noqa: E402
 
 __version__ = _core.__version__
@@ -29,7 +29,7 @@ __version__ = _core.__version__
 __all__ = [
     "Hyperparameters", "train", "Sequential", "Dense", "Dropout", "load", "save",
     "SGD", "Adagrad", "RMSProp", "Adam", "AdamW",
-    "History", "Callback", "EarlyStopping", "ProgressBar", "DivergenceWarning",
+    "History", "Callback", "EarlyStopping", "ProgressBar", "DivergenceWarning", "ModelBusyError",
     "data", "losses", "optimizers", "schedules",
     "set_num_threads", "get_num_threads", "blas_info",
 ]
