@@ -6,6 +6,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <optional>
@@ -29,6 +30,15 @@ using namespace nnfast;
 #ifndef NNFAST_VERSION
 #define NNFAST_VERSION "0+unknown"
 #endif
+
+// For threadpoolctl (nnfast/_threadpoolctl.py finds the module by these symbols): plain C,
+// exported although the module is built with hidden visibility. The setter clamps instead
+// of throwing: no exception may cross a C boundary.
+extern "C" __attribute__((visibility("default"))) int nnfast_get_num_threads() { return thread_setting().load(); }
+extern "C" __attribute__((visibility("default"))) void nnfast_set_num_threads(int n) {
+    thread_setting().store(std::clamp(n, 1, max_threads()));
+}
+extern "C" __attribute__((visibility("default"))) const char* nnfast_version() { return NNFAST_VERSION; }
 
 namespace {
 
@@ -483,9 +493,13 @@ PYBIND11_MODULE(_core, m) {
     blas::set_num_threads(1);
     blas::prime();
     ThreadPool::instance().warm(thread_setting().load());
-    m.def(
-        "set_num_threads", [](int n) { thread_setting().store(n); }, py::arg("n"),
-        R"doc(Threads nnfast's kernels may use (process-wide).)doc");
+    m.def("set_num_threads", &set_thread_count, py::arg("n"),
+          R"doc(Threads nnfast's kernels may use (process-wide), 1 to max_threads().)doc");
+    m.def("usable_cpus", &usable_cpus, R"doc(CPUs this process may use: affinity mask and cgroup CPU quota.)doc");
+    m.def("max_threads", &max_threads, R"doc(The most threads set_num_threads accepts.)doc");
+    m.def("cgroup_cpu_limit", &cpu_detail::cgroup_cpu_limit, py::arg("root") = "",
+          R"doc(CPUs' worth of time the cgroup quota allows (0: none), reading /proc and the
+cgroup files under `root` (a test points it at a made-up tree).)doc");
     m.def(
         "get_num_threads", [] { return thread_setting().load(); }, R"doc(Threads nnfast's kernels may use.)doc");
     m.def("blas_threads", &blas::num_threads, R"doc(Threads of the BLAS library underneath (kept at 1).)doc");
