@@ -70,6 +70,10 @@ public:
             PyBuffer_Release(&view_);
             throw py::type_error("expected a 2-D array of the model's dtype");
         }
+        if (reinterpret_cast<uintptr_t>(view_.buf) % alignof(T) != 0) {  // reading it would be undefined
+            PyBuffer_Release(&view_);
+            throw py::type_error("expected an aligned array");
+        }
     }
     ~MatrixView() { PyBuffer_Release(&view_); }
     MatrixView(const MatrixView&) = delete;
@@ -101,15 +105,27 @@ bool all_finite(const T* x, int64_t n) {
     return true;
 }
 
+// Every array the core reads starts at an address aligned for T: a contiguous NumPy array
+// need not (np.frombuffer on a byte slice), and loading floats from it is undefined
+// behaviour (UBSan caught one from a process pool's worker). nnfast's Python layer
+// copies such arrays where input enters (_validation.c_array); other callers get this.
+template <class T>
+void require_aligned(const Array<T>& a) {
+    if (reinterpret_cast<uintptr_t>(a.data()) % alignof(T) != 0)
+        throw py::type_error("arrays must be aligned for their dtype (np.require(a, requirements='A') copies one)");
+}
+
 template <class T>
 void require_matrix(const Array<T>& a, int64_t rows, int64_t cols, const char* message) {
     require(a.ndim() == 2 && (rows < 0 || a.shape(0) == rows) && (cols < 0 || a.shape(1) == cols), message);
+    require_aligned(a);
 }
 
 template <class T>
 const T* optional_data(const OptionalArray<T>& w, int64_t n) {
     if (!w) return nullptr;
     require(w->ndim() == 1 && w->shape(0) == n, "sample weights must have one entry per row");
+    require_aligned(*w);
     return w->data();
 }
 
@@ -126,6 +142,7 @@ void bind_kernels(py::module_& m) {
         [](const Array<T>& z, const Array<T>& b, Activation f, double alpha) {
             require_matrix(z, -1, -1, "z must be 2-D");
             require(b.ndim() == 1 && b.shape(0) == z.shape(1), "b must have one entry per column of z");
+            require_aligned(b);
             Array<T> a({z.shape(0), z.shape(1)});
             {
                 py::gil_scoped_release release;
@@ -140,6 +157,7 @@ void bind_kernels(py::module_& m) {
         [](const Array<T>& da, const Array<T>& a, Activation f, double alpha) {
             require_matrix(da, a.ndim() == 2 ? a.shape(0) : -2, a.ndim() == 2 ? a.shape(1) : -2,
                            "da and a must be 2-D arrays of one shape");
+            require_aligned(a);
             Array<T> dz({da.shape(0), da.shape(1)});
             {
                 py::gil_scoped_release release;
@@ -214,6 +232,8 @@ gradient with respect to z, scaled by scale * w_i per row.)doc");
             const int64_t n = p.size();
             require(p.ndim() == 1 && g.ndim() == 1 && s1.ndim() == 1 && s2.ndim() == 1, "buffers must be 1-D");
             require(g.size() == n && s1.size() == n && s2.size() == n, "buffers must have one length");
+            for (const Array<T>* buffer : std::initializer_list<const Array<T>*>{&p, &g, &s1, &s2})
+                require_aligned(*buffer);
             require(n_decay >= 0 && n_decay <= n && t >= 1, "need 0 <= n_decay <= n and t >= 1");
             StepResult r;
             {
@@ -254,6 +274,8 @@ trained, its gradient, optimizer state and workspaces.)doc")
             "set_standardization",
             [](Net& net, const Array<T>& mean, const Array<T>& std) {
                 require(mean.ndim() == 1 && std.ndim() == 1, "mean and std must be 1-D");
+                require_aligned(mean);
+                require_aligned(std);
                 net.set_standardization(std::vector<T>(mean.data(), mean.data() + mean.size()),
                                         std::vector<T>(std.data(), std.data() + std.size()));
             },

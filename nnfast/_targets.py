@@ -14,6 +14,7 @@ from typing import Any, Dict, Optional
 import numpy as np
 
 from . import _core
+from ._validation import c_array
 
 CLASSIFICATION_LOSSES = ("cross_entropy", "binary_cross_entropy")
 
@@ -137,7 +138,7 @@ class Targets:
             raise ValueError(f"{name} must have shape (samples, {self.n_outputs}) here, got {np.shape(y)}")
         if arr.shape[0] == 0:
             raise ValueError(f"{name} has no samples")
-        Y = np.ascontiguousarray(arr, dtype=dtype)
+        Y = c_array(arr, dtype)
         if not np.isfinite(Y).all():
             raise ValueError(f"{name} contains NaN or infinite values")
         if self.kind in ("soft", "multilabel") and ((Y < 0) | (Y > 1)).any():

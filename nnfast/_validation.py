@@ -32,11 +32,20 @@ def check_matrix(X: Any, name: str, dtype: np.dtype, n_features: int | None = No
         raise ValueError(f"{name} has no features")
     if n_features is not None and arr.shape[1] != n_features:
         raise ValueError(f"{name} has {arr.shape[1]} features but the model expects {n_features}")
-    arr = np.ascontiguousarray(arr, dtype=dtype)
+    arr = c_array(arr, dtype)
     if not all_finite(arr):
         bad = int(np.count_nonzero(~np.isfinite(arr)))
         raise ValueError(f"{name} contains {bad} NaN or infinite value(s)")
     return arr
+
+
+def c_array(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """arr as a C-ordered, aligned array of ``dtype``, copied only when it is not one.
+
+    Aligned too: an array can be contiguous yet start at an odd address (np.frombuffer on
+    a byte slice, some unpickled or shared-memory buffers), and the core refuses those
+    rather than read floats from misaligned addresses."""
+    return np.require(arr, dtype=dtype, requirements=["C_CONTIGUOUS", "ALIGNED"])
 
 
 def all_finite(arr: np.ndarray) -> bool:
@@ -53,7 +62,7 @@ def check_sample_weight(w: Any, n: int, dtype: np.dtype) -> np.ndarray | None:
         raise TypeError(f"sample_weight must hold real numbers, not {arr.dtype} values")
     if arr.ndim != 1 or arr.shape[0] != n:
         raise ValueError(f"sample_weight must have shape ({n},), one weight per sample; got {arr.shape}")
-    arr = np.ascontiguousarray(arr, dtype=dtype)
+    arr = c_array(arr, dtype)
     if not np.isfinite(arr).all() or (arr < 0).any():
         raise ValueError("sample_weight must be finite and non-negative")
     if not arr.sum() > 0:

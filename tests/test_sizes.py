@@ -99,3 +99,47 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024, m.nb
     params = model.n_params * 4
     assert held < 1.01 * params
     assert grown < 2.6 * params, f"loading grew the process by {grown / params:.2f}x the parameters"
+
+
+def unaligned(a: np.ndarray) -> np.ndarray:
+    """A C-contiguous copy of a that starts one byte past an aligned address."""
+    raw = np.zeros(a.nbytes + 1, np.uint8)
+    out = np.frombuffer(raw[1:].data, dtype=a.dtype).reshape(a.shape)
+    out[...] = a
+    assert out.flags.c_contiguous and not out.flags.aligned
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_misaligned_arrays_are_copied_where_they_enter_and_refused_by_the_core(dtype):
+    """A contiguous array may start at an odd address (np.frombuffer on a byte slice; one
+    reached the core from a process pool's worker): reading floats there is undefined
+    behaviour, which UBSan reported in evaluate. The Python layer copies such arrays, the
+    core refuses them."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 5)).astype(dtype)
+    y = rng.normal(size=200).astype(dtype)
+    w = rng.uniform(0.5, 1.0, size=200).astype(dtype)
+    name = np.dtype(dtype).name
+    a = nf.Sequential([nf.Dense(8, "tanh"), nf.Dense(1, "identity")], inputs=5, seed=0, dtype=name)
+    b = nf.Sequential([nf.Dense(8, "tanh"), nf.Dense(1, "identity")], inputs=5, seed=0, dtype=name)
+    a.fit(X, y, sample_weight=w, epochs=2, standardize=True, verbose=False)
+    b.fit(unaligned(X), unaligned(y), sample_weight=unaligned(w), epochs=2, standardize=True, verbose=False)
+    for key, value in a.parameters().items():
+        np.testing.assert_array_equal(b.parameters()[key], value)
+    np.testing.assert_array_equal(b.predict(unaligned(X)), a.predict(X))
+    assert b.evaluate(unaligned(X), unaligned(y), unaligned(w)) == a.evaluate(X, y, w)
+    assert nf.losses.mse(unaligned(y.astype(np.float64)), unaligned(y.astype(np.float64) + 1)) == pytest.approx(1.0)
+    net = b._net
+    Y = y.reshape(-1, 1)
+    with pytest.raises(TypeError, match="aligned"):
+        net.predict(unaligned(X))
+    with pytest.raises(TypeError, match="aligned"):
+        net.evaluate(unaligned(X), Y, None, _core.Loss.mse, _core.Metric.r2)
+    with pytest.raises(TypeError, match="aligned"):
+        net.train_epoch(X, unaligned(Y), None, 32, True, _core.Loss.mse, _core.Metric.r2)
+    with pytest.raises(TypeError, match="aligned"):
+        net.train_epoch(X, Y, unaligned(w), 32, True, _core.Loss.mse, _core.Metric.r2)
+    kernel = _core.dense_forward
+    with pytest.raises(TypeError, match="aligned"):
+        kernel(unaligned(X), np.ones((5, 2), dtype))
