@@ -109,10 +109,12 @@ def test_default_thread_count_follows_the_environment(env, expected, tmp_path):
 
 
 def thread_count_in_child(tmp_path, env=None, cpus=None, code="import nnfast; print(nnfast.get_num_threads())"):
+    """What `code` prints in a fresh interpreter, restricted to `cpus` before nnfast loads."""
     base = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "NNFAST_NUM_THREADS")}
-    preexec = (lambda: os.sched_setaffinity(0, cpus)) if cpus is not None else None
+    if cpus is not None:
+        code = f"import os; os.sched_setaffinity(0, {sorted(cpus)!r}); " + code
     return subprocess.run([sys.executable, "-c", code], env={**base, **(env or {})}, cwd=tmp_path,
-                          preexec_fn=preexec, capture_output=True, text=True, check=True).stdout.strip()
+                          capture_output=True, text=True, check=True).stdout.strip()
 
 
 needs_two_cpus = pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two usable CPUs")
