@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test suite against nnfast's core built with AddressSanitizer and UndefinedBehaviorSanitizer.
 #
-#   bash tests/sanitize.sh                 # the default suite (about 15 minutes on 2 cores)
-#   bash tests/sanitize.sh --quick         # the core's own tests (a few minutes): CI-sized
+#   bash tests/sanitize.sh                 # the default suite: ~2 min of build + ~1.5 min of tests here
+#   bash tests/sanitize.sh --quick         # the core's own tests: ~2 min of build + ~35 s
 #   bash tests/sanitize.sh -- -k fuzz      # anything after -- goes to pytest
 #
 # What it does:
@@ -49,6 +49,10 @@ tree="$out/tree"
 # change floating-point semantics are kept so that the tests' expectations hold
 flags=(-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -fno-wrapv -g -O1
        -fno-math-errno -fno-trapping-math)
+if ! python -c "import pybind11" 2>/dev/null; then
+    echo "sanitize: needs pybind11's headers in this Python (pip install pybind11)" >&2
+    exit 1
+fi
 read -r pybind_include python_include ob_include ob_lib ob_name suffix version < <(python - <<'PY'
 import re, sysconfig, pybind11, scipy_openblas32 as ob
 version = re.search(r'VERSION = "([^"]+)"', open("setup.py").read()).group(1)
