@@ -6,6 +6,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <optional>
@@ -16,6 +17,7 @@
 
 #include "activations.hpp"
 #include "blas.hpp"
+#include "checked.hpp"
 #include "initializers.hpp"
 #include "losses.hpp"
 #include "model_file.hpp"
@@ -28,6 +30,15 @@ using namespace nnfast;
 #ifndef NNFAST_VERSION
 #define NNFAST_VERSION "0+unknown"
 #endif
+
+// For threadpoolctl (nnfast/_threadpoolctl.py finds the module by these symbols): plain C,
+// exported although the module is built with hidden visibility. The setter clamps instead
+// of throwing: no exception may cross a C boundary.
+extern "C" __attribute__((visibility("default"))) int nnfast_get_num_threads() { return thread_setting().load(); }
+extern "C" __attribute__((visibility("default"))) void nnfast_set_num_threads(int n) {
+    thread_setting().store(std::clamp(n, 1, max_threads()));
+}
+extern "C" __attribute__((visibility("default"))) const char* nnfast_version() { return NNFAST_VERSION; }
 
 namespace {
 
@@ -58,6 +69,10 @@ public:
         if (view_.ndim != 2 || view_.itemsize != sizeof(T) || !native || (f[0] != code && f[2] != '\0')) {
             PyBuffer_Release(&view_);
             throw py::type_error("expected a 2-D array of the model's dtype");
+        }
+        if (reinterpret_cast<uintptr_t>(view_.buf) % alignof(T) != 0) {  // reading it would be undefined
+            PyBuffer_Release(&view_);
+            throw py::type_error("expected an aligned array");
         }
     }
     ~MatrixView() { PyBuffer_Release(&view_); }
@@ -101,15 +116,27 @@ void require_finite_outputs(int64_t nonfinite, int64_t rows) {
                           (single ? " or use dtype float64" : ""));
 }
 
+// Every array the core reads starts at an address aligned for T: a contiguous NumPy array
+// need not (np.frombuffer on a byte slice), and loading floats from it is undefined
+// behaviour (UBSan caught one from a process pool's worker). nnfast's Python layer
+// copies such arrays where input enters (_validation.c_array); other callers get this.
+template <class T>
+void require_aligned(const Array<T>& a) {
+    if (reinterpret_cast<uintptr_t>(a.data()) % alignof(T) != 0)
+        throw py::type_error("arrays must be aligned for their dtype (np.require(a, requirements='A') copies one)");
+}
+
 template <class T>
 void require_matrix(const Array<T>& a, int64_t rows, int64_t cols, const char* message) {
     require(a.ndim() == 2 && (rows < 0 || a.shape(0) == rows) && (cols < 0 || a.shape(1) == cols), message);
+    require_aligned(a);
 }
 
 template <class T>
 const T* optional_data(const OptionalArray<T>& w, int64_t n) {
     if (!w) return nullptr;
     require(w->ndim() == 1 && w->shape(0) == n, "sample weights must have one entry per row");
+    require_aligned(*w);
     return w->data();
 }
 
@@ -126,6 +153,7 @@ void bind_kernels(py::module_& m) {
         [](const Array<T>& z, const Array<T>& b, Activation f, double alpha) {
             require_matrix(z, -1, -1, "z must be 2-D");
             require(b.ndim() == 1 && b.shape(0) == z.shape(1), "b must have one entry per column of z");
+            require_aligned(b);
             Array<T> a({z.shape(0), z.shape(1)});
             {
                 py::gil_scoped_release release;
@@ -140,6 +168,7 @@ void bind_kernels(py::module_& m) {
         [](const Array<T>& da, const Array<T>& a, Activation f, double alpha) {
             require_matrix(da, a.ndim() == 2 ? a.shape(0) : -2, a.ndim() == 2 ? a.shape(1) : -2,
                            "da and a must be 2-D arrays of one shape");
+            require_aligned(a);
             Array<T> dz({da.shape(0), da.shape(1)});
             {
                 py::gil_scoped_release release;
@@ -214,6 +243,8 @@ gradient with respect to z, scaled by scale * w_i per row.)doc");
             const int64_t n = p.size();
             require(p.ndim() == 1 && g.ndim() == 1 && s1.ndim() == 1 && s2.ndim() == 1, "buffers must be 1-D");
             require(g.size() == n && s1.size() == n && s2.size() == n, "buffers must have one length");
+            for (const Array<T>* buffer : std::initializer_list<const Array<T>*>{&p, &g, &s1, &s2})
+                require_aligned(*buffer);
             require(n_decay >= 0 && n_decay <= n && t >= 1, "need 0 <= n_decay <= n and t >= 1");
             StepResult r;
             {
@@ -240,6 +271,9 @@ void bind_network(py::module_& m, const char* name) {
         .def_property_readonly("n_weights", &Net::n_weights)
         .def_property_readonly("steps", &Net::steps)
         .def_property_readonly("workspace_allocations", &Net::workspace_allocations)
+        .def_property_readonly("nbytes", &Net::bytes,
+                               R"doc(Bytes of the buffers the network holds: its parameters, and once it has
+trained, its gradient, optimizer state and workspaces.)doc")
         .def_property_readonly("last_threads", &Net::last_threads)
         .def_property_readonly("optimizer", &Net::optimizer)
         .def("initialize", &Net::initialize, py::arg("inits"), py::arg("scales"), py::arg("seed"))
@@ -251,15 +285,17 @@ void bind_network(py::module_& m, const char* name) {
             "set_standardization",
             [](Net& net, const Array<T>& mean, const Array<T>& std) {
                 require(mean.ndim() == 1 && std.ndim() == 1, "mean and std must be 1-D");
+                require_aligned(mean);
+                require_aligned(std);
                 net.set_standardization(std::vector<T>(mean.data(), mean.data() + mean.size()),
                                         std::vector<T>(std.data(), std.data() + std.size()));
             },
             py::arg("mean").noconvert(), py::arg("std").noconvert())
         .def("standardization",
              [](const Net& net) -> py::object {
-                 if (!net.standardized()) return py::none();
-                 return py::make_tuple(Array<T>(net.inputs(), net.mean().data()),
-                                       Array<T>(net.inputs(), net.stdev().data()));
+                 const T* scaling = net.scaling();
+                 if (!scaling) return py::none();
+                 return py::make_tuple(Array<T>(net.inputs(), scaling), Array<T>(net.inputs(), scaling + net.inputs()));
              })
         .def_property_readonly("params",
                                [](py::object self) {
@@ -267,10 +303,12 @@ void bind_network(py::module_& m, const char* name) {
                                    return view<T>(self, net.params(), {net.n_params()});
                                })
         .def_property_readonly("grads",
-                               [](py::object self) {
+                               [](py::object self) -> py::object {
                                    Net& net = self.cast<Net&>();
+                                   if (!net.has_training_state()) return py::none();
                                    return view<T>(self, net.grads(), {net.n_params()});
-                               })
+                               },
+                               R"doc(The gradient of the last training call (a view); None before the first.)doc")
         .def(
             "layer_views",
             [](py::object self, size_t l) {
@@ -344,7 +382,7 @@ void bind_network(py::module_& m, const char* name) {
                 T* out_data = out.mutable_data();
                 int64_t nonfinite;
                 {
-                    const Unlocked unlocked(X.rows() * net.macs_per_row());
+                    const Unlocked unlocked(saturating_mul(X.rows(), net.macs_per_row()));
                     nonfinite = net.predict(X.data(), X.rows(), out_data);
                 }
                 require_finite_outputs<T>(nonfinite, X.rows());
@@ -363,7 +401,7 @@ void bind_network(py::module_& m, const char* name) {
                 int64_t* out_data = out.mutable_data();
                 int64_t nonfinite;
                 {
-                    const Unlocked unlocked(X.rows() * net.macs_per_row());
+                    const Unlocked unlocked(saturating_mul(X.rows(), net.macs_per_row()));
                     nonfinite = net.predict_classes(X.data(), X.rows(), out_data, threshold);
                 }
                 require_finite_outputs<T>(nonfinite, X.rows());
@@ -398,6 +436,9 @@ outputs are not finite.)doc")
 PYBIND11_MODULE(_core, m) {
     m.doc() = "nnfast's compiled core: kernels and the network, bound without logic.";
     m.attr("__version__") = NNFAST_VERSION;
+    // SizeError (a std::length_error) becomes ValueError and OutOfMemory (a std::bad_alloc
+    // with a sentence) MemoryError through pybind11's standard translations.
+    py::register_exception<ModelBusy>(m, "ModelBusyError", PyExc_RuntimeError);
 
     py::enum_<Activation>(m, "Activation")
         .value("identity", Activation::identity)
@@ -497,9 +538,13 @@ PYBIND11_MODULE(_core, m) {
     blas::set_num_threads(1);
     blas::prime();
     ThreadPool::instance().warm(thread_setting().load());
-    m.def(
-        "set_num_threads", [](int n) { thread_setting().store(n); }, py::arg("n"),
-        R"doc(Threads nnfast's kernels may use (process-wide).)doc");
+    m.def("set_num_threads", &set_thread_count, py::arg("n"),
+          R"doc(Threads nnfast's kernels may use (process-wide), 1 to max_threads().)doc");
+    m.def("usable_cpus", &usable_cpus, R"doc(CPUs this process may use: affinity mask and cgroup CPU quota.)doc");
+    m.def("max_threads", &max_threads, R"doc(The most threads set_num_threads accepts.)doc");
+    m.def("cgroup_cpu_limit", &cpu_detail::cgroup_cpu_limit, py::arg("root") = "",
+          R"doc(CPUs' worth of time the cgroup quota allows (0: none), reading /proc and the
+cgroup files under `root` (a test points it at a made-up tree).)doc");
     m.def(
         "get_num_threads", [] { return thread_setting().load(); }, R"doc(Threads nnfast's kernels may use.)doc");
     m.def("blas_threads", &blas::num_threads, R"doc(Threads of the BLAS library underneath (kept at 1).)doc");

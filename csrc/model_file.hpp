@@ -8,28 +8,57 @@
 //   json (UTF-8) | zero padding to a multiple of 8 bytes
 //   parameters (W1..WL, b1..bL) | [mean (inputs), std (inputs)] when standardised
 //   u64 FNV-1a checksum of every byte before it
-// Reading checks every count against the file's size before allocating, so a
-// damaged or hostile file fails with an error and never over-allocates.
+//
+// Reading trusts nothing: it opens regular files only (never blocking on a pipe or
+// reading a device), reads the fixed header and the layer table, computes the exact
+// size they declare with checked arithmetic and compares it with the file's size
+// before reading the rest, then checks the checksum (against damage) and every field
+// (against edits): counts, activations, alphas, dropout rates, reserved bytes and
+// padding, finite parameters, a standardisation with positive std and finite inverse.
+// Any failure is a ModelFileError with a sentence; nothing is allocated beyond the
+// file's own size.
+//
+// Writing goes to a temporary file beside the target, named ".<name>.nnf-tmp-<random>"
+// and locked (flock) while written; it is synced, given the target's permission bits
+// (a new file: 0666 less the umask), renamed over the target, and the directory synced.
+// Any failure removes the temporary. A writer killed midway leaves its temporary
+// behind, unlocked: the next save of the same path removes it (a locked one belongs to
+// a save in progress and is left alone). Reading and writing hold no shared state:
+// any thread may call them.
 #pragma once
 
+#include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "checked.hpp"
 #include "network.hpp"
 
 namespace nnfast {
 
 static_assert(sizeof(double) == 8 && sizeof(float) == 4, "IEEE float sizes expected");
+
+// A file that is not a readable nnfast model (foreign, damaged, truncated, edited).
+class ModelFileError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
 
 namespace file_detail {
 constexpr char kMagic[8] = {'N', 'N', 'F', 'A', 'S', 'T', '\0', '\0'};
@@ -37,6 +66,9 @@ constexpr uint32_t kVersion = 1;
 constexpr uint32_t kStandardized = 1;
 constexpr int64_t kMaxLayers = 4096;
 constexpr int64_t kMaxWidth = int64_t(1) << 31;
+constexpr int64_t kHeaderBytes = 40;      // magic to inputs
+constexpr int64_t kLayerBytes = 32;       // one entry of the layer table
+constexpr const char* kTempTag = ".nnf-tmp-";
 
 inline bool little_endian() {
     const uint16_t probe = 1;
@@ -63,35 +95,186 @@ struct Writer {
     }
 };
 
-struct Reader {
-    const std::vector<unsigned char>& bytes;
-    size_t pos = 0;
-    void need(size_t n) const {
-        if (n > bytes.size() - pos) throw std::runtime_error("the file is truncated");
+template <class V>
+V read_at(const std::vector<unsigned char>& bytes, int64_t pos) {
+    V v;
+    std::memcpy(&v, bytes.data() + pos, sizeof(V));
+    return v;
+}
+
+// A file descriptor closed on scope exit.
+class Fd {
+public:
+    explicit Fd(int fd = -1) : fd_(fd) {}
+    ~Fd() { reset(); }
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    int get() const { return fd_; }
+    void reset(int fd = -1) {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = fd;
     }
-    template <class V>
-    V get() {
-        need(sizeof(V));
-        V v;
-        std::memcpy(&v, bytes.data() + pos, sizeof(V));
-        pos += sizeof(V);
-        return v;
+    int release() {
+        const int fd = fd_;
+        fd_ = -1;
+        return fd;
     }
-    std::vector<unsigned char> take(size_t n) {
-        need(n);
-        std::vector<unsigned char> out(bytes.begin() + pos, bytes.begin() + pos + n);
-        pos += n;
-        return out;
-    }
+
+private:
+    int fd_;
 };
+
+// Reads exactly n bytes at the current offset into out; false at an early end of file.
+inline bool read_exactly(int fd, unsigned char* out, int64_t n) {
+    while (n > 0) {
+        const ssize_t k = ::read(fd, out, size_t(std::min<int64_t>(n, int64_t(1) << 30)));
+        if (k < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        if (k < 0) throw ModelFileError(std::string("cannot read the file: ") + std::strerror(errno));
+        if (k == 0) return false;
+        out += k;
+        n -= k;
+    }
+    return true;
+}
+
+template <class S>
+bool all_finite(const unsigned char* raw, int64_t count) {
+    for (int64_t i = 0; i < count; ++i) {
+        S v;
+        std::memcpy(&v, raw + i * int64_t(sizeof(S)), sizeof(S));
+        if (!std::isfinite(v)) return false;
+    }
+    return true;
+}
+
+// std (count) must be positive and finite with a finite inverse; mean (count) finite
+template <class S>
+void check_scaling(const unsigned char* mean, const unsigned char* stdev, int64_t count) {
+    for (int64_t j = 0; j < count; ++j) {
+        S m, s;
+        std::memcpy(&m, mean + j * int64_t(sizeof(S)), sizeof(S));
+        std::memcpy(&s, stdev + j * int64_t(sizeof(S)), sizeof(S));
+        if (!std::isfinite(m)) throw ModelFileError("the standardisation mean holds NaN or infinite values");
+        if (!(s > S(0)) || !std::isfinite(s) || !std::isfinite(S(1) / s))
+            throw ModelFileError("the standardisation std must be positive and finite, with a finite inverse");
+    }
+}
+
+inline uint64_t splitmix64(uint64_t x) {
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+// 16 hex digits that differ between processes, threads and calls (O_EXCL settles any clash)
+inline std::string random_tag() {
+    static std::atomic<uint64_t> counter{0};
+    uint64_t x = uint64_t(std::chrono::steady_clock::now().time_since_epoch().count());
+    x = splitmix64(x ^ (uint64_t(::getpid()) << 32));
+    x = splitmix64(x ^ std::hash<std::thread::id>()(std::this_thread::get_id()));
+    x = splitmix64(x ^ counter.fetch_add(1));
+    char out[17];
+    std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(x));
+    return out;
+}
+
+// (directory, file name) of a path; "." for a bare name
+inline std::pair<std::string, std::string> split_path(const std::string& path) {
+    const auto slash = path.rfind('/');
+    if (slash == std::string::npos) return {".", path};
+    return {slash == 0 ? "/" : path.substr(0, slash), path.substr(slash + 1)};
+}
+
+// Removes the temporaries of `name` in `dir` that no save holds locked: what a killed
+// writer left behind. Best effort: a temporary that cannot be examined stays.
+inline void remove_stale_temporaries(const std::string& dir, const std::string& name) {
+    const std::string prefix = "." + name + kTempTag;
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return;
+    std::vector<std::string> candidates;
+    while (const dirent* entry = ::readdir(d))
+        if (std::strncmp(entry->d_name, prefix.c_str(), prefix.size()) == 0) candidates.push_back(entry->d_name);
+    ::closedir(d);
+    for (const auto& candidate : candidates) {
+        const std::string full = dir + "/" + candidate;
+        Fd fd(::open(full.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW));
+        if (fd.get() < 0) continue;
+        struct stat opened, named;
+        if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) continue;  // a save in progress
+        // still the same regular file under that name: then it is an orphan
+        if (::fstat(fd.get(), &opened) == 0 && ::lstat(full.c_str(), &named) == 0 && S_ISREG(opened.st_mode) &&
+            opened.st_dev == named.st_dev && opened.st_ino == named.st_ino)
+            ::unlink(full.c_str());
+    }
+}
+
+[[noreturn]] inline void write_failed(const std::string& path, int err) {
+    throw std::runtime_error("cannot write " + path + ": " + std::strerror(err));
+}
+
+// Writes `bytes` to `path` through a locked temporary beside it (see the file header).
+inline void replace_file(const std::string& path, const std::vector<unsigned char>& bytes) {
+    const auto [dir, name] = split_path(path);
+    if (name.empty() || name == "." || name == "..") write_failed(path, EISDIR);
+    remove_stale_temporaries(dir, name);
+
+    std::string tmp;
+    Fd fd;
+    for (int attempt = 0;; ++attempt) {
+        tmp = dir + "/." + name + kTempTag + random_tag();
+        // 0666 less the umask, as for any new file; O_EXCL: never someone else's file
+        fd.reset(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666));
+        if (fd.get() < 0) {
+            if (errno == EEXIST && attempt < 16) continue;
+            write_failed(path, errno);
+        }
+        struct stat opened, named;
+        // locked, and still ours under that name (a stale-file sweep could have taken it
+        // between open and flock)
+        if (::flock(fd.get(), LOCK_EX) == 0 && ::fstat(fd.get(), &opened) == 0 &&
+            ::lstat(tmp.c_str(), &named) == 0 && opened.st_dev == named.st_dev && opened.st_ino == named.st_ino)
+            break;
+        if (attempt >= 16) write_failed(path, EAGAIN);
+    }
+    auto fail = [&](int err) {
+        ::unlink(tmp.c_str());
+        write_failed(path, err);
+    };
+    struct stat existing;
+    if (::stat(path.c_str(), &existing) == 0 && S_ISREG(existing.st_mode)) {
+        // keep the replaced file's group and permission bits (its owner too where allowed)
+        if (::fchown(fd.get(), existing.st_uid, existing.st_gid) != 0)
+            (void)!::fchown(fd.get(), uid_t(-1), existing.st_gid);
+        if (::fchmod(fd.get(), existing.st_mode & 07777) != 0) fail(errno);
+    }
+    size_t done = 0;
+    while (done < bytes.size()) {
+        const ssize_t k = ::write(fd.get(), bytes.data() + done, bytes.size() - done);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) fail(k < 0 ? errno : EIO);
+        done += size_t(k);
+    }
+    if (::fsync(fd.get()) != 0) fail(errno);
+    if (::close(fd.release()) != 0) fail(errno);
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) fail(errno);
+    // the rename itself is durable only once the directory is
+    Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (dir_fd.get() >= 0 && ::fsync(dir_fd.get()) != 0 && errno != EINVAL && errno != EROFS)
+        throw std::runtime_error("wrote " + path + " but cannot sync its directory: " + std::strerror(errno));
+}
 }  // namespace file_detail
 
+// What a model file holds. The file's bytes are kept whole; the parameters and the
+// standardisation are ranges of them (raw little-endian scalars).
 struct ModelFile {
     int scalar_bytes = 4;
     int64_t inputs = 0;
     std::vector<LayerSpec> layers;
     std::string json;
-    std::vector<unsigned char> params, mean, stdev;  // raw little-endian scalars
+    std::vector<unsigned char> bytes;     // the whole file
+    int64_t params_offset = 0, n_params = 0;
+    int64_t mean_offset = -1, std_offset = -1;  // -1: not standardised
 };
 
 // Writes to a temporary file beside `path`, syncs it, then renames it over `path`:
@@ -100,12 +283,13 @@ template <class T>
 void write_model_file(const std::string& path, const Network<T>& net, const std::string& json) {
     using namespace file_detail;
     if (!little_endian()) throw std::runtime_error("saving is supported on little-endian machines only");
+    const T* scaling = net.scaling();  // one snapshot: a concurrent change cannot split it
     Writer w;
     w.put_bytes(kMagic, 8);
     w.put(kVersion);
     w.put(uint32_t(sizeof(T)));
     w.put(uint32_t(net.layers().size()));
-    w.put(net.standardized() ? kStandardized : uint32_t(0));
+    w.put(scaling ? kStandardized : uint32_t(0));
     w.put(uint64_t(json.size()));
     w.put(uint64_t(net.inputs()));
     for (const auto& layer : net.layers()) {
@@ -117,99 +301,121 @@ void write_model_file(const std::string& path, const Network<T>& net, const std:
     }
     w.put_bytes(json.data(), json.size());
     while (w.bytes.size() % 8) w.bytes.push_back(0);
-    w.put_bytes(net.params(), sizeof(T) * net.n_params());
-    if (net.standardized()) {
-        w.put_bytes(net.mean().data(), sizeof(T) * net.inputs());
-        w.put_bytes(net.stdev().data(), sizeof(T) * net.inputs());
-    }
+    w.put_bytes(net.params(), sizeof(T) * size_t(net.n_params()));
+    if (scaling) w.put_bytes(scaling, sizeof(T) * 2 * size_t(net.inputs()));  // mean, std
     w.put(fnv1a(w.bytes.data(), w.bytes.size()));
-
-    std::string tmp = path + ".XXXXXX";
-    std::vector<char> name(tmp.begin(), tmp.end());
-    name.push_back('\0');
-    const int fd = mkstemp(name.data());
-    if (fd < 0) throw std::runtime_error("cannot create a file beside " + path + ": " + std::strerror(errno));
-    size_t done = 0;
-    bool ok = true;
-    while (ok && done < w.bytes.size()) {
-        const ssize_t k = ::write(fd, w.bytes.data() + done, w.bytes.size() - done);
-        if (k < 0 && errno == EINTR) continue;
-        ok = k > 0;
-        if (ok) done += size_t(k);
-    }
-    const int saved_errno = errno;
-    ok = ok && ::fchmod(fd, 0644) == 0 && ::fsync(fd) == 0;
-    ::close(fd);
-    if (!ok || std::rename(name.data(), path.c_str()) != 0) {
-        const int err = ok ? errno : saved_errno;
-        std::remove(name.data());
-        throw std::runtime_error("cannot write " + path + ": " + std::strerror(err));
-    }
+    replace_file(path, w.bytes);
 }
 
 inline ModelFile read_model_file(const std::string& path) {
     using namespace file_detail;
     if (!little_endian()) throw std::runtime_error("loading is supported on little-endian machines only");
-    std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
-    std::vector<unsigned char> bytes;
-    unsigned char chunk[1 << 16];
-    size_t k;
-    while ((k = std::fread(chunk, 1, sizeof chunk, f)) > 0) bytes.insert(bytes.end(), chunk, chunk + k);
-    const bool failed = std::ferror(f);
-    std::fclose(f);
-    if (failed) throw std::runtime_error("cannot read " + path);
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; only regular files are read
+    Fd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+    if (fd.get() < 0) throw ModelFileError("cannot open " + path + ": " + std::strerror(errno));
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) throw ModelFileError("cannot examine " + path + ": " + std::strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        throw ModelFileError(path + " is not a regular file (a directory, device, pipe or socket)");
+    const int64_t size = int64_t(st.st_size);
 
-    if (bytes.size() < 8 + 8 || std::memcmp(bytes.data(), kMagic, 8) != 0)
-        throw std::runtime_error("not an nnfast model file");
-    uint64_t stored_sum;
-    std::memcpy(&stored_sum, bytes.data() + bytes.size() - 8, 8);
-    if (fnv1a(bytes.data(), bytes.size() - 8) != stored_sum)
-        throw std::runtime_error("the file is damaged (checksum mismatch)");
-
-    Reader r{bytes, 8};
     ModelFile m;
-    const auto version = r.get<uint32_t>();
-    if (version != kVersion)
-        throw std::runtime_error("unsupported model file version " + std::to_string(version));
-    m.scalar_bytes = int(r.get<uint32_t>());
-    if (m.scalar_bytes != 4 && m.scalar_bytes != 8) throw std::runtime_error("unknown scalar size");
-    const auto n_layers = r.get<uint32_t>();
-    const auto flags = r.get<uint32_t>();
-    const auto json_bytes = r.get<uint64_t>();
-    const auto inputs = r.get<uint64_t>();
-    if (n_layers == 0 || n_layers > kMaxLayers) throw std::runtime_error("bad layer count");
-    if (inputs == 0 || inputs > uint64_t(kMaxWidth)) throw std::runtime_error("bad input count");
-    if (flags & ~kStandardized) throw std::runtime_error("unknown flags");
+    std::vector<unsigned char>& bytes = m.bytes;
+    bytes.resize(size_t(std::min<int64_t>(size, kHeaderBytes)));
+    const bool whole_header = read_exactly(fd.get(), bytes.data(), int64_t(bytes.size()));
+    if (bytes.size() < 8 || std::memcmp(bytes.data(), kMagic, 8) != 0) throw ModelFileError("not an nnfast model file");
+    if (!whole_header || size < kHeaderBytes + 8) throw ModelFileError("the file is truncated (no complete header)");
+
+    const auto version = read_at<uint32_t>(bytes, 8);
+    if (version != kVersion) throw ModelFileError("unsupported model file version " + std::to_string(version));
+    const auto scalar_bytes = read_at<uint32_t>(bytes, 12);
+    if (scalar_bytes != 4 && scalar_bytes != 8)
+        throw ModelFileError("bad scalar size " + std::to_string(scalar_bytes) + " (4 or 8 expected)");
+    m.scalar_bytes = int(scalar_bytes);
+    const auto n_layers = read_at<uint32_t>(bytes, 16);
+    const auto flags = read_at<uint32_t>(bytes, 20);
+    const auto json_bytes = read_at<uint64_t>(bytes, 24);
+    const auto inputs = read_at<uint64_t>(bytes, 32);
+    if (n_layers == 0 || n_layers > kMaxLayers) throw ModelFileError("bad layer count " + std::to_string(n_layers));
+    if (inputs == 0 || inputs > uint64_t(kMaxWidth)) throw ModelFileError("bad input count");
+    if (flags & ~kStandardized) throw ModelFileError("unknown flags");
+    if (json_bytes > uint64_t(size)) throw ModelFileError("the file is truncated (the JSON is longer than the file)");
     m.inputs = int64_t(inputs);
-    uint64_t n_params = 0, fan_in = inputs;
+
+    // the layer table, then the exact size everything declares
+    const int64_t table_end = kHeaderBytes + kLayerBytes * int64_t(n_layers);
+    if (table_end > size) throw ModelFileError("the file is truncated (in the layer table)");
+    bytes.resize(size_t(table_end));
+    if (!read_exactly(fd.get(), bytes.data() + kHeaderBytes, table_end - kHeaderBytes))
+        throw ModelFileError("the file is truncated (in the layer table)");
+    int64_t n_params = 0, fan_in = int64_t(inputs);
     for (uint32_t l = 0; l < n_layers; ++l) {
+        const int64_t at = kHeaderBytes + kLayerBytes * int64_t(l);
+        const std::string which = "layer " + std::to_string(l + 1);
         LayerSpec layer;
-        const auto units = r.get<uint64_t>();
-        const auto activation = r.get<int32_t>();
-        r.get<int32_t>();
-        layer.alpha = r.get<double>();
-        layer.input_dropout = r.get<double>();
-        if (units == 0 || units > uint64_t(kMaxWidth)) throw std::runtime_error("bad layer width");
-        if (activation < 0 || activation > int32_t(Activation::softmax)) throw std::runtime_error("bad activation");
-        if (!(layer.input_dropout >= 0.0 && layer.input_dropout < 1.0)) throw std::runtime_error("bad dropout");
+        const auto units = read_at<uint64_t>(bytes, at);
+        const auto activation = read_at<int32_t>(bytes, at + 8);
+        const auto reserved = read_at<int32_t>(bytes, at + 12);
+        layer.alpha = read_at<double>(bytes, at + 16);
+        layer.input_dropout = read_at<double>(bytes, at + 24);
+        if (units == 0 || units > uint64_t(kMaxWidth)) throw ModelFileError("bad layer width in " + which);
+        if (activation < 0 || activation > int32_t(Activation::softmax))
+            throw ModelFileError("bad activation in " + which);
+        if (Activation(activation) == Activation::softmax && l + 1 != n_layers)
+            throw ModelFileError("bad activation in " + which + " (softmax is for the output layer only)");
+        if (reserved != 0) throw ModelFileError("bad reserved field in " + which + " (must be zero)");
+        if (!(std::isfinite(layer.alpha) && layer.alpha >= 0.0))
+            throw ModelFileError("bad activation alpha in " + which + " (must be finite and non-negative)");
+        if (!(layer.input_dropout >= 0.0 && layer.input_dropout < 1.0))
+            throw ModelFileError("bad dropout in " + which + " (must be in [0, 1))");
         layer.units = int64_t(units);
         layer.activation = Activation(activation);
-        n_params += fan_in * units + units;  // both below 2^31: no overflow
-        if (n_params > bytes.size()) throw std::runtime_error("the file is truncated");
-        fan_in = units;
+        // both factors below 2^31 and at most 4096 layers: below 2^75 at worst, so checked
+        n_params = checked_add(n_params, checked_add(checked_mul(fan_in, layer.units, "a layer"), layer.units, "a layer"),
+                               "the parameter count");
+        fan_in = layer.units;
         m.layers.push_back(layer);
     }
-    if (json_bytes > bytes.size()) throw std::runtime_error("the file is truncated");
-    const auto json = r.take(json_bytes);
-    m.json.assign(json.begin(), json.end());
-    while (r.pos % 8) r.get<uint8_t>();
-    m.params = r.take(n_params * m.scalar_bytes);
-    if (flags & kStandardized) {
-        m.mean = r.take(inputs * m.scalar_bytes);
-        m.stdev = r.take(inputs * m.scalar_bytes);
+    const int64_t sb = m.scalar_bytes;
+    const int64_t json_end = checked_add(table_end, int64_t(json_bytes), "the file size");
+    const int64_t params_offset = (json_end + 7) / 8 * 8;
+    int64_t expected = checked_add(params_offset, checked_mul(n_params, sb, "the parameters"), "the file size");
+    if (flags & kStandardized)
+        expected = checked_add(expected, checked_mul(2 * int64_t(inputs), sb, "the standardisation"), "the file size");
+    expected = checked_add(expected, 8, "the file size");
+    if (size < expected)
+        throw ModelFileError("the file is truncated (" + std::to_string(size) + " bytes; its header declares " +
+                             std::to_string(expected) + ")");
+    if (size > expected)
+        throw ModelFileError("the file has trailing bytes (" + std::to_string(size) + " bytes; its header declares " +
+                             std::to_string(expected) + ")");
+
+    try {
+        bytes.resize(size_t(size));
+    } catch (const std::bad_alloc&) {
+        throw OutOfMemory("cannot allocate " + std::to_string(size >> 20) + " MiB to read " + path);
     }
-    if (r.pos + 8 != bytes.size()) throw std::runtime_error("the file has trailing bytes");
+    if (!read_exactly(fd.get(), bytes.data() + table_end, size - table_end))
+        throw ModelFileError("the file is truncated (it shrank while being read)");
+    if (fnv1a(bytes.data(), size_t(size - 8)) != read_at<uint64_t>(bytes, size - 8))
+        throw ModelFileError("the file is damaged (checksum mismatch)");
+
+    m.json.assign(reinterpret_cast<const char*>(bytes.data() + table_end), size_t(json_bytes));
+    for (int64_t k = json_end; k < params_offset; ++k)
+        if (bytes[size_t(k)] != 0) throw ModelFileError("bad padding after the JSON (must be zero)");
+    m.params_offset = params_offset;
+    m.n_params = n_params;
+    const bool finite = sb == 4 ? all_finite<float>(bytes.data() + params_offset, n_params)
+                                : all_finite<double>(bytes.data() + params_offset, n_params);
+    if (!finite) throw ModelFileError("the parameters hold NaN or infinite values");
+    if (flags & kStandardized) {
+        m.mean_offset = params_offset + n_params * sb;
+        m.std_offset = m.mean_offset + int64_t(inputs) * sb;
+        if (sb == 4)
+            check_scaling<float>(bytes.data() + m.mean_offset, bytes.data() + m.std_offset, int64_t(inputs));
+        else
+            check_scaling<double>(bytes.data() + m.mean_offset, bytes.data() + m.std_offset, int64_t(inputs));
+    }
     return m;
 }
 
@@ -218,11 +424,12 @@ template <class T>
 std::unique_ptr<Network<T>> network_from_file(const ModelFile& m) {
     if (m.scalar_bytes != int(sizeof(T))) throw std::invalid_argument("the file holds another scalar type");
     auto net = std::make_unique<Network<T>>(m.inputs, m.layers);
-    std::memcpy(net->params(), m.params.data(), m.params.size());
-    if (!m.mean.empty()) {
-        std::vector<T> mean(m.inputs), stdev(m.inputs);
-        std::memcpy(mean.data(), m.mean.data(), m.mean.size());
-        std::memcpy(stdev.data(), m.stdev.data(), m.stdev.size());
+    if (net->n_params() != m.n_params) throw ModelFileError("the parameter count disagrees with the layer table");
+    std::memcpy(net->params(), m.bytes.data() + m.params_offset, size_t(m.n_params) * sizeof(T));
+    if (m.mean_offset >= 0) {
+        std::vector<T> mean(size_t(m.inputs)), stdev(size_t(m.inputs));
+        std::memcpy(mean.data(), m.bytes.data() + m.mean_offset, mean.size() * sizeof(T));
+        std::memcpy(stdev.data(), m.bytes.data() + m.std_offset, stdev.size() * sizeof(T));
         net->set_standardization(mean, stdev);
     }
     return net;

@@ -13,6 +13,17 @@
 // each thread sums the buffers over its slice of the parameters and updates that
 // slice. Two barriers per batch; the result is the same gradient, summed in a
 // different order, so a run is reproducible for a given seed and thread count.
+//
+// Memory: the parameters are allocated with the network; the gradient and the two
+// optimizer-state buffers (3x the parameters) only by the first training call, so a
+// model loaded to predict holds its parameters and little else.
+//
+// Callers: a network may be read (predict, predict_classes, evaluate, penalty, saved)
+// from any number of threads at once, also while it trains. It is changed (every
+// non-const method) by one caller at a time: each change holds the network's busy flag
+// for its duration, and a change that finds it held throws ModelBusy naming the change
+// that runs, instead of sharing the workspaces. Parameter writes through pointers
+// (params()) are the caller's to order.
 #pragma once
 
 #include <algorithm>
@@ -20,6 +31,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <numeric>
 #include <stdexcept>
 #include <string>
@@ -28,6 +40,7 @@
 #include "activations.hpp"
 #include "arena.hpp"
 #include "blas.hpp"
+#include "checked.hpp"
 #include "initializers.hpp"
 #include "losses.hpp"
 #include "optimizers.hpp"
@@ -35,6 +48,12 @@
 #include "rng.hpp"
 
 namespace nnfast {
+
+// A change of a network started while another change of it runs (see the file header).
+class ModelBusy : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
 
 struct LayerSpec {
     int64_t units = 0;
@@ -96,31 +115,35 @@ inline void dense_backward(T* dx, T* dw, T* db, const T* dz, const T* x, const T
 template <class T>
 class Network {
 public:
+    // Throws std::invalid_argument for an empty or ill-formed spec, SizeError when the
+    // parameter count or its bytes do not fit in 64 bits, OutOfMemory when they do not fit
+    // in memory; nothing is allocated before the sizes are known to be possible.
     Network(int64_t inputs, std::vector<LayerSpec> layers) : inputs_(inputs), layers_(std::move(layers)) {
         if (inputs_ <= 0) throw std::invalid_argument("a network needs at least one input");
         if (layers_.empty()) throw std::invalid_argument("a network needs at least one layer");
-        int64_t fan_in = inputs_, n_weights = 0, n_biases = 0, macs = 0;
+        int64_t fan_in = inputs_, n_weights = 0, n_biases = 0;
         for (const auto& layer : layers_) {
             if (layer.units <= 0) throw std::invalid_argument("every layer needs at least one unit");
             if (!(layer.input_dropout >= 0.0 && layer.input_dropout < 1.0))
                 throw std::invalid_argument("dropout must be in [0, 1)");
+            if (!(std::isfinite(layer.alpha) && layer.alpha >= 0.0))
+                throw std::invalid_argument("an activation's alpha must be finite and non-negative");
             w_offset_.push_back(n_weights);
-            n_weights += fan_in * layer.units;
-            n_biases += layer.units;
-            macs += fan_in * layer.units;
+            n_weights = checked_add(n_weights, checked_mul(fan_in, layer.units, "a layer's weight count"),
+                                    "the network's weight count");
+            n_biases = checked_add(n_biases, layer.units, "the network's bias count");
             fan_in = layer.units;
         }
-        for (size_t l = 0, offset = n_weights; l < layers_.size(); offset += layers_[l].units, ++l)
-            b_offset_.push_back(offset);
+        n_params_ = checked_add(n_weights, n_biases, "the network's parameter count");
+        // the bytes of the parameters and of the training state (4x) must be representable
+        checked_mul(checked_mul(n_params_, 4, "the network's training buffers"), int64_t(sizeof(T)),
+                    "the network's training buffers");
+        for (size_t l = 0, offset = size_t(n_weights); l < layers_.size(); offset += layers_[l].units, ++l)
+            b_offset_.push_back(int64_t(offset));
         n_weights_ = n_weights;
-        n_params_ = n_weights + n_biases;
-        macs_per_row_ = macs;
-        const auto buffers = param_arena_.carve({n_params_, n_params_, n_params_, n_params_});
-        params_ = buffers[0];
-        grads_ = buffers[1];
-        state1_ = buffers[2];
-        state2_ = buffers[3];
-        configure(OptimizerConfig{});
+        macs_per_row_ = n_weights;  // one multiply-add per weight and row
+        params_ = param_arena_.carve(std::array<int64_t, 1>{n_params_})[0];
+        count_bytes();
     }
     // the buffers point into the network's own arena
     Network(const Network&) = delete;
@@ -136,14 +159,18 @@ public:
     int64_t b_offset(size_t l) const { return b_offset_[l]; }
     T* params() { return params_; }
     const T* params() const { return params_; }
-    T* grads() { return grads_; }
+    T* grads() { return grads_; }  // null until the first training call
+    bool has_training_state() const { return grads_ != nullptr; }
     int64_t steps() const { return steps_; }
+    // Bytes of the buffers the network holds (parameters, training state, workspaces).
+    int64_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
     int64_t workspace_allocations() const { return workspace_allocations_; }
     int last_threads() const { return last_threads_; }
     int64_t macs_per_row() const { return macs_per_row_; }
 
     // Weights drawn by per-layer initialisers from a generator seeded with `seed`; biases zero.
     void initialize(const std::vector<Init>& inits, const std::vector<double>& scales, uint64_t seed) {
+        const Change change(*this, "initialize");
         if (inits.size() != layers_.size() || scales.size() != layers_.size())
             throw std::invalid_argument("one initialiser per layer is needed");
         Rng rng(seed);
@@ -154,43 +181,61 @@ public:
 
     // Seeds the streams that shuffle batches and draw dropout masks (one per thread).
     void reseed(uint64_t seed) {
+        const Change change(*this, "reseed");
         seed_ = seed;
         rng_.reseed(seed ^ 0x7472616E696E67ull);
         for (size_t t = 0; t < ws_.size(); ++t) ws_[t].rng.reseed(stream_seed(t));
     }
 
     // Input standardisation x' = (x - mean) / std, applied where rows are gathered; empty = off.
+    // Predictions running meanwhile see the old scaling or the new one, never a mix of
+    // storage (the block is allocated once and published with one atomic store).
     void set_standardization(const std::vector<T>& mean, const std::vector<T>& std) {
+        const Change change(*this, "set_standardization");
         if (mean.empty() && std.empty()) {
-            mean_.clear();
-            std_.clear();
-            inv_std_.clear();
+            scaling_.store(nullptr, std::memory_order_release);
             return;
         }
         if (int64_t(mean.size()) != inputs_ || int64_t(std.size()) != inputs_)
             throw std::invalid_argument("standardisation needs one mean and one std per input");
-        inv_std_.resize(inputs_);
         for (int64_t j = 0; j < inputs_; ++j) {
-            if (!(std[j] > T(0)) || !std::isfinite(std[j]) || !std::isfinite(mean[j]))
-                throw std::invalid_argument("standardisation std must be positive and finite");
-            inv_std_[j] = T(1) / std[j];
+            if (!std::isfinite(mean[j])) throw std::invalid_argument("standardisation mean must be finite");
+            if (!(std[j] > T(0)) || !std::isfinite(std[j]) || !std::isfinite(T(1) / std[j]))
+                throw std::invalid_argument("standardisation std must be positive and finite, with a finite inverse");
         }
-        mean_ = mean;
-        std_ = std;
+        if (!scaling_storage_) {
+            checked_mul(checked_mul(inputs_, 3, "the standardisation"), int64_t(sizeof(T)), "the standardisation");
+            scaling_storage_.reset(new T[size_t(inputs_) * 3]);
+        }
+        T* block = scaling_storage_.get();
+        for (int64_t j = 0; j < inputs_; ++j) {
+            block[j] = mean[j];
+            block[inputs_ + j] = std[j];
+            block[2 * inputs_ + j] = T(1) / std[j];
+        }
+        scaling_.store(block, std::memory_order_release);
+        count_bytes();
     }
-    bool standardized() const { return !mean_.empty(); }
-    const std::vector<T>& mean() const { return mean_; }
-    const std::vector<T>& stdev() const { return std_; }
+    // [mean (inputs) | std (inputs) | 1/std (inputs)] while standardised, else null; a
+    // reader takes it once per call
+    const T* scaling() const { return scaling_.load(std::memory_order_acquire); }
+    bool standardized() const { return scaling() != nullptr; }
 
     // A fresh optimizer: state zeroed, step count reset.
     void configure(const OptimizerConfig& config) {
+        const Change change(*this, "configure");
         opt_ = config;
-        std::fill(state1_, state1_ + n_params_, T(0));
-        std::fill(state2_, state2_ + n_params_, T(0));
+        if (has_training_state()) {  // else it starts zeroed when the first training call allocates it
+            std::fill(state1_, state1_ + n_params_, T(0));
+            std::fill(state2_, state2_ + n_params_, T(0));
+        }
         steps_ = 0;
     }
     const OptimizerConfig& optimizer() const { return opt_; }
-    void set_learning_rate(double lr) { opt_.lr = lr; }
+    void set_learning_rate(double lr) {
+        const Change change(*this, "set_learning_rate");
+        opt_.lr = lr;
+    }
 
     // l1 |W|_1 + (l2 / 2) |W|^2 over every weight (biases are not penalised)
     double penalty() const {
@@ -206,7 +251,7 @@ public:
     // Threads worth using for `rows` rows at once: each thread gets at least
     // kMinWorkPerThread multiply-adds, so small networks stay on one thread.
     int threads_for(int64_t rows) const {
-        const int64_t useful = std::max<int64_t>(1, rows * macs_per_row_ / kMinWorkPerThread);
+        const int64_t useful = std::max<int64_t>(1, saturating_mul(rows, macs_per_row_) / kMinWorkPerThread);
         return int(std::max<int64_t>(1, std::min<int64_t>({int64_t(thread_setting().load()), useful, rows})));
     }
 
@@ -217,12 +262,14 @@ public:
     // a copy X[rows] would give.
     EpochResult train_epoch(const T* X, const T* Y, const T* w, int64_t n, int64_t batch, bool shuffle, Loss loss,
                             Metric metric, const int64_t* rows = nullptr, int64_t n_rows = 0) {
+        const Change change(*this, "train_epoch");
         if (rows) {
             for (int64_t i = 0; i < n_rows; ++i)
                 if (rows[i] < 0 || rows[i] >= n) throw std::invalid_argument("training rows must index rows of X");
             n = n_rows;
         }
         if (n <= 0 || batch <= 0) throw std::invalid_argument("training needs rows and a positive batch size");
+        ensure_training_state();
         batch = std::min(batch, n);
         const int wanted = threads_for(batch);
         reserve(batch, wanted);  // each thread can take the whole batch: the pool may be busy and run one
@@ -240,6 +287,7 @@ public:
             train_part(region, X, Y, w, n, batch, loss, metric, first_step, result);
         });
         steps_ = first_step + result.batches;
+        count_bytes();
         result.sums.reset(outputs());
         for (int t = 0; t < last_threads_; ++t) merge(result.sums, ws_[t].sums);
         return result;
@@ -253,14 +301,17 @@ public:
     // One thread: the test is short.
     std::vector<double> lr_sweep(const T* X, const T* Y, const T* w, int64_t n, int64_t batch, double lr_first,
                                  double lr_last, int64_t steps, Loss loss, double stop_factor, double beta) {
+        const Change change(*this, "lr_sweep");
         if (n <= 0 || batch <= 0 || steps < 2) throw std::invalid_argument("the sweep needs rows, a batch and 2+ steps");
+        ensure_training_state();
         batch = std::min(batch, n);
         reserve(batch, 1);
         Workspace& ws = ws_[0];
         order_.resize(n);
         std::iota(order_.begin(), order_.end(), int64_t(0));
+        count_bytes();
         std::vector<double> costs;
-        costs.reserve(steps);
+        costs.reserve(size_t(std::min<int64_t>(steps, 1 << 16)));
         double average = 0.0, lowest = INFINITY, correction = 1.0;
         int64_t start = n;  // forces a shuffle before the first batch
         const double ratio = std::log(lr_last / lr_first) / double(steps - 1);
@@ -293,7 +344,9 @@ public:
     // when `dropout_seed` >= 0, uses masks drawn from that seed (the same seed gives
     // the same masks, so finite differences of this function are meaningful).
     double cost_and_gradient(const T* X, const T* Y, const T* w, int64_t n, Loss loss, int64_t dropout_seed) {
+        const Change change(*this, "cost_and_gradient");
         if (n <= 0) throw std::invalid_argument("no rows");
+        ensure_training_state();
         reserve(n, 1);
         std::vector<int64_t> rows(n);
         std::iota(rows.begin(), rows.end(), int64_t(0));
@@ -371,6 +424,46 @@ public:
     }
 
 private:
+    // Holds the busy flag for one change (see the file header); released on any exit.
+    class Change {
+    public:
+        Change(const Network& net, const char* what) : flag_(net.changing_) {
+            const char* running = nullptr;
+            if (!flag_.compare_exchange_strong(running, what, std::memory_order_acquire))
+                throw ModelBusy(std::string("the model is busy: ") + running +
+                                " is changing it in another thread, and a model takes one change at a time (" + what +
+                                " was refused); predict, evaluate and save may run alongside");
+        }
+        ~Change() { flag_.store(nullptr, std::memory_order_release); }
+        Change(const Change&) = delete;
+        Change& operator=(const Change&) = delete;
+
+    private:
+        std::atomic<const char*>& flag_;
+    };
+
+    // The gradient and the optimizer state, zeroed, on the first training call; in their
+    // own arena, staggered against the parameters (slots 1-3 after the parameters' 0).
+    void ensure_training_state() {
+        if (has_training_state()) return;
+        const auto buffers = state_arena_.carve(std::array<int64_t, 3>{n_params_, n_params_, n_params_});
+        grads_ = buffers[0];
+        state1_ = buffers[1];
+        state2_ = buffers[2];
+        count_bytes();
+    }
+
+    // Recounts bytes_ after an allocation (under a Change, or in the constructor).
+    void count_bytes() {
+        int64_t total = int64_t(param_arena_.bytes() + state_arena_.bytes() + order_.capacity() * sizeof(int64_t));
+        if (scaling_storage_) total += 3 * inputs_ * int64_t(sizeof(T));
+        for (const auto& ws : ws_) {
+            total += int64_t(ws.arena.bytes());
+            for (const auto& mask : ws.masks) total += int64_t(mask.capacity());
+        }
+        bytes_.store(total, std::memory_order_relaxed);
+    }
+
     static constexpr int64_t kChunk = 256;  // rows per inference pass: activations stay in cache
     static constexpr int64_t kMinWorkPerThread = int64_t(1) << 20;  // multiply-adds per thread and batch
 
@@ -394,13 +487,16 @@ private:
     // allocates nothing (one row through a small network takes about a microsecond).
     struct InferenceBuffers {
         T *x, *h0, *h1, *z, *out;
-        InferenceBuffers(const Network& net, int64_t rows) {
+        const T* scaling;  // the network's scaling() at the start of the call
+        InferenceBuffers(const Network& net, int64_t rows, const T* scaling_snapshot) : scaling(scaling_snapshot) {
             thread_local Arena<T> arena;
             int64_t widest = 0;
             for (const auto& layer : net.layers_) widest = std::max(widest, layer.units);
             const int64_t O = net.outputs();
-            const auto buffers = arena.carve(std::array<int64_t, 5>{net.standardized() ? rows * net.inputs_ : 0,
-                                                                    rows * widest, rows * widest, rows * O, rows * O});
+            const int64_t hidden = checked_mul(rows, widest, "an inference buffer");
+            const auto buffers = arena.carve(std::array<int64_t, 5>{
+                scaling ? checked_mul(rows, net.inputs_, "an inference buffer") : 0, hidden, hidden,
+                checked_mul(rows, O, "an inference buffer"), checked_mul(rows, O, "an inference buffer")});
             x = buffers[0];
             h0 = buffers[1];
             h1 = buffers[2];
@@ -413,8 +509,9 @@ private:
     // chunks dealt round-robin to the threads worth using; returns how many ran.
     template <class Body>
     int over_chunks(int64_t n, Body&& body) const {
+        const T* scaling_snapshot = scaling();
         return ThreadPool::instance().run(threads_for(n), [&](const Region& region) {
-            InferenceBuffers buf(*this, std::min(n, kChunk));
+            InferenceBuffers buf(*this, std::min(n, kChunk), scaling_snapshot);
             for (int64_t start = region.thread * kChunk; start < n; start += region.threads * kChunk)
                 body(buf, region.thread, start, std::min(kChunk, n - start));
         });
@@ -428,15 +525,23 @@ private:
         rows = std::max(rows, ws_.empty() ? int64_t(0) : ws_[0].capacity);
         int64_t widest = inputs_;
         for (const auto& layer : layers_) widest = std::max(widest, layer.units);
+        // every size first, so that an impossible one throws before anything changes
+        const char* what = "a training workspace (batch size x layer width)";
+        std::vector<int64_t> sizes = {checked_mul(rows, inputs_, what), checked_mul(rows, outputs(), what), rows,
+                                      checked_mul(rows, outputs(), what)};
+        for (const auto& layer : layers_) sizes.push_back(checked_mul(rows, layer.units, what));
+        const int64_t delta = checked_mul(rows, widest, what);
+        sizes.insert(sizes.end(), {delta, delta, 0});
+        std::vector<int64_t> mask_sizes(layers_.size());
+        for (size_t l = 0; l < layers_.size(); ++l)
+            mask_sizes[l] = layers_[l].input_dropout > 0.0 ? checked_mul(rows, layer_inputs(l), what) : 0;
         ws_.resize(std::max(size_t(threads), ws_.size()));
         const size_t L = layers_.size();
         for (size_t t = 0; t < ws_.size(); ++t) {
             Workspace& ws = ws_[t];
             if (ws.capacity >= rows) continue;
             // xb, yb, wb, z, the activations, two deltas and (threads > 0) a gradient
-            std::vector<int64_t> sizes = {rows * inputs_, rows * outputs(), rows, rows * outputs()};
-            for (const auto& layer : layers_) sizes.push_back(rows * layer.units);
-            sizes.insert(sizes.end(), {rows * widest, rows * widest, t > 0 ? n_params_ : 0});
+            sizes.back() = t > 0 ? n_params_ : 0;
             const auto buffers = ws.arena.carve(sizes);
             ws.xb = buffers[0];
             ws.yb = buffers[1];
@@ -447,12 +552,12 @@ private:
             ws.delta[1] = buffers[5 + L];
             ws.grads = buffers[6 + L];
             ws.masks.resize(L);
-            for (size_t l = 0; l < L; ++l)
-                ws.masks[l].assign(layers_[l].input_dropout > 0.0 ? rows * layer_inputs(l) : 0, 0);
+            for (size_t l = 0; l < L; ++l) ws.masks[l].assign(size_t(mask_sizes[l]), 0);
             ws.capacity = rows;
             ws.rng.reseed(stream_seed(t));
         }
         ++workspace_allocations_;
+        count_bytes();
     }
 
     // whether a row r (O) holds no NaN and no infinity
@@ -595,11 +700,12 @@ private:
     // rows (B) of X, Y, w -> ws.xb (standardised), ws.yb, ws.wb
     void gather(Workspace& ws, const T* X, const T* Y, const T* w, const int64_t* rows, int64_t B) const {
         const int64_t I = inputs_, O = outputs();
+        const T* scaling = this->scaling();
         for (int64_t i = 0; i < B; ++i) {
             const T* src = X + rows[i] * I;
             T* dst = ws.xb + i * I;
-            if (standardized())
-                for (int64_t j = 0; j < I; ++j) dst[j] = (src[j] - mean_[j]) * inv_std_[j];
+            if (scaling)
+                for (int64_t j = 0; j < I; ++j) dst[j] = (src[j] - scaling[j]) * scaling[2 * I + j];
             else
                 std::memcpy(dst, src, sizeof(T) * I);
             std::memcpy(ws.yb + i * O, Y + rows[i] * O, sizeof(T) * O);
@@ -695,10 +801,11 @@ private:
     // X (B, inputs) -> a (B, outputs); z (B, outputs) receives the logits when not null.
     void forward_infer(const T* X, int64_t B, InferenceBuffers& buf, T* z, T* a) const {
         const T* in = X;
-        if (standardized()) {
+        if (const T* scaling = buf.scaling) {
+            const T* inv_std = scaling + 2 * inputs_;
             for (int64_t i = 0; i < B; ++i)
                 for (int64_t j = 0; j < inputs_; ++j)
-                    buf.x[i * inputs_ + j] = (X[i * inputs_ + j] - mean_[j]) * inv_std_[j];
+                    buf.x[i * inputs_ + j] = (X[i * inputs_ + j] - scaling[j]) * inv_std[j];
             in = buf.x;
         }
         T* hidden[2] = {buf.h0, buf.h1};
@@ -729,11 +836,15 @@ private:
     std::vector<int64_t> w_offset_, b_offset_;
     int64_t n_weights_ = 0, n_params_ = 0;
     int64_t macs_per_row_ = 0;
-    Arena<T> param_arena_;  // the four buffers below, staggered within pages
+    Arena<T> param_arena_{0};  // params_ (page slot 0)
+    Arena<T> state_arena_{1};  // grads_, state1_, state2_ (slots 1-3): the first training call
     T *params_ = nullptr, *grads_ = nullptr, *state1_ = nullptr, *state2_ = nullptr;
     int64_t steps_ = 0;
     OptimizerConfig opt_;
-    std::vector<T> mean_, std_, inv_std_;
+    std::unique_ptr<T[]> scaling_storage_;    // [mean | std | 1/std], allocated by the first set_standardization
+    std::atomic<const T*> scaling_{nullptr};  // scaling_storage_ while standardised
+    mutable std::atomic<const char*> changing_{nullptr};  // the change that runs (a literal), or null
+    std::atomic<int64_t> bytes_{0};
     uint64_t seed_ = 0;
     Rng rng_{0};                  // shuffles
     std::vector<Workspace> ws_;   // one per thread

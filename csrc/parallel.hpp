@@ -1,5 +1,6 @@
 // nnfast's own threads: one parallel region per epoch (or per prediction), with
-// spinning barriers inside it, and BLAS single-threaded in every thread.
+// spinning barriers inside it, and BLAS single-threaded in every thread. Also how many
+// threads by default: the CPUs the process may use (affinity mask, cgroup CPU quota).
 //
 // Why not BLAS threading: a training batch runs six GEMMs of modest size with other
 // work between them; a BLAS thread pool puts its threads to sleep between calls and
@@ -10,15 +11,22 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cmath>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <mutex>
 #include <new>
+#include <sstream>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include <sched.h>
 #include <unistd.h>
 
 #include "blas.hpp"
@@ -32,24 +40,150 @@
 
 namespace nnfast {
 
+namespace cpu_detail {
+
+// A small text file whole ("" when it cannot be read): /proc and cgroup files.
+inline std::string read_text(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) return "";
+    std::string text, line;
+    for (int lines = 0; lines < 4096 && std::getline(in, line); ++lines) text += line + "\n";
+    return text;
+}
+
+inline std::vector<std::string> split(const std::string& text, char sep) {
+    std::vector<std::string> out;
+    std::string field;
+    std::istringstream in(text);
+    while (std::getline(in, field, sep)) out.push_back(field);
+    return out;
+}
+
+// Where the process's cgroup of one hierarchy lives: the mount point of that hierarchy
+// (from mountinfo) joined with the cgroup's path relative to the mount's root.
+struct CgroupDir {
+    std::string mount, dir;  // dir is mount or below it
+};
+
+// v2 (cgroup2 mount, "0::/path" in /proc/self/cgroup) or v1 with the cpu controller
+inline std::vector<CgroupDir> cpu_cgroups(const std::string& root) {
+    std::vector<CgroupDir> out;
+    const auto cgroups = split(read_text(root + "/proc/self/cgroup"), '\n');
+    for (const auto& line : split(read_text(root + "/proc/self/mountinfo"), '\n')) {
+        // id parent dev root mountpoint options [optional...] - fstype source superoptions
+        const auto fields = split(line, ' ');
+        size_t dash = 0;
+        while (dash < fields.size() && fields[dash] != "-") ++dash;
+        if (dash < 5 || dash + 3 > fields.size()) continue;
+        const std::string &mount_root = fields[3], &mount_point = fields[4], &fstype = fields[dash + 1];
+        bool v2 = fstype == "cgroup2", v1_cpu = false;
+        if (fstype == "cgroup")
+            for (const auto& option : split(fields[dash + 3], ',')) v1_cpu = v1_cpu || option == "cpu";
+        if (!v2 && !v1_cpu) continue;
+        for (const auto& entry : cgroups) {  // hierarchy-id:controllers:path
+            const auto first = entry.find(':'), second = entry.find(':', first + 1);
+            if (first == std::string::npos || second == std::string::npos) continue;
+            const std::string controllers = entry.substr(first + 1, second - first - 1), path = entry.substr(second + 1);
+            bool match = v2 ? entry.compare(0, 3, "0::") == 0 : false;
+            if (v1_cpu)
+                for (const auto& c : split(controllers, ',')) match = match || c == "cpu";
+            if (!match) continue;
+            std::string relative = path;  // the cgroup's path below the mount's root
+            if (mount_root != "/" && path.compare(0, mount_root.size(), mount_root) == 0)
+                relative = path.substr(mount_root.size());
+            else if (mount_root != "/")
+                relative = "";  // outside what is mounted (a cgroup namespace): the mount's own limits
+            while (!relative.empty() && relative.back() == '/') relative.pop_back();
+            out.push_back({root + mount_point, root + mount_point + relative});
+        }
+    }
+    return out;
+}
+
+// CPUs' worth of time the cgroup quota allows: the smallest cpu.max (v2) or
+// cpu.cfs_quota_us / cpu.cfs_period_us (v1) from the process's cgroup up to the mount;
+// 0 when no quota is set.
+inline double cgroup_cpu_limit(const std::string& root = "") {
+    double limit = 0.0;
+    auto take = [&](double quota, double period) {
+        if (quota > 0 && period > 0 && (limit == 0.0 || quota / period < limit)) limit = quota / period;
+    };
+    for (const auto& cg : cpu_cgroups(root)) {
+        for (std::string dir = cg.dir;;) {
+            std::istringstream v2(read_text(dir + "/cpu.max"));  // "max 100000" or "150000 100000"
+            std::string quota;
+            double period = 0;
+            if (v2 >> quota >> period && quota != "max") take(std::atof(quota.c_str()), period);
+            const std::string v1_quota = read_text(dir + "/cpu.cfs_quota_us");  // -1: none
+            if (!v1_quota.empty())
+                take(std::atof(v1_quota.c_str()), std::atof(read_text(dir + "/cpu.cfs_period_us").c_str()));
+            if (dir.size() <= cg.mount.size()) break;
+            dir = dir.substr(0, dir.rfind('/'));
+        }
+    }
+    return limit;
+}
+
+// CPUs in the process's affinity mask (taskset, sched_setaffinity, a cpuset cgroup)
+inline int affinity_cpus() {
+    for (int cpus = 1024; cpus <= (1 << 16); cpus *= 2) {
+        cpu_set_t* set = CPU_ALLOC(cpus);
+        if (!set) break;
+        const size_t size = CPU_ALLOC_SIZE(cpus);
+        CPU_ZERO_S(size, set);
+        const int rc = sched_getaffinity(0, size, set);
+        const int count = rc == 0 ? CPU_COUNT_S(size, set) : 0;
+        CPU_FREE(set);
+        if (rc == 0) return std::max(1, count);
+        if (errno != EINVAL) break;  // EINVAL: more CPUs than the set holds
+    }
+    return int(std::max(1u, std::thread::hardware_concurrency()));
+}
+}  // namespace cpu_detail
+
+// CPUs this process may use: its affinity mask, lowered to the cgroup CPU quota
+// (rounded up) where one is set. A container limited to 1.5 CPUs on a 64-core host gets 2.
+inline int usable_cpus() {
+    int cpus = cpu_detail::affinity_cpus();
+    const double quota = cpu_detail::cgroup_cpu_limit();
+    if (quota > 0) cpus = std::min(cpus, std::max(1, int(std::ceil(quota))));
+    return cpus;
+}
+
+// The most threads nnfast accepts: more than 4 per usable CPU only adds switching (and
+// 512 threads is a typo, not a setting); never more than 256.
+inline int max_threads() { return std::min(256, 4 * usable_cpus()); }
+
 // The default thread count: NNFAST_NUM_THREADS, else OMP_NUM_THREADS (what a process
 // pool such as joblib's sets in its workers so that they do not oversubscribe the
-// machine), else every core. A value that is not a positive integer is ignored.
+// machine), else the usable CPUs (affinity and cgroup quota, not the machine's cores:
+// under `taskset -c 0` two threads ran 1.4x slower than one). A value that is not a
+// positive integer is ignored; one above max_threads() is lowered to it.
 inline int default_threads() {
     for (const char* name : {"NNFAST_NUM_THREADS", "OMP_NUM_THREADS"}) {
         const char* value = std::getenv(name);
         if (!value || !*value) continue;
         char* end = nullptr;
         const long n = std::strtol(value, &end, 10);
-        if (*end == '\0' && n >= 1) return int(std::min<long>(n, 1024));
+        if (*end == '\0' && n >= 1) return int(std::min<long>(n, max_threads()));
     }
-    return int(std::max(1u, std::thread::hardware_concurrency()));
+    return usable_cpus();
 }
 
 // Threads that nnfast's kernels may use; set from Python (nnfast.set_num_threads).
 inline std::atomic<int>& thread_setting() {
     static std::atomic<int> threads{default_threads()};
     return threads;
+}
+
+// Sets thread_setting() to n; throws std::invalid_argument outside [1, max_threads()].
+inline void set_thread_count(int64_t n) {
+    const int most = max_threads();
+    if (n < 1 || n > most)
+        throw std::invalid_argument("the thread count must be between 1 and " + std::to_string(most) +
+                                    " (4 per CPU this process may use, " + std::to_string(usable_cpus()) +
+                                    ", and at most 256), got " + std::to_string(n));
+    thread_setting().store(int(n));
 }
 
 // A reusable barrier for a fixed number of threads: spins (the threads of a region

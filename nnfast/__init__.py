@@ -21,31 +21,51 @@ from .callbacks import Callback, DivergenceWarning, EarlyStopping, History, Prog
 from .hyperparams import Hyperparameters, train  # noqa: E402
 from .io import load, save  # noqa: E402
 from .layers import Dense, Dropout  # noqa: E402
-from .model import Sequential  # noqa: E402
+from .model import ModelBusyError, Sequential  # noqa: E402
 from .optimizers import SGD, Adagrad, Adam, AdamW, RMSProp  # noqa: E402
 
 __version__ = _core.__version__
 
+from . import _threadpoolctl  # noqa: E402
+
+_threadpoolctl.install()
+
 __all__ = [
     "Hyperparameters", "train", "Sequential", "Dense", "Dropout", "load", "save",
     "SGD", "Adagrad", "RMSProp", "Adam", "AdamW",
-    "History", "Callback", "EarlyStopping", "ProgressBar", "DivergenceWarning",
+    "History", "Callback", "EarlyStopping", "ProgressBar", "DivergenceWarning", "ModelBusyError",
     "data", "losses", "optimizers", "schedules",
-    "set_num_threads", "get_num_threads", "blas_info",
+    "set_num_threads", "get_num_threads", "usable_cpus", "blas_info",
 ]
 
 
 def set_num_threads(n: int) -> None:
-    """Threads nnfast may use (process-wide; default: every core).
+    """Threads nnfast may use (process-wide).
 
-    Training splits each batch over up to ``n`` threads when the batch is big enough to
-    be worth it, and prediction splits rows; the BLAS underneath runs single-threaded
-    inside each. A run is reproducible for a given seed and thread count (the gradient
-    sums are added in an order that depends on the split).
+    The default is ``NNFAST_NUM_THREADS``, else ``OMP_NUM_THREADS``, else the CPUs this
+    process may use: its affinity mask (``taskset``, ``os.sched_setaffinity``), lowered
+    to the cgroup CPU quota of a container where one is set. Training splits each batch
+    over up to ``n`` threads when the batch is big enough to be worth it, and prediction
+    splits rows; the BLAS underneath runs single-threaded inside each. A run is
+    reproducible for a given seed and thread count (the gradient sums are added in an
+    order that depends on the split). ``threadpoolctl.threadpool_limits`` limits these
+    threads too.
+
+    Raises
+    ------
+    TypeError
+        If ``n`` is not an integer.
+    ValueError
+        If ``n`` is below 1 or above 4 threads per usable CPU (at most 256).
     """
     from ._validation import check_int
 
     _core.set_num_threads(check_int(n, "n", low=1))
+
+
+def usable_cpus() -> int:
+    """CPUs this process may use: its affinity mask, lowered to the cgroup CPU quota."""
+    return _core.usable_cpus()
 
 
 def get_num_threads() -> int:

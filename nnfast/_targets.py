@@ -14,6 +14,7 @@ from typing import Any, Dict, Optional
 import numpy as np
 
 from . import _core
+from ._validation import c_array
 
 CLASSIFICATION_LOSSES = ("cross_entropy", "binary_cross_entropy")
 
@@ -138,7 +139,7 @@ class Targets:
         if arr.shape[0] == 0:
             raise ValueError(f"{name} has no samples")
         with np.errstate(over="ignore"):  # values beyond the dtype's range become inf: explained below
-            Y = np.ascontiguousarray(arr, dtype=dtype)
+            Y = c_array(arr, dtype)
         if not np.isfinite(Y).all():
             if arr.dtype.kind == "f" and np.isfinite(arr).all():
                 raise ValueError(f"{name} has values beyond the range of {np.dtype(dtype).name}; scale {name}"

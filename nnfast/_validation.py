@@ -41,7 +41,7 @@ def check_matrix_extent(X: Any, name: str, dtype: np.dtype, n_features: int | No
         raise ValueError(f"{name} has {arr.shape[1]} features but the model expects {n_features}")
     source = arr
     with np.errstate(over="ignore", invalid="ignore"):  # values beyond the dtype's range: explained below
-        arr = np.ascontiguousarray(arr, dtype=dtype)
+        arr = c_array(arr, dtype)
     # min and max propagate NaN and show infinities, without a temporary the size of arr
     low, high = arr.min(), arr.max()
     if not (np.isfinite(low) and np.isfinite(high)):
@@ -55,6 +55,15 @@ def check_matrix_extent(X: Any, name: str, dtype: np.dtype, n_features: int | No
                                  + (" or use dtype float64" if np.dtype(dtype) == np.float32 else ""))
         raise ValueError(f"{name} contains {bad} NaN or infinite value(s)")
     return arr, float(max(-low, high))
+
+
+def c_array(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """arr as a C-ordered, aligned array of ``dtype``, copied only when it is not one.
+
+    Aligned too: an array can be contiguous yet start at an odd address (np.frombuffer on
+    a byte slice, some unpickled or shared-memory buffers), and the core refuses those
+    rather than read floats from misaligned addresses."""
+    return np.require(arr, dtype=dtype, requirements=["C_CONTIGUOUS", "ALIGNED"])
 
 
 def all_finite(arr: np.ndarray) -> bool:
@@ -72,7 +81,7 @@ def check_sample_weight(w: Any, n: int, dtype: np.dtype) -> np.ndarray | None:
     if arr.ndim != 1 or arr.shape[0] != n:
         raise ValueError(f"sample_weight must have shape ({n},), one weight per sample; got {arr.shape}")
     with np.errstate(over="ignore"):
-        converted = np.ascontiguousarray(arr, dtype=dtype)
+        converted = c_array(arr, dtype)
     if not np.isfinite(converted).all() or (converted < 0).any():
         if np.isfinite(arr).all() and (arr >= 0).all():
             raise ValueError(f"sample_weight has values beyond the range of {np.dtype(dtype).name}; scale the weights")

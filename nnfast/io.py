@@ -9,12 +9,16 @@ nnfast version. Loading an untrusted file can fail; it cannot run code.
 from __future__ import annotations
 
 import json
+import math
 import os
-from typing import Any, Dict
+from typing import Any, Dict, Tuple
+
+import numpy as np
 
 from . import _core
 from ._targets import Targets
-from .layers import Dense, Dropout
+from .layers import ACTIVATIONS, INIT_NAMES, Dense, Dropout
+from .losses import LOSSES
 
 __all__ = ["save", "load"]
 
@@ -27,11 +31,6 @@ def _layer_json(layer) -> Dict[str, Any]:
         return {"type": "Dropout", "rate": layer.rate}
     return {"type": "Dense", "units": layer.units, "activation": layer.activation, "init": layer.init,
             "alpha": layer.alpha}
-
-
-def _layer_from_json(data: Dict[str, Any]):
-    kind = data.pop("type")
-    return Dropout(**data) if kind == "Dropout" else Dense(**data)
 
 
 def save(model, path: "str | os.PathLike") -> None:
@@ -74,38 +73,229 @@ def save(model, path: "str | os.PathLike") -> None:
 def load(path: "str | os.PathLike"):
     """The model saved at ``path``, with its hyperparameters, ready to predict.
 
+    Every field is checked as it is read: the binary part by the core (sizes against
+    the file's size before reading, checksum, layer table, finite parameters), the JSON
+    document here (each key, against the layer table too). A loaded model holds its
+    parameters only; training state is allocated by its first ``fit``.
+
     Raises
     ------
     ValueError
-        If the file is not an nnfast model, or is damaged or truncated.
+        If the file is not an nnfast model, or is damaged, truncated or edited
+        inconsistently; the message names the field.
     FileNotFoundError
         If there is no file at ``path``.
     """
-    from .hyperparams import Hyperparameters
-    from .model import Sequential
-
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no model file at {path}")
     try:
         net, raw = _core.load(path)
+        return _model_from_document(net, raw)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path} is not a readable nnfast model: {exc}") from None
+
+
+class _FieldError(ValueError):
+    """A JSON field that is missing, of the wrong type or out of range."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"field {field!r} {problem}")
+
+
+def _fields(doc: Any, field: str, keys: Tuple[str, ...]) -> Dict[str, Any]:
+    """doc as a dict with exactly ``keys``."""
+    if not isinstance(doc, dict):
+        raise _FieldError(field, f"must be a JSON object, not {type(doc).__name__}")
+    missing = [k for k in keys if k not in doc]
+    unknown = [k for k in doc if k not in keys]
+    if missing:
+        raise _FieldError(field, f"lacks {', '.join(map(repr, missing))}")
+    if unknown:
+        raise _FieldError(field, f"has unexpected keys {', '.join(map(repr, unknown))}")
+    return doc
+
+
+def _json_int(value: Any, field: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _FieldError(field, f"must be an integer, not {value!r}")
+    if not low <= value <= high:
+        raise _FieldError(field, f"must be in [{low}, {high}], not {value}")
+    return value
+
+
+def _json_float(value: Any, field: str, low: float = -math.inf) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _FieldError(field, f"must be a number, not {value!r}")
+    if not (math.isfinite(value) and value >= low):
+        raise _FieldError(field, f"must be finite and at least {low:g}, not {value!r}")
+    return float(value)
+
+
+def _json_name(value: Any, field: str, valid) -> str:
+    if not isinstance(value, str) or value not in valid:
+        raise _FieldError(field, f"must be one of {', '.join(sorted(valid))}, not {value!r}")
+    return value
+
+
+def _call(field: str, make, *args, **kwargs):
+    """make(*args, **kwargs), its TypeError or ValueError named after the field."""
+    try:
+        return make(*args, **kwargs)
+    except (TypeError, ValueError) as exc:
+        raise _FieldError(field, f"is invalid: {exc}") from None
+
+
+_DOC_KEYS = ("format", "nnfast_version", "dtype", "seed", "init", "init_scale", "layers", "loss", "penalty",
+             "targets", "hyperparameters")
+_LAYER_KEYS = {"Dense": ("type", "units", "activation", "init", "alpha"), "Dropout": ("type", "rate")}
+_TARGET_KEYS = ("loss", "kind", "n_outputs", "flat", "classes")
+#: the target kinds each loss can have
+_KINDS = {"cross_entropy": ("categorical", "soft"), "binary_cross_entropy": ("binary", "multilabel"),
+          "mse": ("continuous",), "mae": ("continuous",)}
+_CLASS_DTYPE_KINDS = "biufUO"  # what np.unique gives for labels nnfast accepts
+
+
+def _model_from_document(net, raw: bytes):
+    """The Sequential around a loaded core network, from the file's JSON document, every
+    field checked (also against the network the binary part describes)."""
+    from .hyperparams import Hyperparameters
+    from .model import Sequential
+
+    try:
         doc = json.loads(raw.decode("utf-8"))
-        if doc.get("format") != FORMAT:
-            raise ValueError("missing format marker")
-        model = Sequential([_layer_from_json(dict(layer)) for layer in doc["layers"]], init=doc["init"],
-                           init_scale=doc["init_scale"], seed=doc["seed"], dtype=doc["dtype"])
-        if [layer.units for layer in net.layers] != [l.units for l in model.layers if isinstance(l, Dense)]:
-            raise ValueError("the layer table and the JSON disagree")
-        model._net = net
-        model.loss = doc["loss"]
-        model._targets = None if doc["targets"] is None else Targets.from_json(doc["targets"])
-        if doc["hyperparameters"] is not None:
-            model.hyperparameters = Hyperparameters.from_dict(doc["hyperparameters"])
-        config = net.optimizer
-        config.l1, config.l2 = doc["penalty"]["l1"], doc["penalty"]["l2"]
-        net.configure(config)
-    except (RuntimeError, KeyError, TypeError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path} is not a readable nnfast model: {exc}") from None
-    except ValueError as exc:
-        raise ValueError(f"{path} is not a readable nnfast model: {exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise _FieldError("document", f"is not UTF-8 JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise _FieldError("document", f"must be a JSON object, not {type(doc).__name__}")
+    if doc.get("format") != FORMAT:
+        raise _FieldError("format", f"must be {FORMAT!r} (missing format marker)")
+    _fields(doc, "document", _DOC_KEYS)
+    if not isinstance(doc["nnfast_version"], str):
+        raise _FieldError("nnfast_version", "must be a string")
+    dtype = _json_name(doc["dtype"], "dtype", ("float32", "float64"))
+    stored = "float32" if isinstance(net, _core.Network32) else "float64"
+    if dtype != stored:
+        raise _FieldError("dtype", f"says {dtype} but the file stores {stored} scalars")
+    seed = _json_int(doc["seed"], "seed", 0, 2**63 - 1)
+    init = _json_name(doc["init"], "init", INIT_NAMES)
+    init_scale = None if doc["init_scale"] is None else _json_float(doc["init_scale"], "init_scale")
+
+    layers = doc["layers"]
+    if not isinstance(layers, list) or not layers:
+        raise _FieldError("layers", "must be a non-empty list")
+    specs = []
+    for i, layer in enumerate(layers):
+        field = f"layers[{i}]"
+        kind = layer.get("type") if isinstance(layer, dict) else None
+        if kind not in _LAYER_KEYS:
+            raise _FieldError(field, "must be an object with type 'Dense' or 'Dropout'")
+        data = dict(_fields(layer, field, _LAYER_KEYS[kind]))
+        del data["type"]
+        specs.append(_call(field, Dropout if kind == "Dropout" else Dense, **data))
+    model = _call("layers", Sequential, specs, init=init, init_scale=init_scale, seed=seed, dtype=dtype)
+    _check_layer_table(model, net)
+
+    loss = doc["loss"]
+    if loss is not None:
+        _json_name(loss, "loss", LOSSES)
+    p = _fields(doc["penalty"], "penalty", ("l1", "l2"))
+    l1, l2 = _json_float(p["l1"], "penalty.l1", 0.0), _json_float(p["l2"], "penalty.l2", 0.0)
+    targets = None if doc["targets"] is None else _targets_from_json(doc["targets"], net.outputs)
+    if (loss is None) != (targets is None) or (targets is not None and targets.loss != loss):
+        raise _FieldError("loss", f"is {loss!r} but the targets were encoded for "
+                                  f"{None if targets is None else targets.loss!r}")
+    hp = None
+    if doc["hyperparameters"] is not None:
+        hp = _call("hyperparameters", Hyperparameters.from_dict, doc["hyperparameters"])
+        if hp.dtype != dtype:
+            raise _FieldError("hyperparameters.dtype", f"is {hp.dtype} but the model is {dtype}")
+
+    model._net = net
+    model.loss, model._targets, model.hyperparameters = loss, targets, hp
+    config = net.optimizer
+    config.l1, config.l2 = l1, l2
+    net.configure(config)
     return model
+
+
+def _check_layer_table(model, net) -> None:
+    """The JSON's layers against the binary layer table the network was built from."""
+    dense, dropout_before = [], []
+    rate = 0.0
+    for layer in model.layers:
+        if isinstance(layer, Dropout):
+            rate = layer.rate
+            continue
+        dense.append(layer)
+        dropout_before.append(rate)
+        rate = 0.0
+    table = net.layers
+    if len(table) != len(dense):
+        raise _FieldError("layers", f"has {len(dense)} Dense layers but the layer table {len(table)}")
+    for l, (spec, layer, rate) in enumerate(zip(table, dense, dropout_before)):
+        field = f"layers (Dense {l + 1})"
+        if spec.units != layer.units:
+            raise _FieldError(field, f"has {layer.units} units but the layer table {spec.units}")
+        if spec.activation != ACTIVATIONS[layer.activation][0]:
+            raise _FieldError(field, f"has activation {layer.activation} but the layer table "
+                                     f"{spec.activation.name}")
+        if spec.alpha != layer.resolved_alpha:
+            raise _FieldError(field, f"has alpha {layer.resolved_alpha} but the layer table {spec.alpha}")
+        if spec.input_dropout != rate:
+            raise _FieldError(field, f"has input dropout {rate} but the layer table {spec.input_dropout}")
+
+
+def _targets_from_json(data: Any, n_outputs: int) -> Targets:
+    """Targets.from_json after checking each field against the network's outputs."""
+    _fields(data, "targets", _TARGET_KEYS)
+    loss = _json_name(data["loss"], "targets.loss", LOSSES)
+    kind = _json_name(data["kind"], "targets.kind", _KINDS[loss])
+    stored = _json_int(data["n_outputs"], "targets.n_outputs", 1, 2**31 - 1)
+    if stored != n_outputs or (kind == "binary" and stored != 1):
+        raise _FieldError("targets.n_outputs", f"is {stored} but the output layer has {n_outputs} units")
+    if not isinstance(data["flat"], bool) or (data["flat"] and not (kind == "continuous" and n_outputs == 1)):
+        raise _FieldError("targets.flat", "must be true or false, and true only for one regression output")
+    classes = data["classes"]
+    if kind == "continuous":
+        if classes is not None:
+            raise _FieldError("targets.classes", "must be null for regression")
+    else:
+        _check_classes(classes, kind, n_outputs)
+    return _call("targets", Targets.from_json, data)
+
+
+def _check_classes(classes: Any, kind: str, n_outputs: int) -> None:
+    """Class labels as Targets needs them: as many as the outputs say, of the stated
+    dtype exactly, finite, unique and sorted (prediction looks labels up by bisection)."""
+    _fields(classes, "targets.classes", ("values", "dtype"))
+    values = classes["values"]
+    if not isinstance(values, list) or not all(isinstance(v, _JSON_SCALARS) for v in values):
+        raise _FieldError("targets.classes.values", "must be a list of strings, numbers or booleans")
+    count = 2 if kind == "binary" else n_outputs
+    if len(values) != count:
+        raise _FieldError("targets.classes.values", f"has {len(values)} labels but the outputs need {count}")
+    if not isinstance(classes["dtype"], str):
+        raise _FieldError("targets.classes.dtype", "must be a string")
+    dtype = _call("targets.classes.dtype", np.dtype, classes["dtype"])
+    if dtype.kind not in _CLASS_DTYPE_KINDS or (kind in ("soft", "multilabel") and dtype.kind not in "iu"):
+        raise _FieldError("targets.classes.dtype", f"{dtype.str} is not a dtype of class labels here")
+    try:
+        if dtype.kind == "O":
+            arr = np.empty(len(values), dtype=object)
+            arr[:] = values
+        else:
+            arr = np.array(values, dtype=dtype)
+        exact = arr.tolist() == values and all(type(a) is type(v) for a, v in zip(arr.tolist(), values))
+    except (TypeError, ValueError, OverflowError):
+        exact = False
+    if not exact or any(isinstance(v, float) and not math.isfinite(v) for v in values):
+        raise _FieldError("targets.classes.values", f"are not finite labels of dtype {dtype.str}")
+    try:
+        ordered = np.array_equal(np.unique(arr), arr)
+    except TypeError:  # labels of types that do not compare
+        ordered = False
+    if not ordered:
+        raise _FieldError("targets.classes.values", "must be unique, sorted and mutually comparable")
+    if kind in ("soft", "multilabel") and values != list(range(n_outputs)):
+        raise _FieldError("targets.classes.values", f"must be 0 to {n_outputs - 1} for {kind} targets")

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
-from ._validation import check_name, check_real_array, check_sample_weight
+from ._validation import c_array, check_name, check_real_array, check_sample_weight
 
 __all__ = ["LOSSES", "mse", "mae", "binary_cross_entropy", "cross_entropy", "loss", "gradient"]
 
@@ -64,7 +64,7 @@ def _prepare(name: str, y_true: Any, y_pred: Any, sample_weight: Any):
             raise ValueError(f"{label} must hold probabilities in [0, 1] for {name}; it holds values from "
                              f"{arr.min():g} to {arr.max():g}")
     w = check_sample_weight(sample_weight, y.shape[0], np.float64)
-    return np.ascontiguousarray(y), np.ascontiguousarray(p), w
+    return c_array(y, np.float64), c_array(p, np.float64), w
 
 
 def _finite(value, name: str):

@@ -7,8 +7,10 @@ reached through :meth:`Sequential.parameters` as NumPy views of the core's buffe
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -34,6 +36,36 @@ DTYPES = {"float32": np.float32, "float64": np.float64}
 _NETWORKS = {"float32": _core.Network32, "float64": _core.Network64}
 # rows of training data used to measure the cost before training (the divergence yardstick)
 _INITIAL_COST_ROWS = 4096
+
+#: raised when a change of a model (fit, build, ...) starts while another thread changes it
+ModelBusyError = _core.ModelBusyError
+
+
+def _one_change_at_a_time(what: str, reentrant: bool = False):
+    """Decorator for a method that changes the model: it refuses, with ModelBusyError and
+    before touching anything, to start while another change of the same model runs (the
+    threading contract in DESIGN.md). ``reentrant``: the running change may call it
+    (fit builds an unbuilt model)."""
+    def decorate(method):
+        @functools.wraps(method)
+        def guarded(self, *args, **kwargs):
+            holder = self._change_holder
+            if reentrant and holder is not None and holder[0] == threading.get_ident():
+                return method(self, *args, **kwargs)
+            if not self._change_lock.acquire(blocking=False):
+                running = self._change_holder
+                where = "in this thread" if running and running[0] == threading.get_ident() else "in another thread"
+                raise ModelBusyError(f"the model is busy: {running[1] if running else 'a change'} is running on it "
+                                     f"{where}, and a model takes one change at a time ({what} was refused); "
+                                     f"predict, evaluate and save may run alongside")
+            self._change_holder = (threading.get_ident(), what)
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                self._change_holder = None
+                self._change_lock.release()
+        return guarded
+    return decorate
 
 
 def check_settings_for_dtype(dtype: str, optimizer: Optimizer, l1: float = 0.0, l2: float = 0.0,
@@ -80,6 +112,14 @@ class Sequential:
         seed gives the same weights and the same training run.
     dtype : {"float32", "float64"}
 
+    Notes
+    -----
+    Threads: a model may predict, evaluate and save from many threads at once, also while
+    it trains; it is changed (``fit``, ``build``, writes through :meth:`parameters`) by
+    one caller at a time. A second ``fit`` (or any other change) started while one runs
+    raises :class:`nnfast.ModelBusyError` (a RuntimeError) at once; ordering writes
+    through the parameter views is the caller's task.
+
     Examples
     --------
     >>> import nnfast as nf
@@ -124,11 +164,15 @@ class Sequential:
         # what a classifier's predict needs, worked out once per targets: (targets, threshold, classes);
         # one tuple, replaced whole, so a thread never sees the targets with another's labels
         self._labels: Tuple[Optional[Targets], bool, Optional[np.ndarray]] = (None, False, None)
+        # the change that runs (fit, build): (thread ident, name), under the lock
+        self._change_lock = threading.Lock()
+        self._change_holder: Optional[Tuple[int, str]] = None
         if inputs is not None:
             self.build(inputs)
 
     # --- structure ---------------------------------------------------------------------
 
+    @_one_change_at_a_time("build", reentrant=True)
     def build(self, inputs: int) -> "Sequential":
         """Create the parameters for ``inputs`` features and initialise them."""
         inputs = check_int(inputs, "inputs", low=1, high=2**31 - 1)
@@ -174,6 +218,12 @@ class Sequential:
     def n_params(self) -> int:
         """Number of learned parameters (every W and b)."""
         return self._core_net().n_params
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of memory the model's network holds: its parameters (a loaded or new model),
+        plus, once it has trained, the gradient, the optimizer state and the batch workspaces."""
+        return self._core_net().nbytes
 
     @property
     def classes_(self) -> Optional[np.ndarray]:
@@ -222,6 +272,7 @@ class Sequential:
         last = [layer for layer in self.layers if isinstance(layer, Dense)][-1].activation
         return {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}.get(last, "mse")
 
+    @_one_change_at_a_time("fit")
     def fit(self, X: Any, y: Any, *, loss: str = "auto", optimizer: Union[str, Optimizer] = "adam",
             epochs: int = 10, batch_size: Optional[int] = 32,
             validation: Optional[Tuple[Any, ...]] = None, validation_split: float = 0.0,

@@ -2,6 +2,7 @@
 
 import multiprocessing
 import os
+import shutil
 import subprocess
 import sys
 
@@ -97,10 +98,157 @@ def test_a_forked_child_can_train_with_threads(threads):
 @pytest.mark.parametrize("env, expected", [
     ({"OMP_NUM_THREADS": "1"}, "1"),                            # what joblib's workers set
     ({"NNFAST_NUM_THREADS": "3", "OMP_NUM_THREADS": "1"}, "3"),  # nnfast's own variable wins
-    ({"NNFAST_NUM_THREADS": "two"}, str(os.cpu_count())),       # not a number: every core
+    ({"NNFAST_NUM_THREADS": "two"}, str(nf.usable_cpus())),     # not a number: the usable CPUs
+    ({"NNFAST_NUM_THREADS": "100000"}, str(nf._core.max_threads())),  # far too many: the most allowed
 ])
 def test_default_thread_count_follows_the_environment(env, expected, tmp_path):
     base = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "NNFAST_NUM_THREADS")}
     out = subprocess.run([sys.executable, "-c", "import nnfast; print(nnfast.get_num_threads())"],
                          env={**base, **env}, cwd=tmp_path, capture_output=True, text=True, check=True).stdout
     assert out.strip() == expected
+
+
+def thread_count_in_child(tmp_path, env=None, cpus=None, code="import nnfast; print(nnfast.get_num_threads())"):
+    """What `code` prints in a fresh interpreter, restricted to `cpus` before nnfast loads."""
+    base = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "NNFAST_NUM_THREADS")}
+    if cpus is not None:
+        code = f"import os; os.sched_setaffinity(0, {sorted(cpus)!r}); " + code
+    return subprocess.run([sys.executable, "-c", code], env={**base, **(env or {})}, cwd=tmp_path,
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+needs_two_cpus = pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two usable CPUs")
+
+
+@needs_two_cpus
+def test_the_default_follows_the_affinity_mask_not_the_core_count(tmp_path):
+    """Under `taskset -c 0` nnfast ran 2 threads on 1 CPU, 1.4x slower than one."""
+    first = min(os.sched_getaffinity(0))
+    assert thread_count_in_child(tmp_path, cpus={first}) == "1"
+    code = "import nnfast; print(nnfast.get_num_threads(), nnfast.usable_cpus())"
+    assert thread_count_in_child(tmp_path, cpus={first}, code=code) == "1 1"
+    # the environment still wins
+    assert thread_count_in_child(tmp_path, {"NNFAST_NUM_THREADS": "2"}, cpus={first}) == "2"
+    assert thread_count_in_child(tmp_path, {"OMP_NUM_THREADS": "2"}, cpus={first}) == "2"
+
+
+@needs_two_cpus
+@pytest.mark.skipif(shutil.which("taskset") is None, reason="needs taskset")
+def test_under_taskset_one_cpu_means_one_thread(tmp_path):
+    first = min(os.sched_getaffinity(0))
+    out = subprocess.run(["taskset", "-c", str(first), sys.executable, "-c",
+                          "import nnfast; print(nnfast.get_num_threads())"],
+                         env={k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "NNFAST_NUM_THREADS")},
+                         cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "1"
+
+
+def test_set_num_threads_refuses_far_more_threads_than_cpus(threads):
+    most = nf._core.max_threads()
+    assert most == min(256, 4 * nf.usable_cpus())
+    for n in (most + 1, 512, 10**6):
+        with pytest.raises(ValueError, match=rf"between 1 and {most} \(4 per CPU"):
+            nf.set_num_threads(n)
+    with pytest.raises(ValueError):
+        nf.set_num_threads(0)
+    with pytest.raises(TypeError):
+        nf.set_num_threads(2.0)
+    threads(most)
+    assert nf.get_num_threads() == most
+
+
+def write_tree(root, files):
+    for name, text in files.items():
+        path = root / name.lstrip("/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+V2_MOUNTS = "30 23 0:26 / /sys/fs/cgroup rw,nosuid shared:4 - cgroup2 cgroup2 rw,nsdelegate\n"
+V1_MOUNTS = ("31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
+             "32 31 0:29 /outer /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct\n"
+             "33 31 0:30 / /sys/fs/cgroup/cpuset rw,relatime - cgroup cgroup rw,cpuset\n")
+
+
+@pytest.mark.parametrize("files, expected", [
+    ({}, 0.0),  # no /proc, no cgroups: no quota
+    ({"/proc/self/mountinfo": V2_MOUNTS, "/proc/self/cgroup": "0::/app/worker\n",
+      "/sys/fs/cgroup/app/worker/cpu.max": "max 100000\n"}, 0.0),  # unlimited
+    ({"/proc/self/mountinfo": V2_MOUNTS, "/proc/self/cgroup": "0::/app/worker\n",
+      "/sys/fs/cgroup/app/worker/cpu.max": "150000 100000\n"}, 1.5),
+    ({"/proc/self/mountinfo": V2_MOUNTS, "/proc/self/cgroup": "0::/app/worker\n",  # the parent is tighter
+      "/sys/fs/cgroup/app/worker/cpu.max": "400000 100000\n", "/sys/fs/cgroup/app/cpu.max": "50000 100000\n"},
+     0.5),
+    ({"/proc/self/mountinfo": V1_MOUNTS, "/proc/self/cgroup": "5:cpuset:/\n4:cpu,cpuacct:/outer/job\n",
+      "/sys/fs/cgroup/cpu,cpuacct/job/cpu.cfs_quota_us": "250000\n",
+      "/sys/fs/cgroup/cpu,cpuacct/job/cpu.cfs_period_us": "100000\n"}, 2.5),  # below the mount's root
+    ({"/proc/self/mountinfo": V1_MOUNTS, "/proc/self/cgroup": "4:cpu,cpuacct:/outer/job\n",
+      "/sys/fs/cgroup/cpu,cpuacct/job/cpu.cfs_quota_us": "-1\n",
+      "/sys/fs/cgroup/cpu,cpuacct/job/cpu.cfs_period_us": "100000\n"}, 0.0),
+], ids=["none", "v2-max", "v2-quota", "v2-parent", "v1-quota", "v1-unlimited"])
+def test_the_cgroup_cpu_quota_is_read_from_v1_and_v2_files(tmp_path, files, expected):
+    write_tree(tmp_path, files)
+    assert nf._core.cgroup_cpu_limit(str(tmp_path)) == pytest.approx(expected)
+
+
+def cpu_cgroup_dir():
+    """A fresh cgroup with a CPU quota of half a CPU, and how to join it; None when this
+    process cannot make one (not root, no writable cpu controller)."""
+    for base, v2 in (("/sys/fs/cgroup/cpu", False), ("/sys/fs/cgroup", True)):
+        probe = os.path.join(base, "cpu.max" if v2 else "cpu.cfs_quota_us")
+        if not os.path.exists(probe) and not (v2 and os.path.exists(os.path.join(base, "cgroup.controllers"))):
+            continue
+        path = os.path.join(base, f"nnfast-test-{os.getpid()}")
+        try:
+            os.mkdir(path)
+        except OSError:
+            continue
+        try:
+            if v2:
+                with open(os.path.join(path, "cpu.max"), "w") as f:
+                    f.write("50000 100000")
+            else:
+                with open(os.path.join(path, "cpu.cfs_quota_us"), "w") as f:
+                    f.write("50000")
+            return path
+        except OSError:
+            os.rmdir(path)
+    return None
+
+
+def test_the_default_follows_a_real_cgroup_cpu_quota(tmp_path):
+    path = cpu_cgroup_dir()
+    if path is None:
+        pytest.skip("cannot create a cgroup with a CPU quota here")
+    code = (f"import os; open({os.path.join(path, 'cgroup.procs')!r}, 'w').write(str(os.getpid())); "
+            "import nnfast; print(nnfast.get_num_threads(), nnfast.usable_cpus())")
+    try:
+        assert thread_count_in_child(tmp_path, code=code) == "1 1"
+    finally:
+        os.rmdir(path)
+
+
+THREADPOOLCTL_CHILD = """
+import sys
+import nnfast as nf
+imported_by_nnfast = "threadpoolctl" in sys.modules
+from threadpoolctl import threadpool_info, threadpool_limits
+ours = [i for i in threadpool_info() if i["internal_api"] == "nnfast"]
+nf.set_num_threads(2)
+with threadpool_limits(limits=1):
+    inside = nf.get_num_threads()
+with threadpool_limits(limits=1, user_api="nnfast"):
+    inside_api = nf.get_num_threads()
+print(imported_by_nnfast, len(ours), ours[0]["num_threads"], ours[0]["version"] == nf.__version__, inside,
+      inside_api, nf.get_num_threads())
+"""
+
+
+@pytest.mark.parametrize("order", ["nnfast-first", "threadpoolctl-first"])
+def test_threadpoolctl_sees_and_limits_nnfast_threads(tmp_path, order):
+    tpc = pytest.importorskip("threadpoolctl")
+    if not hasattr(tpc, "register"):
+        pytest.skip("threadpoolctl < 3.5 takes no custom controllers")
+    code = ("import threadpoolctl\n" if order == "threadpoolctl-first" else "") + THREADPOOLCTL_CHILD
+    out = thread_count_in_child(tmp_path, {"NNFAST_NUM_THREADS": "2"}, code=code)
+    assert out == f"{order == 'threadpoolctl-first'} 1 2 True 1 1 2"
