@@ -2,8 +2,8 @@
 
 Storage used to cost a commit per epoch of every trial (a 20-trial study of small networks:
 0.38 s in memory, 3.2 s stored). The driver now writes each finished trial once, in one
-transaction, from a background thread, and creates a new database while the first trials
-run. Target: the stored study takes at most 1.15x the in-memory one.
+insert into the study file's journal (nnfast/tune/storage.py). Target: the stored study
+takes at most 1.15x the in-memory one.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/tune_storage.py [--repeats 7]
 
@@ -14,9 +14,8 @@ Two workloads, each a seeded study (the same trials in both runs):
            pruning, one at a time (each trial a few milliseconds: storage has nowhere to hide)
 
 Runs alternate (memory, storage, memory, ...) after one warm-up of each, in this process,
-with a new database file per stored run; the table gives the medians and their ratio. The
-warm-up of the stored path also pays the one-time cost of importing SQLAlchemy and Alembic
-(reported separately: a command-line run pays it once per process).
+with a new database file per stored run; the table gives the medians and their ratio, and
+the warm-up runs (the first of the process) are reported apart.
 """
 
 from __future__ import annotations
@@ -94,8 +93,7 @@ def main() -> int:
               f"{r['ratio']:>6.2f}  min/max memory {min(r['memory']):.3f}/{max(r['memory']):.3f}, "
               f"storage {min(r['storage']):.3f}/{max(r['storage']):.3f}")
     warm = results[args.workloads[0]]
-    print(f"\nfirst stored run of the process (imports SQLAlchemy and Alembic): {warm['first_storage']:.2f} s "
-          f"against {warm['first_memory']:.2f} s in memory")
+    print(f"\nfirst runs of the process: {warm['first_storage']:.2f} s stored, {warm['first_memory']:.2f} s in memory")
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(results, f, indent=2)

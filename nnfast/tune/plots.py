@@ -37,7 +37,6 @@ STATE_STYLES = {
     "pruned": ("#8c8c8c", "v", "pruned"),
     "diverged": ("#d62728", "X", "diverged"),
     "failed": ("#000000", "x", "failed"),
-    "interrupted": ("#ff7f0e", "s", "interrupted"),
 }
 _DRAWN_STATES = tuple(STATE_STYLES)
 

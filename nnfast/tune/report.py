@@ -41,7 +41,6 @@ table.kv th { background: none; font-weight: normal; color: #555; }
 .state-pruned { color: #777; }
 .state-diverged { color: #c62828; }
 .state-failed { color: #000; }
-.state-interrupted { color: #e67700; }
 .state-waiting, .state-running { color: #999; }
 .searched { background: #eef5fc; }
 .warn { color: #c62828; }

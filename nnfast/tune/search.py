@@ -161,24 +161,18 @@ def _record(study: optuna.Study, trial: optuna.trial.Trial, params: Dict[str, An
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
 
 
-def _for_storage(frozen: optuna.trial.FrozenTrial) -> optuna.trial.FrozenTrial:
-    """The trial as storage keeps it: its per-epoch curve lives in the result attribute
-    (one row), not as Optuna intermediate values (a row per epoch)."""
-    return optuna.trial.FrozenTrial(
-        number=frozen.number, state=frozen.state, value=None, values=frozen.values,
-        datetime_start=frozen.datetime_start, datetime_complete=frozen.datetime_complete, params=dict(frozen.params),
-        distributions=dict(frozen.distributions), user_attrs=dict(frozen.user_attrs), system_attrs={},
-        intermediate_values={}, trial_id=0)
-
-
-def _for_mirror(frozen: optuna.trial.FrozenTrial) -> optuna.trial.FrozenTrial:
-    """A stored trial as the mirror needs it: the curve back as intermediate values."""
+def _with_curve(frozen: optuna.trial.FrozenTrial, stored: bool) -> optuna.trial.FrozenTrial:
+    """The trial as storage keeps it (``stored``: its per-epoch curve lives in the result
+    attribute, one row, not as Optuna intermediate values, a row per epoch on a database
+    server), or as the mirror needs it (the curve back as intermediate values, for pruning
+    and the sampler)."""
     curve = (frozen.user_attrs.get(RESULT_ATTR) or {}).get("curve") or []
     return optuna.trial.FrozenTrial(
         number=frozen.number, state=frozen.state, value=None, values=frozen.values,
         datetime_start=frozen.datetime_start, datetime_complete=frozen.datetime_complete, params=dict(frozen.params),
         distributions=dict(frozen.distributions), user_attrs=dict(frozen.user_attrs), system_attrs={},
-        intermediate_values={e: float(v) for e, v in enumerate(curve) if v is not None}, trial_id=0)
+        intermediate_values={} if stored else {e: float(v) for e, v in enumerate(curve) if v is not None},
+        trial_id=0)
 
 
 class _Store:
@@ -260,7 +254,7 @@ class _Driver:
             if self.store is None:
                 self.mirror.set_user_attr(SETTINGS_ATTR, meta)
             else:
-                self.mirror.add_trials(_for_mirror(t) for t in self.store.trials)
+                self.mirror.add_trials(_with_curve(t, stored=False) for t in self.store.trials)
         done = {(t.user_attrs.get(RESULT_ATTR) or {}).get("point") for t in self.mirror.get_trials(deepcopy=False)}
         self.waiting = collections.deque(i for i in range(len(self.queued)) if i not in done)
 
@@ -335,7 +329,7 @@ class _Driver:
         _record(self.mirror, trial, params, hp, result, self.data_print, point)
         self.assigned.pop(trial.number, None)
         if self.store is not None:
-            self.store.write(_for_storage(self.mirror.get_trials(deepcopy=False)[trial.number]))
+            self.store.write(_with_curve(self.mirror.get_trials(deepcopy=False)[trial.number], stored=True))
 
     def _finished(self) -> int:
         return len(self.mirror.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,
