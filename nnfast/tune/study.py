@@ -1,7 +1,8 @@
 """A tuning study: every trial on record, the best configurations, and the test lockbox.
 
-Studies live in Optuna storage (SQLite by default), so a study can be resumed, reported
-and re-run later, and opens in optuna-dashboard as it is.
+Studies live in Optuna storage (an SQLite file by default, see :mod:`nnfast.tune.storage`),
+so a study can be resumed, reported and re-run later, and Optuna's own tools read it
+through :func:`nnfast.tune.open_storage`.
 """
 
 from __future__ import annotations
