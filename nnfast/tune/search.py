@@ -24,7 +24,6 @@ import contextlib
 import json
 import math
 import multiprocessing
-import os
 import sys
 import time
 from contextlib import contextmanager
@@ -80,8 +79,9 @@ def _threads(n: int):
 
 
 def _make_executor(executor: Union[str, cf.Executor, None], n_jobs: int):
-    """(executor, owned, threads per trial)."""
-    cores = os.cpu_count() or 1
+    """(executor, owned, threads per trial): the CPUs this process may use (affinity mask,
+    cgroup quota), shared out between the trials that run at once."""
+    cores = _core.usable_cpus()
     if executor is None or executor == "threads":
         return cf.ThreadPoolExecutor(max_workers=n_jobs), True, max(1, cores // n_jobs)
     if executor == "processes":
