@@ -14,28 +14,32 @@ from typing import Any, Dict, Optional
 import numpy as np
 
 from . import _core
-from ._validation import c_array
+from ._convert import is_categorical, target_array
+from ._validation import check_labels, check_real
 
 CLASSIFICATION_LOSSES = ("cross_entropy", "binary_cross_entropy")
 
 
-def _labels(y: Any) -> np.ndarray:
-    arr = np.asarray(y)
+def _labels(y: Any, name: str = "y") -> np.ndarray:
+    """1-D class labels as a NumPy array: missing, infinite and mixed labels are refused
+    (see :func:`nnfast._validation.check_labels`); a pandas categorical gives its values."""
+    arr = check_labels(y, name)
     if arr.ndim != 1:
         raise ValueError(f"class labels must be 1-D, got shape {arr.shape}")
     if arr.shape[0] == 0:
-        raise ValueError("y has no samples")
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        raise ValueError("y contains NaN or infinite labels")
-    if arr.dtype == object and any(v is None for v in arr):
-        raise ValueError("y contains None labels")
+        raise ValueError(f"{name} has no samples")
     return arr
 
 
 def looks_like_labels(y: Any) -> bool:
     """Whether y, left to "auto", means classes: 1-D integer, boolean, string or object
-    labels, or a 2-D one-hot array. Floating-point y means regression."""
-    arr = np.asarray(y)
+    labels (a pandas categorical whatever its categories), or a 2-D one-hot array.
+    Floating-point y means regression. y is read as every entry point reads it (a pandas
+    Series by its values, object arrays of numbers as numbers), so missing values and
+    numbers mixed with strings raise here, before anything is made of y."""
+    arr = target_array(y)
+    if is_categorical(y):
+        return True
     if arr.ndim == 1:
         return arr.dtype.kind in "biuUSO"
     if arr.ndim == 2 and arr.dtype.kind in "biuf" and arr.size:
@@ -113,7 +117,7 @@ class Targets:
     def transform(self, y: Any, dtype: np.dtype, name: str = "y") -> np.ndarray:
         """y encoded as a C-ordered (samples, outputs) array of ``dtype``."""
         if self.kind in ("categorical", "binary"):
-            labels = _labels(y)
+            labels = _labels(y, name)
             try:
                 index = np.searchsorted(self.classes_, labels)
             except TypeError:
@@ -129,22 +133,13 @@ class Targets:
             Y = np.zeros((len(labels), self.n_outputs), dtype=dtype)
             Y[np.arange(len(labels)), index] = 1
             return Y
-        arr = np.asarray(y)
-        if arr.dtype == object or arr.dtype.kind not in "biuf":
-            raise TypeError(f"{name} must hold numbers for loss {self.loss!r}, not {arr.dtype} values")
-        if self.kind == "continuous" and arr.ndim == 1:
-            arr = arr[:, None]
-        if arr.ndim != 2 or arr.shape[1] != self.n_outputs:
+        Y = check_real(y, name, dtype, context=f" for loss {self.loss!r}")  # finite, C-ordered, in dtype
+        if self.kind == "continuous" and Y.ndim == 1:
+            Y = Y[:, None]
+        if Y.ndim != 2 or Y.shape[1] != self.n_outputs:
             raise ValueError(f"{name} must have shape (samples, {self.n_outputs}) here, got {np.shape(y)}")
-        if arr.shape[0] == 0:
+        if Y.shape[0] == 0:
             raise ValueError(f"{name} has no samples")
-        with np.errstate(over="ignore"):  # values beyond the dtype's range become inf: explained below
-            Y = c_array(arr, dtype)
-        if not np.isfinite(Y).all():
-            if arr.dtype.kind == "f" and np.isfinite(arr).all():
-                raise ValueError(f"{name} has values beyond the range of {np.dtype(dtype).name}; scale {name}"
-                                 + (" or use dtype float64" if np.dtype(dtype) == np.float32 else ""))
-            raise ValueError(f"{name} contains NaN or infinite values")
         if self.kind in ("soft", "multilabel") and ((Y < 0) | (Y > 1)).any():
             raise ValueError(f"{name} must hold values in [0, 1] for loss {self.loss!r}")
         if self.kind == "soft" and not np.allclose(Y.sum(axis=1), 1.0, atol=1e-3):

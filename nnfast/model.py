@@ -614,7 +614,8 @@ class Sequential:
         Y_val = targets.transform(validation[1], dtype, "y_val")
         if len(Y_val) != len(X_val):
             raise ValueError(f"X_val has {len(X_val)} samples but y_val has {len(Y_val)}")
-        w_val = check_sample_weight(validation[2] if len(validation) == 3 else None, len(X_val), dtype)
+        w_val = check_sample_weight(validation[2] if len(validation) == 3 else None, len(X_val), dtype,
+                                    "sample_weight_val")
         return _Data(X_val, Y_val, w_val, x_max, self._value_extent(Y_val, targets),
                      1.0 if w_val is None else float(w_val.max()))
 

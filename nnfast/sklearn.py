@@ -32,6 +32,7 @@ try:
 except ImportError as exc:  # an optional extra
     raise ImportError("nnfast.sklearn needs scikit-learn: pip install scikit-learn") from exc
 
+from ._convert import target_array
 from .hyperparams import Hyperparameters, train
 from .io import load, save
 
@@ -123,7 +124,9 @@ class NNClassifier(ClassifierMixin, _NNEstimator):
         return "binary_cross_entropy" if len(np.unique(labels)) == 2 else "cross_entropy"
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "NNClassifier":
-        column = np.asarray(y) if y is not None else None
+        # labels read as nnfast reads them (a pandas Series, object arrays of numbers), so
+        # scikit-learn's type_of_target sees what the model will, and missing labels fail here
+        column = target_array(y, "y") if y is not None else None
         if column is not None and column.ndim == 2 and column.shape[1] == 1:  # as scikit-learn allows
             import warnings
 
@@ -131,8 +134,8 @@ class NNClassifier(ClassifierMixin, _NNEstimator):
 
             warnings.warn("A column-vector y was passed when a 1d array was expected; "
                           "pass y.ravel()", DataConversionWarning, stacklevel=2)
-            y = column.ravel()
-        super().fit(X, y, sample_weight)
+            column = column.ravel()
+        super().fit(X, y if column is None else column, sample_weight)
         self.classes_ = self.model_.classes_
         return self
 

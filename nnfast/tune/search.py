@@ -33,7 +33,9 @@ import numpy as np
 import optuna
 
 from .. import __version__, _core
+from .._convert import target_array
 from .._targets import looks_like_labels
+from .._validation import check_matrix
 from ..data import split_indices
 from ..hyperparams import Hyperparameters
 from ._quiet import quiet_optuna
@@ -55,15 +57,26 @@ RESUME_KEYS = ("space", "base", "strategy", "objective", "seed", "data", "metada
 
 
 def _split(X: Any, y: Any, validation: Optional[Tuple[Any, Any]], validation_size: float, seed: int):
-    X, y = np.asarray(X), np.asarray(y)
-    if len(X) != len(y):
-        raise ValueError(f"X has {len(X)} samples but y has {len(y)}")
+    X, y = _data(X, y, "X", "y")
     if validation is not None:
-        X_val, y_val = (np.asarray(a) for a in validation)
-        return (X, y), (X_val, y_val)
+        if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+            raise TypeError("validation must be a tuple (X_val, y_val)")
+        return (X, y), _data(*validation, "X_val", "y_val", n_features=X.shape[1])
     strata = y if y.ndim == 1 and looks_like_labels(y) else None
     train_rows, val_rows = split_indices(len(X), [validation_size], seed, strata)
     return (X[train_rows], y[train_rows]), (X[val_rows], y[val_rows])
+
+
+def _data(X: Any, y: Any, x_name: str, y_name: str, n_features: Optional[int] = None):
+    """(X, y) checked once, before any trial, as training checks them: X finite and converted
+    (frames, nullable and object numbers become float64; a float array stays in its dtype),
+    y a plain array without missing values. A bad column fails the search, not every trial."""
+    keep = isinstance(X, np.ndarray) and X.dtype in (np.float32, np.float64)
+    X = check_matrix(X, x_name, X.dtype if keep else np.float64, n_features)
+    y = target_array(y, y_name)
+    if len(X) != len(y):
+        raise ValueError(f"{x_name} has {len(X)} samples but {y_name} has {len(y)}")
+    return X, y
 
 
 @contextmanager
