@@ -160,6 +160,23 @@ def test_the_refused_column_is_named_for_validation_data_too():
         tune.search(HP, {"lr": tune.choice([1e-2])}, train=(category_column(), Y), progress=False)
 
 
+def test_a_search_reads_its_data_once_keeping_the_dtype_of_numbers():
+    """The study records the data it ran on: the same numbers give the same fingerprint
+    whether they come as an array or as a frame around it (a resume finds its data), and
+    a frame that needs converting gives the converted numbers' fingerprint."""
+    from nnfast.tune.storage import data_fingerprint
+
+    def fingerprint(X, y):
+        study = tune.search(HP, {"lr": tune.choice([1e-2])}, train=(X, y), progress=False, seed=0)
+        return study.attrs["data"]
+
+    X32 = REF.astype(np.float32)
+    assert fingerprint(X32, Y) == fingerprint(pd.DataFrame(X32), pd.Series(Y))
+    assert fingerprint(get_dummies(), Y) == fingerprint(REF, Y) == fingerprint(objects(), list(Y))
+    train, val = nf.data.split_indices(N, [0.2], seed=0, stratify=Y)
+    assert fingerprint(X32, Y) == data_fingerprint(X32[train], Y[train], X32[val], Y[val])
+
+
 def test_every_kind_of_column_that_is_not_numbers_is_named_with_what_to_do():
     t = _table()
     X = pd.DataFrame({"size": t["size"], "colour": t["colour"].astype("category"), "name": t["colour"],

@@ -33,7 +33,7 @@ import numpy as np
 import optuna
 
 from .. import __version__, _core
-from .._convert import target_array
+from .._convert import numeric_dtype, target_array
 from .._targets import looks_like_labels
 from .._validation import check_matrix
 from ..data import split_indices
@@ -69,10 +69,10 @@ def _split(X: Any, y: Any, validation: Optional[Tuple[Any, Any]], validation_siz
 
 def _data(X: Any, y: Any, x_name: str, y_name: str, n_features: Optional[int] = None):
     """(X, y) checked once, before any trial, as training checks them: X finite and converted
-    (frames, nullable and object numbers become float64; a float array stays in its dtype),
-    y a plain array without missing values. A bad column fails the search, not every trial."""
-    keep = isinstance(X, np.ndarray) and X.dtype in (np.float32, np.float64)
-    X = check_matrix(X, x_name, X.dtype if keep else np.float64, n_features)
+    (frames, nullable and object numbers become float64; an array of numbers keeps its
+    dtype, and so the study's data fingerprint), y a plain array without missing values.
+    A bad column fails the search, not every trial."""
+    X = check_matrix(X, x_name, numeric_dtype(X) or np.float64, n_features)
     y = target_array(y, y_name)
     if len(X) != len(y):
         raise ValueError(f"{x_name} has {len(X)} samples but {y_name} has {len(y)}")
