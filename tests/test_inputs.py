@@ -18,6 +18,8 @@ import textwrap
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import nnfast as nf
 
@@ -491,3 +493,57 @@ def test_nnfast_works_without_pandas_and_never_imports_it(tmp_path):
     code = "import sys, nnfast, nnfast.data, nnfast.losses; print('pandas' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "False", out.stderr
+
+
+# --- a property over frames of every kind of numeric column ------------------------------------
+
+COLUMN_KINDS = ["float64", "float32", "int64", "uint8", "bool", "Float64", "Int64", "boolean", "object"]
+
+
+@st.composite
+def frames(draw):
+    """(frame, the float64 numbers it holds with NaN where it holds NA)."""
+    n = draw(st.integers(1, 12))
+    kinds = draw(st.lists(st.sampled_from(COLUMN_KINDS), min_size=1, max_size=9))
+    columns, expected = {}, []
+    for j, kind in enumerate(kinds):
+        if kind in ("bool", "boolean"):
+            values = np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=float)
+        elif kind in ("int64", "Int64", "uint8"):
+            values = np.array(draw(st.lists(st.integers(0, 255), min_size=n, max_size=n)), dtype=float)
+        else:
+            values = np.array(draw(st.lists(st.floats(-1e6, 1e6, width=32), min_size=n, max_size=n)), dtype=float)
+        missing = np.zeros(n, dtype=bool)
+        if kind in ("Float64", "Int64", "boolean", "object", "float64", "float32"):
+            missing = np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n))) & draw(st.booleans())
+        numpy_type = {"float64": float, "float32": np.float32, "int64": np.int64, "uint8": np.uint8, "bool": bool,
+                      "Float64": float, "Int64": np.int64, "boolean": bool, "object": float}[kind]
+        if kind in ("Float64", "Int64", "boolean"):
+            column = pd.array([None if m else numpy_type(v) for v, m in zip(values, missing)], dtype=kind)
+        elif kind == "object":
+            column = np.array([None if m else (int(v) if v.is_integer() else v) for v, m in zip(values, missing)],
+                              dtype=object)
+        else:
+            column = np.where(missing, np.nan, values).astype(numpy_type)
+        columns[f"c{j}"] = column
+        expected.append(np.where(missing, np.nan, values))
+    return pd.DataFrame(columns), np.column_stack(expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(frames())
+def test_any_frame_of_numbers_converts_exactly_or_names_its_missing_values(case):
+    frame, expected = case
+    missing = np.isnan(expected)
+    if not missing.any():
+        for X in (frame, np.array(frame, dtype=object)):
+            np.testing.assert_array_equal(nf.Sequential([nf.Dense(1)], inputs=frame.shape[1], dtype="float64")
+                                          ._checked(X), expected)
+        return
+    counts = missing.sum(axis=0)
+    named = [f"column 'c{j}' ({counts[j]} of {len(frame)} rows)" for j in np.flatnonzero(counts)]
+    expected_text = ", ".join(named[:5]) + (f" and {len(named) - 5} more" if len(named) > 5 else "")
+    with pytest.raises(ValueError) as info:
+        nf.Sequential([nf.Dense(1)], inputs=frame.shape[1])._checked(frame)
+    assert str(info.value) == (f"X has missing values (NaN, NA or None) in {expected_text}: "
+                               f"fill them or drop those rows")
