@@ -477,6 +477,10 @@ def target_array(y: Any, name: str = "y") -> np.ndarray:
     if kind is not None:
         arr = _series_targets(_as_series(y, kind), name)
     else:
+        if isinstance(y, np.ma.MaskedArray):  # np.asarray would drop the mask: masked entries are missing
+            mask = np.ma.getmaskarray(y)
+            if mask.ndim in (1, 2):
+                _refuse_missing(mask, name, len(mask))
         try:
             arr = np.asarray(y)
         except Exception as exc:  # ragged lists and the like

@@ -27,10 +27,11 @@ def check_matrix_extent(X: Any, name: str, dtype: np.dtype, n_features: int | No
     """:func:`check_matrix`, and the largest ``|x|`` in X (from the same pass that checks it is finite)."""
     if X is None:
         raise TypeError(f"{name} is None; expected a 2-D array of numbers")
-    return check_real_extent(X, name, dtype, shape_check=_matrix_shape(name, n_features))
+    return check_real_extent(X, name, dtype, shape_check=matrix_shape(name, n_features))
 
 
-def _matrix_shape(name: str, n_features: int | None):
+def matrix_shape(name: str, n_features: int | None):
+    """A shape check for :func:`check_real`: 2-D, at least one row and column, ``n_features`` wide."""
     def check(shape: tuple) -> None:
         if len(shape) != 2:
             hint = (" (use X.reshape(-1, 1) for one feature or X.reshape(1, -1) for one sample)"

@@ -13,7 +13,8 @@ import numpy as np
 
 from ._targets import looks_like_labels
 from ._convert import target_array
-from ._validation import all_finite, check_float, check_int, check_labels, check_matrix, check_real
+from ._validation import (all_finite, check_float, check_int, check_labels, check_matrix, check_real,
+                          matrix_shape)
 
 __all__ = ["load_digits", "split_indices", "train_test_split", "train_val_test_split", "Standardizer", "one_hot"]
 
@@ -204,15 +205,16 @@ class Standardizer:
     def fit(self, X: Any) -> "Standardizer":
         """Learn the mean and std of each column of X (samples, features), finite numbers.
 
+        An array of numbers is read in place (no copy); a frame, nullable or object numbers
+        are converted to float64 once, as training converts them.
+
         Raises
         ------
         TypeError, ValueError
-            For X that is not a non-empty 2-D array of finite real numbers.
+            For X that is not a non-empty 2-D array of finite real numbers (naming the
+            columns that hold missing values, infinities, categories, strings, ...).
         """
-        arr = X if isinstance(X, np.ndarray) else None
-        if arr is None or arr.ndim != 2 or arr.size == 0 or arr.dtype.kind not in "biuf":
-            arr = check_matrix(X, "X", np.float64)  # explains what is wrong, or converts
-        return self._fit_rows(arr, None)
+        return self._fit_rows(check_real(X, "X", shape_check=matrix_shape("X", None)), None)
 
     def _fit_rows(self, X: np.ndarray, rows: Optional[np.ndarray]) -> "Standardizer":
         """Fit on X's ``rows`` (all when None), gathered a block at a time: no copy of X."""

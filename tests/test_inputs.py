@@ -217,6 +217,20 @@ def test_missing_values_are_counted_per_column_and_listed():
         nf.Sequential([nf.Dense(2, "softmax")], inputs=8).forward(many)
 
 
+def test_masked_entries_of_numpy_masked_arrays_are_missing_values():
+    X = np.ma.masked_array(REF, mask=np.arange(REF.size).reshape(REF.shape) == 9)  # row 2, column 1
+    for call in (lambda: nf.train(HP, X, Y, verbose=False), lambda: nf.data.Standardizer().fit(X),
+                 lambda: nf.data.train_test_split(X, Y)):
+        with pytest.raises(ValueError, match=r"^X has missing values \(NaN, NA or None\) in column 1 \(1 of 48 rows\)"):
+            call()
+    with pytest.raises(ValueError, match=r"^y has missing values .* \(the first at position 4\)"):
+        nf.train(HP, REF, np.ma.masked_array(Y, mask=np.arange(N) == 4), verbose=False)
+    with pytest.raises(ValueError, match=r"^sample_weight has missing values .* \(the first at position 5\)"):
+        nf.train(HP, REF, Y, sample_weight=np.ma.masked_array(W, mask=np.arange(N) == 5), verbose=False)
+    unmasked = nf.train(HP, np.ma.masked_array(REF), np.ma.masked_array(Y), verbose=False)[0]
+    np.testing.assert_array_equal(unmasked.forward(REF), nf.train(HP, REF, Y, verbose=False)[0].forward(REF))
+
+
 def test_nullable_and_object_values_are_exact():
     X = pd.DataFrame({"f": pd.array([0.1, -2.5, 1e30], dtype="Float64"), "i": pd.array([1, -7, 2**40], dtype="Int64"),
                       "b": pd.array([True, False, True], dtype="boolean"), "u": np.array([1, 2, 3], dtype=np.uint8),
