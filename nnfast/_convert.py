@@ -373,6 +373,9 @@ def nonfinite_error(name: str, out: np.ndarray, value: Any) -> ValueError:
     """The error for ``out`` (``value`` converted to its dtype) holding NaN or infinities:
     which columns (1-D: which rows) hold missing values, infinities, or finite values that
     became infinite in ``out``'s dtype, and how many rows each."""
+    if out.ndim != 1 and out.ndim != 2:  # a single value, or rows of images: one column per value of a row
+        out = out.reshape(-1) if out.ndim == 0 else out.reshape(len(out), -1)
+        value = np.asarray(value).reshape(out.shape)
     labels = list(value.columns) if pandas_kind(value) == "frame" else None
     source = _source_columns(value)
     columns = [out] if out.ndim == 1 else [out[:, j] for j in range(out.shape[1])]
@@ -522,6 +525,8 @@ def _frame_targets(frame, name: str) -> np.ndarray:
 
 
 def _plain_targets(arr: np.ndarray, name: str) -> np.ndarray:
+    if arr.ndim == 0:  # not targets at all: the caller says what shape it needs
+        return arr
     kind = arr.dtype.kind
     if kind == "f":
         if arr.size and np.isnan(arr.min()):
@@ -552,6 +557,8 @@ def _plain_targets(arr: np.ndarray, name: str) -> np.ndarray:
 
 def _refuse_missing(mask: np.ndarray, name: str, n: int) -> None:
     if mask.any():
+        if mask.ndim > 2:
+            mask = mask.reshape(len(mask), -1)
         if mask.ndim == 1:
             where = _where([(0, mask)], None, n, 1)
         else:

@@ -231,6 +231,17 @@ def test_masked_entries_of_numpy_masked_arrays_are_missing_values():
     np.testing.assert_array_equal(unmasked.forward(REF), nf.train(HP, REF, Y, verbose=False)[0].forward(REF))
 
 
+def test_single_values_and_rows_of_images_get_errors_not_crashes():
+    with pytest.raises(ValueError, match=r"^y_true has missing values .* in 1 of 1 rows"):
+        nf.losses.mse(np.nan, 1.0)
+    with pytest.raises(ValueError, match=r"^y must be 1-D or 2-D, got shape \(\)"):
+        nf.train(HP, REF, np.nan, verbose=False)
+    images = np.ones((5, 2, 3))
+    images[1, 1, 2] = np.nan  # the sixth value of row 1
+    with pytest.raises(ValueError, match=r"^X has missing values .* in column 5 \(1 of 5 rows\)"):
+        nf.data.train_test_split(images, np.arange(5) % 2, test_size=0.4)
+
+
 def test_nullable_and_object_values_are_exact():
     X = pd.DataFrame({"f": pd.array([0.1, -2.5, 1e30], dtype="Float64"), "i": pd.array([1, -7, 2**40], dtype="Int64"),
                       "b": pd.array([True, False, True], dtype="boolean"), "u": np.array([1, 2, 3], dtype=np.uint8),
