@@ -8,8 +8,9 @@ checks in :mod:`nnfast._validation`. The rules are the same for every entry poin
 - pandas frames and Series are read column by column: booleans become 0/1, nullable
   numbers (``Float64``, ``Int64``, ``boolean``, ...) become floats, object columns of
   numbers become floats; all of it written once into one C-ordered array of the wanted
-  dtype. A frame whose columns share one NumPy dtype is taken as its array (a view when
-  pandas holds it in one block).
+  dtype (small frames, up to 65,536 values, by pandas in one call: a second copy that
+  small is cheaper than the column-by-column work). A frame whose columns share one NumPy
+  dtype is taken as its array (a view when pandas holds it in one block).
 - Object arrays of numbers (Python or NumPy scalars, ``Decimal``) become floats.
 - Categorical, string, date/time, complex and other columns are a TypeError naming each
   such column (by name in frames, by index in arrays) and what to do.
@@ -36,6 +37,10 @@ ShapeCheck = Optional[Callable[[Tuple[int, ...]], None]]
 MISSING = "missing values (NaN, NA or None)"
 #: how many offending columns a message lists before "and N more"
 _LISTED = 5
+#: frames of numbers up to this many values are converted by pandas in one call (a second,
+#: small copy; 20-50x faster for a row than converting column by column, which only pays
+#: off in memory for large frames)
+_SMALL_FRAME = 1 << 16
 
 _KIND_TEXT = {"category": "is categorical", "text": "holds strings", "datetime": "holds dates or times",
               "complex": "holds complex numbers"}
@@ -194,6 +199,8 @@ def real_array(value: Any, name: str, dtype: Any = None, *, context: str = "", s
         if shape_check is not None:
             shape_check(value.shape)
         return value
+    if isinstance(value, (list, tuple)):  # the next common case: no frame, matrix or mask to look for
+        return _array_to_real(_asarray(value, name), name, dtype, context, shape_check)
     if value is None:
         raise TypeError(f"{name} is None; expected an array of numbers")
     if hasattr(value, "toarray") and hasattr(value, "nnz"):
@@ -210,10 +217,17 @@ def real_array(value: Any, name: str, dtype: Any = None, *, context: str = "", s
             return real_array(np.ma.getdata(value), name, dtype, context=context)
         data = real_array(np.ma.getdata(value), name, None, context=context)
         return np.where(np.ma.getmaskarray(value), np.nan, data).astype(dtype or np.float64)  # masked: missing
+    return _array_to_real(_asarray(value, name), name, dtype, context, shape_check)
+
+
+def _asarray(value: Any, name: str) -> np.ndarray:
     try:
-        arr = np.asarray(value)
+        return np.asarray(value)
     except Exception as exc:  # ragged lists and the like
         raise ValueError(f"{name} cannot be read as an array: {exc}") from None
+
+
+def _array_to_real(arr: np.ndarray, name: str, dtype: Any, context: str, shape_check: ShapeCheck) -> np.ndarray:
     if arr.dtype.kind == "O":
         return _objects_to_real(arr, name, dtype, context, shape_check=shape_check)
     if arr.dtype.kind in "biuf":
@@ -285,8 +299,10 @@ def _frame_to_real(frame, name: str, dtype: Any, context: str, shape_check: Shap
     if shape_check is not None:
         shape_check(frame.shape)
     target = np.dtype(dtype or np.float64)
-    out = np.empty(frame.shape, dtype=target)
     with np.errstate(over="ignore", invalid="ignore"):  # values beyond the dtype are explained by the caller
+        if frame.size <= _SMALL_FRAME and "object" not in kinds:
+            return np.ascontiguousarray(frame.to_numpy(dtype=target, na_value=np.nan))  # pandas gives F order
+        out = np.empty(frame.shape, dtype=target)
         j, d = 0, len(kinds)
         while j < d:
             if kinds[j] == "number":  # a run of columns of one NumPy dtype: one 2-D copy, cast on the way

@@ -11,6 +11,7 @@ nf.train, Sequential.fit/predict/predict_proba/forward/evaluate, nf.losses, nf.d
 nnfast.sklearn and nnfast.tune.
 """
 
+import contextlib
 import subprocess
 import sys
 import textwrap
@@ -22,6 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import nnfast as nf
+from nnfast import _convert
 
 tune = pytest.importorskip("nnfast.tune")
 sklearn_estimators = pytest.importorskip("nnfast.sklearn")
@@ -555,20 +557,35 @@ def frames(draw):
     return pd.DataFrame(columns), np.column_stack(expected)
 
 
+@contextlib.contextmanager
+def column_by_column():
+    """Frames converted column by column whatever their size (as large frames are)."""
+    small, _convert._SMALL_FRAME = _convert._SMALL_FRAME, 0
+    try:
+        yield
+    finally:
+        _convert._SMALL_FRAME = small
+
+
 @settings(max_examples=60, deadline=None)
 @given(frames())
 def test_any_frame_of_numbers_converts_exactly_or_names_its_missing_values(case):
     frame, expected = case
     missing = np.isnan(expected)
+    model = nf.Sequential([nf.Dense(1)], inputs=frame.shape[1], dtype="float64")
     if not missing.any():
         for X in (frame, np.array(frame, dtype=object)):
-            np.testing.assert_array_equal(nf.Sequential([nf.Dense(1)], inputs=frame.shape[1], dtype="float64")
-                                          ._checked(X), expected)
+            for way in (contextlib.nullcontext, column_by_column):
+                with way():
+                    converted = model._checked(X)
+                np.testing.assert_array_equal(converted, expected)
+                assert converted.flags.c_contiguous
         return
     counts = missing.sum(axis=0)
     named = [f"column 'c{j}' ({counts[j]} of {len(frame)} rows)" for j in np.flatnonzero(counts)]
     expected_text = ", ".join(named[:5]) + (f" and {len(named) - 5} more" if len(named) > 5 else "")
-    with pytest.raises(ValueError) as info:
-        nf.Sequential([nf.Dense(1)], inputs=frame.shape[1])._checked(frame)
-    assert str(info.value) == (f"X has missing values (NaN, NA or None) in {expected_text}: "
-                               f"fill them or drop those rows")
+    for way in (contextlib.nullcontext, column_by_column):
+        with way(), pytest.raises(ValueError) as info:
+            model._checked(frame)
+        assert str(info.value) == (f"X has missing values (NaN, NA or None) in {expected_text}: "
+                                   f"fill them or drop those rows")
