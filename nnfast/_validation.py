@@ -128,6 +128,18 @@ def check_sample_weight(w: Any, n: int, dtype: np.dtype, name: str = "sample_wei
     return arr
 
 
+def check_split_weights(w: np.ndarray | None, parts: dict, fraction: float) -> None:
+    """After ``validation_split``: the weights of each part (name -> row indices) must not all be
+    zero, or that part's cost is 0/0."""
+    if w is None:
+        return
+    for part, rows in parts.items():
+        if not w[rows].sum(dtype=np.float64) > 0:
+            raise ValueError(f"sample_weight is zero on all {len(rows)} {part} rows that validation_split={fraction:g} "
+                             f"leaves (the split is seeded by the model's seed); give those rows weight, or pass "
+                             f"validation=(X_val, y_val) instead")
+
+
 def check_labels(y: Any, name: str = "y") -> np.ndarray:
     """Class labels as a NumPy array (see :func:`nnfast._convert.target_array`): a pandas
     Series (a categorical gives its categories' values) or any array; object arrays of

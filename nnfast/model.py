@@ -22,7 +22,7 @@ from . import _core
 from ._bounds import certify_finite
 from ._targets import Targets
 from ._validation import (all_finite, check_bool, check_float, check_for_dtype, check_int, check_matrix,
-                          check_matrix_extent, check_name, check_sample_weight)
+                          check_matrix_extent, check_name, check_sample_weight, check_split_weights)
 from .callbacks import Callback, DivergenceWarning, History, ProgressBar
 from .data import Standardizer, split_indices
 from .layers import ACTIVATIONS, INIT_NAMES, INITIALIZERS, SCALED_INITIALIZERS, Dense, Dropout, auto_init
@@ -387,6 +387,7 @@ class Sequential:
                 val = _Data(train.X[val_rows], train.Y[val_rows], None if train.w is None else train.w[val_rows],
                             train.x_max, train.y_max, train.w_max)
                 rows = np.ascontiguousarray(train_rows, dtype=np.int64)
+                check_split_weights(train.w, {"training": train_rows, "held-out": val_rows}, validation_split)
             else:
                 val = None
             n_train = len(train.X) if rows is None else len(rows)
@@ -397,6 +398,9 @@ class Sequential:
             head = slice(0, _INITIAL_COST_ROWS) if rows is None else rows[:_INITIAL_COST_ROWS]
             initial = net.evaluate(train.X[head], train.Y[head], None if train.w is None else train.w[head],
                                    loss_enum, metric_enum)
+            if not initial.weight > 0:  # the first rows weigh nothing: measure on every training row
+                every = slice(None) if rows is None else rows
+                initial = net.evaluate(train.X[every], train.Y[every], train.w[every], loss_enum, metric_enum)
             # the network must be finite on the data before training starts: nothing to fall back on otherwise
             self._refuse_overflow(train, "X", loss_enum, was_built)
             if val is not None and validation is not None:

@@ -362,6 +362,21 @@ def test_sample_weights_with_missing_values_or_categories_are_refused(trained, e
         call(make(W), trained)
 
 
+def test_weights_that_are_zero_on_a_whole_part_of_the_data():
+    """Zero weights are allowed; a part of the data that weighs nothing in all is not (its cost is 0/0).
+    The cost before training is measured on the first rows: it moves on to the rest when those weigh nothing."""
+    r = np.random.default_rng(0)
+    X, y = r.normal(size=(5000, 3)), np.arange(5000) % 2
+    w = np.r_[np.zeros(4200), np.ones(800)]
+    history = nf.Sequential([nf.Dense(2, "softmax")], seed=0).fit(X, y, sample_weight=w, batch_size=None,
+                                                                   epochs=2, verbose=False)
+    assert np.isfinite(history.initial_loss) and history.stop_reason == "max_epochs"
+    X, y, w = np.zeros((2, 2)), np.eye(3)[[0, 0]], np.array([0.0, 1.0])
+    with pytest.raises(ValueError, match=r"sample_weight is zero on all 1 training rows that validation_split=0.3 "
+                                         r"leaves"):
+        nf.train(HP.replace(validation_split=0.3), X, y, sample_weight=w, verbose=False)
+
+
 # --- class labels ---------------------------------------------------------------------------------
 
 def _repeat(values):
