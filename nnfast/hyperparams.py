@@ -271,13 +271,22 @@ class Hyperparameters:
         return f"Hyperparameters({', '.join(shown)})"
 
 
+#: names other libraries give our fields (scikit-learn, Keras, PyTorch), for the "did you mean" hint
+ALIASES = {"learning_rate": "lr", "learning_rate_init": "lr", "lr_rate": "lr", "hidden_layer_sizes": "hidden",
+           "layers": "hidden", "units": "hidden", "n_epochs": "epochs", "max_iter": "epochs", "num_epochs": "epochs",
+           "alpha": "l2", "weight_penalty": "l2", "batch": "batch_size", "activation_function": "activation",
+           "random_state": "seed", "n_iter_no_change": "patience", "tol": "min_delta",
+           "learning_rate_schedule": "schedule", "solver": "optimizer"}
+
+
 def check_names(data: Dict[str, Any], where: str = "") -> None:
     """Raise ValueError naming the first key of ``data`` that is not a hyperparameter
     (``where`` says where it was found), with the closest field name as a hint."""
     known = {f.name for f in fields(Hyperparameters)}
     for name in data:
         if name not in known:
-            close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.5)
+            close = [ALIASES[name]] if name in ALIASES else difflib.get_close_matches(str(name), known, n=1,
+                                                                                      cutoff=0.5)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             place = f" {where}" if where else ""
             raise ValueError(f"unknown hyperparameter {name!r}{place}{hint}")

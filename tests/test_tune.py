@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -90,6 +91,45 @@ def test_grid_runs_every_point_exactly_once(small):
     # lr 2 x (depth 2 x width 2) x (adam + sgd with one momentum) = 16
     points = [tuple(sorted((k, str(v)) for k, v in t.params.items())) for t in study.trials]
     assert len(points) == 16 and len(set(points)) == 16
+
+
+def test_random_search_of_a_finite_space_runs_each_configuration_once(small, tmp_path):
+    # independent draws from 12 configurations repeated some: a trial trained again for nothing
+    space = {"lr": tune.choice([1e-3, 3e-3, 1e-2, 3e-2]), "batch_size": tune.choice([32, 64, 128])}
+    db = str(tmp_path / "finite.db")
+    kwargs = dict(train=small[:2], strategy="random", seed=2, progress=False, storage=db)
+    tune.search(BASE.replace(epochs=1), space, n_trials=5, **kwargs)
+    study = tune.search(BASE.replace(epochs=1), space, n_trials=30, resume=True, **kwargs)
+    points = [json.dumps(t.params, sort_keys=True) for t in study.trials]
+    assert len(points) == 12 == len(set(points))  # every one once, then the study ends
+
+
+def test_budgets_that_cannot_work_are_refused_and_a_timeout_alone_runs_until_it(small):
+    with pytest.raises(ValueError, match="the grid has up to 3e"):
+        tune.search(BASE, {"batch_size": tune.int(1, 3_000_000)}, train=small[:2], strategy="grid", n_trials=2,
+                    progress=False)
+    for timeout in (-1, 0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="timeout must be a positive number of seconds"):
+            tune.search(BASE, {"lr": tune.loguniform(1e-3, 1e-1)}, train=small[:2], timeout=timeout, progress=False)
+    study = tune.search(BASE.replace(epochs=1, hidden=(4,)), {"lr": tune.loguniform(1e-3, 1e-1)}, train=small[:2],
+                        strategy="random", timeout=1.5, progress=False)
+    assert len(study.trials) > 20  # the default budget of 20 applies only without a timeout
+
+
+@pytest.mark.parametrize("data,message", [
+    (lambda X, y: dict(train=(np.where(np.arange(X.size).reshape(X.shape) == 7, np.nan, X), y)), "contains 1 NaN"),
+    (lambda X, y: dict(train=(X[:, 0], y)), "X must be 2-D"),
+    (lambda X, y: dict(train=(X[:400], y[:400]), validation=(X[400:, :10], y[400:])), "X_val has 10 features"),
+    (lambda X, y: dict(train=(X[y < 9], y[y < 9]), validation=(X[y == 9], y[y == 9])), "not seen in training: [9]"),
+    (lambda X, y: dict(train=(X, y, np.ones(len(y)))), "train must be a pair"),
+])
+def test_bad_data_is_refused_before_the_first_trial(small, data, message, monkeypatch):
+    # every trial used to fail on it, and the CLI said so only after the whole search
+    ran = []
+    monkeypatch.setattr(sys.modules["nnfast.tune.search"], "run_trial", lambda *a: ran.append(a))
+    with pytest.raises((ValueError, TypeError), match=re.escape(message)):
+        tune.search(BASE, {"lr": tune.loguniform(1e-3, 1e-1)}, n_trials=2, progress=False, **data(*small[:2]))
+    assert ran == []
 
 
 def test_grid_needs_points_for_continuous_ranges(small):

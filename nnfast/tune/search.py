@@ -38,10 +38,12 @@ import optuna
 from optuna.storages.journal import JournalStorage
 
 from .. import __version__, _core
-from .._targets import looks_like_labels
+from .._targets import Targets, looks_like_labels
+from .._validation import check_matrix
 from ..data import split_indices
 from ..callbacks import DivergenceWarning
 from ..hyperparams import Hyperparameters
+from ..model import DTYPES
 from ._quiet import quiet_optuna
 from .space import Space
 from .storage import LEASE_INTERVAL, DriverLease, data_fingerprint, open_storage, storage_url
@@ -60,16 +62,34 @@ STUDY_FORMAT = 2
 RESUME_KEYS = ("space", "base", "strategy", "objective", "seed", "data", "metadata")
 
 
-def _split(X: Any, y: Any, validation: Optional[Tuple[Any, Any]], validation_size: float, seed: int):
-    X, y = np.asarray(X), np.asarray(y)
-    if len(X) != len(y):
-        raise ValueError(f"X has {len(X)} samples but y has {len(y)}")
+def _pair(data: Any, name: str) -> Tuple[Any, Any]:
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise TypeError(f"{name} must be a pair (X, y); sample weights do not enter a search")
+    return data[0], data[1]
+
+
+def _split(hp: Hyperparameters, X: Any, y: Any, validation: Optional[Tuple[Any, Any]], validation_size: float,
+           seed: int, dtype: str):
+    """Training and validation data, split when no validation data is given, checked as
+    the base configuration would check them (bad data is an error before the first trial,
+    not a failure of every trial), and X converted once to ``dtype``."""
     if validation is not None:
-        X_val, y_val = (np.asarray(a) for a in validation)
-        return (X, y), (X_val, y_val)
-    strata = y if y.ndim == 1 and looks_like_labels(y) else None
-    train_rows, val_rows = split_indices(len(X), [validation_size], seed, strata)
-    return (X[train_rows], y[train_rows]), (X[val_rows], y[val_rows])
+        X_val, y_val = _pair(validation, "validation")
+    X_arr, y_arr = np.asarray(X), np.asarray(y)
+    if len(X_arr) != len(y_arr):
+        raise ValueError(f"X has {len(X_arr)} samples but y has {len(y_arr)}")
+    if validation is None:
+        strata = y_arr if y_arr.ndim == 1 and looks_like_labels(y_arr) else None
+        train_rows, val_rows = split_indices(len(X_arr), [validation_size], seed, strata)
+        (X, y), (X_val, y_val) = (X_arr[train_rows], y_arr[train_rows]), (X_arr[val_rows], y_arr[val_rows])
+    dtype = DTYPES[dtype]
+    X = check_matrix(X, "X", dtype)
+    X_val = check_matrix(X_val, "X_val", dtype, X.shape[1])
+    targets = Targets(hp.resolve_loss(y)).fit(y)
+    targets.transform(y, dtype)
+    if len(targets.transform(y_val, dtype, "y_val")) != len(X_val):
+        raise ValueError(f"X_val has {len(X_val)} samples but y_val has {len(y_val)}")
+    return (X, y), (X_val, y_val)
 
 
 @contextmanager
@@ -111,9 +131,10 @@ class _Progress:
         if not self.enabled:
             return
         elapsed = time.perf_counter() - self.start
-        eta = elapsed / done * max(self.total - done, 0) if done else math.nan
+        eta = elapsed / done * max(self.total - done, 0) if done and self.total < math.inf else math.nan
         best_text = "-" if math.isnan(best) else f"{best:.4f}"
-        line = (f"trial {done}/{self.total}  running {running}  best {self.objective} {best_text}  "
+        of = f"/{self.total}" if self.total < math.inf else ""
+        line = (f"trial {done}{of}  running {running}  best {self.objective} {best_text}  "
                 f"elapsed {elapsed:.0f}s  eta {'?' if math.isnan(eta) else f'{eta:.0f}s'}")
         sys.stderr.write(("\r" + line + "\x1b[K") if sys.stderr.isatty() else line + "\n")
         sys.stderr.flush()
@@ -502,8 +523,9 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
         seeded and stratified for classes.
     strategy : "grid", "random", "bayes" or a Strategy
     n_trials : int, optional
-        The trial budget (default: the whole grid, or 20), counting every finished trial
-        (complete, pruned, diverged or failed).
+        The trial budget, counting every finished trial (complete, pruned, diverged or
+        failed); default: the whole grid, else as many as ``timeout`` allows, else 20. A
+        study ends sooner when a finite space has no configuration left to run.
     timeout : float, optional
         Start no new trial after this many seconds.
     storage : str, optional
@@ -552,10 +574,15 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
     n_jobs = _check_count(n_jobs, "n_jobs")
     search_space = Space(space, hp)
     queued = strategy.queued(search_space)
-    if n_trials is None:
-        n_trials = len(queued) if strategy.exhaustive else 20
-    n_trials = _check_count(n_trials, "n_trials")
-    (X_tr, y_tr), (X_val, y_val) = _split(*train, validation, validation_size, seed)
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                or not 0 < timeout < math.inf):
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    if n_trials is None:  # the whole grid; or until the timeout; or 20
+        n_trials = len(queued) if strategy.exhaustive else None if timeout is not None else 20
+    if n_trials is not None:
+        n_trials = _check_count(n_trials, "n_trials")
+    dtype = "float64" if "dtype" in search_space.entries else hp.dtype
+    (X_tr, y_tr), (X_val, y_val) = _split(hp, *_pair(train, "train"), validation, validation_size, seed, dtype)
     key, sign = objective_key(hp, y_tr, objective)
     data_print = data_fingerprint(X_tr, y_tr, X_val, y_val)
     url = storage_url(storage)
@@ -570,7 +597,8 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
             exc.params = params
             raise
 
-    driver = _Driver(strategy, queued, propose, n_trials, strategy.exhaustive, ((X_tr, y_tr), (X_val, y_val)), key,
+    driver = _Driver(strategy, queued, propose, n_trials, strategy.exhaustive or bool(queued),
+                     ((X_tr, y_tr), (X_val, y_val)), key,
                      sign, pruning, warmup_epochs, data_print, meta, study_name, url, resume)
     driver.run(executor, n_jobs, timeout, progress)
     return driver.study
@@ -586,7 +614,9 @@ def run_configurations(configurations: Sequence[Hyperparameters], X: Any, y: Any
     if not configurations:
         raise ValueError("no configurations to run")
     n_jobs = _check_count(n_jobs, "n_jobs")
-    (X_tr, y_tr), (X_val, y_val) = _split(X, y, validation, validation_size, seed)
+    dtypes = {c.dtype for c in configurations}
+    (X_tr, y_tr), (X_val, y_val) = _split(configurations[0], X, y, validation, validation_size, seed,
+                                          dtypes.pop() if len(dtypes) == 1 else "float64")
     key, sign = objective_key(configurations[0], y_tr, objective)
     data_print = data_fingerprint(X_tr, y_tr, X_val, y_val)
     url = storage_url(storage)
