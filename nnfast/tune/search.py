@@ -24,17 +24,23 @@ import contextlib
 import json
 import math
 import multiprocessing
+import os
+import threading
+import warnings
 import sys
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Deque, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import optuna
+from optuna.storages.journal import JournalStorage
 
 from .. import __version__, _core
 from .._targets import looks_like_labels
 from ..data import split_indices
+from ..callbacks import DivergenceWarning
 from ..hyperparams import Hyperparameters
 from ._quiet import quiet_optuna
 from .space import Space
@@ -79,9 +85,9 @@ def _threads(n: int):
 
 
 def _make_executor(executor: Union[str, cf.Executor, None], n_jobs: int):
-    """(executor, owned, threads per trial): the CPUs this process may use (affinity mask,
-    cgroup quota), shared out between the trials that run at once."""
-    cores = _core.usable_cpus()
+    """(executor, owned, threads per trial): nnfast's threads (by default the CPUs this
+    process may use: affinity mask, cgroup quota), shared out between the trials that run at once."""
+    cores = _core.get_num_threads()
     if executor is None or executor == "threads":
         return cf.ThreadPoolExecutor(max_workers=n_jobs), True, max(1, cores // n_jobs)
     if executor == "processes":
@@ -161,17 +167,29 @@ def _record(study: optuna.Study, trial: optuna.trial.Trial, params: Dict[str, An
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
 
 
-def _with_curve(frozen: optuna.trial.FrozenTrial, stored: bool) -> optuna.trial.FrozenTrial:
-    """The trial as storage keeps it (``stored``: its per-epoch curve lives in the result
-    attribute, one row, not as Optuna intermediate values, a row per epoch on a database
-    server), or as the mirror needs it (the curve back as intermediate values, for pruning
-    and the sampler)."""
+def _tell_stored(study: optuna.Study, trial: optuna.trial.Trial, stored: optuna.trial.FrozenTrial) -> None:
+    """Tells the mirror a stored trial's outcome, as :func:`_record` told it first."""
+    attrs = stored.user_attrs.get(RESULT_ATTR) or {}
+    for epoch, value in enumerate(attrs.get("curve") or []):
+        if value is not None:
+            trial.report(value, epoch)
+    trial.set_user_attr(RESULT_ATTR, attrs)
+    if stored.state == optuna.trial.TrialState.COMPLETE:
+        study.tell(trial, stored.value)
+    else:
+        study.tell(trial, state=stored.state)
+
+
+def _with_curve(frozen: optuna.trial.FrozenTrial, keep_curve: bool) -> optuna.trial.FrozenTrial:
+    """A copy of the trial for storage, with its per-epoch objective as Optuna intermediate
+    values (``keep_curve``) or without them (a row per epoch on a database server; the
+    curve is in the result attribute anyway)."""
     curve = (frozen.user_attrs.get(RESULT_ATTR) or {}).get("curve") or []
     return optuna.trial.FrozenTrial(
         number=frozen.number, state=frozen.state, value=None, values=frozen.values,
         datetime_start=frozen.datetime_start, datetime_complete=frozen.datetime_complete, params=dict(frozen.params),
         distributions=dict(frozen.distributions), user_attrs=dict(frozen.user_attrs), system_attrs={},
-        intermediate_values={} if stored else {e: float(v) for e, v in enumerate(curve) if v is not None},
+        intermediate_values={e: float(v) for e, v in enumerate(curve) if v is not None} if keep_curve else {},
         trial_id=0)
 
 
@@ -183,12 +201,14 @@ class _Store:
     def __init__(self, name: str, url: str, direction: str, resume: bool, meta: Dict[str, Any]) -> None:
         self.name, self.url, self.meta = name, url, meta
         storage = open_storage(url)
+        # a journal writes a trial as one row, curve and all; a database server a row per value
+        self.keeps_curves = isinstance(storage, JournalStorage)
         try:
             self.study = optuna.create_study(study_name=name, storage=storage, direction=direction)
             created = True
         except optuna.exceptions.DuplicatedStudyError:
             if not resume:
-                raise ValueError(f"study {name!r} already exists in {url}; pass resume=True to continue it or "
+                raise ValueError(f"study {name!r} already exists in {url}: resume it (resume=True, --resume) or "
                                  f"choose another study name") from None
             self.study = optuna.load_study(study_name=name, storage=storage)
             created = False
@@ -200,6 +220,9 @@ class _Store:
         try:
             if not created:
                 self._check(self.study)
+                stored = self.study.user_attrs.get(SETTINGS_ATTR) or {}
+                if stored.get("n_trials") != meta["n_trials"]:  # the budget as last extended, for a later resume
+                    self.study.set_user_attr(SETTINGS_ATTR, {**stored, "n_trials": meta["n_trials"]})
             self.trials = list(self.study.get_trials(deepcopy=False))
         except BaseException:
             self.lease.release()
@@ -226,7 +249,7 @@ class _Store:
         for key in RESUME_KEYS:
             if stored.get(key) != self.meta[key]:
                 raise ValueError(f"cannot resume study {self.name!r}: its {key} differs from this search's "
-                                 f"(stored {json.dumps(stored.get(key))}, given {json.dumps(self.meta[key])})")
+                                 f"({_difference(stored.get(key), self.meta[key])})")
         odd = [t.number for t in study.get_trials(deepcopy=False)
                if t.state in (optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.WAITING)]
         if odd:
@@ -234,18 +257,58 @@ class _Store:
                              f"nnfast never writes; was the study changed by another program?")
 
 
+@dataclass
+class _Pending:
+    """A trial asked and not yet told: its result to come (``future``), or, when a resumed
+    study replays its schedule, the stored trial (``stored``), told at the same point of
+    the schedule as in the run that wrote it."""
+
+    future: cf.Future
+    trial: optuna.trial.Trial
+    params: Dict[str, Any]
+    hp: Optional[Hyperparameters]
+    point: Optional[int]
+    stored: Optional[optuna.trial.FrozenTrial] = None
+
+
+def _difference(stored: Any, given: Any) -> str:
+    """Where two settings differ, briefly: the first differing entries of two dicts."""
+    def brief(value: Any) -> str:
+        text = json.dumps(value, separators=(",", ":"))
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    if isinstance(stored, dict) and isinstance(given, dict):
+        keys = [k for k in {**stored, **given} if stored.get(k) != given.get(k)]
+        return "; ".join(f"{k}: stored {brief(stored.get(k))}, given {brief(given.get(k))}" for k in keys[:3])
+    return f"stored {brief(stored)}, given {brief(given)}"
+
+
+def _done(value: Any) -> cf.Future:
+    future: cf.Future = cf.Future()
+    future.set_result(value)
+    return future
+
+
 class _Driver:
     """Runs trials until the budget is spent: ask, build the configuration, submit, and
-    tell the results in the order the trials were asked."""
+    tell the results in the order the trials were asked, at most ``n_jobs`` running.
 
-    def __init__(self, strategy: Strategy, queued: Sequence[Dict[str, Any]], propose, n_trials: int,
+    So trial ``k`` is asked once trials ``0 .. k - n_jobs`` are told and the ones after
+    them run: what the sampler and the pruning thresholds see at each ask depends on the
+    seed and ``n_jobs`` only. A resumed study replays that schedule with its stored trials
+    before it asks anything new, so it goes on exactly as the run that wrote it would have.
+    """
+
+    def __init__(self, strategy: Strategy, queued: Sequence[Dict[str, Any]], propose, n_trials: Optional[int],
                  exhaustive: bool, data, key: str, sign: float, pruning: bool, warmup_epochs: int,
                  data_print: str, meta: Dict[str, Any], name: str, url: Optional[str], resume: bool) -> None:
         self.strategy, self.queued, self.propose = strategy, list(queued), propose
-        self.n_trials, self.exhaustive = n_trials, exhaustive
+        self.n_trials = math.inf if n_trials is None else n_trials
+        self.exhaustive = exhaustive
         self.data, self.key, self.sign = data, key, sign
         self.pruning, self.warmup_epochs, self.data_print = pruning, warmup_epochs, data_print
-        self.assigned: Dict[int, int] = {}  # trial number -> index of the queued point it runs
+        self.fixed: Dict[int, Dict[str, Any]] = {}  # trial number -> the Optuna params it takes
+        self.stop = threading.Event()
         direction = "maximize" if sign > 0 else "minimize"
         with quiet_optuna():
             self.mirror = optuna.create_study(study_name=name, direction=direction,
@@ -253,9 +316,8 @@ class _Driver:
             self.store = None if url is None else _Store(name, url, direction, resume, meta)
             if self.store is None:
                 self.mirror.set_user_attr(SETTINGS_ATTR, meta)
-            else:
-                self.mirror.add_trials(_with_curve(t, stored=False) for t in self.store.trials)
-        done = {(t.user_attrs.get(RESULT_ATTR) or {}).get("point") for t in self.mirror.get_trials(deepcopy=False)}
+        stored = [] if self.store is None else self.store.trials
+        done = {(t.user_attrs.get(RESULT_ATTR) or {}).get("point") for t in stored}
         self.waiting = collections.deque(i for i in range(len(self.queued)) if i not in done)
 
     @property
@@ -263,8 +325,8 @@ class _Driver:
         return Study(self.store.study if self.store is not None else self.mirror)
 
     def _sampler(self, number: int):
-        point = self.assigned.get(number)
-        return FixedSampler(self.queued[point]) if point is not None else self.strategy.sampler(number)
+        params = self.fixed.pop(number, None)
+        return FixedSampler(params) if params is not None else self.strategy.sampler(number)
 
     def run(self, executor, n_jobs: int, timeout: Optional[float], progress: Union[bool, str]) -> None:
         try:
@@ -278,58 +340,88 @@ class _Driver:
         local = executor is None or executor == "threads"
         line = _Progress(self.n_trials, self.key, progress)
         start = time.perf_counter()
-        # in the order asked: (future, trial, params, hp, point)
-        pending: Deque[Tuple[cf.Future, optuna.trial.Trial, Dict[str, Any], Optional[Hyperparameters],
-                             Optional[int]]] = collections.deque()
+        pending: Deque[_Pending] = collections.deque()  # in the order asked
         try:
-            with _threads(threads) if local else contextlib.nullcontext(), quiet_optuna():
+            with _threads(threads) if local else contextlib.nullcontext(), quiet_optuna(), warnings.catch_warnings():
+                # a trial's divergence is its recorded state; the filter is the process's, so it is set here, once
+                warnings.simplefilter("ignore", DivergenceWarning)
+                for trial in [] if self.store is None else self.store.trials:
+                    while len(pending) >= n_jobs:
+                        self._finish(pending.popleft())
+                    pending.append(self._replay(trial))
                 while True:
                     out_of_time = timeout is not None and time.perf_counter() - start > timeout
                     while not out_of_time and len(pending) < n_jobs and self._room(len(pending)):
                         pending.append(self._start(pool, local, threads))
                     if not pending:
                         break
-                    future = pending[0][0]  # the oldest: results are told in the order trials were asked
+                    future = pending[0].future  # the oldest: results are told in the order trials were asked
                     while not cf.wait([future], timeout=1.0).done:
                         if self.store is not None:
                             self.store.beat_if_due()
                     self._finish(pending.popleft())
                     line.update(self._finished(), len(pending), self._best())
-        finally:
-            with quiet_optuna():  # trials that finished in order before an interruption are kept
-                while pending and pending[0][0].done():
+        except BaseException:
+            # stopped (Ctrl-C, an error): running trials end at their next epoch and are not
+            # recorded; those that finished in order before them are kept
+            self.stop.set()
+            if owned:
+                pool.shutdown(wait=True, cancel_futures=True)
+            with quiet_optuna():
+                while pending and pending[0].future.done() and _finished_well(pending[0].future):
                     self._finish(pending.popleft())
+            raise
+        finally:
             line.close()
             if owned:
                 pool.shutdown(wait=True, cancel_futures=True)
 
-    def _start(self, pool, local: bool, threads: int):
+    def _replay(self, stored: optuna.trial.FrozenTrial) -> _Pending:
+        """Asks trial ``stored.number`` again, with its stored values, to be told in its turn."""
+        number = len(self.mirror.get_trials(deepcopy=False))
+        if stored.number != number:
+            raise ValueError(f"the stored trials are not numbered 0, 1, 2, ...: trial {stored.number} came where "
+                             f"{number} was expected")
+        point = (stored.user_attrs.get(RESULT_ATTR) or {}).get("point")
+        self.fixed[number] = dict(stored.params)
+        trial = self.mirror.ask()
+        try:
+            params, hp = self.propose(trial)
+        except (ValueError, TypeError) as exc:
+            params, hp = getattr(exc, "params", {}), None
+        return _Pending(_done(None), trial, params, hp, point, stored=stored)
+
+    def _start(self, pool, local: bool, threads: int) -> _Pending:
         number = len(self.mirror.get_trials(deepcopy=False))
         point = self.waiting.popleft() if self.waiting else None
         if point is not None:
-            self.assigned[number] = point
+            self.fixed[number] = self.queued[point]
         trial = self.mirror.ask()
         try:
             params, hp = self.propose(trial)
         except (ValueError, TypeError) as exc:  # an impossible combination: recorded in its turn, not fatal
-            done: cf.Future = cf.Future()
-            done.set_result(TrialResult(trial.number, "failed", error=str(exc)))
-            return done, trial, getattr(exc, "params", {}), None, point
+            return _Pending(_done(TrialResult(trial.number, "failed", error=str(exc))), trial,
+                            getattr(exc, "params", {}), None, point)
         spec = TrialSpec(trial.number, hp.to_dict(), *self.data, self.key, self.sign,
                          _thresholds(self.mirror, self.sign, hp.epochs) if self.pruning else [], self.warmup_epochs)
-        future = pool.submit(run_trial, spec) if local else pool.submit(_run_in_worker, spec, threads)
-        return future, trial, params, hp, point
+        if local:
+            future = pool.submit(run_trial, spec, self.stop)
+        else:
+            future = pool.submit(_run_in_worker, spec, threads, os.getpid())
+        return _Pending(future, trial, params, hp, point)
 
-    def _finish(self, entry) -> None:
-        future, trial, params, hp, point = entry
+    def _finish(self, entry: _Pending) -> None:
+        if entry.stored is not None:
+            _tell_stored(self.mirror, entry.trial, entry.stored)
+            return
         try:
-            result = future.result()
+            result = entry.future.result()
         except Exception as exc:  # the executor failed (a worker died, pickling, ...)
-            result = TrialResult(trial.number, "failed", error=f"{type(exc).__name__}: {exc}")
-        _record(self.mirror, trial, params, hp, result, self.data_print, point)
-        self.assigned.pop(trial.number, None)
+            result = TrialResult(entry.trial.number, "failed", error=f"{type(exc).__name__}: {exc}")
+        _record(self.mirror, entry.trial, entry.params, entry.hp, result, self.data_print, entry.point)
         if self.store is not None:
-            self.store.write(_with_curve(self.mirror.get_trials(deepcopy=False)[trial.number], stored=True))
+            self.store.write(_with_curve(self.mirror.get_trials(deepcopy=False)[entry.trial.number],
+                                         keep_curve=self.store.keeps_curves))
 
     def _finished(self) -> int:
         return len(self.mirror.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,
@@ -346,10 +438,23 @@ class _Driver:
         return max(values, key=lambda v: self.sign * v) if values else math.nan
 
 
-def _run_in_worker(spec: TrialSpec, threads: int) -> TrialResult:
-    """Entry point in another process (process pool, Dask worker): that process's nnfast threads."""
+def _finished_well(future: cf.Future) -> bool:
+    """Whether a done future holds a result worth recording (not an interrupted trial)."""
+    if future.exception() is not None:
+        return False
+    result = future.result()
+    return result is None or result.state != "interrupted"
+
+
+def _run_in_worker(spec: TrialSpec, threads: int, driver_pid: int) -> TrialResult:
+    """Entry point on an executor of the caller's (process pool, Dask, or threads of this
+    process): in another process, that process's nnfast threads and warning filter."""
+    if os.getpid() == driver_pid:  # a thread of the driver's process: its settings are the driver's
+        return run_trial(spec)
     _core.set_num_threads(threads)
-    return run_trial(spec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DivergenceWarning)
+        return run_trial(spec)
 
 
 def _strategy(strategy: Union[str, Strategy], seed: int) -> Strategy:
