@@ -8,6 +8,7 @@ settings files live in :mod:`.readers` and :mod:`.settings`, shared by the comma
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import List, Optional
 
@@ -37,7 +38,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     try:
         args.run(args)
-    except (CommandError, ValueError, TypeError, FileNotFoundError) as exc:
+    except BrokenPipeError:  # the reader of our output went away (`nnfast report x.db | head`): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except (CommandError, ValueError, TypeError, OSError) as exc:
         print(f"nnfast {args.command}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

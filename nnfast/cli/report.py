@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import List, Optional
 
 from .common import CommandError, check_output, first_line, tune_package
@@ -23,19 +24,21 @@ def run(args) -> None:
     tune_package()
     from ..tune.report import summary_table, write_report
 
-    path = args.out or default_report_path(args.storage)
     study = load_stored_study(args.storage, args.study_name)
+    path = args.out or default_report_path(args.storage, study.name)
     check_output(path, "--out" if args.out else "the report")
     print(summary_table(study, top=args.top))
     write_report(study, path)
     print(f"report: {path}")
 
 
-def default_report_path(storage: Optional[str]) -> str:
-    """Next to the storage file (``study.db`` -> ``study-report.html``), else nnfast-report.html."""
+def default_report_path(storage: Optional[str], study_name: Optional[str] = None) -> str:
+    """Next to the storage file (``study.db`` -> ``study-report.html``; a study not named
+    nnfast adds its name, ``study-other-report.html``), else nnfast-report.html."""
+    suffix = "" if study_name in (None, "nnfast") else "-" + re.sub(r"[^\w.-]+", "_", study_name)
     if storage and "://" not in storage:
-        return os.path.splitext(storage)[0] + "-report.html"
-    return "nnfast-report.html"
+        return os.path.splitext(storage)[0] + suffix + "-report.html"
+    return f"nnfast{suffix}-report.html"
 
 
 def study_names(storage: str) -> List[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 from ..data import train_test_split
@@ -10,8 +11,8 @@ from ..hyperparams import Hyperparameters
 from .common import CommandError, check_fraction, check_output, describe_task, scores_text, tune_package
 from .readers import add_data_arguments, read_data
 from .report import default_report_path, study_names
-from .settings import (DEFAULT_SPACE, add_hyperparameter_arguments, command_hyperparameters, read_space,
-                       space_from_data)
+from .settings import (DEFAULT_SPACE, add_hyperparameter_arguments, command_hyperparameters, read_hyperparameters,
+                       read_space, space_from_data)
 
 
 def add_parser(sub) -> None:
@@ -55,6 +56,12 @@ def add_parser(sub) -> None:
                    help="train the final refit for exactly N epochs, without early stopping (default: the best "
                         "trial's own procedure, with its early stopping, on all the non-test rows)")
     p.set_defaults(run=run)
+
+
+def data_location(data: str) -> str:
+    """A data option as a study records it: a file by its absolute path (so a resume from
+    another directory finds it), a bundled dataset by its name."""
+    return os.path.abspath(data) if os.path.exists(data) else data
 
 
 def _brief(value) -> str:
@@ -105,6 +112,7 @@ def _check_resumable(stored, space, hp: Hyperparameters, strategy: str, objectiv
 def run(args) -> None:
     tune = tune_package()
     from ..tune.report import summary_table, write_report
+    from ..tune.storage import DriverLease
     from ..tune.study import data_fingerprint
     from ..tune.trial import objective_key
 
@@ -147,6 +155,8 @@ def run(args) -> None:
         an option that would change what the study is (all but the budget, jobs, timeout
         and outputs) must agree with the stored one."""
         given = getattr(args, name)
+        if name == "data" and given is not None:
+            given = data_location(given)
         if given is not None and name in kept and name not in ("trials", "objective") and given != kept[name]:
             _contradiction(stored.name, name, given, kept[name])
         return given if given is not None else kept.get(name, default)
@@ -156,8 +166,11 @@ def run(args) -> None:
     test_size, val_size = setting("test_size", 0.2), setting("val_size", 0.2)
     no_test = args.no_test or kept.get("no_test", False)
 
-    if stored is not None and not args.hp and not args.set:
-        hp = stored.base
+    if stored is not None and not args.hp:  # a resume: --set changes the stored base, not the defaults
+        try:
+            hp = read_hyperparameters(None, args.set, base=stored.base.to_dict())
+        except (ValueError, TypeError) as exc:
+            raise CommandError(str(exc)) from None
     else:
         hp = command_hyperparameters(args)
     seed = setting("seed", hp.seed)
@@ -180,7 +193,7 @@ def run(args) -> None:
     check_fraction(val_size, "--val-size")
     if not no_test:
         check_fraction(test_size, "--test-size")
-    report = args.report or default_report_path(args.storage)
+    report = args.report or default_report_path(args.storage, args.study_name)
     check_output(report, "--report" if args.report else "the report")
     check_output(args.out, "--out")
 
@@ -221,7 +234,33 @@ def run(args) -> None:
     except ValueError:
         best = None
     test_scores, test_note, spent = None, "", ""
-    looks = study.attrs.get("test_looks") or []
+    lease = None
+    if best is not None and args.storage:  # the refit and the test look are this driver's too
+        lease = DriverLease(study.optuna)
+        try:
+            lease.acquire()
+        except tune.StudyBusyError as exc:
+            raise CommandError(f"{exc} (it is finishing the study: refit and test look)") from None
+    try:
+        looks = study.attrs.get("test_looks") or []
+        test_scores, test_note, spent = _refit_and_look(args, study, best, looks, no_test, X_rest, y_rest, X_test,
+                                                        y_test)
+    finally:
+        if lease is not None:
+            lease.release()
+
+    try:
+        write_report(study, report)
+    except ImportError as exc:
+        print(f"nnfast tune: no report: {exc}", file=sys.stderr)
+        report = None
+    _print_outcome(args, study, best, test_scores, test_note, spent, len(X_rest), report)
+
+
+def _refit_and_look(args, study, best, looks, no_test: bool, X_rest, y_rest, X_test, y_test):
+    """Refit the best configuration and look at the test set once, unless the study's
+    test set was looked at before: then (test scores, what the look was, a note)."""
+    test_scores, test_note, spent = None, "", ""
     if best is not None:
         if looks:  # the lockbox was opened before: report that look, never look again
             first = looks[0]
@@ -241,13 +280,10 @@ def run(args) -> None:
             test_note = f"{len(X_test)} rows, looked at once"
         if args.out:
             study.model.save(args.out)
+    return test_scores, test_note, spent
 
-    try:
-        write_report(study, report)
-    except ImportError as exc:
-        print(f"nnfast tune: no report: {exc}", file=sys.stderr)
-        report = None
 
+def _print_outcome(args, study, best, test_scores, test_note: str, spent: str, rows: int, report) -> None:
     if best is None:
         errors = [t.error for t in study.trials if t.error]
         last = f"; last error: {errors[-1]}" if errors else ""
@@ -263,6 +299,6 @@ def run(args) -> None:
     else:
         print("test: not looked at (--no-test)")
     if args.out:
-        print(f"saved {args.out} (trial {best.number} refit on {len(X_rest)} rows)")
+        print(f"saved {args.out} (trial {best.number} refit on {rows} rows)")
     if report:
         print(f"report: {report}")
