@@ -397,32 +397,34 @@ class _Driver:
             if owned:
                 pool.shutdown(wait=True, cancel_futures=True)
 
+    def _ask(self, fixed: Optional[Dict[str, Any]]):
+        """The next trial (with the Optuna params ``fixed``, if given) and its configuration:
+        (trial, params, hp, None), or (trial, params so far, None, error) for an impossible
+        combination."""
+        if fixed is not None:
+            self.fixed[len(self.mirror.get_trials(deepcopy=False))] = fixed
+        trial = self.mirror.ask()
+        try:
+            params, hp = self.propose(trial)
+        except (ValueError, TypeError) as exc:
+            return trial, getattr(exc, "params", {}), None, exc
+        return trial, params, hp, None
+
     def _replay(self, stored: optuna.trial.FrozenTrial) -> _Pending:
         """Asks trial ``stored.number`` again, with its stored values, to be told in its turn."""
         number = len(self.mirror.get_trials(deepcopy=False))
         if stored.number != number:
             raise ValueError(f"the stored trials are not numbered 0, 1, 2, ...: trial {stored.number} came where "
                              f"{number} was expected")
+        trial, params, hp, _ = self._ask(dict(stored.params))
         point = (stored.user_attrs.get(RESULT_ATTR) or {}).get("point")
-        self.fixed[number] = dict(stored.params)
-        trial = self.mirror.ask()
-        try:
-            params, hp = self.propose(trial)
-        except (ValueError, TypeError) as exc:
-            params, hp = getattr(exc, "params", {}), None
         return _Pending(_done(None), trial, params, hp, point, stored=stored)
 
     def _start(self, pool, local: bool, threads: int) -> _Pending:
-        number = len(self.mirror.get_trials(deepcopy=False))
         point = self.waiting.popleft() if self.waiting else None
-        if point is not None:
-            self.fixed[number] = self.queued[point]
-        trial = self.mirror.ask()
-        try:
-            params, hp = self.propose(trial)
-        except (ValueError, TypeError) as exc:  # an impossible combination: recorded in its turn, not fatal
-            return _Pending(_done(TrialResult(trial.number, "failed", error=str(exc))), trial,
-                            getattr(exc, "params", {}), None, point)
+        trial, params, hp, error = self._ask(None if point is None else self.queued[point])
+        if error is not None:  # an impossible combination: recorded in its turn, not fatal
+            return _Pending(_done(TrialResult(trial.number, "failed", error=str(error))), trial, params, None, point)
         spec = TrialSpec(trial.number, hp.to_dict(), *self.data, self.key, self.sign,
                          _thresholds(self.mirror, self.sign, hp.epochs) if self.pruning else [], self.warmup_epochs)
         if local:
