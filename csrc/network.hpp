@@ -289,7 +289,8 @@ public:
         steps_ = first_step + result.batches;
         count_bytes();
         result.sums.reset(outputs());
-        for (int t = 0; t < last_threads_; ++t) merge(result.sums, ws_[t].sums);
+        result.sums.set_shift(Y + order_[0] * outputs());  // the shift every thread's sums used
+        for (int t = 0; t < last_threads_; ++t) merge_metric_sums(result.sums, ws_[t].sums);
         return result;
     }
 
@@ -406,7 +407,10 @@ public:
     MetricSums evaluate(const T* X, const T* Y, const T* w, int64_t n, Loss loss, Metric metric) const {
         const int64_t O = outputs();
         std::vector<MetricSums> parts(size_t(threads_for(n)));
-        for (auto& part : parts) part.reset(O);
+        for (auto& part : parts) {
+            part.reset(O);
+            part.set_shift(Y);  // R^2's moments are kept relative to the first row's targets
+        }
         const int used = over_chunks(n, [&](InferenceBuffers& buf, int thread, int64_t start, int64_t B) {
             const T* ws = w ? w + start : nullptr;
             forward_infer(X + start * inputs_, B, buf, buf.z, buf.out);
@@ -419,7 +423,8 @@ public:
         });
         MetricSums total;
         total.reset(O);
-        for (int t = 0; t < used; ++t) merge(total, parts[t]);
+        total.set_shift(Y);
+        for (int t = 0; t < used; ++t) merge_metric_sums(total, parts[t]);
         return total;
     }
 
@@ -585,6 +590,7 @@ private:
         const size_t L = layers_.size();
         Workspace& ws = ws_[t];
         ws.sums.reset(outputs());
+        ws.sums.set_shift(Y + order_[0] * outputs());  // one shift for every thread's R^2 moments
         T* grads = t == 0 ? grads_ : ws.grads;
         const bool clipping = opt_.clip_norm > 0.0;
         for (int64_t b = 0, start = 0; start < n; ++b, start += batch) {
@@ -760,18 +766,6 @@ private:
                 undo_dropout(a, next, ws.masks[l].data(), B * I, layers_[l].input_dropout);
             activation_backward(next, next, a, B, I, below.activation, T(below.alpha));
             std::swap(dz, next);
-        }
-    }
-
-    static void merge(MetricSums& into, const MetricSums& part) {
-        into.loss += part.loss;
-        into.weight += part.weight;
-        into.correct += part.correct;
-        into.nonfinite_rows += part.nonfinite_rows;
-        for (size_t k = 0; k < into.sse.size(); ++k) {
-            into.sse[k] += part.sse[k];
-            into.ysum[k] += part.ysum[k];
-            into.ysq[k] += part.ysq[k];
         }
     }
 
