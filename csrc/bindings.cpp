@@ -278,7 +278,9 @@ trained, its gradient, optimizer state and workspaces.)doc")
         .def_property_readonly("optimizer", &Net::optimizer)
         .def("initialize", &Net::initialize, py::arg("inits"), py::arg("scales"), py::arg("seed"))
         .def("reseed", &Net::reseed, py::arg("seed"))
-        .def("configure", &Net::configure, py::arg("config"))
+        .def("configure", &Net::configure, py::arg("config"), py::arg("reset") = true,
+             R"doc(Set the optimizer; reset=True zeroes its state and step count (a fresh optimizer), reset=False
+keeps them to continue training (same optimizer kind only).)doc")
         .def("set_learning_rate", &Net::set_learning_rate, py::arg("lr"))
         .def("penalty", &Net::penalty)
         .def(

@@ -221,10 +221,16 @@ public:
     const T* scaling() const { return scaling_.load(std::memory_order_acquire); }
     bool standardized() const { return scaling() != nullptr; }
 
-    // A fresh optimizer: state zeroed, step count reset.
-    void configure(const OptimizerConfig& config) {
+    // The optimizer's settings. With `reset`, a fresh optimizer: state zeroed, step count
+    // restarted. Without, training continues where the last call stopped (Adam's moments and
+    // bias correction, SGD's velocity), which only means something for the same kind of
+    // optimizer: another kind is refused while there is state to misread.
+    void configure(const OptimizerConfig& config, bool reset = true) {
         const Change change(*this, "configure");
+        if (!reset && has_training_state() && config.kind != opt_.kind)
+            throw std::invalid_argument("continuing training needs the optimizer it started with; reset to change it");
         opt_ = config;
+        if (!reset) return;
         if (has_training_state()) {  // else it starts zeroed when the first training call allocates it
             std::fill(state1_, state1_ + n_params_, T(0));
             std::fill(state2_, state2_ + n_params_, T(0));
@@ -558,8 +564,10 @@ private:
             ws.grads = buffers[6 + L];
             ws.masks.resize(L);
             for (size_t l = 0; l < L; ++l) ws.masks[l].assign(size_t(mask_sizes[l]), 0);
+            // a new thread's dropout stream starts from the seed; a growing one carries on, so
+            // that training continued with a larger batch does not replay its masks
+            if (ws.capacity == 0) ws.rng.reseed(stream_seed(t));
             ws.capacity = rows;
-            ws.rng.reseed(stream_seed(t));
         }
         ++workspace_allocations_;
         count_bytes();
