@@ -33,7 +33,7 @@ import numpy as np
 import optuna
 
 from .. import __version__, _core
-from .._targets import looks_like_labels
+from .._targets import resolve_task
 from ..data import split_indices
 from ..hyperparams import Hyperparameters
 from ._quiet import quiet_optuna
@@ -54,14 +54,19 @@ STUDY_FORMAT = 2
 RESUME_KEYS = ("space", "base", "strategy", "objective", "seed", "data", "metadata")
 
 
-def _split(X: Any, y: Any, validation: Optional[Tuple[Any, Any]], validation_size: float, seed: int):
-    X, y = np.asarray(X), np.asarray(y)
+def _split(hp: Hyperparameters, X: Any, y: Any, validation: Optional[Tuple[Any, Any]], validation_size: float,
+           seed: int):
+    # the task is decided here, once for the study, as nnfast.train decides it (its warnings said once)
+    choice = hp.resolve_task(y, stacklevel=3)
+    X, y = np.asarray(X), np.asarray(choice.y)
     if len(X) != len(y):
         raise ValueError(f"X has {len(X)} samples but y has {len(y)}")
     if validation is not None:
         X_val, y_val = (np.asarray(a) for a in validation)
+        if choice.task == "classification" and y_val.ndim == 2 and y_val.shape[1] == 1:
+            y_val = resolve_task(y_val, loss=choice.loss, stacklevel=3).y
         return (X, y), (X_val, y_val)
-    strata = y if y.ndim == 1 and looks_like_labels(y) else None
+    strata = y if choice.task == "classification" and y.ndim == 1 else None
     train_rows, val_rows = split_indices(len(X), [validation_size], seed, strata)
     return (X[train_rows], y[train_rows]), (X[val_rows], y[val_rows])
 
@@ -224,7 +229,8 @@ class _Store:
                              f"(study format {stored.get('nnfast_format', 1)}, this one writes {STUDY_FORMAT}); "
                              f"start a new study")
         for key in RESUME_KEYS:
-            if stored.get(key) != self.meta[key]:
+            same = stored.get(key) == self.meta[key] or (key == "base" and _same_base(stored.get(key), self.meta[key]))
+            if not same:
                 raise ValueError(f"cannot resume study {self.name!r}: its {key} differs from this search's "
                                  f"(stored {json.dumps(stored.get(key))}, given {json.dumps(self.meta[key])})")
         odd = [t.number for t in study.get_trials(deepcopy=False)
@@ -366,6 +372,15 @@ def _check_count(value: Any, name: str) -> int:
     return int(value)
 
 
+def _same_base(stored: Any, given: Dict[str, Any]) -> bool:
+    """Whether a stored base configuration is the given one once the fields it predates
+    (added to Hyperparameters since it was written) take their defaults."""
+    try:
+        return _meta(base=Hyperparameters.from_dict(stored).to_dict())["base"] == given
+    except (TypeError, ValueError):
+        return False
+
+
 def _meta(**settings: Any) -> Dict[str, Any]:
     """Study settings as the storage keeps them (JSON: tuples become lists)."""
     return json.loads(json.dumps({**settings, "nnfast_version": __version__, "nnfast_format": STUDY_FORMAT}))
@@ -450,7 +465,7 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
     if n_trials is None:
         n_trials = len(queued) if strategy.exhaustive else 20
     n_trials = _check_count(n_trials, "n_trials")
-    (X_tr, y_tr), (X_val, y_val) = _split(*train, validation, validation_size, seed)
+    (X_tr, y_tr), (X_val, y_val) = _split(hp, *train, validation, validation_size, seed)
     key, sign = objective_key(hp, y_tr, objective)
     data_print = data_fingerprint(X_tr, y_tr, X_val, y_val)
     url = storage_url(storage)
@@ -481,7 +496,7 @@ def run_configurations(configurations: Sequence[Hyperparameters], X: Any, y: Any
     if not configurations:
         raise ValueError("no configurations to run")
     n_jobs = _check_count(n_jobs, "n_jobs")
-    (X_tr, y_tr), (X_val, y_val) = _split(X, y, validation, validation_size, seed)
+    (X_tr, y_tr), (X_val, y_val) = _split(configurations[0], X, y, validation, validation_size, seed)
     key, sign = objective_key(configurations[0], y_tr, objective)
     data_print = data_fingerprint(X_tr, y_tr, X_val, y_val)
     url = storage_url(storage)

@@ -17,8 +17,10 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from .._targets import TargetWarning
 from ..callbacks import Callback, DivergenceWarning
-from ..hyperparams import Hyperparameters, train
+from ..hyperparams import Hyperparameters
+from ..training import train
 
 #: how a trial ended
 STATES = ("complete", "pruned", "diverged", "failed")
@@ -98,8 +100,10 @@ class TrialMonitor(Callback):
 
 def objective_key(hp: Hyperparameters, y: Any, objective: str) -> Tuple[str, float]:
     """The history key a study optimises and its sign: "auto" is the validation accuracy
-    for classes and R^2 for real values, both maximised; keys ending in loss are minimised."""
-    metric = "accuracy" if hp.resolve_loss(y) in ("cross_entropy", "binary_cross_entropy") else "r2"
+    for classification and R^2 for regression, both maximised; keys ending in loss are
+    minimised. The task is the one ``nnfast.train(hp, X, y)`` decides (``hp.task``,
+    ``hp.loss`` or what ``task="auto"`` reads from y)."""
+    metric = "accuracy" if hp.resolve_task(y, warn=False).task == "classification" else "r2"
     if objective == "auto":
         objective = "val_" + metric
     valid = ("val_" + metric, "val_loss", metric, "loss")
@@ -130,6 +134,7 @@ def run_trial(spec: TrialSpec) -> TrialResult:
         monitor = TrialMonitor(spec.objective, spec.sign, spec.thresholds, spec.warmup_epochs, spec.validation)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DivergenceWarning)  # recorded as the trial's state instead
+            warnings.simplefilter("ignore", TargetWarning)  # the driver said it once, for the whole study
             model, history = train(hp, *spec.train, callbacks=[monitor], verbose=False)
     except Exception as exc:  # a failed trial is recorded with its error; the study goes on
         result.seconds = time.perf_counter() - start
