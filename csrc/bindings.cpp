@@ -508,7 +508,8 @@ PYBIND11_MODULE(_core, m) {
         .def_readonly("weight", &MetricSums::weight)
         .def_readonly("correct", &MetricSums::correct)
         .def_readonly("sse", &MetricSums::sse, R"doc(Per output: sum_i w_i (y_ik - a_ik)^2.)doc")
-        .def_readonly("y_shift", &MetricSums::y_shift, R"doc(Per output: the shift the targets' mean is kept relative to.)doc")
+        .def_readonly("y_shift", &MetricSums::y_shift,
+                      R"doc(Per output: the shift the targets' mean is kept relative to.)doc")
         .def_readonly("y_mean", &MetricSums::y_mean, R"doc(Per output: the weighted mean of y_ik - y_shift_k.)doc")
         .def_readonly("y_m2", &MetricSums::y_m2, R"doc(Per output: sum_i w_i (y_ik - mean_k)^2, computed centred.)doc")
         .def_readonly("nonfinite_rows", &MetricSums::nonfinite_rows);
