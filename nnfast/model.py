@@ -741,10 +741,14 @@ class Sequential:
         self._net.configure(probe, reset=False)
 
     def _begin(self, config, fresh: bool) -> None:
-        """After the checks: the optimizer, fresh (state zeroed, streams seeded) or continued."""
+        """After the checks: the optimizer, fresh (state zeroed, streams seeded) or continued.
+        A network that has not trained in this process (a loaded one) has no streams to
+        continue: they start from the model's seed."""
+        untrained = self._net.grads is None
         self._net.configure(config, reset=fresh)
-        if fresh:
+        if fresh or untrained:
             self._net.reseed(self.seed)
+        if fresh:
             self._epochs_trained = 0
 
     def _validation_data(self, validation, targets: Targets, dtype, n_features: int) -> _Data:

@@ -162,6 +162,15 @@ def test_a_loaded_model_continues_with_its_classes_and_scaling(data, tmp_path):
     np.testing.assert_array_equal(loaded._net.standardization()[0], mean)
     with pytest.raises(ValueError, match=r"not seen in training: \['z'\]"):
         loaded.fit(X, np.where(labels == "a", "z", labels), epochs=1, verbose=False)
+    # its streams were not saved: they start from the model's seed (they all started from 0)
+    path = tmp_path / "dropout.nnf"
+    nf.train(hp.replace(dropout=0.3), X, labels, verbose=False)[0].save(path)
+    first, again, other_seed = nf.load(path), nf.load(path), nf.load(path)
+    other_seed.seed = 6
+    for m in (first, again, other_seed):
+        m.fit(X, labels, epochs=2, verbose=False)
+    same_weights(first, again)
+    assert not np.array_equal(first.parameters()["W1"], other_seed.parameters()["W1"])
 
 
 def test_train_continues_a_model_it_describes(data):
