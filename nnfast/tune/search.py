@@ -38,12 +38,12 @@ import optuna
 from optuna.storages.journal import JournalStorage
 
 from .. import __version__, _core
-from .._targets import Targets, looks_like_labels
+from .._settings import DTYPES
+from .._targets import TargetWarning, Targets, resolve_task
 from .._validation import check_matrix
 from ..data import split_indices
 from ..callbacks import DivergenceWarning
 from ..hyperparams import Hyperparameters
-from ..model import DTYPES
 from ._quiet import quiet_optuna
 from .space import Space
 from .storage import LEASE_INTERVAL, DriverLease, data_fingerprint, open_storage, storage_url
@@ -72,20 +72,25 @@ def _split(hp: Hyperparameters, X: Any, y: Any, validation: Optional[Tuple[Any, 
            seed: int, dtype: str):
     """Training and validation data, split when no validation data is given, checked as
     the base configuration would check them (bad data is an error before the first trial,
-    not a failure of every trial), and X converted once to ``dtype``."""
-    if validation is not None:
-        X_val, y_val = _pair(validation, "validation")
-    X_arr, y_arr = np.asarray(X), np.asarray(y)
+    not a failure of every trial), and X converted once to ``dtype``. The task is decided
+    here, once for the study, as nnfast.train decides it (its warnings said once)."""
+    choice = hp.resolve_task(y, stacklevel=3)
+    X_arr, y_arr = np.asarray(X), np.asarray(choice.y)
     if len(X_arr) != len(y_arr):
         raise ValueError(f"X has {len(X_arr)} samples but y has {len(y_arr)}")
-    if validation is None:
-        strata = y_arr if y_arr.ndim == 1 and looks_like_labels(y_arr) else None
+    if validation is not None:
+        (X, y), (X_val, y_val) = (X_arr, y_arr), _pair(validation, "validation")
+        y_val = np.asarray(y_val)
+        if choice.task == "classification" and y_val.ndim == 2 and y_val.shape[1] == 1:
+            y_val = resolve_task(y_val, loss=choice.loss, stacklevel=3).y
+    else:
+        strata = y_arr if choice.task == "classification" and y_arr.ndim == 1 else None
         train_rows, val_rows = split_indices(len(X_arr), [validation_size], seed, strata)
         (X, y), (X_val, y_val) = (X_arr[train_rows], y_arr[train_rows]), (X_arr[val_rows], y_arr[val_rows])
     dtype = DTYPES[dtype]
     X = check_matrix(X, "X", dtype)
     X_val = check_matrix(X_val, "X_val", dtype, X.shape[1])
-    targets = Targets(hp.resolve_loss(y)).fit(y)
+    targets = Targets(choice.loss).fit(y)
     targets.transform(y, dtype)
     if len(targets.transform(y_val, dtype, "y_val")) != len(X_val):
         raise ValueError(f"X_val has {len(X_val)} samples but y_val has {len(y_val)}")
@@ -268,7 +273,8 @@ class _Store:
                              f"(study format {stored.get('nnfast_format', 1)}, this one writes {STUDY_FORMAT}); "
                              f"start a new study")
         for key in RESUME_KEYS:
-            if stored.get(key) != self.meta[key]:
+            same = stored.get(key) == self.meta[key] or (key == "base" and _same_base(stored.get(key), self.meta[key]))
+            if not same:
                 raise ValueError(f"cannot resume study {self.name!r}: its {key} differs from this search's "
                                  f"({_difference(stored.get(key), self.meta[key])})")
         odd = [t.number for t in study.get_trials(deepcopy=False)
@@ -364,8 +370,10 @@ class _Driver:
         pending: Deque[_Pending] = collections.deque()  # in the order asked
         try:
             with _threads(threads) if local else contextlib.nullcontext(), quiet_optuna(), warnings.catch_warnings():
-                # a trial's divergence is its recorded state; the filter is the process's, so it is set here, once
+                # a trial's divergence is its recorded state, and what the targets are was said once, above;
+                # warning filters are the process's, so they are set here, not in each trial's thread
                 warnings.simplefilter("ignore", DivergenceWarning)
+                warnings.simplefilter("ignore", TargetWarning)
                 for trial in [] if self.store is None else self.store.trials:
                     while len(pending) >= n_jobs:
                         self._finish(pending.popleft())
@@ -477,6 +485,7 @@ def _run_in_worker(spec: TrialSpec, threads: int, driver_pid: int) -> TrialResul
     _core.set_num_threads(threads)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DivergenceWarning)
+        warnings.simplefilter("ignore", TargetWarning)
         return run_trial(spec)
 
 
@@ -492,6 +501,15 @@ def _check_count(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def _same_base(stored: Any, given: Dict[str, Any]) -> bool:
+    """Whether a stored base configuration is the given one once the fields it predates
+    (added to Hyperparameters since it was written) take their defaults."""
+    try:
+        return _meta(base=Hyperparameters.from_dict(stored).to_dict())["base"] == given
+    except (TypeError, ValueError):
+        return False
 
 
 def _meta(**settings: Any) -> Dict[str, Any]:

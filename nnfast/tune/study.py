@@ -15,7 +15,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import optuna
 
-from ..hyperparams import Hyperparameters, train
+from ..hyperparams import Hyperparameters
+from ..training import train
 from ._quiet import quiet_optuna
 from .storage import LEASE_PREFIX, data_fingerprint, open_storage, storage_url
 

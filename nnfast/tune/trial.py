@@ -18,7 +18,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from ..callbacks import Callback
-from ..hyperparams import Hyperparameters, train
+from ..hyperparams import Hyperparameters
+from ..training import train
 
 #: how a trial ended ("interrupted": stopped by the driver, not recorded)
 STATES = ("complete", "pruned", "diverged", "failed", "interrupted")
@@ -102,8 +103,10 @@ class TrialMonitor(Callback):
 
 def objective_key(hp: Hyperparameters, y: Any, objective: str) -> Tuple[str, float]:
     """The history key a study optimises and its sign: "auto" is the validation accuracy
-    for classes and R^2 for real values, both maximised; keys ending in loss are minimised."""
-    metric = "accuracy" if hp.resolve_loss(y) in ("cross_entropy", "binary_cross_entropy") else "r2"
+    for classification and R^2 for regression, both maximised; keys ending in loss are
+    minimised. The task is the one ``nnfast.train(hp, X, y)`` decides (``hp.task``,
+    ``hp.loss`` or what ``task="auto"`` reads from y)."""
+    metric = "accuracy" if hp.resolve_task(y, warn=False).task == "classification" else "r2"
     if objective == "auto":
         objective = "val_" + metric
     valid = ("val_" + metric, "val_loss", metric, "loss")
