@@ -84,12 +84,11 @@ def describe_task(hp: Any, y: Any) -> str:
     """What training ``hp`` on targets ``y`` will learn, in words: ``"classification (10 classes)"``,
     ``"regression"``, ``"regression (3 outputs)"``, ``"multi-label classification (4 labels)"``.
 
-    The one place the command line decides what to call the task. It asks the loss
-    :meth:`Hyperparameters.resolve_loss` picks, which is what training will use; once
-    ``Hyperparameters`` has a ``task`` field, this is where to read it instead.
+    The one place the command line decides what to call the task: it asks the rule
+    training follows, :meth:`Hyperparameters.resolve_task` (its warnings are training's to give).
     """
-    loss = hp.resolve_loss(y)
-    arr = np.asarray(y)
+    choice = hp.resolve_task(y, warn=False)
+    loss, arr = choice.loss, np.asarray(choice.y)
     if loss in ("mse", "mae"):
         return "regression" if arr.ndim == 1 else f"regression ({arr.shape[1]} outputs)"
     if arr.ndim == 2:

@@ -51,8 +51,8 @@ class Table:
     X : ndarray of shape (rows, features)
         float64 from CSV, as stored from NPY and NPZ.
     y : ndarray of shape (rows,) or (rows, outputs), or None
-        The target: int64 class labels for a column of whole numbers with few
-        distinct values, float64 for other numbers, str labels otherwise (CSV and NPY);
+        The target: int64 for a column of whole numbers (the task rule decides whether
+        they are classes), float64 for other numbers, str labels otherwise (CSV and NPY);
         as stored (NPZ).
     target : str
         Where y came from, for messages: ``"column 'digit'"``, ``"the last column"``,
@@ -552,15 +552,14 @@ def _target_values(codes: np.ndarray, labels: List[str], layout: _Layout) -> np.
 
 
 def _target_from_numbers(y: np.ndarray) -> np.ndarray:
-    """A column of numbers as the target: whole numbers with few distinct values are class
-    labels (int64), anything else real values (float64)."""
+    """A column of numbers as the target: whole numbers as int64, anything else float64.
+    Whether integers are class labels or quantities is the task rule's to say
+    (``task="auto"``, nnfast._targets.resolve_task), as for arrays given in Python."""
     y = np.asarray(y, dtype=np.float64)
     if not np.isfinite(y).all():
         return y  # training names the problem
     whole = y.size and np.all(y == np.round(y)) and np.abs(y).max() < 2**53
-    if whole and len(np.unique(y)) <= max(20, len(y) // 50):
-        return y.astype(np.int64)
-    return y
+    return y.astype(np.int64) if whole else y
 
 
 def add_data_arguments(parser, *, predict: bool = False, default: Optional[str] = "digits") -> None:
