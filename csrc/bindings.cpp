@@ -278,7 +278,9 @@ trained, its gradient, optimizer state and workspaces.)doc")
         .def_property_readonly("optimizer", &Net::optimizer)
         .def("initialize", &Net::initialize, py::arg("inits"), py::arg("scales"), py::arg("seed"))
         .def("reseed", &Net::reseed, py::arg("seed"))
-        .def("configure", &Net::configure, py::arg("config"))
+        .def("configure", &Net::configure, py::arg("config"), py::arg("reset") = true,
+             R"doc(Set the optimizer; reset=True zeroes its state and step count (a fresh optimizer), reset=False
+keeps them to continue training (same optimizer kind only).)doc")
         .def("set_learning_rate", &Net::set_learning_rate, py::arg("lr"))
         .def("penalty", &Net::penalty)
         .def(
@@ -505,9 +507,11 @@ PYBIND11_MODULE(_core, m) {
         .def_readonly("loss", &MetricSums::loss)
         .def_readonly("weight", &MetricSums::weight)
         .def_readonly("correct", &MetricSums::correct)
-        .def_readonly("sse", &MetricSums::sse)
-        .def_readonly("ysum", &MetricSums::ysum)
-        .def_readonly("ysq", &MetricSums::ysq)
+        .def_readonly("sse", &MetricSums::sse, R"doc(Per output: sum_i w_i (y_ik - a_ik)^2.)doc")
+        .def_readonly("y_shift", &MetricSums::y_shift,
+                      R"doc(Per output: the shift the targets' mean is kept relative to.)doc")
+        .def_readonly("y_mean", &MetricSums::y_mean, R"doc(Per output: the weighted mean of y_ik - y_shift_k.)doc")
+        .def_readonly("y_m2", &MetricSums::y_m2, R"doc(Per output: sum_i w_i (y_ik - mean_k)^2, computed centred.)doc")
         .def_readonly("nonfinite_rows", &MetricSums::nonfinite_rows);
     py::class_<EpochResult>(m, "EpochResult", R"doc(What one training epoch measured.)doc")
         .def_readonly("sums", &EpochResult::sums)

@@ -113,46 +113,111 @@ double loss_forward_backward(Loss loss, Activation out, T alpha, const T* z, con
 // threshold_accuracy: every output thresholded at 0.5 matches (binary and multi-label).
 enum class Metric : int32_t { none = 0, accuracy = 1, threshold_accuracy = 2, r2 = 3 };
 
-// Sums from which accuracy and R^2 are formed, accumulated over batches.
+// Sums from which accuracy and R^2 are formed, accumulated over chunks of rows (batches,
+// inference chunks) and merged over threads, all in double whatever T is.
+//
+// R^2 = 1 - sse / sst needs the targets' centred sum of squares sst. The textbook
+// sum(y^2) - sum(y)^2 / W cancels catastrophically once the spread of y is small next to
+// its mean (y = 1e7 + N(0, 1): every digit of sst is lost), so each chunk is reduced to
+// its weight, mean and centred sum of squares M2 (two passes over the chunk, which is in
+// cache), and chunks are merged with Chan, Golub & LeVeque's pairwise formula. Means are
+// kept relative to one shift per output (the pass's first target row), so they stay
+// small numbers whose rounding does not swamp the spread when the offset is 1e12.
 struct MetricSums {
     double loss = 0.0;     // sum_i w_i l_i
     double weight = 0.0;   // sum_i w_i
     double correct = 0.0;  // sum_i w_i [prediction i is right]
-    std::vector<double> sse, ysum, ysq;  // per output: sum w (y - a)^2, sum w y, sum w y^2
+    // per output k: sse = sum_i w_i (y_ik - a_ik)^2; y_shift = the shift s_k;
+    // y_mean = weighted mean of (y_ik - s_k); y_m2 = sum_i w_i (y_ik - mean_k)^2
+    std::vector<double> sse, y_shift, y_mean, y_m2;
     int64_t nonfinite_rows = 0;  // rows whose outputs (or logits) were NaN or infinite; counted by evaluate only
 
     void reset(int64_t outputs) {
         loss = weight = correct = 0.0;
         nonfinite_rows = 0;
         sse.assign(outputs, 0.0);
-        ysum.assign(outputs, 0.0);
-        ysq.assign(outputs, 0.0);
+        y_shift.assign(outputs, 0.0);
+        y_mean.assign(outputs, 0.0);
+        y_m2.assign(outputs, 0.0);
+    }
+
+    // The shift of every output, from one target row y0 (outputs); every part merged into
+    // another must share it (a pass sets it once, from its first row, in every part).
+    template <class T>
+    void set_shift(const T* y0) {
+        for (size_t k = 0; k < y_shift.size(); ++k) y_shift[k] = double(y0[k]);
     }
 };
 
-// a (B,O) predictions, y (B,O) targets, w (B) or null: adds weight and the metric's sums.
+// Adds a part (weight wb, mean mb, centred sum of squares m2b) to the running (wa, ma, m2a):
+// Chan, Golub & LeVeque's update, exact in exact arithmetic for any split of the rows.
+inline void merge_moments(double wa, double& ma, double& m2a, double wb, double mb, double m2b) {
+    if (!(wb > 0.0)) return;
+    const double w = wa + wb;
+    const double delta = mb - ma;
+    const double share = wb / w;
+    ma += delta * share;
+    m2a += m2b + delta * delta * wa * share;
+}
+
+// part's sums added into `into` (both reset to the same outputs and shift).
+inline void merge_metric_sums(MetricSums& into, const MetricSums& part) {
+    for (size_t k = 0; k < into.sse.size(); ++k) {
+        into.sse[k] += part.sse[k];
+        merge_moments(into.weight, into.y_mean[k], into.y_m2[k], part.weight, part.y_mean[k], part.y_m2[k]);
+    }
+    into.loss += part.loss;
+    into.weight += part.weight;
+    into.correct += part.correct;
+    into.nonfinite_rows += part.nonfinite_rows;
+}
+
+// a (B,O) predictions, y (B,O) targets, w (B) or null: adds the chunk's weight and the
+// metric's sums to s. For R^2 the chunk's moments come from two passes over it (the
+// second corrected for the rounding of the first's mean), merged into s as above.
 template <class T>
 void accumulate_metric(MetricSums& s, Metric metric, const T* a, const T* y, const T* w, int64_t B, int64_t O) {
-    for (int64_t i = 0; i < B; ++i) {
-        const T* ai = a + i * O;
-        const T* yi = y + i * O;
-        const double wi = w ? double(w[i]) : 1.0;
-        s.weight += wi;
-        if (metric == Metric::accuracy) {
-            if (std::max_element(ai, ai + O) == ai + (std::max_element(yi, yi + O) - yi)) s.correct += wi;
-        } else if (metric == Metric::threshold_accuracy) {
-            bool right = true;
-            for (int64_t k = 0; k < O; ++k) right = right && ((ai[k] > T(0.5)) == (yi[k] > T(0.5)));
-            if (right) s.correct += wi;
-        } else if (metric == Metric::r2) {
-            for (int64_t k = 0; k < O; ++k) {
-                const double d = double(yi[k]) - double(ai[k]);
-                s.sse[k] += wi * d * d;
-                s.ysum[k] += wi * yi[k];
-                s.ysq[k] += wi * double(yi[k]) * yi[k];
+    double chunk_weight = 0.0;
+    for (int64_t i = 0; i < B; ++i) chunk_weight += w ? double(w[i]) : 1.0;
+    if (metric == Metric::accuracy || metric == Metric::threshold_accuracy) {
+        for (int64_t i = 0; i < B; ++i) {
+            const T* ai = a + i * O;
+            const T* yi = y + i * O;
+            bool right;
+            if (metric == Metric::accuracy) {
+                right = std::max_element(ai, ai + O) == ai + (std::max_element(yi, yi + O) - yi);
+            } else {
+                right = true;
+                for (int64_t k = 0; k < O; ++k) right = right && ((ai[k] > T(0.5)) == (yi[k] > T(0.5)));
             }
+            if (right) s.correct += w ? double(w[i]) : 1.0;
+        }
+    } else if (metric == Metric::r2 && chunk_weight > 0.0) {
+        for (int64_t k = 0; k < O; ++k) {
+            const double shift = s.y_shift[k];
+            double first = 0.0, sse = 0.0;  // sum w (y - shift), sum w (y - a)^2
+            for (int64_t i = 0; i < B; ++i) {
+                const double wi = w ? double(w[i]) : 1.0;
+                const double yik = double(y[i * O + k]);
+                const double e = yik - double(a[i * O + k]);
+                first += wi * (yik - shift);
+                sse += wi * e * e;
+            }
+            const double guess = first / chunk_weight;
+            double c = 0.0, q = 0.0;  // sum w d, sum w d^2 with d = y - shift - guess
+            for (int64_t i = 0; i < B; ++i) {
+                const double wi = w ? double(w[i]) : 1.0;
+                const double d = (double(y[i * O + k]) - shift) - guess;
+                c += wi * d;
+                q += wi * d * d;
+            }
+            const double mean = guess + c / chunk_weight;
+            const double m2 = std::max(q - c * c / chunk_weight, 0.0);
+            s.sse[k] += sse;
+            merge_moments(s.weight, s.y_mean[k], s.y_m2[k], chunk_weight, mean, m2);
         }
     }
+    s.weight += chunk_weight;
 }
 
 }  // namespace nnfast

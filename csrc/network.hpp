@@ -221,10 +221,16 @@ public:
     const T* scaling() const { return scaling_.load(std::memory_order_acquire); }
     bool standardized() const { return scaling() != nullptr; }
 
-    // A fresh optimizer: state zeroed, step count reset.
-    void configure(const OptimizerConfig& config) {
+    // The optimizer's settings. With `reset`, a fresh optimizer: state zeroed, step count
+    // restarted. Without, training continues where the last call stopped (Adam's moments and
+    // bias correction, SGD's velocity), which only means something for the same kind of
+    // optimizer: another kind is refused while there is state to misread.
+    void configure(const OptimizerConfig& config, bool reset = true) {
         const Change change(*this, "configure");
+        if (!reset && has_training_state() && config.kind != opt_.kind)
+            throw std::invalid_argument("continuing training needs the optimizer it started with; reset to change it");
         opt_ = config;
+        if (!reset) return;
         if (has_training_state()) {  // else it starts zeroed when the first training call allocates it
             std::fill(state1_, state1_ + n_params_, T(0));
             std::fill(state2_, state2_ + n_params_, T(0));
@@ -289,7 +295,8 @@ public:
         steps_ = first_step + result.batches;
         count_bytes();
         result.sums.reset(outputs());
-        for (int t = 0; t < last_threads_; ++t) merge(result.sums, ws_[t].sums);
+        result.sums.set_shift(Y + order_[0] * outputs());  // the shift every thread's sums used
+        for (int t = 0; t < last_threads_; ++t) merge_metric_sums(result.sums, ws_[t].sums);
         return result;
     }
 
@@ -406,7 +413,10 @@ public:
     MetricSums evaluate(const T* X, const T* Y, const T* w, int64_t n, Loss loss, Metric metric) const {
         const int64_t O = outputs();
         std::vector<MetricSums> parts(size_t(threads_for(n)));
-        for (auto& part : parts) part.reset(O);
+        for (auto& part : parts) {
+            part.reset(O);
+            part.set_shift(Y);  // R^2's moments are kept relative to the first row's targets
+        }
         const int used = over_chunks(n, [&](InferenceBuffers& buf, int thread, int64_t start, int64_t B) {
             const T* ws = w ? w + start : nullptr;
             forward_infer(X + start * inputs_, B, buf, buf.z, buf.out);
@@ -419,7 +429,8 @@ public:
         });
         MetricSums total;
         total.reset(O);
-        for (int t = 0; t < used; ++t) merge(total, parts[t]);
+        total.set_shift(Y);
+        for (int t = 0; t < used; ++t) merge_metric_sums(total, parts[t]);
         return total;
     }
 
@@ -553,8 +564,10 @@ private:
             ws.grads = buffers[6 + L];
             ws.masks.resize(L);
             for (size_t l = 0; l < L; ++l) ws.masks[l].assign(size_t(mask_sizes[l]), 0);
+            // a new thread's dropout stream starts from the seed; a growing one carries on, so
+            // that training continued with a larger batch does not replay its masks
+            if (ws.capacity == 0) ws.rng.reseed(stream_seed(t));
             ws.capacity = rows;
-            ws.rng.reseed(stream_seed(t));
         }
         ++workspace_allocations_;
         count_bytes();
@@ -585,6 +598,7 @@ private:
         const size_t L = layers_.size();
         Workspace& ws = ws_[t];
         ws.sums.reset(outputs());
+        ws.sums.set_shift(Y + order_[0] * outputs());  // one shift for every thread's R^2 moments
         T* grads = t == 0 ? grads_ : ws.grads;
         const bool clipping = opt_.clip_norm > 0.0;
         for (int64_t b = 0, start = 0; start < n; ++b, start += batch) {
@@ -760,18 +774,6 @@ private:
                 undo_dropout(a, next, ws.masks[l].data(), B * I, layers_[l].input_dropout);
             activation_backward(next, next, a, B, I, below.activation, T(below.alpha));
             std::swap(dz, next);
-        }
-    }
-
-    static void merge(MetricSums& into, const MetricSums& part) {
-        into.loss += part.loss;
-        into.weight += part.weight;
-        into.correct += part.correct;
-        into.nonfinite_rows += part.nonfinite_rows;
-        for (size_t k = 0; k < into.sse.size(); ++k) {
-            into.sse[k] += part.sse[k];
-            into.ysum[k] += part.ysum[k];
-            into.ysq[k] += part.ysq[k];
         }
     }
 

@@ -18,11 +18,13 @@ _preload_blas()
 from . import _core  # noqa: E402
 from . import data, losses, optimizers, schedules  # noqa: E402
 from .callbacks import Callback, DivergenceWarning, EarlyStopping, History, ProgressBar  # noqa: E402
-from .hyperparams import Hyperparameters, train  # noqa: E402
+from ._targets import AutoTaskWarning, LabelColumnWarning, TargetWarning  # noqa: E402
+from .hyperparams import Hyperparameters  # noqa: E402
 from .io import load, save  # noqa: E402
 from .layers import Dense, Dropout  # noqa: E402
 from .model import ModelBusyError, Sequential  # noqa: E402
 from .optimizers import SGD, Adagrad, Adam, AdamW, RMSProp  # noqa: E402
+from .training import train  # noqa: E402
 
 __version__ = _core.__version__
 
@@ -34,6 +36,7 @@ __all__ = [
     "Hyperparameters", "train", "Sequential", "Dense", "Dropout", "load", "save",
     "SGD", "Adagrad", "RMSProp", "Adam", "AdamW",
     "History", "Callback", "EarlyStopping", "ProgressBar", "DivergenceWarning", "ModelBusyError",
+    "TargetWarning", "LabelColumnWarning", "AutoTaskWarning",
     "data", "losses", "optimizers", "schedules",
     "set_num_threads", "get_num_threads", "usable_cpus", "blas_info",
 ]

@@ -240,19 +240,6 @@ def _array_to_real(arr: np.ndarray, name: str, dtype: Any, context: str, shape_c
                     f"{_hints([kind], columns=arr.ndim == 2)}")
 
 
-def numeric_dtype(value: Any) -> Optional[np.dtype]:
-    """The dtype of an array of numbers, or of a frame whose columns share one NumPy numeric
-    dtype (what :func:`real_array` returns it in without converting); None otherwise."""
-    if isinstance(value, np.ndarray):
-        return value.dtype if value.dtype.kind in "biuf" else None
-    if pandas_kind(value) == "frame":
-        dtypes = set(value.dtypes)
-        if len(dtypes) == 1:
-            dtype = dtypes.pop()
-            return dtype if isinstance(dtype, np.dtype) and dtype.kind in "biuf" else None
-    return None
-
-
 def _series_to_real(series, name: str, dtype: Any, context: str, shape_check: ShapeCheck) -> np.ndarray:
     kind = _column_kind(series.dtype)
     if kind in ("number", "nullable") and shape_check is not None:

@@ -6,6 +6,7 @@ these functions and compare. Read it as the definition of what each kernel compu
 
 from __future__ import annotations
 
+import math
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -216,3 +217,25 @@ def named_parameters(Ws: Sequence[np.ndarray], bs: Sequence[np.ndarray]) -> Dict
     for l, (W, b) in enumerate(zip(Ws, bs), start=1):
         out[f"W{l}"], out[f"b{l}"] = W, b
     return out
+
+
+def r2_score(y: np.ndarray, a: np.ndarray, w: Optional[np.ndarray] = None) -> float:
+    """R^2 of predictions a (B,O) for targets y (B,O), rows weighted by w (B) or not,
+    averaged uniformly over the outputs, in float64 whatever the inputs' dtype: per output
+    ``1 - sum w (y - a)^2 / sum w (y - mean)^2``, the denominator from a second, centred
+    pass (with the first-order correction for the rounding of the mean); an output whose
+    targets are constant scores 1 when predicted exactly, else 0 (scikit-learn's r2_score
+    with force_finite). The twin of the core's metric sums (csrc/losses.hpp), whatever way
+    it splits the rows."""
+    y, a = np.asarray(y, np.float64), np.asarray(a, np.float64)
+    w = np.ones(len(y)) if w is None else np.asarray(w, np.float64)
+    total = math.fsum(w)
+    scores = []
+    for k in range(y.shape[1]):
+        mean = math.fsum(w * y[:, k]) / total
+        d = y[:, k] - mean
+        c = math.fsum(w * d)
+        sst = max(math.fsum(w * d * d) - c * c / total, 0.0)
+        sse = math.fsum(w * (y[:, k] - a[:, k]) ** 2)
+        scores.append(1.0 - sse / sst if sst > 0 else (1.0 if sse == 0 else 0.0))
+    return float(np.mean(scores))

@@ -1,6 +1,22 @@
-"""How targets y map to the network's outputs, and outputs back to predictions.
+"""The task a run learns, and how targets y map to the network's outputs and back.
 
-The loss decides the task:
+Every entry point (``nnfast.train``, ``Sequential.fit``, ``tune.search``, the
+scikit-learn estimators, the command line) decides the task with :func:`resolve_task`,
+the one place where a guess is made, and said:
+
+- a ``loss`` other than "auto" decides it (cross-entropies classify, mse and mae regress);
+- else ``task`` ("classification" or "regression") does;
+- else ``task="auto"`` reads y: booleans, strings and other objects are class labels,
+  floating-point values are a regression target, one-hot rows are classes, and integers
+  are class labels unless they have more than :data:`AUTO_MAX_CLASSES` distinct values
+  that are also more than one in :data:`AUTO_MIN_ROWS_PER_CLASS` rows: then they are
+  taken as quantities (counts, prices in cents, ages), with an :class:`AutoTaskWarning`
+  that names ``task=``.
+
+Class labels given as a column, shape (n, 1), are read as the 1-D labels they are, with
+a :class:`LabelColumnWarning` (scikit-learn's rule for classifiers).
+
+The loss then decides the encoding:
   cross_entropy          classes: labels (any sortable hashables) -> one-hot; or a 2-D
                          array of one-hot / probability rows
   binary_cross_entropy   two classes -> one output; or a 2-D 0/1 array (multi-label)
@@ -9,7 +25,11 @@ The loss decides the task:
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+import math
+import numbers
+import warnings
+from dataclasses import dataclass
+from typing import Any, Dict, Optional, Tuple, Union
 
 import numpy as np
 
@@ -18,6 +38,176 @@ from ._convert import is_categorical, target_array
 from ._validation import check_labels, check_real
 
 CLASSIFICATION_LOSSES = ("cross_entropy", "binary_cross_entropy")
+REGRESSION_LOSSES = ("mse", "mae")
+#: what Hyperparameters(task=...) accepts
+TASKS = ("auto", "classification", "regression")
+#: task="auto" always takes integer targets with at most this many distinct values as classes
+AUTO_MAX_CLASSES = 20
+#: ... and more distinct values too, as long as there are at least this many rows per value on average
+AUTO_MIN_ROWS_PER_CLASS = 20
+
+#: class_weight as the record and fit keep it: None, "balanced" or ((label, weight), ...) sorted by label
+ClassWeight = Union[None, str, Tuple[Tuple[Any, float], ...]]
+
+
+class TargetWarning(UserWarning):
+    """nnfast read the targets in a way the call did not spell out; the message says how and
+    which argument makes it explicit. Filter this class to silence all such warnings."""
+
+
+class LabelColumnWarning(TargetWarning):
+    """Class labels came as a column, shape (n, 1), and were read as ``y.ravel()``."""
+
+
+class AutoTaskWarning(TargetWarning):
+    """``task="auto"`` took integer targets for a regression target (too many distinct
+    values to be class labels); ``task=`` says which is meant."""
+
+
+def task_of_loss(loss: str) -> str:
+    """"classification" for the cross-entropies, "regression" for mse and mae."""
+    return "classification" if loss in CLASSIFICATION_LOSSES else "regression"
+
+
+@dataclass(frozen=True)
+class TaskChoice:
+    """What :func:`resolve_task` decided for some targets."""
+
+    task: str  # "classification" or "regression"
+    loss: str  # the loss training uses
+    y: Any  # the targets as training reads them (a column of class labels made 1-D)
+    reason: str  # how the task was decided, for messages
+
+
+def _is_one_hot(arr: np.ndarray) -> bool:
+    return bool(arr.ndim == 2 and arr.dtype.kind in "biuf" and arr.size and np.isin(arr, (0, 1)).all()
+                and (arr.sum(axis=1) == 1).all())
+
+
+def _guess(arr: np.ndarray) -> Tuple[str, str, bool]:
+    """(task, reason, whether to warn) that task="auto" reads from y (a column made 1-D)."""
+    if arr.ndim == 1:
+        kind = arr.dtype.kind
+        if kind in "bUSO":
+            return "classification", f"y holds {arr.dtype.name if kind != 'O' else 'object'} labels", False
+        if kind in "iu":
+            distinct = len(np.unique(arr))
+            if distinct > AUTO_MAX_CLASSES and distinct * AUTO_MIN_ROWS_PER_CLASS > len(arr):
+                return "regression", f"y holds {distinct} distinct integers in {len(arr)} rows", True
+            return "classification", f"y holds {distinct} distinct integers in {len(arr)} rows", False
+        return "regression", f"y holds {arr.dtype.name} values", False
+    if _is_one_hot(arr):
+        return "classification", "y holds one-hot rows", False
+    return "regression", f"y has shape {arr.shape} and is not one-hot", False
+
+
+def resolve_task(y: Any, task: str = "auto", loss: str = "auto", output: str = "auto", *, warn: bool = True,
+                 column_warning: type = LabelColumnWarning, stacklevel: int = 1) -> TaskChoice:
+    """The task, the loss and the targets a run trains on, decided once for every entry point.
+
+    Parameters
+    ----------
+    y : array-like
+        The targets as given.
+    task : {"auto", "classification", "regression"}
+    loss : str
+        "auto" or a loss name; a named loss decides the task.
+    output : str
+        The output activation ("auto", or e.g. "softmax", which asks for cross-entropy).
+    warn : bool
+        Emit the warnings (a :class:`LabelColumnWarning` for a column of labels, an
+        :class:`AutoTaskWarning` when ``task="auto"`` takes integers for quantities);
+        False for a second look at targets already resolved.
+    column_warning : subclass of LabelColumnWarning
+        The class of the column warning (scikit-learn's estimators add their own base).
+    stacklevel : int
+        Of the warnings: 1 points at the caller of this function, 2 at its caller, ...
+
+    Raises
+    ------
+    ValueError
+        If ``task`` and ``loss`` contradict each other, and for missing values in y.
+    TypeError
+        For y that mixes numbers and strings.
+    """
+    arr = target_array(y)  # as every entry point reads y: a Series by its values, object numbers as numbers
+    if loss != "auto":
+        chosen, reason = task_of_loss(loss), f"loss={loss!r}"
+        if task not in ("auto", chosen):
+            raise ValueError(f"loss {loss!r} is a {chosen} loss but task={task!r}; give a "
+                             f"{task} loss or loss='auto'")
+    elif task != "auto":
+        chosen, reason = task, f"task={task!r}"
+    else:
+        column = arr.ndim == 2 and arr.shape[1] == 1
+        chosen, reason, doubtful = (("classification", "y is categorical", False) if is_categorical(y)
+                                    else _guess(arr[:, 0] if column else arr))
+        reason = "task='auto': " + reason
+        if doubtful and warn:
+            warnings.warn(f"{reason}, too many to be class labels (more than {AUTO_MAX_CLASSES} values with fewer "
+                          f"than {AUTO_MIN_ROWS_PER_CLASS} rows each on average), so they are a regression target; "
+                          f"pass task='regression' to say so, or task='classification' if they are classes",
+                          AutoTaskWarning, stacklevel=stacklevel + 1)
+    if chosen == "classification" and arr.ndim == 2 and arr.shape[1] == 1:
+        if warn:
+            # no single quote in this message: scikit-learn's checks look for its repr in single quotes
+            warnings.warn(f"A column-vector y was passed when a 1d array was expected: class labels of shape "
+                          f"{arr.shape} are read as y.ravel(); pass 1-D labels"
+                          + (' (task="auto" took them for labels: pass task="regression" for numbers to predict)'
+                             if task == "auto" and loss == "auto" else ""), column_warning, stacklevel=stacklevel + 1)
+        arr = arr.ravel()
+        y = arr
+    if loss == "auto":
+        if chosen == "regression":
+            loss = "mse"
+        elif arr.ndim == 2 or output == "softmax":
+            loss = "cross_entropy"
+        else:
+            loss = "binary_cross_entropy" if len(Targets._unique(_labels(arr))) == 2 else "cross_entropy"
+    return TaskChoice(chosen, loss, y, reason)
+
+
+def check_class_weight(value: Any, name: str = "class_weight") -> ClassWeight:
+    """class_weight as the record keeps it: None, "balanced", or ((label, weight), ...)
+    sorted by label, from a dict or a list of pairs (JSON has no integer keys: pairs
+    round-trip integer labels). Labels are strings, integers, floats or booleans; weights
+    finite and non-negative.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Naming ``name``.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value != "balanced":
+            raise ValueError(f"{name} must be 'balanced', a dict label -> weight or None, got {value!r}")
+        return value
+    if isinstance(value, dict):
+        pairs = list(value.items())
+    elif isinstance(value, (list, tuple)) and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in value):
+        pairs = [tuple(p) for p in value]
+    else:
+        raise TypeError(f"{name} must be 'balanced', a dict label -> weight or None, got {value!r}")
+    out = []
+    for label, weight in pairs:
+        if isinstance(label, np.generic):
+            label = label.item()
+        if not isinstance(label, (str, numbers.Integral, float)) or (isinstance(label, float)
+                                                                       and not math.isfinite(label)):
+            raise TypeError(f"{name} labels must be strings, numbers or booleans, got {label!r}")
+        if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or not (math.isfinite(weight)
+                                                                                   and weight >= 0):
+            raise ValueError(f"{name}[{label!r}] must be a finite, non-negative number, got {weight!r}")
+        out.append((label, float(weight)))
+    if len({label for label, _ in out}) != len(out):
+        raise ValueError(f"{name} names a label twice")
+    try:
+        out.sort(key=lambda pair: pair[0])
+    except TypeError:
+        raise TypeError(f"{name} labels must be mutually comparable (all numbers or all strings)") from None
+    return tuple(out)
 
 
 def _labels(y: Any, name: str = "y") -> np.ndarray:
@@ -71,6 +261,11 @@ class Targets:
         return self.loss in CLASSIFICATION_LOSSES
 
     @property
+    def task(self) -> str:
+        """"classification" or "regression"."""
+        return task_of_loss(self.loss)
+
+    @property
     def metric(self) -> str:
         return "accuracy" if self.is_classifier else "r2"
 
@@ -114,9 +309,17 @@ class Targets:
         except TypeError:
             raise TypeError("class labels must be mutually comparable (e.g. all numbers or all strings)") from None
 
-    def transform(self, y: Any, dtype: np.dtype, name: str = "y") -> np.ndarray:
-        """y encoded as a C-ordered (samples, outputs) array of ``dtype``."""
+    def transform(self, y: Any, dtype: np.dtype, name: str = "y", unseen_hint: str = "") -> np.ndarray:
+        """y encoded as a C-ordered (samples, outputs) array of ``dtype``. Class labels
+        given as a column (samples, 1) are read as 1-D, with a LabelColumnWarning;
+        ``unseen_hint`` ends the error about labels outside the classes."""
         if self.kind in ("categorical", "binary"):
+            arr = np.asarray(y)
+            if arr.ndim == 2 and arr.shape[1] == 1:
+                warnings.warn(f"A column-vector {name} was passed when a 1d array was expected: class labels of "
+                              f"shape {arr.shape} are read as {name}.ravel(); pass 1-D labels", LabelColumnWarning,
+                              stacklevel=3)
+                y = arr.ravel()
             labels = _labels(y, name)
             try:
                 index = np.searchsorted(self.classes_, labels)
@@ -127,7 +330,7 @@ class Targets:
             unseen = self.classes_[index] != labels
             if unseen.any():
                 raise ValueError(f"{name} has labels not seen in training: {np.unique(labels[unseen])[:10].tolist()}; "
-                                 f"known: {self.classes_.tolist()}")
+                                 f"known: {self.classes_.tolist()}{unseen_hint}")
             if self.kind == "binary":
                 return np.ascontiguousarray(index[:, None], dtype=dtype)
             Y = np.zeros((len(labels), self.n_outputs), dtype=dtype)
@@ -145,6 +348,49 @@ class Targets:
         if self.kind == "soft" and not np.allclose(Y.sum(axis=1), 1.0, atol=1e-3):
             raise ValueError(f"each row of {name} must sum to 1 (one-hot or class probabilities)")
         return Y
+
+    def class_weights(self, Y: np.ndarray, class_weight: ClassWeight, rows: Optional[np.ndarray] = None) -> np.ndarray:
+        """Per-row weights, shape (samples,) float64, from the class of each row of the
+        encoded targets Y (samples, outputs): a dict's weight (1 for classes it leaves
+        out), or for "balanced" ``n / (n_classes * count of the row's class)`` counted over
+        ``rows`` (all rows when None), as scikit-learn computes it.
+
+        Raises
+        ------
+        ValueError
+            For regression or multi-label targets, probability rows, and labels that are
+            not classes of y.
+        """
+        if self.kind not in ("categorical", "binary", "soft"):
+            what = "a regression" if self.kind == "continuous" else "multi-label classification"
+            raise ValueError(f"class_weight applies to single-label classification, and this run is {what} (loss "
+                             f"{self.loss!r}); weight rows with sample_weight instead")
+        if self.kind == "binary":
+            index = (Y[:, 0] > 0.5).astype(np.intp)
+        else:
+            if self.kind == "soft" and not (Y.max(axis=1) == 1).all():
+                raise ValueError("class_weight needs one class per row; y holds class probabilities")
+            index = np.argmax(Y, axis=1)
+        n_classes = len(self.classes_)
+        if isinstance(class_weight, str):  # "balanced"
+            counted = index if rows is None else index[rows]
+            counts = np.bincount(counted, minlength=n_classes).astype(np.float64)
+            per_class = np.zeros(n_classes)
+            present = counts > 0
+            per_class[present] = len(counted) / (np.count_nonzero(present) * counts[present])
+        else:
+            per_class = np.ones(n_classes)
+            position = {label: i for i, label in enumerate(self.classes_.tolist())}
+            unknown = [label for label, _ in class_weight if label not in position]
+            if unknown:
+                hint = ""
+                if any(isinstance(u, str) for u in unknown) and any(str(c) in unknown for c in position):
+                    hint = " (keys read from JSON are strings: give [label, weight] pairs to keep numbers)"
+                raise ValueError(f"class_weight names labels that are not classes of y: {unknown[:10]}; classes: "
+                                 f"{self.classes_.tolist()[:20]}{hint}")
+            for label, weight in class_weight:
+                per_class[position[label]] = weight
+        return per_class[index]
 
     def decode(self, A: np.ndarray) -> np.ndarray:
         """Predictions from output activations A (samples, outputs)."""

@@ -36,11 +36,14 @@ class History:
     ``history["val_" + metric]`` (``metric`` is ``"accuracy"`` or ``"r2"``), ``history["lr"]``
     and ``history["time"]`` (seconds per epoch) are lists with one entry per epoch run.
     The cost is the one the optimizer minimises: the mean loss plus any l1/l2 penalty.
-    ``stop_reason`` says why training stopped (see :data:`STOP_REASONS`).
+    ``stop_reason`` says why training stopped (see :data:`STOP_REASONS`); ``task`` is
+    ``"classification"`` or ``"regression"``, as the run decided it (what ``task="auto"``
+    chose, for instance).
     """
 
-    def __init__(self, metric: str, max_epochs: int, validation: bool) -> None:
+    def __init__(self, metric: str, max_epochs: int, validation: bool, task: Optional[str] = None) -> None:
         self.metric = metric
+        self.task = task if task is not None else ("classification" if metric == "accuracy" else "regression")
         self.max_epochs = max_epochs
         self.validation = validation
         keys = ["loss", metric]
@@ -83,13 +86,13 @@ class History:
 
     def to_dict(self) -> Dict[str, Any]:
         """Plain data (JSON-ready): the series plus how the run ended."""
-        return {"metric": self.metric, "epochs": self.epochs, "stop_reason": self.stop_reason,
+        return {"task": self.task, "metric": self.metric, "epochs": self.epochs, "stop_reason": self.stop_reason,
                 "best_epoch": self.best_epoch, "initial_loss": self.initial_loss,
                 "diverged_epoch": self.diverged_epoch, **{k: list(v) for k, v in self._data.items()}}
 
     def __repr__(self) -> str:
         last = {k: round(v[-1], 5) for k, v in self._data.items() if v and k != "time"}
-        return f"History(epochs={self.epochs}, stop_reason={self.stop_reason!r}, last={last})"
+        return f"History(task={self.task!r}, epochs={self.epochs}, stop_reason={self.stop_reason!r}, last={last})"
 
 
 class Callback:

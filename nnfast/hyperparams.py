@@ -2,7 +2,9 @@
 
 Parameters (W, b) are what training learns; hyperparameters are what you (or the tuning
 harness) choose before it starts. Keeping them in one record makes a run printable,
-comparable, serialisable and searchable.
+comparable, serialisable and searchable. The record is plain data: it knows how to
+describe the pieces of a run (layers, optimizer, schedule, task) but trains nothing;
+:func:`nnfast.train` (in :mod:`nnfast.training`) does that, and imports flow that way.
 """
 
 from __future__ import annotations
@@ -12,20 +14,17 @@ import difflib
 import json
 import numbers
 from dataclasses import dataclass, fields
-from typing import Any, Dict, Iterable, Optional, Tuple, Union
+from typing import Any, Dict, Optional, Tuple, Union
 
-import numpy as np
-
-from ._targets import Targets, looks_like_labels
+from ._settings import DTYPES, check_settings_for_dtype
+from ._targets import REGRESSION_LOSSES, TASKS, ClassWeight, TaskChoice, check_class_weight, resolve_task, task_of_loss
 from ._validation import check_float, check_for_dtype, check_int, check_name
-from .callbacks import Callback, EarlyStopping, History
 from .layers import ACTIVATIONS, HIDDEN_ACTIVATIONS, INIT_NAMES, SCALED_INITIALIZERS, Dense, Dropout
 from .losses import DEFAULT_OUTPUT, LOSSES
-from .model import DTYPES, Sequential, check_settings_for_dtype
 from .optimizers import OPTIMIZERS, Optimizer
 from .schedules import SCHEDULES, Cosine, Exponential, InverseTime, ReduceOnPlateau, Schedule, Step
 
-__all__ = ["Hyperparameters", "train", "build_model", "check_names"]
+__all__ = ["Hyperparameters", "check_names"]
 
 #: settings that belong to one optimizer each (None = that optimizer's default)
 OPTIMIZER_SETTINGS = {
@@ -58,9 +57,21 @@ class Hyperparameters:
     Initialisation
         ``init``: ``"auto"`` (He for ReLU-family layers, Xavier otherwise) or a name in
         :data:`nnfast.layers.INITIALIZERS`; ``init_scale`` for constant/normal/uniform.
-    Cost
-        ``loss``: ``"auto"`` (cross-entropy for class labels, binary cross-entropy for
-        two classes, mse for real values) or a name in :data:`nnfast.losses.LOSSES`;
+    Task and cost
+        ``task``: ``"classification"``, ``"regression"`` or ``"auto"``, which reads y:
+        booleans, strings and one-hot rows are classes, floating-point values a
+        regression target, integers classes unless they have more than 20 distinct
+        values that are also more than 5% of the rows (fewer than 20 rows per value on
+        average: counts, prices, ages), which are a regression target, with an
+        :class:`nnfast.AutoTaskWarning` naming ``task=``. A ``loss`` other than auto
+        decides the task itself and must agree with ``task``.
+        ``loss``: ``"auto"`` (cross-entropy for classes, binary cross-entropy for two,
+        mse for regression) or a name in :data:`nnfast.losses.LOSSES`;
+        ``class_weight`` (classification only): None, ``"balanced"`` (each class
+        weighted ``n_samples / (n_classes * its count)`` on the training rows, as
+        scikit-learn does) or a dict label -> weight (1 for labels it leaves out),
+        multiplied into ``sample_weight``; kept as ((label, weight), ...) pairs sorted
+        by label, so that the record stays hashable and JSON keeps integer labels;
         ``l1``, ``l2``: weight penalties in the cost.
     Optimizer
         ``optimizer`` (sgd, adagrad, rmsprop, adam, adamw), ``lr``; settings that apply
@@ -101,7 +112,9 @@ class Hyperparameters:
     output: str = "auto"
     init: str = "auto"
     init_scale: Optional[float] = None
+    task: str = "auto"
     loss: str = "auto"
+    class_weight: ClassWeight = None
     optimizer: str = "adam"
     lr: float = 1e-3
     momentum: Optional[float] = None
@@ -142,7 +155,15 @@ class Hyperparameters:
             if self.init not in SCALED_INITIALIZERS:
                 raise ValueError(f"init_scale applies to init {', '.join(SCALED_INITIALIZERS)}; not {self.init!r}")
             set_("init_scale", check_float(self.init_scale, "init_scale"))
+        check_name(self.task, "task", TASKS)
         check_name(self.loss, "loss", ("auto", *LOSSES))
+        if self.loss != "auto" and self.task not in ("auto", task_of_loss(self.loss)):
+            raise ValueError(f"loss {self.loss!r} is a {task_of_loss(self.loss)} loss but task={self.task!r}; "
+                             f"give a {self.task} loss or loss='auto'")
+        set_("class_weight", check_class_weight(self.class_weight))
+        if self.class_weight is not None and (self.task == "regression" or self.loss in REGRESSION_LOSSES):
+            said = "task='regression'" if self.task == "regression" else f"loss={self.loss!r}"
+            raise ValueError(f"class_weight applies to classification, not to a regression ({said})")
         check_name(self.optimizer, "optimizer", OPTIMIZERS)
         set_("lr", check_float(self.lr, "lr", low=0.0, low_open=True))
         for name in ("momentum", "nesterov", "beta1", "beta2", "eps", "rho", "weight_decay"):
@@ -216,15 +237,21 @@ class Hyperparameters:
             return ReduceOnPlateau(**kw(factor=rate, patience=steps, min_lr=min_lr))
         return SCHEDULES["constant"]()
 
+    def resolve_task(self, y: Any, warn: bool = True, stacklevel: int = 1) -> TaskChoice:
+        """The task, loss and targets (``.task``, ``.loss``, ``.y``) a run of this record
+        trains on for targets y.
+
+        Follows ``task`` and ``loss`` (see the class docstring); ``warn`` emits the
+        :class:`nnfast.TargetWarning` s of a doubtful guess or a column of labels, at
+        ``stacklevel`` (1: the caller of this method). Every training entry point
+        decides through this (see :func:`nnfast._targets.resolve_task`).
+        """
+        return resolve_task(y, self.task, self.loss, self.output, warn=warn, stacklevel=stacklevel + 1)
+
     def resolve_loss(self, y: Any) -> str:
-        """The loss for targets y: this record's, or the one "auto" picks from y."""
-        if self.loss != "auto":
-            return self.loss
-        if not looks_like_labels(y):
-            return "mse"
-        if np.ndim(y) == 2 or self.output == "softmax":
-            return "cross_entropy"
-        return "binary_cross_entropy" if len(np.unique(np.asarray(y))) == 2 else "cross_entropy"
+        """The loss for targets y: this record's, or the one its ``task`` (or "auto") picks
+        from y, without warnings (:meth:`resolve_task` warns)."""
+        return self.resolve_task(y, warn=False).loss
 
     def layers(self, n_outputs: int, loss: str) -> list:
         """The layer stack: hidden Dense layers (each followed by its Dropout) and the output."""
@@ -246,8 +273,10 @@ class Hyperparameters:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> Dict[str, Any]:
-        """Every field, JSON-ready (tuples become lists)."""
-        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in fields(self)}
+        """Every field, JSON-ready (tuples become lists; class_weight a list of [label, weight] pairs)."""
+        def plain(value: Any) -> Any:
+            return [plain(v) for v in value] if isinstance(value, tuple) else value
+        return {f.name: plain(getattr(self, f.name)) for f in fields(self)}
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> "Hyperparameters":
@@ -266,9 +295,17 @@ class Hyperparameters:
 
     def __repr__(self) -> str:
         defaults = {f.name: f.default for f in fields(self)}
-        shown = [f"{name}={value!r}" for name, value in ((f.name, getattr(self, f.name)) for f in fields(self))
-                 if value != defaults[name]]
+        shown = [f"{name}={dict(value) if name == 'class_weight' and isinstance(value, tuple) else value!r}"
+                 for name, value in ((f.name, getattr(self, f.name)) for f in fields(self)) if value != defaults[name]]
         return f"Hyperparameters({', '.join(shown)})"
+
+
+#: names other libraries give our fields (scikit-learn, Keras, PyTorch), for the "did you mean" hint
+ALIASES = {"learning_rate": "lr", "learning_rate_init": "lr", "lr_rate": "lr", "hidden_layer_sizes": "hidden",
+           "layers": "hidden", "units": "hidden", "n_epochs": "epochs", "max_iter": "epochs", "num_epochs": "epochs",
+           "alpha": "l2", "weight_penalty": "l2", "batch": "batch_size", "activation_function": "activation",
+           "random_state": "seed", "n_iter_no_change": "patience", "tol": "min_delta",
+           "learning_rate_schedule": "schedule", "solver": "optimizer"}
 
 
 def check_names(data: Dict[str, Any], where: str = "") -> None:
@@ -277,66 +314,20 @@ def check_names(data: Dict[str, Any], where: str = "") -> None:
     known = {f.name for f in fields(Hyperparameters)}
     for name in data:
         if name not in known:
-            close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.5)
+            close = [ALIASES[name]] if name in ALIASES else difflib.get_close_matches(str(name), known, n=1,
+                                                                                      cutoff=0.5)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             place = f" {where}" if where else ""
             raise ValueError(f"unknown hyperparameter {name!r}{place}{hint}")
 
 
-def build_model(hp: Hyperparameters, y: Any) -> Tuple[Sequential, str]:
-    """The untrained network ``hp`` describes for targets y, and the loss it trains with."""
-    if not isinstance(hp, Hyperparameters):
-        raise TypeError(f"hp must be nnfast.Hyperparameters, got {type(hp).__name__}")
-    loss = hp.resolve_loss(y)
-    n_outputs = Targets(loss).fit(y).n_outputs
-    model = Sequential(hp.layers(n_outputs, loss), init=hp.init, init_scale=hp.init_scale, seed=hp.seed,
-                       dtype=hp.dtype)
-    model.hyperparameters = hp
-    return model, loss
 
+def __getattr__(name: str) -> Any:
+    """``nnfast.hyperparams.train`` and ``build_model`` moved to :mod:`nnfast.training`; the
+    old names still work, looked up when first used, so that this module imports nothing
+    above it."""
+    if name in ("train", "build_model"):
+        from . import training
 
-def train(hp: Hyperparameters, X: Any, y: Any, *, validation: Optional[Tuple[Any, ...]] = None,
-          sample_weight: Any = None, callbacks: Optional[Iterable[Callback]] = (),
-          verbose: Union[bool, str, None] = "auto") -> Tuple[Sequential, History]:
-    """Build the network ``hp`` describes and train it on (X, y).
-
-    Parameters
-    ----------
-    hp : Hyperparameters
-    X, y : training data (see :meth:`nnfast.Sequential.fit` for the forms of y)
-    validation : (X_val, y_val), optional
-        Watched every epoch, used for early stopping (``hp.patience``), never trained
-        on. Without it, ``hp.validation_split`` of (X, y) is held out when set.
-    sample_weight : array of shape (samples,), optional
-    callbacks : iterable of Callback, or None
-    verbose : bool, "auto" or None
-        See :meth:`nnfast.Sequential.fit`, which also says what happens when training
-        diverges and which errors bad data raises.
-
-    Returns
-    -------
-    model : Sequential
-        The trained model; ``model.hyperparameters`` is ``hp``.
-    history : History
-        Per-epoch costs and metrics, and why training stopped.
-
-    Examples
-    --------
-    >>> import nnfast as nf
-    >>> X, y = nf.data.load_digits()
-    >>> hp = nf.Hyperparameters(hidden=(32,), epochs=3, standardize=True)
-    >>> model, history = nf.train(hp, X, y, verbose=False)
-    >>> history.epochs
-    3
-    """
-    model, loss = build_model(hp, y)
-    callbacks = model._callbacks(callbacks, False)
-    if hp.patience is not None:
-        callbacks.insert(0, EarlyStopping(patience=hp.patience, min_delta=hp.min_delta))
-    history = model.fit(X, y, loss=loss, optimizer=hp.optimizer_spec(), epochs=hp.epochs,
-                        batch_size=hp.batch_size, validation=validation,
-                        validation_split=hp.validation_split if validation is None else 0.0,
-                        sample_weight=sample_weight, l1=hp.l1, l2=hp.l2, clip_norm=hp.clip_norm,
-                        schedule=hp.schedule_spec(), callbacks=callbacks, shuffle=hp.shuffle,
-                        standardize=hp.standardize, verbose=verbose)
-    return model, history
+        return getattr(training, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,8 +17,10 @@ import numpy as np
 
 from . import _core
 from ._targets import Targets
+from .hyperparams import Hyperparameters
 from .layers import ACTIVATIONS, INIT_NAMES, Dense, Dropout
 from .losses import LOSSES
+from .model import Sequential
 
 __all__ = ["save", "load"]
 
@@ -42,8 +44,6 @@ def save(model, path: "str | os.PathLike") -> None:
         If the model has not been built, or its class labels are not JSON values
         (strings, integers, floats, booleans).
     """
-    from .model import Sequential
-
     if not isinstance(model, Sequential):
         raise TypeError(f"expected an nnfast.Sequential, got {type(model).__name__}")
     net = model._core_net()
@@ -159,9 +159,6 @@ _CLASS_DTYPE_KINDS = "biufUO"  # what np.unique gives for labels nnfast accepts
 def _model_from_document(net, raw: bytes):
     """The Sequential around a loaded core network, from the file's JSON document, every
     field checked (also against the network the binary part describes)."""
-    from .hyperparams import Hyperparameters
-    from .model import Sequential
-
     try:
         doc = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:

@@ -20,8 +20,9 @@ import numpy as np
 
 from . import _core
 from ._bounds import certify_finite
-from ._targets import Targets
-from ._validation import (all_finite, check_bool, check_float, check_for_dtype, check_int, check_matrix,
+from ._settings import DTYPES, check_settings_for_dtype
+from ._targets import Targets, check_class_weight, resolve_task
+from ._validation import (all_finite, c_array, check_bool, check_float, check_for_dtype, check_int, check_matrix,
                           check_matrix_extent, check_name, check_sample_weight, check_split_weights)
 from .callbacks import Callback, DivergenceWarning, History, ProgressBar
 from .data import Standardizer, split_indices
@@ -32,13 +33,21 @@ from .schedules import Schedule, make_schedule
 
 __all__ = ["Sequential"]
 
-DTYPES = {"float32": np.float32, "float64": np.float64}
 _NETWORKS = {"float32": _core.Network32, "float64": _core.Network64}
 # rows of training data used to measure the cost before training (the divergence yardstick)
 _INITIAL_COST_ROWS = 4096
 
 #: raised when a change of a model (fit, build, ...) starts while another thread changes it
 ModelBusyError = _core.ModelBusyError
+
+
+def _copy_config(config):
+    """A copy of a core OptimizerConfig (the network's ``optimizer`` property is a live view)."""
+    copy = _core.OptimizerConfig()
+    for name in ("kind", "lr", "momentum", "nesterov", "beta1", "beta2", "rho", "eps", "weight_decay", "l1", "l2",
+                 "clip_norm"):
+        setattr(copy, name, getattr(config, name))
+    return copy
 
 
 def _one_change_at_a_time(what: str, reentrant: bool = False):
@@ -66,16 +75,6 @@ def _one_change_at_a_time(what: str, reentrant: bool = False):
                 self._change_lock.release()
         return guarded
     return decorate
-
-
-def check_settings_for_dtype(dtype: str, optimizer: Optimizer, l1: float = 0.0, l2: float = 0.0,
-                             clip_norm: Optional[float] = None, schedule: Optional[Schedule] = None) -> None:
-    """Refuse training settings that become 0, subnormal or infinite in ``dtype``, where the
-    core's optimizer step uses them (e.g. ``eps=1e-300`` is 0 in float32)."""
-    optimizer.check_dtype(DTYPES[dtype])
-    for name, value in (("l1", l1), ("l2", l2), ("clip_norm", clip_norm or 0.0),
-                        ("min_lr", getattr(schedule, "min_lr", 0.0))):
-        check_for_dtype(value, name, DTYPES[dtype])
 
 
 @dataclass
@@ -161,6 +160,10 @@ class Sequential:
         self.loss: Optional[str] = None
         self._net = None
         self._targets: Optional[Targets] = None
+        # what a further fit continues: the optimizer of the last fit and the epochs run since
+        # the model was built or reset (the schedule's clock)
+        self._optimizer: Optional[Optimizer] = None
+        self._epochs_trained = 0
         # what a classifier's predict needs, worked out once per targets: (targets, threshold, classes);
         # one tuple, replaced whole, so a thread never sees the targets with another's labels
         self._labels: Tuple[Optional[Targets], bool, Optional[np.ndarray]] = (None, False, None)
@@ -176,7 +179,7 @@ class Sequential:
     def build(self, inputs: int) -> "Sequential":
         """Create the parameters for ``inputs`` features and initialise them."""
         inputs = check_int(inputs, "inputs", low=1, high=2**31 - 1)
-        specs, inits, scales = [], [], []
+        specs = []
         dropout = 0.0
         for layer in self.layers:
             if isinstance(layer, Dropout):
@@ -184,18 +187,29 @@ class Sequential:
                 continue
             act_enum, _ = ACTIVATIONS[layer.activation]
             specs.append(_core.LayerSpec(layer.units, act_enum, layer.resolved_alpha, dropout))
+            dropout = 0.0
+        net = _NETWORKS[self.dtype](inputs, specs)
+        self._initialize(net)
+        self._net = net
+        # a new network: nothing of an earlier fit applies to it
+        self.loss, self._targets, self._labels = None, None, (None, False, None)
+        self._optimizer, self._epochs_trained = None, 0
+        return self
+
+    def _initialize(self, net) -> None:
+        """The initial weights of ``net``, drawn from the model's seed (biases zero)."""
+        inits, scales = [], []
+        for layer in self.layers:
+            if isinstance(layer, Dropout):
+                continue
             init = layer.init or self.init
             init = auto_init(layer.activation) if init == "auto" else init
             inits.append(INITIALIZERS[init])
             scales.append(self.init_scale if self.init_scale is not None else SCALED_INITIALIZERS.get(init, 0.0))
-            dropout = 0.0
-        net = _NETWORKS[self.dtype](inputs, specs)
         net.initialize(inits, scales, self.seed)
         if not all_finite(net.params):  # e.g. a normal init whose scale times a large draw overflows float32
             raise ValueError(f"init_scale={self.init_scale:g} gives infinite initial weights in {self.dtype}; "
                              f"use a smaller init_scale" + (" or dtype float64" if self.dtype == "float32" else ""))
-        self._net = net
-        return self
 
     @property
     def built(self) -> bool:
@@ -224,6 +238,11 @@ class Sequential:
         """Bytes of memory the model's network holds: its parameters (a loaded or new model),
         plus, once it has trained, the gradient, the optimizer state and the batch workspaces."""
         return self._core_net().nbytes
+
+    @property
+    def task(self) -> Optional[str]:
+        """"classification" or "regression": what the model was fitted for (None before)."""
+        return None if self._targets is None else self._targets.task
 
     @property
     def classes_(self) -> Optional[np.ndarray]:
@@ -273,12 +292,13 @@ class Sequential:
         return {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}.get(last, "mse")
 
     @_one_change_at_a_time("fit")
-    def fit(self, X: Any, y: Any, *, loss: str = "auto", optimizer: Union[str, Optimizer] = "adam",
+    def fit(self, X: Any, y: Any, *, loss: str = "auto", optimizer: Union[str, Optimizer, None] = None,
             epochs: int = 10, batch_size: Optional[int] = 32,
             validation: Optional[Tuple[Any, ...]] = None, validation_split: float = 0.0,
-            sample_weight: Any = None, l1: float = 0.0, l2: float = 0.0, clip_norm: Optional[float] = None,
-            schedule: Union[str, Schedule, None] = "constant", callbacks: Optional[Iterable[Callback]] = (),
-            shuffle: bool = True, standardize: bool = False, divergence_factor: float = 10.0,
+            sample_weight: Any = None, class_weight: Any = None, l1: float = 0.0, l2: float = 0.0,
+            clip_norm: Optional[float] = None, schedule: Union[str, Schedule, None] = "constant",
+            callbacks: Optional[Iterable[Callback]] = (), shuffle: bool = True, standardize: Optional[bool] = None,
+            reset: bool = False, divergence_factor: float = 10.0,
             verbose: Union[bool, str, None] = "auto") -> History:
         """Train one epoch at a time; returns the :class:`~nnfast.History`.
 
@@ -289,12 +309,18 @@ class Sequential:
             another dtype, Fortran order, a list or a pandas frame costs one conversion.
         y : targets
             Class labels or one-hot rows for ``cross_entropy``, two classes (or 0/1
-            columns) for ``binary_cross_entropy``, real values for ``mse``/``mae``.
+            columns) for ``binary_cross_entropy``, real values for ``mse``/``mae``. Class
+            labels given as a column, shape (samples, 1), are read as ``y.ravel()`` with
+            a :class:`nnfast.LabelColumnWarning`.
         loss : str
-            One of :data:`nnfast.losses.LOSSES`, or ``"auto"``: cross-entropy for a
-            softmax output, binary cross-entropy for sigmoid, mse otherwise.
-        optimizer : str or optimizer spec
-            A name (default settings) or e.g. ``nnfast.Adam(lr=3e-4)``.
+            One of :data:`nnfast.losses.LOSSES`, or ``"auto"``: the loss of the previous
+            fit, else cross-entropy for a softmax output, binary cross-entropy for
+            sigmoid, mse otherwise.
+        optimizer : str, optimizer spec or None
+            A name (default settings) or e.g. ``nnfast.Adam(lr=3e-4)``; None: the
+            optimizer of the previous fit (unless ``reset``), else the one
+            ``model.hyperparameters`` names (a model from :func:`nnfast.train`, or
+            loaded), else Adam with its defaults.
         epochs : int
             The most epochs to run.
         batch_size : int or None
@@ -306,19 +332,30 @@ class Sequential:
             the model's seed (stratified for classes). The held-out rows are copied (a
             fraction of X); training reads its rows of X in place.
         sample_weight : array of shape (samples,), optional
+        class_weight : "balanced", dict label -> weight, or None
+            Classification only: each training row's weight is multiplied by its
+            class's (1 for classes a dict leaves out); "balanced" gives class ``c``
+            ``n / (n_classes * n_c)`` over the rows trained on, as scikit-learn does. The
+            validation cost stays weighted by ``sample_weight`` alone.
         l1, l2 : float
             Weight penalties ``l1 |W|_1 + (l2 / 2) |W|^2`` in the cost (biases are not penalised).
         clip_norm : float, optional
             Rescale each gradient to at most this global norm.
         schedule : str, schedule spec or None
             The learning rate per epoch (see :mod:`nnfast.schedules`); None: constant.
+            Its epoch counts every epoch since the model was built or reset, so a
+            schedule goes on across fits.
         callbacks : iterable of Callback, or None
             E.g. ``nnfast.EarlyStopping(patience=5)``.
         shuffle : bool
             Shuffle the rows each epoch (seeded).
-        standardize : bool
+        standardize : bool or None
             Learn per-feature mean and std on the training rows and apply them inside
-            the model, at training and prediction time alike.
+            the model, at training and prediction time alike. None: as the previous fit
+            did (False for a first fit).
+        reset : bool
+            Start afresh: weights initialised again from the model's seed, classes,
+            scaling, optimizer state, random streams and epoch count forgotten.
         divergence_factor : float
             Training diverges when the training cost exceeds this multiple of the cost
             before training (see Divergence below).
@@ -328,7 +365,7 @@ class Sequential:
         Returns
         -------
         History
-            Per-epoch costs and metrics, and ``stop_reason``.
+            Per-epoch costs and metrics, ``stop_reason`` and ``task``.
 
         Raises
         ------
@@ -336,10 +373,26 @@ class Sequential:
             For bad data or settings, before any training; among them settings that
             become 0 or infinite in the model's dtype (``eps=1e-300`` in float32), and
             data on which the network's outputs already overflow at its starting weights
-            (``|X|`` near 3e38 in float32). The model is left as it was.
+            (``|X|`` near 3e38 in float32). Fitting a fitted model again: labels outside
+            its classes, or a loss, ``standardize`` or kind of optimizer other than the
+            fitted one (each error says to pass ``reset=True`` to start afresh). The model
+            is left as it was.
 
         Notes
         -----
+        Fitting again. A model that has been fitted (or loaded) is trained further by
+        ``fit``, as if its epochs had run on: the same classes (labels outside them are
+        an error naming them; a subset is fine), the same input scaling (not learnt
+        again), the same loss, and, in the process that trained it, the optimizer state
+        (Adam's moments, SGD's velocity, the step count behind Adam's bias correction),
+        the shuffling and dropout streams and the schedule's epoch count carry on. So
+        ``fit(epochs=5)`` twice gives bit for bit the weights and costs of ``fit(epochs=10)``
+        with the same seed, data and settings. The optimizer's settings (``lr``, betas,
+        penalties, clipping) may change between fits; its kind may not. A loaded model
+        keeps its classes and scaling, but its optimizer state and streams were not
+        saved: they start afresh. ``reset=True`` starts afresh instead, as a new model
+        with the same seed would, and learns new classes and scaling.
+
         Divergence. Training stops with ``stop_reason == "diverged"`` and a
         :class:`~nnfast.DivergenceWarning` when a batch cost is NaN or infinite (the epoch
         stops before that batch's update), the epoch's cost exceeds ``divergence_factor``
@@ -355,12 +408,18 @@ class Sequential:
         weights and the largest ``|x|`` when that bound suffices (no pass over the data),
         checked by one pass over X otherwise.
         """
-        loss = self._default_loss() if isinstance(loss, str) and loss == "auto" else check_name(loss, "loss", LOSSES)
-        opt = make_optimizer(optimizer)
+        reset = check_bool(reset, "reset")
+        fitted = self._targets if not reset else None  # the fit this one continues, if any
+        if isinstance(loss, str) and loss == "auto":
+            loss = fitted.loss if fitted is not None else self._default_loss()
+        else:
+            loss = check_name(loss, "loss", LOSSES)
+        opt = make_optimizer(self._previous_optimizer(reset) if optimizer is None else optimizer)
         sched = make_schedule("constant" if schedule is None else schedule)
         epochs = check_int(epochs, "epochs", low=1)
         if batch_size is not None:
             batch_size = check_int(batch_size, "batch_size", low=1)
+        class_weight = check_class_weight(class_weight)
         l1 = check_float(l1, "l1", low=0.0)
         l2 = check_float(l2, "l2", low=0.0)
         if clip_norm is not None:
@@ -368,32 +427,44 @@ class Sequential:
         validation_split = check_float(validation_split, "validation_split", low=0.0, high=1.0, high_open=True)
         divergence_factor = check_float(divergence_factor, "divergence_factor", low=1.0, low_open=True)
         shuffle = check_bool(shuffle, "shuffle")
+        scaled = self._net is not None and self._net.standardization() is not None
+        if standardize is None:
+            standardize = scaled if fitted is not None else False
         standardize = check_bool(standardize, "standardize")
+        if fitted is not None:
+            self._check_continuation(fitted, loss, standardize, scaled, opt)
         check_settings_for_dtype(self.dtype, opt, l1, l2, clip_norm, sched)
         callbacks = self._callbacks(callbacks, verbose)
+        y = resolve_task(y, loss=loss, stacklevel=3).y  # class labels given as a column: read as 1-D, said
 
         dtype = DTYPES[self.dtype]
         was_built = self._net is not None
-        before = (self.loss, self._targets, self._labels, self._net.standardization() if was_built else None)
+        config = opt.config(l1, l2, clip_norm)
+        before = (self.loss, self._targets, self._labels, self._net.standardization() if was_built else None,
+                  _copy_config(self._net.optimizer) if was_built else None)
+        weights_before = self._net.params.copy() if reset and was_built else None
         try:  # whatever is refused below leaves the model as it was
-            train, targets = self._prepare_data(X, y, sample_weight, loss)
+            train, targets = self._prepare_data(X, y, sample_weight, loss, fitted)
             rows = None  # the training rows of train.X, when some are held out
+            user_w = train.w  # the validation cost is weighted by sample_weight alone
             if validation is not None:
                 val = self._validation_data(validation, targets, dtype, train.X.shape[1])
             elif validation_split > 0.0:
                 strata = np.asarray(y) if targets.kind in ("categorical", "binary") else None
                 train_rows, val_rows = split_indices(len(train.X), [validation_split], self.seed, strata)
                 # one copy, of the held-out rows only; the core trains on the other rows of X in place
-                val = _Data(train.X[val_rows], train.Y[val_rows], None if train.w is None else train.w[val_rows],
+                val = _Data(train.X[val_rows], train.Y[val_rows], None if user_w is None else user_w[val_rows],
                             train.x_max, train.y_max, train.w_max)
                 rows = np.ascontiguousarray(train_rows, dtype=np.int64)
-                check_split_weights(train.w, {"training": train_rows, "held-out": val_rows}, validation_split)
+                check_split_weights(user_w, {"training": train_rows, "held-out": val_rows}, validation_split)
             else:
                 val = None
+            if class_weight is not None:
+                train = self._class_weighted(train, targets, class_weight, rows, dtype)
             n_train = len(train.X) if rows is None else len(rows)
             batch = n_train if batch_size is None else min(batch_size, n_train)
             loss_enum, metric_enum = LOSSES[loss], targets.core_metric
-            self._start(loss, targets, train.X, opt.config(l1, l2, clip_norm), standardize, rows=rows)
+            self._start(loss, targets, train.X, config, standardize, rows=rows, fresh=fitted is None, reset=reset)
             net = self._net
             head = slice(0, _INITIAL_COST_ROWS) if rows is None else rows[:_INITIAL_COST_ROWS]
             initial = net.evaluate(train.X[head], train.Y[head], None if train.w is None else train.w[head],
@@ -406,16 +477,24 @@ class Sequential:
             if val is not None and validation is not None:
                 self._refuse_overflow(val, "X_val", loss_enum, was_built)
         except BaseException:
-            self.loss, self._targets, self._labels, scaling = before
+            self.loss, self._targets, self._labels, scaling, old_config = before
             if not was_built:
                 self._net = None
-            elif scaling is None:
-                self._net.set_standardization(np.empty(0, dtype), np.empty(0, dtype))
             else:
-                self._net.set_standardization(*scaling)
+                if weights_before is not None:
+                    np.copyto(self._net.params, weights_before)
+                if scaling is None:
+                    self._net.set_standardization(np.empty(0, dtype), np.empty(0, dtype))
+                else:
+                    self._net.set_standardization(*scaling)
+                self._net.configure(old_config, reset=False)
             raise
+        # everything is checked: a fresh start forgets the optimizer state, the streams and the epochs
+        self._begin(config, fresh=fitted is None)
+        self._optimizer = opt
+        first_epoch = self._epochs_trained
 
-        history = History(targets.metric, epochs, val is not None)
+        history = History(targets.metric, epochs, val is not None, task=targets.task)
         history.initial_loss = self._cost(initial)
         yardstick = divergence_factor * max(history.initial_loss, np.finfo(np.float64).tiny)
         params = net.params
@@ -432,7 +511,7 @@ class Sequential:
             cb.on_train_begin(self, history)
         stop = "max_epochs"
         for epoch in range(epochs):
-            lr = sched.lr(epoch, opt.lr, history)
+            lr = sched.lr(first_epoch + epoch, opt.lr, history)
             net.set_learning_rate(lr)
             np.copyto(start, params)
             began = time.perf_counter()
@@ -486,6 +565,7 @@ class Sequential:
             measured, measured_after = initial_params, 0
             np.copyto(params, measured)
         history.stop_reason = stop
+        self._epochs_trained = first_epoch + history.epochs
         message = None
         if diverged is not None:
             history.diverged_epoch = diverged[0]
@@ -576,13 +656,17 @@ class Sequential:
         data, targets = self._prepare_data(X, y, sample_weight, loss)
         return data.X, data.Y, data.w, targets
 
-    def _prepare_data(self, X: Any, y: Any, sample_weight: Any, loss: str) -> Tuple[_Data, Targets]:
+    def _prepare_data(self, X: Any, y: Any, sample_weight: Any, loss: str,
+                      fitted: Optional[Targets] = None) -> Tuple[_Data, Targets]:
+        """Checked training data and its targets: ``fitted``'s (a fit that continues, whose
+        classes y must keep to) or new ones learnt from y."""
         dtype = DTYPES[self.dtype]
         X, x_max = check_matrix_extent(X, "X", dtype, self._net.inputs if self._net is not None else None)
         if y is None:
             raise TypeError("y is None; expected the targets, one per sample")
-        targets = Targets(loss).fit(y)
-        Y = targets.transform(y, dtype)
+        targets = fitted if fitted is not None else Targets(loss).fit(y)
+        hint = "; fitting a fitted model continues its training with the same classes (reset=True starts afresh)"
+        Y = targets.transform(y, dtype, unseen_hint=hint if fitted is not None else "")
         if len(Y) != len(X):
             raise ValueError(f"X has {len(X)} samples but y has {len(Y)}")
         w = check_sample_weight(sample_weight, len(X), dtype)
@@ -600,16 +684,76 @@ class Sequential:
             return None
         return float(max(-Y.min(), Y.max()))
 
+    @staticmethod
+    def _class_weighted(train: _Data, targets: Targets, class_weight, rows: Optional[np.ndarray], dtype) -> _Data:
+        """``train`` with its sample weights multiplied by the class weights of its rows."""
+        weights = targets.class_weights(train.Y, class_weight, rows)
+        if train.w is not None:
+            weights = weights * train.w
+        used = weights if rows is None else weights[rows]
+        if not used.sum() > 0:
+            raise ValueError("class_weight (with sample_weight) gives every training row a weight of 0")
+        with np.errstate(over="ignore"):
+            w = c_array(weights, dtype)
+        if not np.isfinite(w).all():
+            raise ValueError(f"class_weight times sample_weight exceeds the range of {np.dtype(dtype).name}; "
+                             f"scale the weights")
+        return _Data(train.X, train.Y, w, train.x_max, train.y_max, float(w.max()))
+
+    def _previous_optimizer(self, reset: bool) -> Union[str, Optimizer]:
+        """What ``optimizer=None`` means: the last fit's (unless reset), the hyperparameters', or Adam."""
+        if self._optimizer is not None and not reset:
+            return self._optimizer
+        if self.hyperparameters is not None:
+            return self.hyperparameters.optimizer_spec()
+        return "adam"
+
+    def _check_continuation(self, fitted: Targets, loss: str, standardize: bool, scaled: bool,
+                            optimizer: Optimizer) -> None:
+        """ValueError, before anything changes, for settings a continued fit cannot honour."""
+        again = "fitting a fitted model continues its training"
+        if loss != fitted.loss:
+            raise ValueError(f"the model was fitted with loss {fitted.loss!r}, not {loss!r}; {again} with the same "
+                             f"loss (reset=True starts afresh)")
+        if standardize != scaled:
+            raise ValueError(f"the model was fitted with standardize={scaled}, not {standardize}; {again} with the "
+                             f"same input scaling (reset=True starts afresh)")
+        state = self._net.grads is not None  # optimizer state from a fit in this process
+        if state and optimizer.kind != self._net.optimizer.kind:
+            raise ValueError(f"the model was trained with optimizer {self._net.optimizer.kind.name!r}, not "
+                             f"{optimizer.name!r}; {again} and its optimizer state, which only the same kind of "
+                             f"optimizer can read (its settings may change; reset=True starts afresh)")
+
     def _start(self, loss: str, targets: Targets, X: np.ndarray, config, standardize: bool,
-               rows: Optional[np.ndarray] = None) -> None:
-        """Set up training on X (its ``rows`` only, when given): input scaling learnt from
-        them, a fresh optimizer, the seeded stream."""
-        if standardize:
-            s = Standardizer()._fit_rows(X, rows)
-            self._net.set_standardization(s.mean_.astype(X.dtype), s.scale_.astype(X.dtype))
+               rows: Optional[np.ndarray] = None, fresh: bool = True, reset: bool = False) -> None:
+        """Set up training on X (its ``rows`` only, when given), changing nothing that
+        cannot be put back: with ``reset`` the initial weights again; for a ``fresh``
+        start the input scaling learnt from the rows (or none); the targets; and
+        ``config``'s penalties, for the checks before training (:meth:`_begin` then sets
+        the optimizer itself)."""
+        if reset:
+            self._initialize(self._net)
+        if fresh:
+            if standardize:
+                s = Standardizer()._fit_rows(X, rows)
+                self._net.set_standardization(s.mean_.astype(X.dtype), s.scale_.astype(X.dtype))
+            else:
+                self._net.set_standardization(np.empty(0, X.dtype), np.empty(0, X.dtype))
         self.loss, self._targets = loss, targets
-        self._net.configure(config)
-        self._net.reseed(self.seed)
+        probe = _copy_config(self._net.optimizer)  # the current kind: its state, if any, stays as it is
+        probe.l1, probe.l2, probe.clip_norm = config.l1, config.l2, config.clip_norm
+        self._net.configure(probe, reset=False)
+
+    def _begin(self, config, fresh: bool) -> None:
+        """After the checks: the optimizer, fresh (state zeroed, streams seeded) or continued.
+        A network that has not trained in this process (a loaded one) has no streams to
+        continue: they start from the model's seed."""
+        untrained = self._net.grads is None
+        self._net.configure(config, reset=fresh)
+        if fresh or untrained:
+            self._net.reseed(self.seed)
+        if fresh:
+            self._epochs_trained = 0
 
     def _validation_data(self, validation, targets: Targets, dtype, n_features: int) -> _Data:
         if not isinstance(validation, (tuple, list)) or len(validation) not in (2, 3):
@@ -629,12 +773,13 @@ class Sequential:
 
     @staticmethod
     def _metric(sums, targets: Targets) -> float:
+        """Accuracy, or R^2 averaged uniformly over the outputs, as scikit-learn's r2_score:
+        an output whose targets are constant scores 1 when predicted exactly, else 0. The
+        core computes the sums in float64 whatever the model's dtype, the targets' spread
+        centred (see csrc/losses.hpp), so any finite target gets its R^2 to ~1e-12."""
         if targets.is_classifier:
             return sums.correct / sums.weight
-        r2 = []
-        for sse, ysum, ysq in zip(sums.sse, sums.ysum, sums.ysq):
-            sst = ysq - ysum * ysum / sums.weight
-            r2.append(1.0 - sse / sst if sst > 1e-12 * max(ysq, 1.0) else (1.0 if sse == 0.0 else 0.0))
+        r2 = [1.0 - sse / sst if sst > 0.0 else (1.0 if sse == 0.0 else 0.0) for sse, sst in zip(sums.sse, sums.y_m2)]
         return float(np.mean(r2))
 
     # --- using the model -----------------------------------------------------------------

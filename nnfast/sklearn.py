@@ -8,9 +8,12 @@ The estimators' parameters are exactly the fields of :class:`nnfast.Hyperparamet
 its defaults, so ``get_params()`` is a hyperparameter record and a tuned configuration moves
 between nnfast and scikit-learn unchanged. As scikit-learn expects, nothing is checked when
 an estimator is made; ``fit`` builds the Hyperparameters and raises on a bad value.
-``NNClassifier`` with ``loss="auto"`` always classifies (binary or categorical cross-entropy
-by the number of classes, whatever the labels' dtype); ``NNRegressor`` with ``loss="auto"``
-uses mean squared error.
+The estimator fixes the task: ``NNClassifier`` always classifies (with ``loss="auto"``,
+binary or categorical cross-entropy by the number of classes, whatever the labels'
+dtype) and ``NNRegressor`` always regresses (mean squared error), so their ``task``
+parameter may be "auto" or their own task only. A column of class labels, shape (n, 1),
+is read as 1-D with a warning that is both scikit-learn's ``DataConversionWarning`` and
+nnfast's ``LabelColumnWarning`` (the rule every nnfast entry point applies).
 
 Fitted estimators have ``model_`` (the :class:`nnfast.Sequential`), ``history_``,
 ``n_features_in_`` and, for classifiers, ``classes_``. They pickle (joblib, a process pool)
@@ -29,14 +32,23 @@ import numpy as np
 
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+    from sklearn import exceptions as sklearn_exceptions
 except ImportError as exc:  # an optional extra
     raise ImportError("nnfast.sklearn needs scikit-learn: pip install scikit-learn") from exc
 
 from ._convert import target_array
-from .hyperparams import Hyperparameters, train
+from ._targets import LabelColumnWarning, resolve_task
+from .hyperparams import Hyperparameters
+from .training import train
 from .io import load, save
 
-__all__ = ["NNClassifier", "NNRegressor"]
+__all__ = ["NNClassifier", "NNRegressor", "DataConversionWarning"]
+
+
+class DataConversionWarning(LabelColumnWarning, sklearn_exceptions.DataConversionWarning):
+    """Class labels given as a column (n, 1), read as 1-D: nnfast's LabelColumnWarning and
+    scikit-learn's DataConversionWarning at once, so either filter catches it. It keeps
+    scikit-learn's name, which scikit-learn's estimator checks read."""
 
 _DEFAULTS: Dict[str, Any] = {f.name: f.default for f in dataclasses.fields(Hyperparameters)}
 
@@ -56,20 +68,38 @@ class _NNEstimator(BaseEstimator):
         + [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
            for name, default in _DEFAULTS.items()])
 
-    def _loss(self, y: Any) -> str:
-        raise NotImplementedError
+    #: the task this estimator learns: "classification" or "regression"
+    _task = ""
+
+    def _check_targets(self, y: Any) -> Any:
+        """y as training reads it; ValueError in scikit-learn's words for targets this
+        estimator cannot learn."""
+        return y
 
     def hyperparameters(self, y: Any = None) -> Hyperparameters:
-        """The validated record of this estimator's parameters (its "auto" loss resolved for y)."""
+        """The validated record of this estimator's parameters, its task fixed to the
+        estimator's (and, given y, its "auto" loss resolved for y).
+
+        Raises
+        ------
+        ValueError
+            For a bad parameter value, and a ``task`` other than "auto" and the estimator's.
+        """
         params = self.get_params()
-        if y is not None and params["loss"] == "auto":
-            params["loss"] = self._loss(y)
-        return Hyperparameters(**params)
+        if params["task"] not in ("auto", self._task):
+            other = "NNRegressor" if self._task == "classification" else "NNClassifier"
+            raise ValueError(f"{type(self).__name__} is for {self._task}, not task={params['task']!r}; "
+                             f"use {other}")
+        hp = Hyperparameters(**{**params, "task": self._task})
+        if y is not None and hp.loss == "auto":
+            hp = hp.replace(loss=hp.resolve_loss(y))
+        return hp
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None):
         """Train a new network on (X, y); ``validation_split`` and ``patience`` early-stop it."""
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
+        y = self._check_targets(y)
         hp = self.hyperparameters(y)
         self.model_, self.history_ = train(hp, X, y, sample_weight=sample_weight, verbose=False)
         self.n_features_in_ = self.model_.n_inputs
@@ -112,30 +142,26 @@ class _NNEstimator(BaseEstimator):
 class NNClassifier(ClassifierMixin, _NNEstimator):
     """A dense network classifier; parameters as :class:`nnfast.Hyperparameters`."""
 
-    def _loss(self, y: Any) -> str:
+    _task = "classification"
+
+    def _check_targets(self, y: Any) -> Any:
         from sklearn.utils.multiclass import type_of_target
 
-        labels = np.asarray(y)
+        # labels as nnfast reads them (a pandas Series by its values; missing and mixed ones refused),
+        # so scikit-learn's type_of_target sees what the model will, and refuses complex ones in its words
+        type_of_target(target_array(y))
+        # nnfast's rule for a column of labels, said in scikit-learn's warning class too
+        choice = resolve_task(y, task="classification", column_warning=DataConversionWarning, stacklevel=4)
+        labels = target_array(choice.y)
         if labels.ndim != 1:
             raise ValueError(f"NNClassifier needs 1-D class labels, got y of shape {labels.shape}")
         if type_of_target(labels).startswith("continuous"):
             raise ValueError("Unknown label type: continuous; NNClassifier needs class labels "
                              "(use NNRegressor for real-valued targets)")
-        return "binary_cross_entropy" if len(np.unique(labels)) == 2 else "cross_entropy"
+        return labels
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "NNClassifier":
-        # labels read as nnfast reads them (a pandas Series, object arrays of numbers), so
-        # scikit-learn's type_of_target sees what the model will, and missing labels fail here
-        column = target_array(y, "y") if y is not None else None
-        if column is not None and column.ndim == 2 and column.shape[1] == 1:  # as scikit-learn allows
-            import warnings
-
-            from sklearn.exceptions import DataConversionWarning
-
-            warnings.warn("A column-vector y was passed when a 1d array was expected; "
-                          "pass y.ravel()", DataConversionWarning, stacklevel=2)
-            column = column.ravel()
-        super().fit(X, y if column is None else column, sample_weight)
+        super().fit(X, y, sample_weight)
         self.classes_ = self.model_.classes_
         return self
 
@@ -148,8 +174,7 @@ class NNClassifier(ClassifierMixin, _NNEstimator):
 class NNRegressor(RegressorMixin, _NNEstimator):
     """A dense network regressor; parameters as :class:`nnfast.Hyperparameters`."""
 
-    def _loss(self, y: Any) -> str:
-        return "mse"
+    _task = "regression"
 
     def __sklearn_tags__(self):  # scikit-learn >= 1.6: 2-D y is several targets, as in MLPRegressor
         tags = super().__sklearn_tags__()

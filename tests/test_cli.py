@@ -390,8 +390,42 @@ def test_resume_alone_continues_a_killed_study_with_its_data_and_options(tmp_pat
     resumed = subprocess.run([*args, "--resume"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming lr, hidden with random search (8 trials" in resumed.stderr
-    assert "900 rows of d.csv" in resumed.stderr
+    assert f"900 rows of {tmp_path / 'd.csv'}" in resumed.stderr  # the file, wherever the resume runs from
     study = tune.load_study(str(tmp_path / "r.db"))
     assert len(study.trials) == 8 and len({json.dumps(t.params, sort_keys=True) for t in study.trials}) == 8
     assert {t.number: t.params for t in study.trials[:len(before)]} == before
     assert "test: not looked at (--no-test)" in resumed.stdout
+
+
+def test_resume_from_another_directory_with_a_set_that_agrees(finished, tmp_path, capsys, monkeypatch):
+    # a relative --data path, and --set re-applying the command's defaults, used to refuse these resumes
+    X, y = nf.data.load_digits()
+    np.savetxt(tmp_path / "d.csv", np.column_stack([X[:300], y[:300]]), delimiter=",", fmt="%g")
+    (tmp_path / "space.json").write_text(json.dumps({"lr": [1e-3, 1e-2]}))
+    monkeypatch.chdir(tmp_path)
+    status, _, err = run(capsys, "tune", "--storage", "s.db", "--data", "d.csv", "--space", "space.json",
+                         "--strategy", "grid", "--trials", "1", "--no-test", "--set", "epochs=3",
+                         "--set", "patience=null")
+    assert status == 0, err
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    status, _, err = run(capsys, "tune", "--storage", "../s.db", "--resume", "--trials", "2", "--data", "../d.csv",
+                         "--set", "epochs=3")
+    assert status == 0, err
+    assert [t.hyperparameters.patience for t in tune.load_study(str(tmp_path / "s.db")).trials] == [None, None]
+
+
+def test_two_studies_in_one_file_get_a_report_each(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ("nnfast", "other"):
+        status, out, err = run(capsys, "tune", "--storage", "m.db", "--study-name", name, "--trials", "1",
+                               "--no-test", *QUICK)
+        assert status == 0, err
+    assert (tmp_path / "m-report.html").exists() and (tmp_path / "m-other-report.html").exists()
+
+
+def test_report_into_a_closed_pipe_is_quiet(finished, tmp_path):
+    where, _ = finished
+    proc = subprocess.run(f"{sys.executable} -m nnfast report study.db --top 50 --out {tmp_path / 'r.html'} | head -1",
+                          shell=True, cwd=where, capture_output=True, text=True, timeout=120)
+    assert proc.stdout.startswith("study 'nnfast'") and "Traceback" not in proc.stderr

@@ -164,10 +164,10 @@ def test_the_refused_column_is_named_for_validation_data_too():
         tune.search(HP, {"lr": tune.choice([1e-2])}, train=(category_column(), Y), progress=False)
 
 
-def test_a_search_reads_its_data_once_keeping_the_dtype_of_numbers():
-    """The study records the data it ran on: the same numbers give the same fingerprint
-    whether they come as an array or as a frame around it (a resume finds its data), and
-    a frame that needs converting gives the converted numbers' fingerprint."""
+def test_a_search_reads_its_data_once_whatever_form_it_comes_in():
+    """The study records the data it ran on, converted once to the run's dtype: the same
+    numbers give the same fingerprint whether they come as an array, a frame around it, a
+    get_dummies frame or an object array (a resume finds its data)."""
     from nnfast.tune.storage import data_fingerprint
 
     def fingerprint(X, y):

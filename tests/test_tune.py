@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -90,6 +91,46 @@ def test_grid_runs_every_point_exactly_once(small):
     # lr 2 x (depth 2 x width 2) x (adam + sgd with one momentum) = 16
     points = [tuple(sorted((k, str(v)) for k, v in t.params.items())) for t in study.trials]
     assert len(points) == 16 and len(set(points)) == 16
+
+
+def test_random_search_of_a_finite_space_runs_each_configuration_once(small, tmp_path):
+    # independent draws from 12 configurations repeated some: a trial trained again for nothing
+    space = {"lr": tune.choice([1e-3, 3e-3, 1e-2, 3e-2]), "batch_size": tune.choice([32, 64, 128])}
+    db = str(tmp_path / "finite.db")
+    kwargs = dict(train=small[:2], strategy="random", seed=2, progress=False, storage=db)
+    tune.search(BASE.replace(epochs=1), space, n_trials=5, **kwargs)
+    study = tune.search(BASE.replace(epochs=1), space, n_trials=30, resume=True, **kwargs)
+    points = [json.dumps(t.params, sort_keys=True) for t in study.trials]
+    assert len(points) == 12 == len(set(points))  # every one once, then the study ends
+
+
+def test_budgets_that_cannot_work_are_refused_and_a_timeout_alone_runs_until_it(small):
+    with pytest.raises(ValueError, match="the grid has up to 3e"):
+        tune.search(BASE, {"batch_size": tune.int(1, 3_000_000)}, train=small[:2], strategy="grid", n_trials=2,
+                    progress=False)
+    for timeout in (-1, 0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="timeout must be a positive number of seconds"):
+            tune.search(BASE, {"lr": tune.loguniform(1e-3, 1e-1)}, train=small[:2], timeout=timeout, progress=False)
+    study = tune.search(BASE.replace(epochs=1, hidden=(4,)), {"lr": tune.loguniform(1e-3, 1e-1)}, train=small[:2],
+                        strategy="random", timeout=1.5, progress=False)
+    assert len(study.trials) > 20  # the default budget of 20 applies only without a timeout
+
+
+@pytest.mark.parametrize("data,message", [
+    (lambda X, y: dict(train=(np.where(np.arange(X.size).reshape(X.shape) == 7, np.nan, X), y)),
+         "X has missing values (NaN, NA or None) in column 7 (1 of 600 rows)"),
+    (lambda X, y: dict(train=(X[:, 0], y)), "X must be 2-D"),
+    (lambda X, y: dict(train=(X[:400], y[:400]), validation=(X[400:, :10], y[400:])), "X_val has 10 features"),
+    (lambda X, y: dict(train=(X[y < 9], y[y < 9]), validation=(X[y == 9], y[y == 9])), "not seen in training: [9]"),
+    (lambda X, y: dict(train=(X, y, np.ones(len(y)))), "train must be a pair"),
+])
+def test_bad_data_is_refused_before_the_first_trial(small, data, message, monkeypatch):
+    # every trial used to fail on it, and the CLI said so only after the whole search
+    ran = []
+    monkeypatch.setattr(sys.modules["nnfast.tune.search"], "run_trial", lambda *a: ran.append(a))
+    with pytest.raises((ValueError, TypeError), match=re.escape(message)):
+        tune.search(BASE, {"lr": tune.loguniform(1e-3, 1e-1)}, n_trials=2, progress=False, **data(*small[:2]))
+    assert ran == []
 
 
 def test_grid_needs_points_for_continuous_ranges(small):
@@ -224,6 +265,23 @@ def test_resume_and_extension_continue_the_sequence_and_never_repeat(strategy, s
     assert [t.params for t in straight.trials] == params
 
 
+@pytest.mark.parametrize("cut", [3, 8])
+def test_a_study_resumed_with_two_jobs_is_the_uninterrupted_one(cut, small, tmp_path):
+    # with two jobs, trial k is asked while trial k-1 runs: a resume must replay that schedule,
+    # or the sampler (constant liar, startup count) and the pruning medians see other trials
+    space = {"lr": tune.loguniform(1e-3, 3e-2), "hidden": tune.choice([(8,), (16,), (32,)]),
+             "batch_size": tune.choice([32, 64])}
+    hp = BASE.replace(epochs=8)
+    kwargs = dict(train=small[:2], strategy="bayes", seed=3, progress=False, n_jobs=2, warmup_epochs=2)
+    straight = tune.search(hp, space, n_trials=14, **kwargs)
+    db = str(tmp_path / "cut.db")
+    tune.search(hp, space, n_trials=cut, storage=db, **kwargs)
+    resumed = tune.search(hp, space, n_trials=14, storage=db, resume=True, **kwargs)
+    assert [(t.params, t.state, t.score) for t in resumed.trials] == \
+        [(t.params, t.state, t.score) for t in straight.trials]
+    assert {t.state for t in straight.trials} >= {"complete", "pruned"}  # pruning took part
+
+
 KILL_SCRIPT = textwrap.dedent("""
     import sys, numpy as np, nnfast as nf
     from nnfast import tune
@@ -283,7 +341,7 @@ def test_a_study_with_trials_nnfast_did_not_write_is_not_resumed(small, tmp_path
     space = {"lr": tune.choice([1e-3, 3e-3, 1e-2, 3e-2])}
     kwargs = dict(train=small[:2], strategy="grid", storage=db, progress=False)
     tune.search(BASE, space, n_trials=2, **kwargs)
-    optuna.load_study(study_name="nnfast", storage=tune.open_storage(f"sqlite:///{db}")).ask()  # running, by hand
+    optuna.load_study(study_name="nnfast", storage=tune.open_storage(db)).ask()  # running, by hand
     with pytest.raises(ValueError, match="running or waiting, which nnfast never writes"):
         tune.search(BASE, space, resume=True, **kwargs)
 
@@ -309,6 +367,91 @@ def test_storage_is_written_once_per_trial_not_per_epoch(small, tmp_path, monkey
     assert more - short == 3  # and one transaction per trial
     study = tune.load_study(str(tmp_path / "long.db"))
     assert [len(t.history["val_loss"]) for t in study.trials] == [20, 20, 20]  # the whole curve, in that one
+
+
+INTERRUPT_SCRIPT = textwrap.dedent("""
+    import sys, nnfast as nf
+    from nnfast import tune
+    X, y = nf.data.load_digits()
+    # a quick first trial, then two that would take many minutes
+    space = {"epochs": tune.choice([2, 100000, 100001])}
+    tune.search(nf.Hyperparameters(hidden=(64,), standardize=True), space, train=(X, y), strategy="grid",
+                storage=sys.argv[1], n_jobs=2, pruning=False, progress=False, resume=len(sys.argv) > 2)
+""")
+
+
+def test_ctrl_c_stops_running_trials_at_once_and_keeps_the_finished_ones(tmp_path):
+    # the driver used to wait for every running trial to finish, then keep none of them
+    db = str(tmp_path / "int.db")
+    script = tmp_path / "interrupt.py"
+    script.write_text(INTERRUPT_SCRIPT)
+    proc = subprocess.Popen([sys.executable, str(script), db], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+            try:
+                if tune.load_study(db).trials:
+                    break
+            except Exception:  # not created yet
+                continue
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)  # the long trials stop at their next epoch
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode != 0 and "KeyboardInterrupt" in err
+    study = tune.load_study(db)
+    assert [t.hyperparameters.epochs for t in study.trials] == [2] and study.trials[0].state == "complete"
+
+
+def test_study_files_with_any_characters_in_their_path(small, tmp_path):
+    # "?" used to cut the path (the study went to a file named "what"), "%" to be decoded
+    space = {"lr": tune.choice([1e-3, 1e-2])}
+    for name in ("what?.db", "ünï#cøde%20 x.db", "q%3F.db"):
+        path = tmp_path / "dir with spaces" / name
+        path.parent.mkdir(exist_ok=True)
+        study = tune.search(BASE.replace(epochs=1), space, train=small[:2], strategy="grid", storage=str(path),
+                            progress=False)
+        assert study.attrs["storage"] == str(path) and path.is_file()
+        assert len(tune.load_study(str(path)).trials) == 2
+        assert len(optuna.load_study(study_name="nnfast", storage=tune.open_storage(str(path))).trials) == 2
+    assert sorted(p.name for p in (tmp_path / "dir with spaces").iterdir()
+                  if not p.name.endswith(("-wal", "-shm"))) == sorted(["what?.db", "ünï#cøde%20 x.db", "q%3F.db"])
+
+
+def test_a_study_file_that_cannot_be_written_is_read_only(small, tmp_path, monkeypatch):
+    from nnfast.tune import storage
+
+    db = str(tmp_path / "ro.db")
+    tune.search(BASE.replace(epochs=1), {"lr": tune.choice([1e-3, 1e-2])}, train=small[:2], strategy="grid",
+                storage=db, progress=False)
+    monkeypatch.setattr(storage, "_writable", lambda path: False)  # a read-only mount (tests run as root)
+    study = tune.load_study(db)
+    assert len(study.trials) == 2 and study.best().number in (0, 1)
+    with pytest.raises(PermissionError, match="read-only here"):
+        study.refit(*small[:2])
+
+
+def test_a_killed_driver_not_reaped_yet_holds_nothing():
+    import socket
+
+    from nnfast.tune.storage import _alive, _process_start
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    start = _process_start(child.pid)
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline:  # exited, not yet waited for: a zombie
+            with open(f"/proc/{child.pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+            time.sleep(0.02)
+        lease = {"host": socket.gethostname(), "pid": child.pid, "start": start, "beat": time.time()}
+        assert not _alive(lease, time.time())
+        assert _alive({**lease, "pid": os.getpid(), "start": _process_start(os.getpid())}, time.time())
+    finally:
+        child.wait()
 
 
 def _cli(args, cwd, **kwargs):
@@ -356,7 +499,7 @@ def test_a_second_driver_on_a_running_study_refuses_and_steals_nothing(tmp_path)
         while time.time() < deadline and first.poll() is None:  # until the first driver holds the study
             time.sleep(0.05)
             try:
-                attrs = optuna.load_study(study_name="nnfast", storage=tune.open_storage(f"sqlite:///{db}")).user_attrs
+                attrs = optuna.load_study(study_name="nnfast", storage=tune.open_storage(db)).user_attrs
             except Exception:  # not created yet
                 continue
             if any(k.startswith("nnfast:driver:") and v for k, v in attrs.items()):
@@ -386,7 +529,7 @@ def test_a_busy_study_is_a_one_line_error_in_the_cli(small, tmp_path, capsys):
     cli = pytest.importorskip("nnfast.cli")
     assert cli.main(["tune", "--storage", db, "--no-test", "--trials", "1", "--set", "epochs=1",
                      "--report", str(tmp_path / "r.html")]) == 0
-    stored = optuna.load_study(study_name="nnfast", storage=tune.open_storage(f"sqlite:///{db}"))
+    stored = optuna.load_study(study_name="nnfast", storage=tune.open_storage(db))
     holder = DriverLease(stored)  # another driver, alive (this very process), holds the study
     holder.acquire()
     capsys.readouterr()
@@ -438,6 +581,36 @@ def test_importances_keep_optunas_warnings_to_themselves(small):
         caught.clear()
         assert set(study.importances()) == {"optimizer", "lr", "momentum"}
     assert caught == []
+
+
+def test_trials_side_by_side_keep_divergence_warnings_and_threads_to_themselves(small):
+    # each trial silenced DivergenceWarning in its own thread, but warning filters are the
+    # process's: with two jobs the silencing raced and warnings leaked (and a caller's
+    # executor left nnfast single-threaded after the study)
+    import concurrent.futures
+    import warnings
+
+    space = {"lr": tune.choice([1e4, 2e4, 3e4, 4e4, 0.01, 5e4, 6e4, 7e4])}
+    hp = BASE.replace(optimizer="sgd", epochs=3)
+    before = nf.get_num_threads()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for executor in (None, concurrent.futures.ThreadPoolExecutor(2)):
+            study = tune.search(hp, space, train=small[:2], strategy="grid", n_jobs=2, executor=executor,
+                                progress=False)
+            assert sum(t.state == "diverged" for t in study.trials) == 7
+            assert nf.get_num_threads() == before
+    assert [w for w in caught if issubclass(w.category, nf.DivergenceWarning)] == []
+    with pytest.warns(nf.DivergenceWarning):  # and outside a study they warn as ever
+        nf.train(hp.replace(lr=1e4), *small[:2], verbose=False)
+
+
+def test_a_trial_whose_run_records_no_objective_says_so(small):
+    space = {"loss": tune.choice(["cross_entropy", "mse"])}
+    study = tune.search(BASE.replace(epochs=2), space, train=small[:2], strategy="grid", progress=False)
+    failed = next(t for t in study.trials if t.state == "failed")
+    assert "records no 'val_accuracy', the study's objective" in failed.error and "'mse'" in failed.error
+    assert "no error recorded" not in study.summary()
 
 
 def test_search_leaves_optunas_logging_alone_and_keeps_it_quiet(small, capsys):
@@ -504,12 +677,12 @@ def test_refit_then_one_look_at_the_test_set(finished, small):
     assert scores["accuracy"] > 0.8
     with pytest.raises(RuntimeError, match="already looked at"):
         finished.test(X_test, y_test)
-    reopened = tune.load_study(finished.attrs["storage"].replace("sqlite:///", ""))
+    reopened = tune.load_study(finished.attrs["storage"])
     reopened.model = model
     with pytest.raises(RuntimeError, match="already looked at"):  # the lockbox is in the storage
         reopened.test(X_test, y_test)
     again = reopened.test(X_test, y_test, force=True)
-    looks = tune.load_study(finished.attrs["storage"].replace("sqlite:///", "")).attrs["test_looks"]
+    looks = tune.load_study(finished.attrs["storage"]).attrs["test_looks"]
     assert len(looks) == 2 and looks[1]["forced"] and again == scores
 
 

@@ -2,6 +2,7 @@
 
 import sys
 
+import numpy as np
 import pytest
 
 import nnfast as nf
@@ -65,3 +66,39 @@ def test_a_space_with_conditions_that_can_hold_is_accepted(small):
     assert all(t.state == "complete" for t in study.trials), study.summary()
 
 
+
+
+@pytest.mark.parametrize("space", [
+    {"epochs": tune.int(2, 4), "lr": tune.loguniform(1e-3, 1e-2).when(epochs=3)},
+    {"hidden": tune.layers(depth=tune.int(1, 3), width=tune.choice([16])),
+     "dropout": tune.choice([(0.1, 0.2)]).when(hidden=[(16, 16)])},
+    # momentum=0.9 holds only where momentum is searched, under sgd: Nesterov is never tried with adam
+    {"optimizer": ["adam", "sgd"], "momentum": tune.choice([0.5, 0.9]).when(optimizer="sgd"),
+     "nesterov": tune.choice([True, False]).when(momentum=0.9)},
+    {"hidden": tune.choice(np.array([8, 16])), "batch_size": tune.choice(np.arange(32, 97, 32))},
+])
+def test_conditions_inside_ranges_implied_conditions_and_numpy_values_are_accepted(small, space):
+    # ranges were judged by their ends only ("epochs takes 2 or 4"), and NumPy values failed as JSON
+    study = tune.search(BASE.replace(epochs=2), space, train=small, strategy="random", n_trials=3, progress=False)
+    assert all(t.state == "complete" for t in study.trials), study.summary()
+
+
+def test_a_condition_outside_a_range_says_what_the_range_is(small):
+    with pytest.raises(ValueError, match="searched only when epochs is 5, which never happens: epochs takes an "
+                                         "integer from 2 to 4"):
+        tune.search(BASE, {"epochs": tune.int(2, 4), "lr": tune.loguniform(1e-3, 1e-2).when(epochs=5)},
+                    train=small, n_trials=1, progress=False)
+
+
+def test_each_value_is_checked_in_every_dtype_the_search_tries(small):
+    with pytest.raises(ValueError, match="search entry 'eps': eps=1e-60 is 0 in float32"):
+        tune.search(BASE.replace(dtype="float64"), {"dtype": ["float32", "float64"],
+                                                    "eps": tune.loguniform(1e-60, 1e-8)},
+                    train=small, n_trials=1, progress=False)
+
+
+@pytest.mark.parametrize("name,field", [("learning_rate", "lr"), ("lr_rate", "lr"), ("hidden_layer_sizes", "hidden"),
+                                        ("layers", "hidden"), ("n_epochs", "epochs"), ("max_iter", "epochs")])
+def test_names_from_other_libraries_point_to_ours(small, name, field):
+    with pytest.raises(ValueError, match=f"did you mean '{field}'"):
+        tune.search(BASE, {name: [1, 2]}, train=small, n_trials=1, progress=False)

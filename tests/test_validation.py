@@ -67,12 +67,13 @@ def test_bad_targets(model, data):
         model.fit(X, np.where(np.arange(40) == 2, np.nan, y), loss="cross_entropy", epochs=1, verbose=False)
     with pytest.raises(ValueError, match="None"):
         model.fit(X, np.array([None] + ["a"] * 39, dtype=object), epochs=1, verbose=False)
+    # a fitted model continues with its classes: these are fresh starts (reset=True)
     with pytest.raises(ValueError, match="at least two classes"):
-        model.fit(X, np.zeros(40, dtype=int), epochs=1, verbose=False)
+        model.fit(X, np.zeros(40, dtype=int), epochs=1, reset=True, verbose=False)
     with pytest.raises(ValueError, match="output layer has 3 units but y needs 4"):
-        model.fit(X, np.arange(40) % 4, epochs=1, verbose=False)
+        model.fit(X, np.arange(40) % 4, epochs=1, reset=True, verbose=False)
     with pytest.raises(ValueError, match="must sum to 1"):
-        model.fit(X, np.ones((40, 3)), epochs=1, verbose=False)
+        model.fit(X, np.ones((40, 3)), epochs=1, reset=True, verbose=False)
     reg = nf.Sequential([nf.Dense(1, "identity")], inputs=5)
     with pytest.raises(ValueError, match="infinite"):
         reg.fit(X, np.full(40, np.inf), epochs=1, verbose=False)

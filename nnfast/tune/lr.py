@@ -15,7 +15,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..callbacks import DivergenceWarning, History
-from ..hyperparams import Hyperparameters, build_model, train
+from ..hyperparams import Hyperparameters
+from ..training import build_model, train
 from ..losses import LOSSES
 
 __all__ = ["lr_range_test", "LRRangeTest", "compare", "Comparison", "verdict", "VERDICTS"]
@@ -87,9 +88,12 @@ def lr_range_test(hp: Hyperparameters, X: Any, y: Any, *, min_lr: float = 1e-6, 
         raise ValueError(f"steps must be an integer >= 20, got {steps!r}")
     if not stop_factor > 1:
         raise ValueError("stop_factor must be > 1")
+    y = hp.resolve_task(y, stacklevel=2).y  # the task, decided (and said) as nnfast.train decides it
     model, loss = build_model(hp, y)
     X, Y, w, targets = model._prepare(X, y, sample_weight, loss)
-    model._start(loss, targets, X, hp.optimizer_spec().config(hp.l1, hp.l2, hp.clip_norm), hp.standardize)
+    config = hp.optimizer_spec().config(hp.l1, hp.l2, hp.clip_norm)
+    model._start(loss, targets, X, config, hp.standardize)
+    model._begin(config, fresh=True)
     batch = len(X) if hp.batch_size is None else hp.batch_size
     costs = np.asarray(model._net.lr_sweep(X, Y, w, batch, min_lr, max_lr, steps, LOSSES[loss], stop_factor, beta))
     lrs = min_lr * (max_lr / min_lr) ** (np.arange(len(costs)) / (steps - 1))

@@ -24,19 +24,26 @@ import contextlib
 import json
 import math
 import multiprocessing
+import os
+import threading
+import warnings
 import sys
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Deque, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import optuna
+from optuna.storages.journal import JournalStorage
 
 from .. import __version__, _core
-from .._convert import numeric_dtype, target_array
-from .._targets import looks_like_labels
+from .._convert import target_array
+from .._settings import DTYPES
+from .._targets import TargetWarning, Targets, resolve_task
 from .._validation import check_matrix
 from ..data import split_indices
+from ..callbacks import DivergenceWarning
 from ..hyperparams import Hyperparameters
 from ._quiet import quiet_optuna
 from .space import Space
@@ -56,27 +63,39 @@ STUDY_FORMAT = 2
 RESUME_KEYS = ("space", "base", "strategy", "objective", "seed", "data", "metadata")
 
 
-def _split(X: Any, y: Any, validation: Optional[Tuple[Any, Any]], validation_size: float, seed: int):
-    X, y = _data(X, y, "X", "y")
+def _pair(data: Any, name: str) -> Tuple[Any, Any]:
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise TypeError(f"{name} must be a pair (X, y); sample weights do not enter a search")
+    return data[0], data[1]
+
+
+def _split(hp: Hyperparameters, X: Any, y: Any, validation: Optional[Tuple[Any, Any]], validation_size: float,
+           seed: int, dtype: str):
+    """Training and validation data, split when no validation data is given, checked as
+    the base configuration would check them (bad data is an error before the first trial,
+    not a failure of every trial), and X converted once to ``dtype``, before it is split (a
+    frame's columns named in errors). The task is decided here, once for the study, as
+    nnfast.train decides it (its warnings said once)."""
+    choice = hp.resolve_task(y, stacklevel=3)
+    dtype = DTYPES[dtype]
+    X_arr, y_arr = check_matrix(X, "X", dtype), target_array(choice.y)
+    if len(X_arr) != len(y_arr):
+        raise ValueError(f"X has {len(X_arr)} samples but y has {len(y_arr)}")
     if validation is not None:
-        if not isinstance(validation, (tuple, list)) or len(validation) != 2:
-            raise TypeError("validation must be a tuple (X_val, y_val)")
-        return (X, y), _data(*validation, "X_val", "y_val", n_features=X.shape[1])
-    strata = y if y.ndim == 1 and looks_like_labels(y) else None
-    train_rows, val_rows = split_indices(len(X), [validation_size], seed, strata)
-    return (X[train_rows], y[train_rows]), (X[val_rows], y[val_rows])
-
-
-def _data(X: Any, y: Any, x_name: str, y_name: str, n_features: Optional[int] = None):
-    """(X, y) checked once, before any trial, as training checks them: X finite and converted
-    (frames, nullable and object numbers become float64; an array of numbers keeps its
-    dtype, and so the study's data fingerprint), y a plain array without missing values.
-    A bad column fails the search, not every trial."""
-    X = check_matrix(X, x_name, numeric_dtype(X) or np.float64, n_features)
-    y = target_array(y, y_name)
-    if len(X) != len(y):
-        raise ValueError(f"{x_name} has {len(X)} samples but {y_name} has {len(y)}")
-    return X, y
+        X_val, y_val = _pair(validation, "validation")
+        X, y = X_arr, y_arr
+        X_val, y_val = check_matrix(X_val, "X_val", dtype, X_arr.shape[1]), target_array(y_val, "y_val")
+        if choice.task == "classification" and y_val.ndim == 2 and y_val.shape[1] == 1:
+            y_val = resolve_task(y_val, loss=choice.loss, stacklevel=3).y
+    else:
+        strata = y_arr if choice.task == "classification" and y_arr.ndim == 1 else None
+        train_rows, val_rows = split_indices(len(X_arr), [validation_size], seed, strata)
+        (X, y), (X_val, y_val) = (X_arr[train_rows], y_arr[train_rows]), (X_arr[val_rows], y_arr[val_rows])
+    targets = Targets(choice.loss).fit(y)
+    targets.transform(y, dtype)
+    if len(targets.transform(y_val, dtype, "y_val")) != len(X_val):
+        raise ValueError(f"X_val has {len(X_val)} samples but y_val has {len(y_val)}")
+    return (X, y), (X_val, y_val)
 
 
 @contextmanager
@@ -92,9 +111,9 @@ def _threads(n: int):
 
 
 def _make_executor(executor: Union[str, cf.Executor, None], n_jobs: int):
-    """(executor, owned, threads per trial): the CPUs this process may use (affinity mask,
-    cgroup quota), shared out between the trials that run at once."""
-    cores = _core.usable_cpus()
+    """(executor, owned, threads per trial): nnfast's threads (by default the CPUs this
+    process may use: affinity mask, cgroup quota), shared out between the trials that run at once."""
+    cores = _core.get_num_threads()
     if executor is None or executor == "threads":
         return cf.ThreadPoolExecutor(max_workers=n_jobs), True, max(1, cores // n_jobs)
     if executor == "processes":
@@ -118,9 +137,10 @@ class _Progress:
         if not self.enabled:
             return
         elapsed = time.perf_counter() - self.start
-        eta = elapsed / done * max(self.total - done, 0) if done else math.nan
+        eta = elapsed / done * max(self.total - done, 0) if done and self.total < math.inf else math.nan
         best_text = "-" if math.isnan(best) else f"{best:.4f}"
-        line = (f"trial {done}/{self.total}  running {running}  best {self.objective} {best_text}  "
+        of = f"/{self.total}" if self.total < math.inf else ""
+        line = (f"trial {done}{of}  running {running}  best {self.objective} {best_text}  "
                 f"elapsed {elapsed:.0f}s  eta {'?' if math.isnan(eta) else f'{eta:.0f}s'}")
         sys.stderr.write(("\r" + line + "\x1b[K") if sys.stderr.isatty() else line + "\n")
         sys.stderr.flush()
@@ -174,17 +194,29 @@ def _record(study: optuna.Study, trial: optuna.trial.Trial, params: Dict[str, An
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
 
 
-def _with_curve(frozen: optuna.trial.FrozenTrial, stored: bool) -> optuna.trial.FrozenTrial:
-    """The trial as storage keeps it (``stored``: its per-epoch curve lives in the result
-    attribute, one row, not as Optuna intermediate values, a row per epoch on a database
-    server), or as the mirror needs it (the curve back as intermediate values, for pruning
-    and the sampler)."""
+def _tell_stored(study: optuna.Study, trial: optuna.trial.Trial, stored: optuna.trial.FrozenTrial) -> None:
+    """Tells the mirror a stored trial's outcome, as :func:`_record` told it first."""
+    attrs = stored.user_attrs.get(RESULT_ATTR) or {}
+    for epoch, value in enumerate(attrs.get("curve") or []):
+        if value is not None:
+            trial.report(value, epoch)
+    trial.set_user_attr(RESULT_ATTR, attrs)
+    if stored.state == optuna.trial.TrialState.COMPLETE:
+        study.tell(trial, stored.value)
+    else:
+        study.tell(trial, state=stored.state)
+
+
+def _with_curve(frozen: optuna.trial.FrozenTrial, keep_curve: bool) -> optuna.trial.FrozenTrial:
+    """A copy of the trial for storage, with its per-epoch objective as Optuna intermediate
+    values (``keep_curve``) or without them (a row per epoch on a database server; the
+    curve is in the result attribute anyway)."""
     curve = (frozen.user_attrs.get(RESULT_ATTR) or {}).get("curve") or []
     return optuna.trial.FrozenTrial(
         number=frozen.number, state=frozen.state, value=None, values=frozen.values,
         datetime_start=frozen.datetime_start, datetime_complete=frozen.datetime_complete, params=dict(frozen.params),
         distributions=dict(frozen.distributions), user_attrs=dict(frozen.user_attrs), system_attrs={},
-        intermediate_values={} if stored else {e: float(v) for e, v in enumerate(curve) if v is not None},
+        intermediate_values={e: float(v) for e, v in enumerate(curve) if v is not None} if keep_curve else {},
         trial_id=0)
 
 
@@ -196,12 +228,14 @@ class _Store:
     def __init__(self, name: str, url: str, direction: str, resume: bool, meta: Dict[str, Any]) -> None:
         self.name, self.url, self.meta = name, url, meta
         storage = open_storage(url)
+        # a journal writes a trial as one row, curve and all; a database server a row per value
+        self.keeps_curves = isinstance(storage, JournalStorage)
         try:
             self.study = optuna.create_study(study_name=name, storage=storage, direction=direction)
             created = True
         except optuna.exceptions.DuplicatedStudyError:
             if not resume:
-                raise ValueError(f"study {name!r} already exists in {url}; pass resume=True to continue it or "
+                raise ValueError(f"study {name!r} already exists in {url}: resume it (resume=True, --resume) or "
                                  f"choose another study name") from None
             self.study = optuna.load_study(study_name=name, storage=storage)
             created = False
@@ -213,6 +247,9 @@ class _Store:
         try:
             if not created:
                 self._check(self.study)
+                stored = self.study.user_attrs.get(SETTINGS_ATTR) or {}
+                if stored.get("n_trials") != meta["n_trials"]:  # the budget as last extended, for a later resume
+                    self.study.set_user_attr(SETTINGS_ATTR, {**stored, "n_trials": meta["n_trials"]})
             self.trials = list(self.study.get_trials(deepcopy=False))
         except BaseException:
             self.lease.release()
@@ -237,9 +274,10 @@ class _Store:
                              f"(study format {stored.get('nnfast_format', 1)}, this one writes {STUDY_FORMAT}); "
                              f"start a new study")
         for key in RESUME_KEYS:
-            if stored.get(key) != self.meta[key]:
+            same = stored.get(key) == self.meta[key] or (key == "base" and _same_base(stored.get(key), self.meta[key]))
+            if not same:
                 raise ValueError(f"cannot resume study {self.name!r}: its {key} differs from this search's "
-                                 f"(stored {json.dumps(stored.get(key))}, given {json.dumps(self.meta[key])})")
+                                 f"({_difference(stored.get(key), self.meta[key])})")
         odd = [t.number for t in study.get_trials(deepcopy=False)
                if t.state in (optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.WAITING)]
         if odd:
@@ -247,18 +285,58 @@ class _Store:
                              f"nnfast never writes; was the study changed by another program?")
 
 
+@dataclass
+class _Pending:
+    """A trial asked and not yet told: its result to come (``future``), or, when a resumed
+    study replays its schedule, the stored trial (``stored``), told at the same point of
+    the schedule as in the run that wrote it."""
+
+    future: cf.Future
+    trial: optuna.trial.Trial
+    params: Dict[str, Any]
+    hp: Optional[Hyperparameters]
+    point: Optional[int]
+    stored: Optional[optuna.trial.FrozenTrial] = None
+
+
+def _difference(stored: Any, given: Any) -> str:
+    """Where two settings differ, briefly: the first differing entries of two dicts."""
+    def brief(value: Any) -> str:
+        text = json.dumps(value, separators=(",", ":"))
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    if isinstance(stored, dict) and isinstance(given, dict):
+        keys = [k for k in {**stored, **given} if stored.get(k) != given.get(k)]
+        return "; ".join(f"{k}: stored {brief(stored.get(k))}, given {brief(given.get(k))}" for k in keys[:3])
+    return f"stored {brief(stored)}, given {brief(given)}"
+
+
+def _done(value: Any) -> cf.Future:
+    future: cf.Future = cf.Future()
+    future.set_result(value)
+    return future
+
+
 class _Driver:
     """Runs trials until the budget is spent: ask, build the configuration, submit, and
-    tell the results in the order the trials were asked."""
+    tell the results in the order the trials were asked, at most ``n_jobs`` running.
 
-    def __init__(self, strategy: Strategy, queued: Sequence[Dict[str, Any]], propose, n_trials: int,
+    So trial ``k`` is asked once trials ``0 .. k - n_jobs`` are told and the ones after
+    them run: what the sampler and the pruning thresholds see at each ask depends on the
+    seed and ``n_jobs`` only. A resumed study replays that schedule with its stored trials
+    before it asks anything new, so it goes on exactly as the run that wrote it would have.
+    """
+
+    def __init__(self, strategy: Strategy, queued: Sequence[Dict[str, Any]], propose, n_trials: Optional[int],
                  exhaustive: bool, data, key: str, sign: float, pruning: bool, warmup_epochs: int,
                  data_print: str, meta: Dict[str, Any], name: str, url: Optional[str], resume: bool) -> None:
         self.strategy, self.queued, self.propose = strategy, list(queued), propose
-        self.n_trials, self.exhaustive = n_trials, exhaustive
+        self.n_trials = math.inf if n_trials is None else n_trials
+        self.exhaustive = exhaustive
         self.data, self.key, self.sign = data, key, sign
         self.pruning, self.warmup_epochs, self.data_print = pruning, warmup_epochs, data_print
-        self.assigned: Dict[int, int] = {}  # trial number -> index of the queued point it runs
+        self.fixed: Dict[int, Dict[str, Any]] = {}  # trial number -> the Optuna params it takes
+        self.stop = threading.Event()
         direction = "maximize" if sign > 0 else "minimize"
         with quiet_optuna():
             self.mirror = optuna.create_study(study_name=name, direction=direction,
@@ -266,9 +344,8 @@ class _Driver:
             self.store = None if url is None else _Store(name, url, direction, resume, meta)
             if self.store is None:
                 self.mirror.set_user_attr(SETTINGS_ATTR, meta)
-            else:
-                self.mirror.add_trials(_with_curve(t, stored=False) for t in self.store.trials)
-        done = {(t.user_attrs.get(RESULT_ATTR) or {}).get("point") for t in self.mirror.get_trials(deepcopy=False)}
+        stored = [] if self.store is None else self.store.trials
+        done = {(t.user_attrs.get(RESULT_ATTR) or {}).get("point") for t in stored}
         self.waiting = collections.deque(i for i in range(len(self.queued)) if i not in done)
 
     @property
@@ -276,8 +353,8 @@ class _Driver:
         return Study(self.store.study if self.store is not None else self.mirror)
 
     def _sampler(self, number: int):
-        point = self.assigned.get(number)
-        return FixedSampler(self.queued[point]) if point is not None else self.strategy.sampler(number)
+        params = self.fixed.pop(number, None)
+        return FixedSampler(params) if params is not None else self.strategy.sampler(number)
 
     def run(self, executor, n_jobs: int, timeout: Optional[float], progress: Union[bool, str]) -> None:
         try:
@@ -291,58 +368,92 @@ class _Driver:
         local = executor is None or executor == "threads"
         line = _Progress(self.n_trials, self.key, progress)
         start = time.perf_counter()
-        # in the order asked: (future, trial, params, hp, point)
-        pending: Deque[Tuple[cf.Future, optuna.trial.Trial, Dict[str, Any], Optional[Hyperparameters],
-                             Optional[int]]] = collections.deque()
+        pending: Deque[_Pending] = collections.deque()  # in the order asked
         try:
-            with _threads(threads) if local else contextlib.nullcontext(), quiet_optuna():
+            with _threads(threads) if local else contextlib.nullcontext(), quiet_optuna(), warnings.catch_warnings():
+                # a trial's divergence is its recorded state, and what the targets are was said once, above;
+                # warning filters are the process's, so they are set here, not in each trial's thread
+                warnings.simplefilter("ignore", DivergenceWarning)
+                warnings.simplefilter("ignore", TargetWarning)
+                for trial in [] if self.store is None else self.store.trials:
+                    while len(pending) >= n_jobs:
+                        self._finish(pending.popleft())
+                    pending.append(self._replay(trial))
                 while True:
                     out_of_time = timeout is not None and time.perf_counter() - start > timeout
                     while not out_of_time and len(pending) < n_jobs and self._room(len(pending)):
                         pending.append(self._start(pool, local, threads))
                     if not pending:
                         break
-                    future = pending[0][0]  # the oldest: results are told in the order trials were asked
+                    future = pending[0].future  # the oldest: results are told in the order trials were asked
                     while not cf.wait([future], timeout=1.0).done:
                         if self.store is not None:
                             self.store.beat_if_due()
                     self._finish(pending.popleft())
                     line.update(self._finished(), len(pending), self._best())
-        finally:
-            with quiet_optuna():  # trials that finished in order before an interruption are kept
-                while pending and pending[0][0].done():
+        except BaseException:
+            # stopped (Ctrl-C, an error): running trials end at their next epoch and are not
+            # recorded; those that finished in order before them are kept
+            self.stop.set()
+            if owned:
+                pool.shutdown(wait=True, cancel_futures=True)
+            with quiet_optuna():
+                while pending and pending[0].future.done() and _finished_well(pending[0].future):
                     self._finish(pending.popleft())
+            raise
+        finally:
             line.close()
             if owned:
                 pool.shutdown(wait=True, cancel_futures=True)
 
-    def _start(self, pool, local: bool, threads: int):
-        number = len(self.mirror.get_trials(deepcopy=False))
-        point = self.waiting.popleft() if self.waiting else None
-        if point is not None:
-            self.assigned[number] = point
+    def _ask(self, fixed: Optional[Dict[str, Any]]):
+        """The next trial (with the Optuna params ``fixed``, if given) and its configuration:
+        (trial, params, hp, None), or (trial, params so far, None, error) for an impossible
+        combination."""
+        if fixed is not None:
+            self.fixed[len(self.mirror.get_trials(deepcopy=False))] = fixed
         trial = self.mirror.ask()
         try:
             params, hp = self.propose(trial)
-        except (ValueError, TypeError) as exc:  # an impossible combination: recorded in its turn, not fatal
-            done: cf.Future = cf.Future()
-            done.set_result(TrialResult(trial.number, "failed", error=str(exc)))
-            return done, trial, getattr(exc, "params", {}), None, point
+        except (ValueError, TypeError) as exc:
+            return trial, getattr(exc, "params", {}), None, exc
+        return trial, params, hp, None
+
+    def _replay(self, stored: optuna.trial.FrozenTrial) -> _Pending:
+        """Asks trial ``stored.number`` again, with its stored values, to be told in its turn."""
+        number = len(self.mirror.get_trials(deepcopy=False))
+        if stored.number != number:
+            raise ValueError(f"the stored trials are not numbered 0, 1, 2, ...: trial {stored.number} came where "
+                             f"{number} was expected")
+        trial, params, hp, _ = self._ask(dict(stored.params))
+        point = (stored.user_attrs.get(RESULT_ATTR) or {}).get("point")
+        return _Pending(_done(None), trial, params, hp, point, stored=stored)
+
+    def _start(self, pool, local: bool, threads: int) -> _Pending:
+        point = self.waiting.popleft() if self.waiting else None
+        trial, params, hp, error = self._ask(None if point is None else self.queued[point])
+        if error is not None:  # an impossible combination: recorded in its turn, not fatal
+            return _Pending(_done(TrialResult(trial.number, "failed", error=str(error))), trial, params, None, point)
         spec = TrialSpec(trial.number, hp.to_dict(), *self.data, self.key, self.sign,
                          _thresholds(self.mirror, self.sign, hp.epochs) if self.pruning else [], self.warmup_epochs)
-        future = pool.submit(run_trial, spec) if local else pool.submit(_run_in_worker, spec, threads)
-        return future, trial, params, hp, point
+        if local:
+            future = pool.submit(run_trial, spec, self.stop)
+        else:
+            future = pool.submit(_run_in_worker, spec, threads, os.getpid())
+        return _Pending(future, trial, params, hp, point)
 
-    def _finish(self, entry) -> None:
-        future, trial, params, hp, point = entry
+    def _finish(self, entry: _Pending) -> None:
+        if entry.stored is not None:
+            _tell_stored(self.mirror, entry.trial, entry.stored)
+            return
         try:
-            result = future.result()
+            result = entry.future.result()
         except Exception as exc:  # the executor failed (a worker died, pickling, ...)
-            result = TrialResult(trial.number, "failed", error=f"{type(exc).__name__}: {exc}")
-        _record(self.mirror, trial, params, hp, result, self.data_print, point)
-        self.assigned.pop(trial.number, None)
+            result = TrialResult(entry.trial.number, "failed", error=f"{type(exc).__name__}: {exc}")
+        _record(self.mirror, entry.trial, entry.params, entry.hp, result, self.data_print, entry.point)
         if self.store is not None:
-            self.store.write(_with_curve(self.mirror.get_trials(deepcopy=False)[trial.number], stored=True))
+            self.store.write(_with_curve(self.mirror.get_trials(deepcopy=False)[entry.trial.number],
+                                         keep_curve=self.store.keeps_curves))
 
     def _finished(self) -> int:
         return len(self.mirror.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,
@@ -359,10 +470,24 @@ class _Driver:
         return max(values, key=lambda v: self.sign * v) if values else math.nan
 
 
-def _run_in_worker(spec: TrialSpec, threads: int) -> TrialResult:
-    """Entry point in another process (process pool, Dask worker): that process's nnfast threads."""
+def _finished_well(future: cf.Future) -> bool:
+    """Whether a done future holds a result worth recording (not an interrupted trial)."""
+    if future.exception() is not None:
+        return False
+    result = future.result()
+    return result is None or result.state != "interrupted"
+
+
+def _run_in_worker(spec: TrialSpec, threads: int, driver_pid: int) -> TrialResult:
+    """Entry point on an executor of the caller's (process pool, Dask, or threads of this
+    process): in another process, that process's nnfast threads and warning filter."""
+    if os.getpid() == driver_pid:  # a thread of the driver's process: its settings are the driver's
+        return run_trial(spec)
     _core.set_num_threads(threads)
-    return run_trial(spec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DivergenceWarning)
+        warnings.simplefilter("ignore", TargetWarning)
+        return run_trial(spec)
 
 
 def _strategy(strategy: Union[str, Strategy], seed: int) -> Strategy:
@@ -377,6 +502,15 @@ def _check_count(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def _same_base(stored: Any, given: Dict[str, Any]) -> bool:
+    """Whether a stored base configuration is the given one once the fields it predates
+    (added to Hyperparameters since it was written) take their defaults."""
+    try:
+        return _meta(base=Hyperparameters.from_dict(stored).to_dict())["base"] == given
+    except (TypeError, ValueError):
+        return False
 
 
 def _meta(**settings: Any) -> Dict[str, Any]:
@@ -410,8 +544,9 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
         seeded and stratified for classes.
     strategy : "grid", "random", "bayes" or a Strategy
     n_trials : int, optional
-        The trial budget (default: the whole grid, or 20), counting every finished trial
-        (complete, pruned, diverged or failed).
+        The trial budget, counting every finished trial (complete, pruned, diverged or
+        failed); default: the whole grid, else as many as ``timeout`` allows, else 20. A
+        study ends sooner when a finite space has no configuration left to run.
     timeout : float, optional
         Start no new trial after this many seconds.
     storage : str, optional
@@ -460,10 +595,15 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
     n_jobs = _check_count(n_jobs, "n_jobs")
     search_space = Space(space, hp)
     queued = strategy.queued(search_space)
-    if n_trials is None:
-        n_trials = len(queued) if strategy.exhaustive else 20
-    n_trials = _check_count(n_trials, "n_trials")
-    (X_tr, y_tr), (X_val, y_val) = _split(*train, validation, validation_size, seed)
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                or not 0 < timeout < math.inf):
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    if n_trials is None:  # the whole grid; or until the timeout; or 20
+        n_trials = len(queued) if strategy.exhaustive else None if timeout is not None else 20
+    if n_trials is not None:
+        n_trials = _check_count(n_trials, "n_trials")
+    dtype = "float64" if "dtype" in search_space.entries else hp.dtype
+    (X_tr, y_tr), (X_val, y_val) = _split(hp, *_pair(train, "train"), validation, validation_size, seed, dtype)
     key, sign = objective_key(hp, y_tr, objective)
     data_print = data_fingerprint(X_tr, y_tr, X_val, y_val)
     url = storage_url(storage)
@@ -478,7 +618,8 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
             exc.params = params
             raise
 
-    driver = _Driver(strategy, queued, propose, n_trials, strategy.exhaustive, ((X_tr, y_tr), (X_val, y_val)), key,
+    driver = _Driver(strategy, queued, propose, n_trials, strategy.exhaustive or bool(queued),
+                     ((X_tr, y_tr), (X_val, y_val)), key,
                      sign, pruning, warmup_epochs, data_print, meta, study_name, url, resume)
     driver.run(executor, n_jobs, timeout, progress)
     return driver.study
@@ -494,7 +635,9 @@ def run_configurations(configurations: Sequence[Hyperparameters], X: Any, y: Any
     if not configurations:
         raise ValueError("no configurations to run")
     n_jobs = _check_count(n_jobs, "n_jobs")
-    (X_tr, y_tr), (X_val, y_val) = _split(X, y, validation, validation_size, seed)
+    dtypes = {c.dtype for c in configurations}
+    (X_tr, y_tr), (X_val, y_val) = _split(configurations[0], X, y, validation, validation_size, seed,
+                                          dtypes.pop() if len(dtypes) == 1 else "float64")
     key, sign = objective_key(configurations[0], y_tr, objective)
     data_print = data_fingerprint(X_tr, y_tr, X_val, y_val)
     url = storage_url(storage)

@@ -69,6 +69,10 @@ class Distribution:
         """The Optuna parameters that make this entry take ``value`` (for queued trials)."""
         return {name: value}
 
+    def can_take(self, value: Any) -> bool:
+        """Whether a trial can draw ``value`` from this entry."""
+        raise NotImplementedError
+
     def to_dict(self) -> Dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "conditions"}
         data = {k: (v.to_dict() if isinstance(v, Distribution) else v) for k, v in data.items()}
@@ -90,7 +94,7 @@ class Choice(Distribution):
     def __post_init__(self) -> None:
         if not self.values:
             raise ValueError("choice needs at least one value")
-        object.__setattr__(self, "values", tuple(tuple(v) if isinstance(v, list) else v for v in self.values))
+        object.__setattr__(self, "values", tuple(_plain(v) for v in self.values))
 
     def suggest(self, trial, name: str) -> Any:
         if len(self.values) == 1:  # a fixed value is not a search dimension
@@ -102,6 +106,9 @@ class Choice(Distribution):
 
     def params(self, name: str, value: Any) -> Dict[str, Any]:
         return {} if len(self.values) == 1 else {name: _encode(value)}
+
+    def can_take(self, value: Any) -> bool:
+        return value in self.values
 
 
 @dataclass(frozen=True)
@@ -123,6 +130,9 @@ class Float(Distribution):
 
     def suggest(self, trial, name: str) -> float:
         return trial.suggest_float(name, self.low, self.high, log=self.log)
+
+    def can_take(self, value: Any) -> bool:
+        return _is_real(value) and self.low <= value <= self.high
 
     def points(self) -> List[Any]:
         if self.grid is None:
@@ -148,6 +158,9 @@ class Int(Distribution):
 
     def points(self) -> List[Any]:
         return list(range(self.low, self.high + 1))
+
+    def can_take(self, value: Any) -> bool:
+        return _is_real(value) and float(value).is_integer() and self.low <= value <= self.high
 
 
 @dataclass(frozen=True)
@@ -182,6 +195,17 @@ class Layers(Distribution):
     def decode_point(self, point: Tuple[Any, Any, Any]) -> Tuple[builtins.int, ...]:
         return self.compose(*point)
 
+    def can_take(self, value: Any) -> bool:
+        if not isinstance(value, (tuple, list)) or not self.depth.can_take(len(value)):
+            return False
+        if len(value) == 0:
+            return True
+        if not self.width.can_take(value[0]):
+            return False
+        shrinks = list(self.shrink.values) if isinstance(self.shrink, Choice) else [
+            value[1] / value[0] if len(value) > 1 else 1.0]
+        return any(self.shrink.can_take(r) and self.compose(len(value), value[0], r) == tuple(value) for r in shrinks)
+
 
 def choice(values: Sequence[Any]) -> Choice:
     """One of ``values`` (numbers, strings, booleans, or tuples such as layer widths)."""
@@ -212,6 +236,37 @@ def layers(depth: Distribution, width: Distribution, shrink: Optional[Distributi
     """Hidden-layer widths: ``depth`` layers, the first ``width`` wide, each next one
     ``shrink`` times the previous (1.0, the default, keeps them equal)."""
     return Layers(depth=depth, width=width, shrink=shrink if shrink is not None else Choice(values=(1.0,)))
+
+
+#: the most points a grid may have (a grid is enumerated before its first trial)
+MAX_GRID_POINTS = 1_000_000
+
+
+def _point_count(dist: Distribution) -> float:
+    """How many points the entry gives a grid (a continuous range has to have points)."""
+    if isinstance(dist, Choice):
+        return len(dist.values)
+    if isinstance(dist, Int):
+        return dist.high - dist.low + 1
+    if isinstance(dist, Float):
+        return len(dist.points())  # which says that a range needs points for a grid
+    if isinstance(dist, Layers):
+        return math.prod(_point_count(part) for part in (dist.depth, dist.width, dist.shrink))
+    return math.inf
+
+
+def _plain(value: Any) -> Any:
+    """A choice value as plain Python data: NumPy scalars become numbers, lists and arrays
+    tuples (a study keeps its space as JSON)."""
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):  # NumPy scalars and arrays
+        value = value.tolist()
+    if isinstance(value, (list, tuple)):
+        return tuple(_plain(v) for v in value)
+    return value
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (builtins.int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 #: fields that decide which other fields apply: owner -> {owner's value: the fields it reads}
@@ -284,13 +339,16 @@ class Space:
                 check_names({field_name: None}, f"in the condition of search entry {name!r}")
                 for value in allowed:
                     self._check_value(field_name, value, f"the condition of search entry {name!r}")
-                possible = self._possible(field_name)
-                if not any(v in possible for v in allowed):
+                if not any(self._can_take(field_name, v) for v in allowed):
                     raise ValueError(f"search entry {name!r} is searched only when {field_name} is "
                                      f"{_either(allowed)}, which never happens: {field_name} takes "
-                                     f"{_either(possible)} in this search")
+                                     f"{self._describe(field_name)} in this search")
+            # a value can be fine in float64 and underflow in float32: each dtype the search tries
+            dtypes = [None] if name == "dtype" else list(dict.fromkeys(self._possible("dtype")))
             for value in self._representatives(name, dist):
-                self._check_value(name, value, f"search entry {name!r}", dist.conditions)
+                for dtype in dtypes:
+                    extra = () if dtype is None else (("dtype", (dtype,)),)
+                    self._check_value(name, value, f"search entry {name!r}", (*extra, *dist.conditions))
             self._check_applies(name, dist)
 
     def _representatives(self, name: str, dist: Distribution) -> List[Any]:
@@ -314,6 +372,45 @@ class Space:
             return [dist.compose(d, w, r) for d in _ends(dist.depth) for w in _ends(dist.width)
                     for r in _ends(dist.shrink)]
         return []
+
+    def _can_take(self, name: str, value: Any) -> bool:
+        """Whether field ``name`` can take ``value`` in this search (its base value counts
+        where its entry is conditional, or not searched)."""
+        dist = self.entries.get(name)
+        base = getattr(self.base, name)
+        if dist is None or dist.conditions:
+            if value == base:
+                return True
+        return dist is not None and dist.can_take(value)
+
+    def _describe(self, name: str) -> str:
+        """The values field ``name`` takes, in words."""
+        dist, base = self.entries.get(name), getattr(self.base, name)
+        if dist is None:
+            return _either([base])
+        if isinstance(dist, Choice):
+            text = _either(list(dist.values))
+        elif isinstance(dist, (Float, Int)):
+            text = f"{'an integer' if isinstance(dist, Int) else 'a number'} from {dist.low} to {dist.high}"
+        else:
+            text = "the layer widths layers(...) composes"
+        return text + (f", or {base!r} where its conditions do not hold" if dist.conditions else "")
+
+    def _implied(self, conditions) -> Dict[str, Tuple[Any, ...]]:
+        """An entry's conditions with those they imply: a condition on a field that asks
+        for values other than its base value holds only where that field's own entry is
+        active, so that entry's conditions hold too."""
+        implied: Dict[str, Tuple[Any, ...]] = {}
+        pending = list(conditions)
+        while pending:
+            field_name, allowed = pending.pop()
+            if field_name in implied:
+                allowed = tuple(v for v in allowed if v in implied[field_name])
+            implied[field_name] = tuple(allowed)
+            dist = self.entries.get(field_name)
+            if dist is not None and getattr(self.base, field_name) not in allowed:
+                pending.extend((k, a) for k, a in dist.conditions if k not in implied)
+        return implied
 
     def _possible(self, name: str, under: Optional[Mapping[str, Sequence[Any]]] = None) -> List[Any]:
         """The values field ``name`` can take in this search (a range stands for its ends),
@@ -354,7 +451,7 @@ class Space:
         setting, a schedule's, init_scale, Nesterov's momentum, a dropout rate per layer),
         searched where the other field can take a value that refuses it, makes every such
         trial fail: say so now, with the condition that fixes it."""
-        conditions = dict(dist.conditions)
+        conditions = self._implied(dist.conditions)
 
         def possible(field_name: str) -> List[Any]:
             return list(conditions.get(field_name, self._possible(field_name, conditions)))
@@ -406,9 +503,28 @@ class Space:
                 values[name] = dist.suggest(trial, name)
         return values
 
+    def grid_size(self) -> float:
+        """An upper bound of the number of grid points (inactive entries multiply too)."""
+        return math.prod(_point_count(dist) for dist in self.entries.values())
+
+    def finite(self) -> bool:
+        """Whether every entry takes finitely many values (no continuous range)."""
+        return not any(isinstance(d, Float) or (isinstance(d, Layers) and isinstance(d.shrink, Float))
+                       for d in self.entries.values())
+
     def grid(self) -> Iterator[Tuple[Dict[str, Any], Dict[str, Any]]]:
         """Every grid point once, as (hyperparameter changes, Optuna params); inactive
-        entries do not multiply the points."""
+        entries do not multiply the points.
+
+        Raises
+        ------
+        ValueError
+            If the grid would have more than :data:`MAX_GRID_POINTS` points.
+        """
+        size = self.grid_size()
+        if size > MAX_GRID_POINTS:
+            raise ValueError(f"the grid has up to {size:.3g} points, more than {MAX_GRID_POINTS:,}: give fewer "
+                             f"points (choice([...]), points=[...]) or search at random or by bayes")
         def expand(i: builtins.int, values: Dict[str, Any], params: Dict[str, Any]):
             if i == len(self.order):
                 yield dict(values), dict(params)

@@ -27,6 +27,8 @@ import socket
 import sqlite3
 import threading
 import time
+import urllib.parse
+import urllib.request
 import uuid
 from typing import Any, Dict, Iterable, List, Optional
 
@@ -52,19 +54,34 @@ class StudyBusyError(RuntimeError):
 
 
 def storage_url(storage: Optional[str]) -> Optional[str]:
-    """A path such as ``study.db`` means SQLite; URLs pass through; None keeps it in memory."""
+    """Where a study is kept, as the study records it: a file path made absolute (so the
+    study can be found again from another directory), a URL as it is, None in memory."""
     if storage is None or "://" in storage:
         return storage
-    return f"sqlite:///{storage}"
+    return os.path.abspath(storage)
 
 
-def sqlite_path(url: str) -> Optional[str]:
-    """The file an ``sqlite:///`` URL names (None for other URLs and in-memory SQLite)."""
+def sqlite_path(storage: str) -> Optional[str]:
+    """The file a study location names: a path as it is (any characters), the file of an
+    ``sqlite:///`` URL (percent-decoded, without its query), None for other URLs and
+    in-memory SQLite."""
+    if "://" not in storage:
+        return storage
     prefix = "sqlite:///"
-    if not url.startswith(prefix):
+    if not storage.startswith(prefix):
         return None
-    path = url[len(prefix):].split("?")[0]
+    path = urllib.parse.unquote(storage[len(prefix):].split("?")[0])
     return None if path in ("", ":memory:") else path
+
+
+def _uri(path: str, options: str) -> str:
+    """An SQLite ``file:`` URI for path (percent-encoded: ?, # and % are data in a path)."""
+    return "file:" + urllib.request.pathname2url(os.path.abspath(path)) + "?" + options
+
+
+def _writable(path: str) -> bool:
+    directory = os.path.dirname(os.path.abspath(path))
+    return os.access(directory, os.W_OK) and (not os.path.exists(path) or os.access(path, os.W_OK))
 
 
 class SQLiteJournal(BaseJournalBackend):
@@ -76,11 +93,14 @@ class SQLiteJournal(BaseJournalBackend):
     write-ahead log without waiting for the disk (the default mode waits for two to four
     fsyncs, 1-20 ms here). A killed driver loses nothing it committed; a power cut can lose
     the last commits, never the file. Readers (reports) do not block the writer. WAL needs
-    the file on a local disk.
+    the file on a local disk. A study file in a place this process may not write (a
+    read-only mount, someone else's directory) is opened read-only: reports work, writes
+    raise PermissionError.
     """
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self.read_only = os.path.exists(path) and not _writable(path)
         self._lock = threading.Lock()
         self._connection: Optional[sqlite3.Connection] = None
         with self._lock:
@@ -88,11 +108,15 @@ class SQLiteJournal(BaseJournalBackend):
 
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None:
-            connection = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
-            connection.execute(f"CREATE TABLE IF NOT EXISTS {JOURNAL_TABLE} "
-                               "(number INTEGER PRIMARY KEY AUTOINCREMENT, log TEXT NOT NULL)")
+            if self.read_only:
+                connection = _read_only(self.path)
+            else:
+                connection = sqlite3.connect(_uri(self.path, "mode=rwc"), uri=True, timeout=60.0,
+                                             isolation_level=None, check_same_thread=False)
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute("PRAGMA synchronous=NORMAL")
+                connection.execute(f"CREATE TABLE IF NOT EXISTS {JOURNAL_TABLE} "
+                                   "(number INTEGER PRIMARY KEY AUTOINCREMENT, log TEXT NOT NULL)")
             self._connection = connection
         return self._connection
 
@@ -103,6 +127,8 @@ class SQLiteJournal(BaseJournalBackend):
         return [json.loads(row[0]) for row in rows]
 
     def append_logs(self, logs: List[Dict[str, Any]]) -> None:
+        if self.read_only:
+            raise PermissionError(f"{self.path} is read-only here: the study can be read, not changed")
         texts = [(json.dumps(log),) for log in logs]
         with self._lock:
             connection = self._connect()
@@ -127,20 +153,36 @@ class SQLiteJournal(BaseJournalBackend):
         self.__init__(state["path"])
 
 
+def _read_only(path: str) -> sqlite3.Connection:
+    """A read-only connection to an SQLite file. A WAL reader needs to write the -shm file
+    beside it; where it cannot, the file is read as it is (``immutable``: without what a
+    writer that was killed left in its write-ahead log)."""
+    connection = sqlite3.connect(_uri(path, "mode=ro"), uri=True, isolation_level=None, check_same_thread=False)
+    try:
+        connection.execute("SELECT count(*) FROM sqlite_master").fetchall()
+        return connection
+    except sqlite3.OperationalError:
+        connection.close()
+    return sqlite3.connect(_uri(path, "mode=ro&immutable=1"), uri=True, isolation_level=None,
+                           check_same_thread=False)
+
+
 def _tables(path: str) -> List[str]:
-    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    connection = _read_only(path)
     try:
         return [row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
     finally:
         connection.close()
 
 
-def open_storage(url: str, attempts: int = 5) -> optuna.storages.BaseStorage:
-    """Optuna storage for ``url``.
+def open_storage(storage: str, attempts: int = 5) -> optuna.storages.BaseStorage:
+    """Optuna storage for a study file (a path, or an ``sqlite:///`` URL) or a database URL.
 
-    An SQLite file is nnfast's journal (:class:`SQLiteJournal`), new or existing, unless
+    A study file is nnfast's journal (:class:`SQLiteJournal`), new or existing, unless
     Optuna created it with its relational schema; other URLs get that schema
-    (``optuna.storages.RDBStorage``). Two processes creating that schema in a new database
+    (``optuna.storages.RDBStorage``). Optuna's own functions take the result, e.g.
+    ``optuna.load_study(study_name="nnfast", storage=open_storage("study.db"))``; given
+    the plain path or URL they would read (and extend) the file as a relational database. Two processes creating that schema in a new database
     at once race, and the loser sees the winner's half-made tables as an SQL error:
     opening again once the winner is done succeeds, so such errors are retried.
 
@@ -149,7 +191,7 @@ def open_storage(url: str, attempts: int = 5) -> optuna.storages.BaseStorage:
     ValueError
         If the file exists but is not an SQLite database.
     """
-    path = sqlite_path(url)
+    path = sqlite_path(storage)
     if path is not None:
         tables = []
         if os.path.exists(path):
@@ -163,7 +205,7 @@ def open_storage(url: str, attempts: int = 5) -> optuna.storages.BaseStorage:
 
     for attempt in range(attempts):
         try:
-            return optuna.storages.RDBStorage(url)
+            return optuna.storages.RDBStorage(storage if "://" in storage else f"sqlite:///{path}")
         except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.IntegrityError):
             if attempt + 1 == attempts:
                 raise
@@ -191,8 +233,18 @@ def _process_start(pid: int) -> Optional[str]:
         return None
 
 
+def _process_state(pid: int) -> Optional[str]:
+    """The state letter of process ``pid`` (Linux: R, S, ..., Z for a zombie), or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
 def _alive(lease: Dict[str, Any], now: float) -> bool:
-    """Whether the driver that wrote ``lease`` still runs."""
+    """Whether the driver that wrote ``lease`` still runs (a killed process its parent has
+    not reaped yet, a zombie, does not)."""
     if lease.get("host") == socket.gethostname():
         pid = lease.get("pid")
         try:
@@ -202,6 +254,8 @@ def _alive(lease: Dict[str, Any], now: float) -> bool:
         except (PermissionError, TypeError, ValueError):
             pass  # someone else's process, or no pid: fall back on the heartbeat
         else:
+            if _process_state(int(pid)) in ("Z", "X"):
+                return False
             start = _process_start(int(pid))
             return start is None or lease.get("start") in (None, start)
     return now - float(lease.get("beat", 0.0)) < LEASE_GRACE

@@ -15,7 +15,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import optuna
 
-from ..hyperparams import Hyperparameters, train
+from ..hyperparams import Hyperparameters
+from ..training import train
 from ._quiet import quiet_optuna
 from .storage import LEASE_PREFIX, data_fingerprint, open_storage, storage_url
 
@@ -60,11 +61,14 @@ def _record(frozen: optuna.trial.FrozenTrial) -> TrialRecord:
     else:
         name = state.name.lower()
     hp = attrs.get("hyperparameters")
+    ours = RESULT_ATTR in frozen.user_attrs  # else a trial of Optuna's own: its value and params
+    score = attrs.get("score") if ours else frozen.value
     return TrialRecord(
-        number=frozen.number, state=name, score=_number(attrs.get("score")),
+        number=frozen.number, state=name, score=_number(score),
         seconds=_number(attrs.get("seconds")), epochs=int(attrs.get("epochs") or 0),
         stop_reason=attrs.get("stop_reason", ""), hyperparameters=Hyperparameters.from_dict(hp) if hp else None,
-        params=dict(attrs.get("searched", {})), history=attrs.get("history", {}), error=attrs.get("error", ""),
+        params=dict(attrs.get("searched", {}) if ours else frozen.params), history=attrs.get("history", {}),
+        error=attrs.get("error", ""),
         score_loss=_number(attrs.get("score_loss")))
 
 
@@ -85,7 +89,10 @@ class Study:
         self.optuna = optuna_study
         attrs = self.attrs
         self.objective: str = attrs.get("objective", "")
-        self.direction: str = "maximize" if attrs.get("sign", 1.0) > 0 else "minimize"
+        if "sign" in attrs:
+            self.direction: str = "maximize" if attrs["sign"] > 0 else "minimize"
+        else:  # a study nnfast did not write: Optuna's own direction
+            self.direction = optuna_study.direction.name.lower()
         self.model = None  # the model refit() trained, kept for test()
 
     @property
@@ -236,11 +243,11 @@ class Study:
         counts: Dict[str, int] = {}
         for t in trials:
             counts[t.state] = counts.get(t.state, 0) + 1
-        lines = [f"study {self.name!r}: {len(trials)} trials (" +
-                 ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + f"); {self.objective}, {self.direction}"]
+        states = f" ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))})" if counts else ""
+        lines = [f"study {self.name!r}: {len(trials)} trials{states}; {self.objective or 'value'}, {self.direction}"]
         ranked = sorted(self._scored(), key=self._rank)[:top]
         if ranked:
-            lines.append(f"{'trial':>5}  {self.objective:>14}  {'seconds':>8}  {'epochs':>6}  settings")
+            lines.append(f"{'trial':>5}  {self.objective or 'value':>14}  {'seconds':>8}  {'epochs':>6}  settings")
             for t in ranked:
                 settings = ", ".join(f"{k}={_short(v)}" for k, v in t.params.items())
                 lines.append(f"{t.number:>5}  {t.score:>14.4f}  {t.seconds:>8.2f}  {t.epochs:>6}  {settings}")

@@ -9,19 +9,20 @@ trials alike.
 from __future__ import annotations
 
 import math
+import threading
 import time
 import traceback
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ..callbacks import Callback, DivergenceWarning
-from ..hyperparams import Hyperparameters, train
+from ..callbacks import Callback
+from ..hyperparams import Hyperparameters
+from ..training import train
 
-#: how a trial ended
-STATES = ("complete", "pruned", "diverged", "failed")
+#: how a trial ended ("interrupted": stopped by the driver, not recorded)
+STATES = ("complete", "pruned", "diverged", "failed", "interrupted")
 
 
 @dataclass
@@ -71,9 +72,10 @@ class TrialMonitor(Callback):
     stop_reason = "pruned"
 
     def __init__(self, key: str, sign: float, thresholds: List[float], warmup_epochs: int,
-                 validation: Tuple[np.ndarray, np.ndarray]) -> None:
+                 validation: Tuple[np.ndarray, np.ndarray], stop: Optional[threading.Event] = None) -> None:
         self.key, self.sign, self.thresholds, self.warmup = key, sign, thresholds, warmup_epochs
         self.X, self.y = validation
+        self.stop = stop
         self.series: Dict[str, List[float]] = {}
         self._best = -math.inf
 
@@ -86,6 +88,9 @@ class TrialMonitor(Callback):
         return values + [math.nan] * (history.epochs - len(values))
 
     def on_epoch_end(self, model, epoch, history) -> Optional[bool]:
+        if self.stop is not None and self.stop.is_set():  # the driver is stopping: end here, unrecorded
+            self.stop_reason = "interrupted"
+            return True
         for name, value in model.evaluate(self.X, self.y).items():
             self.series.setdefault("val_" + name, []).append(float(value))
         values = self.value(history, self.key)
@@ -98,8 +103,10 @@ class TrialMonitor(Callback):
 
 def objective_key(hp: Hyperparameters, y: Any, objective: str) -> Tuple[str, float]:
     """The history key a study optimises and its sign: "auto" is the validation accuracy
-    for classes and R^2 for real values, both maximised; keys ending in loss are minimised."""
-    metric = "accuracy" if hp.resolve_loss(y) in ("cross_entropy", "binary_cross_entropy") else "r2"
+    for classification and R^2 for regression, both maximised; keys ending in loss are
+    minimised. The task is the one ``nnfast.train(hp, X, y)`` decides (``hp.task``,
+    ``hp.loss`` or what ``task="auto"`` reads from y)."""
+    metric = "accuracy" if hp.resolve_task(y, warn=False).task == "classification" else "r2"
     if objective == "auto":
         objective = "val_" + metric
     valid = ("val_" + metric, "val_loss", metric, "loss")
@@ -113,7 +120,7 @@ def _final_mean(values: List[float]) -> float:
     return float(np.mean(tail)) if tail else math.nan
 
 
-def run_trial(spec: TrialSpec) -> TrialResult:
+def run_trial(spec: TrialSpec, stop: Optional[threading.Event] = None) -> TrialResult:
     """Train one configuration on the spec's training data, as ``nnfast.train(hp, X, y)``
     would, watch it on the validation data, and report how it went.
 
@@ -121,22 +128,32 @@ def run_trial(spec: TrialSpec) -> TrialResult:
     has it, watches the training cost or the rows ``validation_split`` holds out of the
     training data), so the trial's score is an honest estimate: the mean of the objective
     over the last :data:`SCORE_EPOCHS` epochs, where the run has settled, rather than the
-    best epoch picked on the same data.
+    best epoch picked on the same data. ``stop``, when set, ends the run at the next epoch
+    (state "interrupted"). A divergence is the trial's state, not a warning: the caller
+    filters :class:`~nnfast.DivergenceWarning` (warning filters are the process's, so a
+    trial thread cannot do it for itself).
     """
     result = TrialResult(number=spec.number, state="failed", objective=spec.objective)
     start = time.perf_counter()
     try:
         hp = Hyperparameters.from_dict(spec.hyperparameters)
-        monitor = TrialMonitor(spec.objective, spec.sign, spec.thresholds, spec.warmup_epochs, spec.validation)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DivergenceWarning)  # recorded as the trial's state instead
-            model, history = train(hp, *spec.train, callbacks=[monitor], verbose=False)
+        monitor = TrialMonitor(spec.objective, spec.sign, spec.thresholds, spec.warmup_epochs, spec.validation,
+                               stop)
+        model, history = train(hp, *spec.train, callbacks=[monitor], verbose=False)
     except Exception as exc:  # a failed trial is recorded with its error; the study goes on
         result.seconds = time.perf_counter() - start
         result.error = f"{type(exc).__name__}: {exc}"
         result.history = {"traceback": traceback.format_exc(limit=6)}
         return result
     result.seconds = time.perf_counter() - start
+    if history.stop_reason == "interrupted":
+        result.state = result.stop_reason = "interrupted"
+        return result
+    recorded = [k for k in history.keys() if k not in ("lr", "time")] + [f"val_{k}" for k in (history.metric, "loss")]
+    if spec.objective not in recorded:
+        result.error = (f"the run records no {spec.objective!r}, the study's objective: this configuration trains "
+                        f"with loss {model.loss!r}, which records {', '.join(recorded)}")
+        return result
     record = history.to_dict()
     for name in [k for k in record if k.startswith("val_")]:  # the run's own held-out rows
         record["holdout_" + name[4:]] = record.pop(name)
@@ -148,4 +165,7 @@ def run_trial(spec: TrialSpec) -> TrialResult:
     result.score = _final_mean(result.intermediate)
     result.score_loss = _final_mean(monitor.series.get("val_loss", []))
     result.state = {"diverged": "diverged", "pruned": "pruned"}.get(history.stop_reason, "complete")
+    if result.state == "complete" and math.isnan(result.score):
+        result.state = "failed"
+        result.error = f"the objective {spec.objective!r} is NaN in each of the last {SCORE_EPOCHS} epochs"
     return result

@@ -1,0 +1,110 @@
+"""What every command shares: the one-line error, checks of output paths before any work,
+the task line, and the formatting of scores."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any, Optional
+
+import numpy as np
+
+
+class CommandError(Exception):
+    """A problem with the user's input, reported as one line and exit status 1."""
+
+
+def tune_package():
+    """nnfast.tune, or a one-line error when its extra is not installed."""
+    try:
+        from .. import tune
+    except ImportError as exc:
+        raise CommandError(str(exc)) from None
+    return tune
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type's name when it has none)."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+# --- outputs: checked before any work goes into filling them ------------------------------
+
+def check_output(path: Optional[str], option: str, *, replaced: bool = True) -> None:
+    """Raise CommandError unless ``path`` can be written, before hours of work go into it.
+
+    ``option`` names the command-line option in the message (``--out``). The file may
+    exist (it is replaced) or not; its directory must exist, be a directory and accept
+    a new file: checked by creating and removing a temporary one there, since only
+    trying tells (a read-only file system, a directory of /proc, permissions that
+    root ignores). ``replaced``: the file is written as a new file beside it and
+    renamed (model files, reports), so the directory must accept files even when the
+    file exists.
+    """
+    if not path:
+        return
+    shown = f"{option} {path}"
+    if os.path.isdir(path):
+        raise CommandError(f"{shown} is a directory; give a file name, e.g. {os.path.join(path, 'out')}")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        missing = os.path.dirname(path) or directory
+        reason = f"{missing} is not a directory" if os.path.exists(directory) else f"there is no directory {missing}"
+        raise CommandError(f"cannot write {shown}: {reason}")
+    exists = os.path.exists(path)
+    try:
+        if exists:
+            with open(path, "ab"):  # opens for writing without changing a byte (or the mtime)
+                pass
+        if replaced or not exists:
+            fd, probe = tempfile.mkstemp(prefix=".nnfast-check-", dir=directory)
+            os.close(fd)
+            os.unlink(probe)
+    except OSError as exc:
+        raise CommandError(f"cannot write {shown}: {exc.strerror or first_line(exc)}") from None
+
+
+def check_fraction(value: float, option: str) -> None:
+    if not 0.0 < value < 1.0:
+        raise CommandError(f"{option} must be between 0 and 1, got {value}")
+
+
+def save_model(model, path: str) -> None:
+    """model.save(path), a failure (a disk that filled up) as a one-line error."""
+    try:
+        model.save(path)
+    except (OSError, RuntimeError) as exc:
+        raise CommandError(f"cannot save the model to {path}: {first_line(exc)}") from None
+
+
+# --- what the commands print ------------------------------------------------------------
+
+def describe_task(hp: Any, y: Any) -> str:
+    """What training ``hp`` on targets ``y`` will learn, in words: ``"classification (10 classes)"``,
+    ``"regression"``, ``"regression (3 outputs)"``, ``"multi-label classification (4 labels)"``.
+
+    The one place the command line decides what to call the task: it asks the rule
+    training follows, :meth:`Hyperparameters.resolve_task` (its warnings are training's to give).
+    """
+    choice = hp.resolve_task(y, warn=False)
+    loss, arr = choice.loss, np.asarray(choice.y)
+    if loss in ("mse", "mae"):
+        return "regression" if arr.ndim == 1 else f"regression ({arr.shape[1]} outputs)"
+    if arr.ndim == 2:
+        if loss == "binary_cross_entropy":
+            return f"multi-label classification ({arr.shape[1]} labels)"
+        return f"classification ({arr.shape[1]} classes, one-hot)"
+    try:
+        n = len(np.unique(arr))
+    except TypeError:  # labels of mixed types: training will refuse them in its own words
+        return "classification"
+    return f"classification ({n} classes)"
+
+
+def scores_text(scores: dict) -> str:
+    """``accuracy: 0.9806   cost: 0.0712`` (the metric first, the cost last)."""
+    parts = [f"{k}: {v:.4f}" for k, v in scores.items() if k != "loss"]
+    if "loss" in scores:
+        parts.append(f"cost: {scores['loss']:.4f}")
+    return "   ".join(parts)

@@ -1,0 +1,304 @@
+"""``nnfast tune``: search hyperparameters, refit the best, look at the test set once, report."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from ..data import train_test_split
+from ..hyperparams import Hyperparameters
+from .common import CommandError, check_fraction, check_output, describe_task, scores_text, tune_package
+from .readers import add_data_arguments, read_data
+from .report import default_report_path, study_names
+from .settings import (DEFAULT_SPACE, add_hyperparameter_arguments, command_hyperparameters, read_hyperparameters,
+                       read_space, space_from_data)
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("tune", help="search hyperparameters, refit the best, look at the test set once, report",
+                       description="Search hyperparameters: split off a test part first (seeded, stratified for "
+                                   "labels), search on the rest (each trial validated on --val-size of it), print "
+                                   "the best trials, refit the best configuration on all the non-test rows, "
+                                   "evaluate it on the test part once (the look is recorded in the study), and "
+                                   "write an HTML report. With no --space, searches a built-in space over lr, "
+                                   "hidden layers, batch size, optimizer (with momentum for sgd), l2 and dropout. "
+                                   "With --resume, settings not given are the stored study's.")
+    p.add_argument("--space", help="the search space as a JSON or TOML file, e.g. "
+                                   '{"lr": {"loguniform": [1e-4, 0.3]}, "batch_size": [16, 32, 64]} '
+                                   "(default: the built-in space)")
+    add_data_arguments(p)
+    add_hyperparameter_arguments(p, "--set epochs=30")
+    p.add_argument("--strategy", choices=["grid", "random", "bayes"], help="(default: bayes)")
+    p.add_argument("--trials", type=int, metavar="N", help="trial budget (default: 20, or the whole grid)")
+    p.add_argument("--jobs", type=int, default=1, metavar="N", help="trials at once (default: 1)")
+    p.add_argument("--storage", metavar="STUDY.db", help="keep the study in this SQLite file (or a database URL), "
+                                                         "to resume and report it later (default: in memory)")
+    p.add_argument("--study-name", default="nnfast", metavar="NAME", help="(default: nnfast)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the stored study with the settings it was started with (options given again must "
+                        "agree; --trials may extend it): trials already run are kept and never drawn again, trials "
+                        "lost with a killed run run again, and a test set already looked at is not looked at again")
+    p.add_argument("--timeout", type=float, metavar="SECONDS", help="start no new trial after this long")
+    p.add_argument("--objective", help="the per-epoch value optimised: auto (default: validation accuracy for "
+                                       "classes, R^2 for real values) or e.g. val_loss")
+    p.add_argument("--test-size", type=float, help="fraction held out as the test part (default: 0.2)")
+    p.add_argument("--val-size", type=float,
+                   help="fraction of the non-test rows each trial validates on (default: 0.2)")
+    p.add_argument("--seed", type=int, help="seeds the splits and the strategy (default: the hyperparameters' seed)")
+    p.add_argument("--report", metavar="REPORT.html",
+                   help="where to write the HTML report (default: STUDY-report.html next to --storage, "
+                        "else nnfast-report.html)")
+    p.add_argument("--no-test", action="store_true",
+                   help="hold out no test part and look at none: search on all the rows")
+    p.add_argument("--out", metavar="MODEL.nnf", help="save the refit best model to this file")
+    p.add_argument("--refit-epochs", type=int, metavar="N",
+                   help="train the final refit for exactly N epochs, without early stopping (default: the best "
+                        "trial's own procedure, with its early stopping, on all the non-test rows)")
+    p.set_defaults(run=run)
+
+
+def data_location(data: str) -> str:
+    """A data option as a study records it: a file by its absolute path (so a resume from
+    another directory finds it), a bundled dataset by its name."""
+    return os.path.abspath(data) if os.path.exists(data) else data
+
+
+def _brief(value) -> str:
+    """A stored setting in a message: compact JSON, cut short."""
+    text = json.dumps(value, separators=(",", ":"))
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _contradiction(study: str, name: str, given, stored) -> None:
+    option = "--" + name.replace("_", "-")
+    show = lambda value: option if value is True else f"{option} {value}"  # noqa: E731
+    raise CommandError(f"{show(given)} contradicts study {study!r}, which runs with "
+                       f"{show(stored) if stored is not False else 'no ' + option}; "
+                       f"leave it out to continue the study as it was started")
+
+
+def _check_resumable(stored, space, hp: Hyperparameters, strategy: str, objective: str, split: dict) -> None:
+    """The one-line reason a stored study cannot be continued with these settings, if any."""
+    attrs = stored.attrs
+
+    def fail(reason: str) -> None:
+        raise CommandError(f"cannot resume study {stored.name!r}: {reason}")
+
+    if attrs.get("strategy") != strategy:
+        fail(f"it is a {attrs.get('strategy')} search; resume it with --strategy {attrs.get('strategy')}")
+    before, now = attrs.get("base", {}), json.loads(json.dumps(hp.to_dict()))
+    changed = [k for k in now if before.get(k) != now[k]]
+    if changed:
+        fail("its base hyperparameters differ (" + ", ".join(
+            f"{k} {json.dumps(before.get(k))} then, {json.dumps(now[k])} now" for k in changed[:3])
+            + "): give the same --hp and --set")
+    before, now = attrs.get("space", {}), json.loads(json.dumps(space.to_dict()))
+    changed = [k for k in {**before, **now} if before.get(k) != now.get(k)]
+    if changed:
+        fail(f"its search space differs in {', '.join(changed)} ({changed[0]} "
+             f"{_brief(before.get(changed[0]))} then, {_brief(now.get(changed[0]))} now): give the same --space")
+    if attrs.get("objective") != objective:
+        fail(f"it optimises {attrs.get('objective')}, not {objective}: give the same --objective")
+    recorded = (attrs.get("metadata") or {}).get("cli")
+    if recorded is not None:
+        recorded = {"header": "auto", **recorded}  # studies started before --header read with auto
+    if recorded is not None and recorded != split:
+        fail(f"its data or its split differ (data fingerprint {recorded.get('fingerprint')} then, "
+             f"{split['fingerprint']} now): give the same --data, --target, --header, --test-size, --val-size, "
+             f"--no-test and --seed, and the same data file")
+
+
+def run(args) -> None:
+    tune = tune_package()
+    from ..tune.report import summary_table, write_report
+    from ..tune.storage import DriverLease
+    from ..tune.study import data_fingerprint
+    from ..tune.trial import objective_key
+
+    if args.trials is not None and args.trials < 1:
+        raise CommandError(f"--trials must be at least 1, got {args.trials}")
+    if args.jobs < 1:
+        raise CommandError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.refit_epochs is not None and args.refit_epochs < 1:
+        raise CommandError(f"--refit-epochs must be at least 1, got {args.refit_epochs}")
+    if args.timeout is not None and not args.timeout > 0:
+        raise CommandError(f"--timeout must be a positive number of seconds, got {args.timeout}")
+
+    # the study to continue, whose settings are the defaults of a resume
+    if args.resume and not args.storage:
+        raise CommandError("--resume needs --storage: an in-memory study ends with its process")
+    stored, kept = None, {}
+    if args.storage:
+        if "://" not in args.storage:
+            check_output(args.storage, "--storage", replaced=False)
+        names = study_names(args.storage)
+        if args.study_name in names and not args.resume:
+            raise CommandError(f"study {args.study_name!r} already exists in {args.storage}: add --resume to "
+                               f"continue it, or choose another --study-name")
+        if args.resume and args.study_name not in names:
+            held = f" (it holds {', '.join(names)})" if names else ""
+            raise CommandError(f"nothing to resume: {args.storage} has no study {args.study_name!r}{held}")
+        if args.resume:
+            stored = tune.load_study(args.storage, args.study_name)
+            if stored.attrs.get("strategy") not in tune.STRATEGIES:
+                raise CommandError(f"study {args.study_name!r} is not a search ({stored.attrs.get('strategy')}): "
+                                   f"it cannot be resumed")
+            kept = {"strategy": stored.attrs["strategy"], "seed": stored.attrs.get("seed"),
+                    "trials": stored.attrs.get("n_trials"), "objective": stored.attrs.get("objective"),
+                    **(stored.attrs.get("metadata") or {}).get("cli", {})}
+            if args.no_test and not kept.get("no_test", False):
+                _contradiction(stored.name, "no_test", True, False)
+
+    def setting(name: str, default):
+        """The option as given, else the resumed study's, else the default. On a resume,
+        an option that would change what the study is (all but the budget, jobs, timeout
+        and outputs) must agree with the stored one."""
+        given = getattr(args, name)
+        if name == "data" and given is not None:
+            given = data_location(given)
+        if given is not None and name in kept and name not in ("trials", "objective") and given != kept[name]:
+            _contradiction(stored.name, name, given, kept[name])
+        return given if given is not None else kept.get(name, default)
+
+    strategy, trials, objective = setting("strategy", "bayes"), setting("trials", None), setting("objective", "auto")
+    data, target, header = setting("data", "digits"), setting("target", "last"), setting("header", "auto")
+    test_size, val_size = setting("test_size", 0.2), setting("val_size", 0.2)
+    no_test = args.no_test or kept.get("no_test", False)
+
+    if stored is not None and not args.hp:  # a resume: --set changes the stored base, not the defaults
+        try:
+            hp = read_hyperparameters(None, args.set, base=stored.base.to_dict())
+        except (ValueError, TypeError) as exc:
+            raise CommandError(str(exc)) from None
+    else:
+        hp = command_hyperparameters(args)
+    seed = setting("seed", hp.seed)
+    if args.space:
+        source, space = args.space, read_space(args.space)
+    elif stored is not None:
+        source = f"the space of study {stored.name!r}"
+        try:
+            space = tune.Space.from_dict(stored.attrs["space"], hp).entries
+        except (KeyError, ValueError, TypeError) as exc:
+            raise CommandError(f"{source}: {exc}") from None
+    else:
+        source = "the built-in space"
+        space = space_from_data(DEFAULT_SPACE, source)
+    try:  # names, conditions and grid points, before any data is read
+        searched = tune.Space(space, hp)
+        tune.STRATEGIES[strategy](seed=seed).queued(searched)
+    except (ValueError, TypeError) as exc:
+        raise CommandError(f"{source}: {exc}") from None
+    check_fraction(val_size, "--val-size")
+    if not no_test:
+        check_fraction(test_size, "--test-size")
+    report = args.report or default_report_path(args.storage, args.study_name)
+    check_output(report, "--report" if args.report else "the report")
+    check_output(args.out, "--out")
+
+    table = read_data(data, target, header=header)
+    X, y = table.X, table.y
+    if no_test:
+        X_rest, y_rest, X_test, y_test = X, y, None, None
+    else:
+        X_rest, X_test, y_rest, y_test = train_test_split(X, y, test_size=test_size, seed=seed)
+    split = {"data": data, "target": target, "header": header, "test_size": test_size, "val_size": val_size,
+             "no_test": no_test, "seed": seed, "fingerprint": data_fingerprint(X, y)}
+    if stored is not None:
+        _check_resumable(stored, searched, hp, strategy, objective_key(hp, y_rest, objective)[0], split)
+    print(f"task: {describe_task(hp, y)} from {table.target}", file=sys.stderr)
+    held_out = "no test part (--no-test)" if no_test else f"{len(X_test)} test rows held out for one look at the end"
+    budget = f"{trials} trials" if trials is not None else "the default budget"
+    print(f"{'resuming' if args.resume else 'tuning'} {', '.join(space)} with {strategy} search ({budget}, "
+          f"{args.jobs} at a time) on {len(X_rest)} rows of {data} ({val_size:g} of them for validation); "
+          f"{held_out}", file=sys.stderr)
+    try:
+        study = tune.search(hp, space, train=(X_rest, y_rest), validation_size=val_size, strategy=strategy,
+                            n_trials=trials, timeout=args.timeout, storage=args.storage, study_name=args.study_name,
+                            resume=args.resume, n_jobs=args.jobs, objective=objective, seed=seed, progress="auto",
+                            metadata={"cli": split})  # recorded when the study starts: --resume alone reuses it
+    except tune.StudyBusyError as exc:
+        raise CommandError(str(exc)) from None
+    except KeyboardInterrupt:
+        if args.storage:
+            again = ["nnfast tune --storage", args.storage, "--resume"]
+            again += ["--study-name", args.study_name] if args.study_name != "nnfast" else []
+            print(f"finished trials are kept in {args.storage}; continue with: {' '.join(again)}", file=sys.stderr)
+        raise
+    print(summary_table(study))
+    print()
+
+    try:
+        best = study.best()
+    except ValueError:
+        best = None
+    test_scores, test_note, spent = None, "", ""
+    lease = None
+    if best is not None and args.storage:  # the refit and the test look are this driver's too
+        lease = DriverLease(study.optuna)
+        try:
+            lease.acquire()
+        except tune.StudyBusyError as exc:
+            raise CommandError(f"{exc} (it is finishing the study: refit and test look)") from None
+    try:
+        looks = study.attrs.get("test_looks") or []
+        test_scores, test_note, spent = _refit_and_look(args, study, best, looks, no_test, X_rest, y_rest, X_test,
+                                                        y_test)
+    finally:
+        if lease is not None:
+            lease.release()
+
+    try:
+        write_report(study, report)
+    except ImportError as exc:
+        print(f"nnfast tune: no report: {exc}", file=sys.stderr)
+        report = None
+    _print_outcome(args, study, best, test_scores, test_note, spent, len(X_rest), report)
+
+
+def _refit_and_look(args, study, best, looks, no_test: bool, X_rest, y_rest, X_test, y_test):
+    """Refit the best configuration and look at the test set once, unless the study's
+    test set was looked at before: then (test scores, what the look was, a note)."""
+    test_scores, test_note, spent = None, "", ""
+    if best is not None:
+        if looks:  # the lockbox was opened before: report that look, never look again
+            first = looks[0]
+            test_scores = first.get("scores", {})
+            test_note = f"recorded look of {first.get('at', '?')}, trial {first.get('trial')}; not looked at again"
+            if first.get("trial") != best.number:
+                spent = (f"note: the best trial is now {best.number}; its test score stays unknown "
+                         f"(the test set of this study is spent)")
+        if args.out or (not looks and not no_test):
+            length = (f"for {args.refit_epochs} epochs" if args.refit_epochs else
+                      "with its own stopping rule" if best.hyperparameters.patience else
+                      f"for {best.hyperparameters.epochs} epochs")
+            print(f"refitting trial {best.number} on {len(X_rest)} rows {length}", file=sys.stderr)
+            study.refit(X_rest, y_rest, epochs=args.refit_epochs)
+        if not looks and not no_test:
+            test_scores = study.test(X_test, y_test)
+            test_note = f"{len(X_test)} rows, looked at once"
+        if args.out:
+            study.model.save(args.out)
+    return test_scores, test_note, spent
+
+
+def _print_outcome(args, study, best, test_scores, test_note: str, spent: str, rows: int, report) -> None:
+    if best is None:
+        errors = [t.error for t in study.trials if t.error]
+        last = f"; last error: {errors[-1]}" if errors else ""
+        raise CommandError(f"no trial completed{last}" + (f" (report: {report})" if report else ""))
+    print(f"best configuration (trial {best.number}): {best.hyperparameters!r}")
+    objective = study.objective[4:] if study.objective.startswith("val_") else study.objective
+    print(f"validation {objective}: {best.score:.4f}   "
+          f"(trial {best.number}, {best.epochs} epochs, {best.seconds:.1f} s)")
+    if test_scores is not None:
+        print(f"test {scores_text(test_scores)}   ({test_note})")
+        if spent:
+            print(spent)
+    else:
+        print("test: not looked at (--no-test)")
+    if args.out:
+        print(f"saved {args.out} (trial {best.number} refit on {rows} rows)")
+    if report:
+        print(f"report: {report}")
