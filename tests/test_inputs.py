@@ -319,6 +319,9 @@ def test_a_nullable_or_object_float_target_means_regression_when_left_to_auto():
     for y in (pd.Series(YR, dtype="Float64"), np.array(list(YR), dtype=object)):
         model, history = nf.train(HP, REF, y, verbose=False)
         assert model.loss == "mse" and "r2" in history.to_dict()
+        assert HP.resolve_task(y).task == "regression"
+    for y in (pd.Series(pd.Categorical(YR.round(1))), pd.Series(pd.Categorical(Y * 1000))):  # categories: classes
+        assert HP.resolve_task(y).task == "classification"
     model, _ = nf.train(HP, REF, np.array(list(Y), dtype=object), verbose=False)  # object integers: classes
     assert model.loss == "cross_entropy" and model.classes_.dtype == np.int64
 
@@ -414,6 +417,7 @@ LABEL_ENTRIES = {
     "sklearn_classifier": (lambda y, m: sklearn_estimators.NNClassifier(hidden=(8,), epochs=1).fit(REF, y), "y"),
     "tune_search": (lambda y, m: tune.search(HP, {"lr": tune.choice([1e-2])}, train=(REF, y), progress=False), "y"),
     "tune_lr_range_test": (lambda y, m: tune.lr_range_test(HP, REF, y, steps=20), "y"),
+    "resolve_task": (lambda y, m: HP.resolve_task(y), "y"),
 }
 
 
