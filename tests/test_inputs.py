@@ -302,10 +302,9 @@ def test_real_targets_from_series_and_object_arrays(regressor, entry, form):
     _same(call(Y_FORMS[form](YR), regressor), call(YR, regressor))
 
 
-# a categorical y is refused where numbers are expected; where the loss is not known yet (left to
-# "auto", which then means classes; a search, whose trials would each fail with this error) it is not
+# a categorical y is refused where numbers are expected; left to "auto" it means classes
 Y_REFUSED = [(entry, form) for entry in Y_ENTRIES for form in Y_BAD
-             if not (form == "category" and entry in ("train_auto_loss", "tune_search"))]
+             if not (form == "category" and entry == "train_auto_loss")]
 
 
 @pytest.mark.parametrize("entry,form", Y_REFUSED)

@@ -81,6 +81,8 @@ def _split(hp: Hyperparameters, X: Any, y: Any, validation: Optional[Tuple[Any, 
     X_arr, y_arr = check_matrix(X, "X", dtype), target_array(choice.y)
     if len(X_arr) != len(y_arr):
         raise ValueError(f"X has {len(X_arr)} samples but y has {len(y_arr)}")
+    # y as given, as training reads it (a categorical is no regression target), before it becomes arrays
+    Targets(choice.loss).fit(choice.y).transform(choice.y, dtype)
     if validation is not None:
         X_val, y_val = _pair(validation, "validation")
         X, y = X_arr, y_arr
