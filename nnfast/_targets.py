@@ -34,7 +34,8 @@ from typing import Any, Dict, Optional, Tuple, Union
 import numpy as np
 
 from . import _core
-from ._validation import c_array
+from ._convert import is_categorical, target_array
+from ._validation import check_labels, check_real
 
 CLASSIFICATION_LOSSES = ("cross_entropy", "binary_cross_entropy")
 REGRESSION_LOSSES = ("mse", "mae")
@@ -125,9 +126,11 @@ def resolve_task(y: Any, task: str = "auto", loss: str = "auto", output: str = "
     Raises
     ------
     ValueError
-        If ``task`` and ``loss`` contradict each other.
+        If ``task`` and ``loss`` contradict each other, and for missing values in y.
+    TypeError
+        For y that mixes numbers and strings.
     """
-    arr = np.asarray(y)
+    arr = target_array(y)  # as every entry point reads y: a Series by its values, object numbers as numbers
     if loss != "auto":
         chosen, reason = task_of_loss(loss), f"loss={loss!r}"
         if task not in ("auto", chosen):
@@ -137,7 +140,8 @@ def resolve_task(y: Any, task: str = "auto", loss: str = "auto", output: str = "
         chosen, reason = task, f"task={task!r}"
     else:
         column = arr.ndim == 2 and arr.shape[1] == 1
-        chosen, reason, doubtful = _guess(arr[:, 0] if column else arr)
+        chosen, reason, doubtful = (("classification", "y is categorical", False) if is_categorical(y)
+                                    else _guess(arr[:, 0] if column else arr))
         reason = "task='auto': " + reason
         if doubtful and warn:
             warnings.warn(f"{reason}, too many to be class labels (more than {AUTO_MAX_CLASSES} values with fewer "
@@ -206,23 +210,26 @@ def check_class_weight(value: Any, name: str = "class_weight") -> ClassWeight:
     return tuple(out)
 
 
-def _labels(y: Any) -> np.ndarray:
-    arr = np.asarray(y)
+def _labels(y: Any, name: str = "y") -> np.ndarray:
+    """1-D class labels as a NumPy array: missing, infinite and mixed labels are refused
+    (see :func:`nnfast._validation.check_labels`); a pandas categorical gives its values."""
+    arr = check_labels(y, name)
     if arr.ndim != 1:
         raise ValueError(f"class labels must be 1-D, got shape {arr.shape}")
     if arr.shape[0] == 0:
-        raise ValueError("y has no samples")
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        raise ValueError("y contains NaN or infinite labels")
-    if arr.dtype == object and any(v is None for v in arr):
-        raise ValueError("y contains None labels")
+        raise ValueError(f"{name} has no samples")
     return arr
 
 
 def looks_like_labels(y: Any) -> bool:
     """Whether y, left to "auto", means classes: 1-D integer, boolean, string or object
-    labels, or a 2-D one-hot array. Floating-point y means regression."""
-    arr = np.asarray(y)
+    labels (a pandas categorical whatever its categories), or a 2-D one-hot array.
+    Floating-point y means regression. y is read as every entry point reads it (a pandas
+    Series by its values, object arrays of numbers as numbers), so missing values and
+    numbers mixed with strings raise here, before anything is made of y."""
+    arr = target_array(y)
+    if is_categorical(y):
+        return True
     if arr.ndim == 1:
         return arr.dtype.kind in "biuUSO"
     if arr.ndim == 2 and arr.dtype.kind in "biuf" and arr.size:
@@ -313,7 +320,7 @@ class Targets:
                               f"shape {arr.shape} are read as {name}.ravel(); pass 1-D labels", LabelColumnWarning,
                               stacklevel=3)
                 y = arr.ravel()
-            labels = _labels(y)
+            labels = _labels(y, name)
             try:
                 index = np.searchsorted(self.classes_, labels)
             except TypeError:
@@ -329,22 +336,13 @@ class Targets:
             Y = np.zeros((len(labels), self.n_outputs), dtype=dtype)
             Y[np.arange(len(labels)), index] = 1
             return Y
-        arr = np.asarray(y)
-        if arr.dtype == object or arr.dtype.kind not in "biuf":
-            raise TypeError(f"{name} must hold numbers for loss {self.loss!r}, not {arr.dtype} values")
-        if self.kind == "continuous" and arr.ndim == 1:
-            arr = arr[:, None]
-        if arr.ndim != 2 or arr.shape[1] != self.n_outputs:
+        Y = check_real(y, name, dtype, context=f" for loss {self.loss!r}")  # finite, C-ordered, in dtype
+        if self.kind == "continuous" and Y.ndim == 1:
+            Y = Y[:, None]
+        if Y.ndim != 2 or Y.shape[1] != self.n_outputs:
             raise ValueError(f"{name} must have shape (samples, {self.n_outputs}) here, got {np.shape(y)}")
-        if arr.shape[0] == 0:
+        if Y.shape[0] == 0:
             raise ValueError(f"{name} has no samples")
-        with np.errstate(over="ignore"):  # values beyond the dtype's range become inf: explained below
-            Y = c_array(arr, dtype)
-        if not np.isfinite(Y).all():
-            if arr.dtype.kind == "f" and np.isfinite(arr).all():
-                raise ValueError(f"{name} has values beyond the range of {np.dtype(dtype).name}; scale {name}"
-                                 + (" or use dtype float64" if np.dtype(dtype) == np.float32 else ""))
-            raise ValueError(f"{name} contains NaN or infinite values")
         if self.kind in ("soft", "multilabel") and ((Y < 0) | (Y > 1)).any():
             raise ValueError(f"{name} must hold values in [0, 1] for loss {self.loss!r}")
         if self.kind == "soft" and not np.allclose(Y.sum(axis=1), 1.0, atol=1e-3):

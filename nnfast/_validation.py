@@ -7,13 +7,18 @@ from typing import Any
 
 import numpy as np
 
+from ._convert import nonfinite_error, real_array, target_array
+
 
 def check_matrix(X: Any, name: str, dtype: np.dtype, n_features: int | None = None) -> np.ndarray:
     """X as a finite, C-ordered 2-D array of ``dtype`` with at least one row and column.
 
     Copies only when X is not already in that form: a C-ordered array of ``dtype`` is
-    used as it is; another dtype, Fortran order, a list or a pandas frame costs one
-    conversion.
+    used as it is; another dtype, Fortran order, a list, a pandas frame (booleans as
+    0/1, nullable numbers without NA), or an object array of numbers costs one
+    conversion. The rules of :mod:`nnfast._convert` apply: categorical, string and
+    date columns are a TypeError naming them; missing values, infinities and values
+    beyond ``dtype``'s range a ValueError naming the columns and how many rows.
     """
     return check_matrix_extent(X, name, dtype, n_features)[0]
 
@@ -22,39 +27,63 @@ def check_matrix_extent(X: Any, name: str, dtype: np.dtype, n_features: int | No
     """:func:`check_matrix`, and the largest ``|x|`` in X (from the same pass that checks it is finite)."""
     if X is None:
         raise TypeError(f"{name} is None; expected a 2-D array of numbers")
-    if hasattr(X, "toarray") and hasattr(X, "nnz"):
-        raise TypeError(f"{name} is a sparse matrix; nnfast needs a dense array (call .toarray())")
-    try:
-        arr = np.asarray(X)
-    except Exception as exc:  # ragged lists and the like
-        raise ValueError(f"{name} cannot be read as an array: {exc}") from None
-    if arr.dtype == object or arr.dtype.kind in "USVMmc":
-        raise TypeError(f"{name} must hold real numbers, not {arr.dtype} values")
-    if arr.ndim != 2:
-        hint = " (use X.reshape(-1, 1) for one feature or X.reshape(1, -1) for one sample)" if arr.ndim == 1 else ""
-        raise ValueError(f"{name} must be 2-D (samples, features); got {arr.ndim}-D with shape {arr.shape}{hint}")
-    if arr.shape[0] == 0:
-        raise ValueError(f"{name} has no samples")
-    if arr.shape[1] == 0:
-        raise ValueError(f"{name} has no features")
-    if n_features is not None and arr.shape[1] != n_features:
-        raise ValueError(f"{name} has {arr.shape[1]} features but the model expects {n_features}")
-    source = arr
-    with np.errstate(over="ignore", invalid="ignore"):  # values beyond the dtype's range: explained below
-        arr = c_array(arr, dtype)
-    # min and max propagate NaN and show infinities, without a temporary the size of arr
-    low, high = arr.min(), arr.max()
+    return check_real_extent(X, name, dtype, shape_check=matrix_shape(name, n_features))
+
+
+def matrix_shape(name: str, n_features: int | None):
+    """A shape check for :func:`check_real`: 2-D, at least one row and column, ``n_features`` wide."""
+    def check(shape: tuple) -> None:
+        if len(shape) != 2:
+            hint = (" (use X.reshape(-1, 1) for one feature or X.reshape(1, -1) for one sample)"
+                    if len(shape) == 1 else "")
+            raise ValueError(f"{name} must be 2-D (samples, features); got {len(shape)}-D with shape {shape}{hint}")
+        if shape[0] == 0:
+            raise ValueError(f"{name} has no samples")
+        if shape[1] == 0:
+            raise ValueError(f"{name} has no features")
+        if n_features is not None and shape[1] != n_features:
+            raise ValueError(f"{name} has {shape[1]} features but the model expects {n_features}")
+    return check
+
+
+def check_real(value: Any, name: str, dtype: Any = None, *, context: str = "", shape_check=None) -> np.ndarray:
+    """value as an array of finite real numbers: C-ordered ``dtype`` (as it came when None).
+
+    The one way numbers enter nnfast (see :mod:`nnfast._convert`): frames, Series,
+    nullable and object arrays of numbers are converted once; ``shape_check(shape)``
+    runs before that.
+
+    Raises
+    ------
+    TypeError
+        For None and values that are not real numbers (categories, strings, dates, ...),
+        naming the columns.
+    ValueError
+        For missing values, infinities, and finite values beyond ``dtype``'s range
+        ("outside float32's range: use dtype='float64' or rescale"), naming the columns
+        (or, for 1-D values, the first position) and how many rows.
+    """
+    return check_real_extent(value, name, dtype, context=context, shape_check=shape_check)[0]
+
+
+def check_real_extent(value: Any, name: str, dtype: Any = None, *, context: str = "", shape_check=None
+                      ) -> tuple[np.ndarray, float]:
+    """:func:`check_real`, and the largest ``|x|`` (0 for an empty array)."""
+    arr = real_array(value, name, dtype, context=context, shape_check=shape_check)
+    if dtype is None:
+        out = arr
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):  # values beyond the dtype's range: explained below
+            out = c_array(arr, dtype)
+    if out.size == 0:
+        return out, 0.0
+    if out.dtype.kind != "f":  # booleans and integers (kept as they came): finite; -low could overflow
+        return out, max(-float(out.min()), float(out.max()))
+    # min and max propagate NaN and show infinities, without a temporary the size of out
+    low, high = out.min(), out.max()
     if not (np.isfinite(low) and np.isfinite(high)):
-        bad = int(np.count_nonzero(~np.isfinite(arr)))
-        if source.dtype.kind == "f" and source is not arr:
-            bad_before = int(np.count_nonzero(~np.isfinite(source)))
-            if bad_before < bad:
-                info = np.finfo(dtype)
-                raise ValueError(f"{name} has {bad - bad_before} value(s) beyond the range of {np.dtype(dtype).name} "
-                                 f"(|x| > {info.max:.3g}); scale {name}"
-                                 + (" or use dtype float64" if np.dtype(dtype) == np.float32 else ""))
-        raise ValueError(f"{name} contains {bad} NaN or infinite value(s)")
-    return arr, float(max(-low, high))
+        raise nonfinite_error(name, out, value)
+    return out, float(max(-low, high))
 
 
 def c_array(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -71,41 +100,65 @@ def all_finite(arr: np.ndarray) -> bool:
     return arr.size == 0 or bool(np.isfinite(arr.min()) and np.isfinite(arr.max()))
 
 
-def check_sample_weight(w: Any, n: int, dtype: np.dtype) -> np.ndarray | None:
-    """Per-sample weights: None, or n finite non-negative numbers with a positive, finite sum."""
+def check_sample_weight(w: Any, n: int, dtype: np.dtype, name: str = "sample_weight") -> np.ndarray | None:
+    """Per-sample weights: None, or n finite non-negative numbers with a positive, finite sum.
+
+    Converted as :func:`check_real` converts (a pandas Series, nullable or object
+    numbers), into a C-ordered array of ``dtype``; errors name the weights ``name``.
+    """
     if w is None:
         return None
-    arr = np.asarray(w)
-    if arr.dtype == object or arr.dtype.kind not in "biuf":
-        raise TypeError(f"sample_weight must hold real numbers, not {arr.dtype} values")
-    if arr.ndim != 1 or arr.shape[0] != n:
-        raise ValueError(f"sample_weight must have shape ({n},), one weight per sample; got {arr.shape}")
+
+    def one_per_sample(shape: tuple) -> None:
+        if len(shape) != 1 or shape[0] != n:
+            raise ValueError(f"{name} must have shape ({n},), one weight per sample; got {shape}")
+
+    arr = check_real(w, name, dtype, shape_check=one_per_sample)
+    negative = arr < 0
+    if negative.any():
+        first = int(np.argmax(negative))
+        raise ValueError(f"{name} must be non-negative; {int(np.count_nonzero(negative))} of {n} weights are "
+                         f"negative (the first at position {first}: {arr[first]:g})")
     with np.errstate(over="ignore"):
-        converted = c_array(arr, dtype)
-    if not np.isfinite(converted).all() or (converted < 0).any():
-        if np.isfinite(arr).all() and (arr >= 0).all():
-            raise ValueError(f"sample_weight has values beyond the range of {np.dtype(dtype).name}; scale the weights")
-        raise ValueError("sample_weight must be finite and non-negative")
-    with np.errstate(over="ignore"):
-        total = converted.sum(dtype=np.float64)
+        total = arr.sum(dtype=np.float64)
     if not total > 0:
-        raise ValueError("sample_weight must not be all zero")
+        raise ValueError(f"{name} must not be all zero")
     if not np.isfinite(total):
-        raise ValueError("sample_weight is too large: its sum overflows float64; scale the weights")
-    return converted
+        raise ValueError(f"{name} is too large: its sum overflows float64; scale the weights")
+    return arr
 
 
-def check_real_array(value: Any, name: str) -> np.ndarray:
-    """value as a float64 array; a TypeError naming ``name`` for None, strings, objects or complex numbers."""
-    if value is None:
-        raise TypeError(f"{name} is None; expected an array of numbers")
-    try:
-        arr = np.asarray(value)
-    except Exception as exc:  # ragged lists and the like
-        raise ValueError(f"{name} cannot be read as an array: {exc}") from None
-    if arr.dtype == object or arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers, not {arr.dtype} values")
-    return arr.astype(np.float64, copy=False)
+def check_split_weights(w: np.ndarray | None, parts: dict, fraction: float) -> None:
+    """After ``validation_split``: the weights of each part (name -> row indices) must not all be
+    zero, or that part's cost is 0/0."""
+    if w is None:
+        return
+    for part, rows in parts.items():
+        if not w[rows].sum(dtype=np.float64) > 0:
+            raise ValueError(f"sample_weight is zero on all {len(rows)} {part} rows that validation_split={fraction:g} "
+                             f"leaves (the split is seeded by the model's seed); give those rows weight, or pass "
+                             f"validation=(X_val, y_val) instead")
+
+
+def check_labels(y: Any, name: str = "y") -> np.ndarray:
+    """Class labels as a NumPy array (see :func:`nnfast._convert.target_array`): a pandas
+    Series (a categorical gives its categories' values) or any array; object arrays of
+    numbers become numbers.
+
+    Raises
+    ------
+    ValueError
+        For missing labels (None, NaN, NA, NaT) and infinite ones, saying how many and
+        where the first is.
+    TypeError
+        For numbers mixed with strings and complex labels.
+    """
+    arr = target_array(y, name)
+    if arr.dtype.kind == "c":
+        raise TypeError(f"{name} must hold real numbers or strings as class labels, not complex values")
+    if arr.dtype.kind == "f" and arr.size and not all_finite(arr):
+        raise nonfinite_error(name, arr, y)
+    return arr
 
 
 def check_bool(value: Any, name: str) -> bool:

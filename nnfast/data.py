@@ -12,7 +12,9 @@ from typing import Any, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ._targets import looks_like_labels
-from ._validation import all_finite, check_float, check_int, check_matrix
+from ._convert import target_array
+from ._validation import (all_finite, check_float, check_int, check_labels, check_matrix, check_real,
+                          matrix_shape)
 
 __all__ = ["load_digits", "split_indices", "train_test_split", "train_val_test_split", "Standardizer", "one_hot"]
 
@@ -48,7 +50,7 @@ def split_indices(n: int, sizes: Sequence[float], seed: int = 0,
     seed : int
         Non-negative seed of the shuffle.
     stratify : array of shape (n,), optional
-        Class labels.
+        Class labels (a pandas Series by its values; see :func:`train_test_split`).
 
     Returns
     -------
@@ -59,7 +61,7 @@ def split_indices(n: int, sizes: Sequence[float], seed: int = 0,
     ------
     TypeError, ValueError
         For a non-integer or too large ``n``, bad sizes or seed, labels of the wrong
-        length, or a part left empty.
+        length, missing labels or numbers mixed with strings, or a part left empty.
     """
     n = check_int(n, "n", low=1)
     if n > np.iinfo(np.intp).max // 16:
@@ -68,7 +70,7 @@ def split_indices(n: int, sizes: Sequence[float], seed: int = 0,
     seed = check_int(seed, "seed", low=0)
     labels = None
     if stratify is not None:
-        labels = np.asarray(stratify)
+        labels = check_labels(stratify, "stratify")
         if labels.ndim != 1 or len(labels) != n:
             raise ValueError(f"stratify must hold one label per row, shape ({n},); got shape {labels.shape}")
     try:
@@ -114,16 +116,26 @@ def _split(n: int, fractions: List[float], seed: int, labels: Optional[np.ndarra
 
 
 def _samples(value: Any, name: str) -> np.ndarray:
-    """value as an array with one entry per sample along its first axis."""
+    """Features as an array of finite real numbers with one entry per sample along its first
+    axis, converted as every entry point converts them (frames, nullable and object numbers;
+    its numeric dtype kept, float64 for what needs converting)."""
     if value is None:
         raise TypeError(f"{name} is None; expected an array with one entry per sample")
-    try:
-        arr = np.asarray(value)
-    except Exception as exc:  # ragged lists and the like
-        raise ValueError(f"{name} cannot be read as an array: {exc}") from None
-    if arr.ndim == 0:
-        raise ValueError(f"{name} must hold one entry per sample, got a single value {value!r}")
+    return check_real(value, name, shape_check=_per_sample(name, value))
+
+
+def _targets(value: Any, name: str) -> np.ndarray:
+    """Targets (labels or values) as a NumPy array with one entry per sample (missing ones refused)."""
+    arr = target_array(value, name)
+    _per_sample(name, value)(arr.shape)
     return arr
+
+
+def _per_sample(name: str, value: Any):
+    def check(shape: tuple) -> None:
+        if len(shape) == 0:
+            raise ValueError(f"{name} must hold one entry per sample, got a single value {value!r}")
+    return check
 
 
 def _stratify_by(y: np.ndarray, stratify: Any) -> Optional[np.ndarray]:
@@ -144,8 +156,19 @@ def train_test_split(X: Any, y: Any, test_size: float = 0.25, seed: int = 0, str
     """``(X_train, X_test, y_train, y_test)``: a seeded split, stratified for class labels.
 
     ``stratify`` is ``"auto"`` (stratified when y holds class labels), True or False.
+
+    X and y are read as training reads them, and come back as NumPy arrays: X as finite
+    real numbers (an array of numbers keeps its dtype; a pandas frame, nullable or object
+    numbers become float64), y as numbers or labels (a pandas Series by its values).
+
+    Raises
+    ------
+    TypeError, ValueError
+        As ``nnfast.train`` would for X and y (categorical or string columns, missing or
+        infinite values, missing or mixed labels, ...), for lengths that differ, and for
+        bad sizes or seed.
     """
-    X, y = _samples(X, "X"), _samples(y, "y")
+    X, y = _samples(X, "X"), _targets(y, "y")
     if len(X) != len(y):
         raise ValueError(f"X has {len(X)} samples but y has {len(y)}")
     check_float(test_size, "test_size", low=0.0, high=1.0, low_open=True, high_open=True)
@@ -155,8 +178,11 @@ def train_test_split(X: Any, y: Any, test_size: float = 0.25, seed: int = 0, str
 
 def train_val_test_split(X: Any, y: Any, val_size: float = 0.15, test_size: float = 0.15, seed: int = 0,
                          stratify: Any = "auto"):
-    """``(X_train, X_val, X_test, y_train, y_val, y_test)``: tune on val, look at test once."""
-    X, y = _samples(X, "X"), _samples(y, "y")
+    """``(X_train, X_val, X_test, y_train, y_val, y_test)``: tune on val, look at test once.
+
+    Reads X and y, and raises, as :func:`train_test_split` does.
+    """
+    X, y = _samples(X, "X"), _targets(y, "y")
     if len(X) != len(y):
         raise ValueError(f"X has {len(X)} samples but y has {len(y)}")
     check_float(val_size, "val_size", low=0.0, high=1.0, low_open=True, high_open=True)
@@ -179,15 +205,16 @@ class Standardizer:
     def fit(self, X: Any) -> "Standardizer":
         """Learn the mean and std of each column of X (samples, features), finite numbers.
 
+        An array of numbers is read in place (no copy); a frame, nullable or object numbers
+        are converted to float64 once, as training converts them.
+
         Raises
         ------
         TypeError, ValueError
-            For X that is not a non-empty 2-D array of finite real numbers.
+            For X that is not a non-empty 2-D array of finite real numbers (naming the
+            columns that hold missing values, infinities, categories, strings, ...).
         """
-        arr = X if isinstance(X, np.ndarray) else None
-        if arr is None or arr.ndim != 2 or arr.size == 0 or arr.dtype.kind not in "biuf":
-            arr = check_matrix(X, "X", np.float64)  # explains what is wrong, or converts
-        return self._fit_rows(arr, None)
+        return self._fit_rows(check_real(X, "X", shape_check=matrix_shape("X", None)), None)
 
     def _fit_rows(self, X: np.ndarray, rows: Optional[np.ndarray]) -> "Standardizer":
         """Fit on X's ``rows`` (all when None), gathered a block at a time: no copy of X."""
@@ -304,15 +331,9 @@ def one_hot(y: Any, classes: Optional[Any] = None, dtype: Any = np.float32) -> T
 
 
 def _labels(values: Any, name: str) -> np.ndarray:
-    arr = _samples(values, name)
+    arr = check_labels(values, name)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D labels, got shape {arr.shape}")
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or infinite labels")
-    if arr.dtype.kind == "c":
-        raise TypeError(f"{name} must hold real numbers or strings, not complex values")
-    if arr.dtype == object and any(v is None for v in arr):
-        raise ValueError(f"{name} contains None labels")
     return arr
 
 

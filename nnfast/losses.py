@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
-from ._validation import c_array, check_name, check_real_array, check_sample_weight
+from ._validation import check_name, check_real, check_sample_weight
 
 __all__ = ["LOSSES", "mse", "mae", "binary_cross_entropy", "cross_entropy", "loss", "gradient"]
 
@@ -46,8 +46,8 @@ _PROBABILITY_LOSSES = ("binary_cross_entropy", "cross_entropy")
 
 def _prepare(name: str, y_true: Any, y_pred: Any, sample_weight: Any):
     """y_true, y_pred as C-ordered float64 (samples, outputs) arrays and the weights, checked."""
-    y = check_real_array(y_true, "y_true")
-    p = check_real_array(y_pred, "y_pred")
+    y = check_real(y_true, "y_true", np.float64)
+    p = check_real(y_pred, "y_pred", np.float64)
     if y.shape != p.shape:
         raise ValueError(f"y_true has shape {y.shape} but y_pred has shape {p.shape}")
     if y.ndim == 1:
@@ -57,14 +57,13 @@ def _prepare(name: str, y_true: Any, y_pred: Any, sample_weight: Any):
     if y.shape[1] == 0:
         raise ValueError(f"y_true and y_pred have no outputs (shape {np.shape(y_true)}); a loss needs at least "
                          f"one column")
-    for arr, label in ((y, "y_true"), (p, "y_pred")):
-        if not np.isfinite(arr).all():
-            raise ValueError(f"{label} contains NaN or infinite values")
-        if name in _PROBABILITY_LOSSES and ((arr < 0) | (arr > 1)).any():
-            raise ValueError(f"{label} must hold probabilities in [0, 1] for {name}; it holds values from "
-                             f"{arr.min():g} to {arr.max():g}")
+    if name in _PROBABILITY_LOSSES:
+        for arr, label in ((y, "y_true"), (p, "y_pred")):
+            if ((arr < 0) | (arr > 1)).any():
+                raise ValueError(f"{label} must hold probabilities in [0, 1] for {name}; it holds values from "
+                                 f"{arr.min():g} to {arr.max():g}")
     w = check_sample_weight(sample_weight, y.shape[0], np.float64)
-    return c_array(y, np.float64), c_array(p, np.float64), w
+    return y, p, w
 
 
 def _finite(value, name: str):

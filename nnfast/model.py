@@ -23,7 +23,7 @@ from ._bounds import certify_finite
 from ._settings import DTYPES, check_settings_for_dtype
 from ._targets import Targets, check_class_weight, resolve_task
 from ._validation import (all_finite, c_array, check_bool, check_float, check_for_dtype, check_int, check_matrix,
-                          check_matrix_extent, check_name, check_sample_weight)
+                          check_matrix_extent, check_name, check_sample_weight, check_split_weights)
 from .callbacks import Callback, DivergenceWarning, History, ProgressBar
 from .data import Standardizer, split_indices
 from .layers import ACTIVATIONS, INIT_NAMES, INITIALIZERS, SCALED_INITIALIZERS, Dense, Dropout, auto_init
@@ -456,6 +456,7 @@ class Sequential:
                 val = _Data(train.X[val_rows], train.Y[val_rows], None if user_w is None else user_w[val_rows],
                             train.x_max, train.y_max, train.w_max)
                 rows = np.ascontiguousarray(train_rows, dtype=np.int64)
+                check_split_weights(user_w, {"training": train_rows, "held-out": val_rows}, validation_split)
             else:
                 val = None
             if class_weight is not None:
@@ -468,6 +469,9 @@ class Sequential:
             head = slice(0, _INITIAL_COST_ROWS) if rows is None else rows[:_INITIAL_COST_ROWS]
             initial = net.evaluate(train.X[head], train.Y[head], None if train.w is None else train.w[head],
                                    loss_enum, metric_enum)
+            if not initial.weight > 0:  # the first rows weigh nothing: measure on every training row
+                every = slice(None) if rows is None else rows
+                initial = net.evaluate(train.X[every], train.Y[every], train.w[every], loss_enum, metric_enum)
             # the network must be finite on the data before training starts: nothing to fall back on otherwise
             self._refuse_overflow(train, "X", loss_enum, was_built)
             if val is not None and validation is not None:
@@ -758,7 +762,8 @@ class Sequential:
         Y_val = targets.transform(validation[1], dtype, "y_val")
         if len(Y_val) != len(X_val):
             raise ValueError(f"X_val has {len(X_val)} samples but y_val has {len(Y_val)}")
-        w_val = check_sample_weight(validation[2] if len(validation) == 3 else None, len(X_val), dtype)
+        w_val = check_sample_weight(validation[2] if len(validation) == 3 else None, len(X_val), dtype,
+                                    "sample_weight_val")
         return _Data(X_val, Y_val, w_val, x_max, self._value_extent(Y_val, targets),
                      1.0 if w_val is None else float(w_val.max()))
 

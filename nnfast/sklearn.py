@@ -36,6 +36,7 @@ try:
 except ImportError as exc:  # an optional extra
     raise ImportError("nnfast.sklearn needs scikit-learn: pip install scikit-learn") from exc
 
+from ._convert import target_array
 from ._targets import LabelColumnWarning, resolve_task
 from .hyperparams import Hyperparameters
 from .training import train
@@ -146,9 +147,12 @@ class NNClassifier(ClassifierMixin, _NNEstimator):
     def _check_targets(self, y: Any) -> Any:
         from sklearn.utils.multiclass import type_of_target
 
+        # labels as nnfast reads them (a pandas Series by its values; missing and mixed ones refused),
+        # so scikit-learn's type_of_target sees what the model will, and refuses complex ones in its words
+        type_of_target(target_array(y))
         # nnfast's rule for a column of labels, said in scikit-learn's warning class too
         choice = resolve_task(y, task="classification", column_warning=DataConversionWarning, stacklevel=4)
-        labels = np.asarray(choice.y)
+        labels = target_array(choice.y)
         if labels.ndim != 1:
             raise ValueError(f"NNClassifier needs 1-D class labels, got y of shape {labels.shape}")
         if type_of_target(labels).startswith("continuous"):

@@ -206,7 +206,8 @@ def test_values_beyond_the_dtype_are_named_not_turned_into_infinities(digits_all
     model, _ = nf.train(nf.Hyperparameters(hidden=(8,), epochs=1), X, y, verbose=False)
     for call in (lambda: model.predict(big), lambda: model.fit(big, y, epochs=1, verbose=False),
                  lambda: model.evaluate(big, y)):
-        with pytest.raises(ValueError, match=r"1 value\(s\) beyond the range of float32.*float64"):
+        with pytest.raises(ValueError, match=r"outside float32's range .* in column 7 \(1 of 1797 rows\): "
+                                             r"use dtype='float64' or rescale X"):
             call()
 
 

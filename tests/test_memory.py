@@ -57,3 +57,19 @@ def test_other_forms_cost_one_conversion(data, form):
             "strided": lambda: np.repeat(X, 2, axis=1)[:, ::2]}[form]()
     peak = extra_peak(fit_once(X_in, y))
     assert 0.9 * X.nbytes < peak < 1.2 * X.nbytes, f"{form}: {peak / X.nbytes:.2f} copies of X"
+
+
+@pytest.mark.parametrize("form", ["get_dummies", "nullable", "objects"])
+def test_frames_of_mixed_columns_and_object_arrays_cost_one_conversion(form):
+    """Booleans next to floats, nullable columns and object arrays are written once, straight
+    into the C-ordered array of the model's dtype (no intermediate frame-sized copy)."""
+    n, d = 40000, 64
+    X = np.random.default_rng(0).standard_normal((n, d))
+    X_in = {"get_dummies": lambda: pd.DataFrame(X[:, :d - 8]).join(
+                pd.DataFrame(X[:, d - 8:] > 0, columns=[f"flag{j}" for j in range(8)])),
+            "nullable": lambda: pd.DataFrame({j: pd.array(X[:, j], dtype="Float64") for j in range(d)}),
+            "objects": lambda: X.astype(object)}[form]()
+    converted = n * d * 4
+    peak = extra_peak(lambda: nf.Sequential([nf.Dense(1)], inputs=d).forward(X_in))
+    # the converted X, and the outputs (n floats)
+    assert 0.9 * converted < peak < 1.15 * converted, f"{form}: {peak / converted:.2f} copies of X"

@@ -117,7 +117,8 @@ def test_budgets_that_cannot_work_are_refused_and_a_timeout_alone_runs_until_it(
 
 
 @pytest.mark.parametrize("data,message", [
-    (lambda X, y: dict(train=(np.where(np.arange(X.size).reshape(X.shape) == 7, np.nan, X), y)), "contains 1 NaN"),
+    (lambda X, y: dict(train=(np.where(np.arange(X.size).reshape(X.shape) == 7, np.nan, X), y)),
+         "X has missing values (NaN, NA or None) in column 7 (1 of 600 rows)"),
     (lambda X, y: dict(train=(X[:, 0], y)), "X must be 2-D"),
     (lambda X, y: dict(train=(X[:400], y[:400]), validation=(X[400:, :10], y[400:])), "X_val has 10 features"),
     (lambda X, y: dict(train=(X[y < 9], y[y < 9]), validation=(X[y == 9], y[y == 9])), "not seen in training: [9]"),

@@ -26,10 +26,12 @@ BAD_X = [
     ("3-D", lambda X: X[None], ValueError, "2-D"),
     ("empty", lambda X: X[:0], ValueError, "no samples"),
     ("no features", lambda X: X[:, :0], ValueError, "no features"),
-    ("NaN", lambda X: np.where(np.arange(X.size).reshape(X.shape) == 7, np.nan, X), ValueError, "1 NaN"),
-    ("inf", lambda X: np.where(np.arange(X.size).reshape(X.shape) == 3, np.inf, X), ValueError, "infinite"),
+    ("NaN", lambda X: np.where(np.arange(X.size).reshape(X.shape) == 7, np.nan, X), ValueError,
+     r"missing values \(NaN, NA or None\) in column 2 \(1 of 40 rows\)"),
+    ("inf", lambda X: np.where(np.arange(X.size).reshape(X.shape) == 3, np.inf, X), ValueError,
+     r"infinite values in column 3 \(1 of 40 rows\)"),
     ("strings", lambda X: X.astype(str), TypeError, "real numbers"),
-    ("objects", lambda X: X.astype(object), TypeError, "real numbers"),
+    ("objects", lambda X: X.astype(str).astype(object), TypeError, "column 0 holds strings"),
     ("complex", lambda X: X.astype(complex), TypeError, "real numbers"),
     ("None", lambda X: None, TypeError, "None"),
     ("ragged", lambda X: [[1.0, 2.0], [3.0]], ValueError, "cannot be read|2-D"),
@@ -92,7 +94,7 @@ def test_labels_unseen_at_fit_time(model, data):
 def test_bad_sample_weights(model, data):
     X, y = data
     for w, message in [(np.ones(39), "shape"), (-np.ones(40), "non-negative"), (np.zeros(40), "all zero"),
-                       (np.full(40, np.nan), "finite"), (np.array(["a"] * 40), "real numbers")]:
+                       (np.full(40, np.nan), "missing values"), (np.array(["a"] * 40), "real numbers")]:
         with pytest.raises((ValueError, TypeError), match=message):
             model.fit(X, y, sample_weight=w, epochs=1, verbose=False)
 
@@ -212,7 +214,7 @@ def test_huge_batch_sizes_mean_the_whole_set(data):
 
 def test_sample_weights_beyond_the_dtype_or_summing_to_infinity(model, data):
     X, y = data
-    with pytest.raises(ValueError, match="beyond the range of float32"):
+    with pytest.raises(ValueError, match="outside float32's range.*use dtype='float64' or rescale sample_weight"):
         model.fit(X, y, sample_weight=np.full(40, 1e300), epochs=1, verbose=False)
     with pytest.raises(ValueError, match="sum overflows float64"):
         nf.losses.mse(np.zeros(2), np.ones(2), sample_weight=[1e308, 1e308])

@@ -38,6 +38,7 @@ import optuna
 from optuna.storages.journal import JournalStorage
 
 from .. import __version__, _core
+from .._convert import target_array
 from .._settings import DTYPES
 from .._targets import TargetWarning, Targets, resolve_task
 from .._validation import check_matrix
@@ -72,24 +73,26 @@ def _split(hp: Hyperparameters, X: Any, y: Any, validation: Optional[Tuple[Any, 
            seed: int, dtype: str):
     """Training and validation data, split when no validation data is given, checked as
     the base configuration would check them (bad data is an error before the first trial,
-    not a failure of every trial), and X converted once to ``dtype``. The task is decided
-    here, once for the study, as nnfast.train decides it (its warnings said once)."""
+    not a failure of every trial), and X converted once to ``dtype``, before it is split (a
+    frame's columns named in errors). The task is decided here, once for the study, as
+    nnfast.train decides it (its warnings said once)."""
     choice = hp.resolve_task(y, stacklevel=3)
-    X_arr, y_arr = np.asarray(X), np.asarray(choice.y)
+    dtype = DTYPES[dtype]
+    X_arr, y_arr = check_matrix(X, "X", dtype), target_array(choice.y)
     if len(X_arr) != len(y_arr):
         raise ValueError(f"X has {len(X_arr)} samples but y has {len(y_arr)}")
+    # y as given, as training reads it (a categorical is no regression target), before it becomes arrays
+    Targets(choice.loss).fit(choice.y).transform(choice.y, dtype)
     if validation is not None:
-        (X, y), (X_val, y_val) = (X_arr, y_arr), _pair(validation, "validation")
-        y_val = np.asarray(y_val)
+        X_val, y_val = _pair(validation, "validation")
+        X, y = X_arr, y_arr
+        X_val, y_val = check_matrix(X_val, "X_val", dtype, X_arr.shape[1]), target_array(y_val, "y_val")
         if choice.task == "classification" and y_val.ndim == 2 and y_val.shape[1] == 1:
             y_val = resolve_task(y_val, loss=choice.loss, stacklevel=3).y
     else:
         strata = y_arr if choice.task == "classification" and y_arr.ndim == 1 else None
         train_rows, val_rows = split_indices(len(X_arr), [validation_size], seed, strata)
         (X, y), (X_val, y_val) = (X_arr[train_rows], y_arr[train_rows]), (X_arr[val_rows], y_arr[val_rows])
-    dtype = DTYPES[dtype]
-    X = check_matrix(X, "X", dtype)
-    X_val = check_matrix(X_val, "X_val", dtype, X.shape[1])
     targets = Targets(choice.loss).fit(y)
     targets.transform(y, dtype)
     if len(targets.transform(y_val, dtype, "y_val")) != len(X_val):
