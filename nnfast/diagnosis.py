@@ -127,7 +127,8 @@ def _series(curves: Any, key: str) -> List[float]:
         values = curves[key]
     except (KeyError, TypeError, IndexError):
         return []
-    return [float(v) for v in values] if values is not None else []
+    # stored curves (JSON) may hold None where a value was NaN
+    return [math.nan if v is None else float(v) for v in values] if values is not None else []
 
 
 def _attribute(curves: Any, name: str) -> Any:

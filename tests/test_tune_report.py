@@ -290,6 +290,40 @@ def test_summary_table_lists_the_top_trials_and_the_best(study):
     assert len(ranked) == 3
 
 
+def test_report_and_summary_diagnose_the_best_trials(study):
+    from nnfast.diagnosis import diagnose
+
+    text = render_report(study)
+    section = text[text.index("<h2>Diagnosis</h2>"):text.index("<h2>Trials</h2>")]
+    top = plots._top(study, 5)
+    assert len(top) == 5 and top[0].number == study.best().number
+    shown = [int(n) for n in re.findall(r'<td class="num" rowspan="\d+">(\d+)</td>', section)]
+    assert shown == [t.number for t in top]  # best first, as the curves figure
+    for trial in top:
+        findings = diagnose(trial.history)
+        assert findings and findings[0].kind == "learning"  # these rates all learn
+        for finding in findings:
+            assert f"<b>{finding.kind}</b>" in section and html.escape(finding.advice) in section
+    assert diagnose(study.best().history)[-1].kind in ("generalising", "overfitting")  # the study's validation
+    table = summary_table(study)
+    for finding in diagnose(study.best().history):
+        assert f"  {finding}" in table.splitlines()
+
+
+def test_stored_curves_diagnose_as_they_ran(data, tmp_path):
+    # a diverged trial's NaN costs go through the storage's JSON and back
+    X, y = data[:2]
+    storage = str(tmp_path / "s.db")
+    ran = tune.search(BASE, {"lr": [0.2, 100.0, 1e-5]}, train=(X, y), strategy="grid", progress=False,
+                      storage=storage, study_name="stored")
+    from nnfast.diagnosis import diagnose
+
+    stored = tune.load_study(storage, "stored")
+    kinds = [[f.kind for f in diagnose(t.history)] for t in stored.trials]
+    assert kinds == [[f.kind for f in diagnose(t.history)] for t in ran.trials]
+    assert kinds[1] == ["diverging"] and kinds[2] == ["stuck"] and kinds[0][0] == "learning"
+
+
 # The subprocesses below run in tmp_path: `python -c` puts the working directory first on sys.path,
 # and in a source checkout that would import the unbuilt nnfast/ instead of the installed one.
 
