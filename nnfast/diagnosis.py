@@ -64,10 +64,11 @@ STILL_IMPROVING = 0.01
 #: of the starting cost, runs that memorise (few rows, too large a rate) 15-40%.
 GAP_LARGE = 0.10
 #: overfitting as the gap grows: the validation cost's mean over the last
-#: :data:`RECENT_EPOCHS` epochs is more than this share above its best, reached earlier,
-#: while the training cost went on falling. Validation costs of a settled run wander by a
-#: few percent from epoch to epoch; a tenth above the best, sustained over three epochs, is
-#: a trend.
+#: :data:`RECENT_EPOCHS` epochs is more than this share above its best such mean, over
+#: earlier epochs, while the training cost went on falling. Validation costs of a settled
+#: run wander by several percent from epoch to epoch (a single best epoch can lie 10% below
+#: its neighbours); means over three epochs against means over three epochs, a tenth above
+#: is a trend.
 VALIDATION_RISE = 0.10
 
 #: what each finding's kind means
@@ -178,13 +179,13 @@ def diagnose(curves: Any) -> List[Finding]:
       cost before training), a share of at least :data:`OSCILLATION_SHARE` rose by over
       :data:`RISE_TOLERANCE` of the cost before the step.
     - epoch_cap: the run stopped at its epoch cap and the validation cost (the training
-      cost without validation, or with a validation cost of one epoch only) fell by more than ``STILL_IMPROVING * start`` over the last
-      :data:`RECENT_EPOCHS` epochs.
+      cost without validation, or with a validation cost of one epoch only) fell by more
+      than ``STILL_IMPROVING * start`` over the last :data:`RECENT_EPOCHS` epochs.
     - overfitting: the gap, mean validation minus mean training cost over the last
-      :data:`RECENT_EPOCHS` epochs, exceeds ``GAP_LARGE * start``; or the validation
-      cost's recent mean is more than :data:`VALIDATION_RISE` of its best above that best
-      (reached before the recent epochs) while the training cost fell. generalising:
-      neither.
+      :data:`RECENT_EPOCHS` epochs, exceeds ``GAP_LARGE * start``; or that validation
+      mean is more than :data:`VALIDATION_RISE` of it above the best mean over as many
+      consecutive epochs starting earlier, while the training cost fell (its mean over
+      those best epochs is above its recent mean): the gap grows. generalising: neither.
 
     Examples
     --------
@@ -275,11 +276,15 @@ def _gap(loss: List[float], val: List[float], start: float, scale: float) -> Fin
     train_now, val_now = _mean(loss[-recent:]), _mean(val[-recent:])
     gap = (val_now - train_now) / scale
     evidence: Dict[str, float] = {"train_cost": train_now, "val_cost": val_now, "gap_share": gap}
-    best = min(range(len(val)), key=val.__getitem__)
-    rise = (val_now - val[best]) / abs(val[best]) if val[best] != 0 else 0.0
-    growing = best < len(val) - recent and rise > VALIDATION_RISE and train_now < loss[best]
+    # the best stretch of the validation curve, as a mean over as many epochs as "now" is,
+    # so that one lucky epoch is not taken for its best
+    means = [_mean(val[i:i + recent]) for i in range(len(val) - recent + 1)]
+    best = min(range(len(means)), key=means.__getitem__)
+    rise = (val_now - means[best]) / abs(means[best]) if means[best] != 0 else 0.0
+    growing = (best < len(means) - 1 and rise > VALIDATION_RISE
+               and train_now < _mean(loss[best:best + recent]))
     if growing:
-        evidence.update({"best_val_cost": val[best], "best_val_epoch": best + 1, "val_rise_share": rise})
+        evidence.update({"best_val_cost": means[best], "best_val_from_epoch": best + 1, "val_rise_share": rise})
     if gap > GAP_LARGE or growing:
         return Finding("overfitting", evidence, _ADVICE["overfitting"])
     return Finding("generalising", evidence, _ADVICE["generalising"])
