@@ -29,7 +29,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-__all__ = ["Finding", "diagnose", "KINDS", "STUCK_FALL", "RISE_TOLERANCE", "DIVERGING_RISE", "OSCILLATION_SHARE",
+__all__ = ["Finding", "diagnose", "KINDS", "STUCK_FALL", "RISE_TOLERANCE", "RISE_FLOOR", "DIVERGING_RISE", "OSCILLATION_SHARE",
            "OSCILLATION_MIN_STEPS", "RECENT_EPOCHS", "STILL_IMPROVING", "GAP_LARGE", "VALIDATION_RISE"]
 
 #: stuck: over the whole run the training cost never got this share of its value before
@@ -40,6 +40,10 @@ STUCK_FALL = 0.01
 #: an epoch step counts as a rise when the cost grew by more than this share of the cost
 #: before the step (as :func:`nnfast.tune.verdict` counts them): smaller wobbles are noise.
 RISE_TOLERANCE = 0.01
+#: ... and by more than this share of the cost before training: near zero (a training cost
+#: of 1e-9 after memorising the data) a cost doubles from float noise, and that is no
+#: oscillation. 0.1% of the start is below any rise that matters to the run.
+RISE_FLOOR = 0.001
 #: diverging: the last training cost is this share of the cost before training above the
 #: lowest cost so far, and rose in each of the last :data:`RECENT_EPOCHS` epochs. A tenth
 #: of the starting cost is a loss of learning nobody mistakes for noise, small enough to
@@ -170,14 +174,14 @@ def diagnose(curves: Any) -> List[Finding]:
 
     - diverging: a training or validation cost is NaN or infinite, the run stopped as
       diverged, the last cost is over ``RISE_TOLERANCE * start`` above start, or it is
-      over ``DIVERGING_RISE * start`` above the lowest so far and rose (by over
-      :data:`RISE_TOLERANCE` of the cost before) in each of the last
+      over ``DIVERGING_RISE * start`` above the lowest so far and rose (as oscillating
+      counts rises) in each of the last
       :data:`RECENT_EPOCHS` epochs: rising, not going up and down.
     - stuck: the lowest training cost is less than ``STUCK_FALL * start`` below start;
       learning otherwise.
     - oscillating: in at least :data:`OSCILLATION_MIN_STEPS` epoch steps (from the
-      cost before training), a share of at least :data:`OSCILLATION_SHARE` rose by over
-      :data:`RISE_TOLERANCE` of the cost before the step.
+      cost before training), a share of at least :data:`OSCILLATION_SHARE` rose: by over
+      :data:`RISE_TOLERANCE` of the cost before the step and over ``RISE_FLOOR * start``.
     - epoch_cap: the run stopped at its epoch cap and the validation cost (the training
       cost without validation, or with a validation cost of one epoch only) fell by more
       than ``STILL_IMPROVING * start`` over the last :data:`RECENT_EPOCHS` epochs.
@@ -231,7 +235,8 @@ def diagnose(curves: Any) -> List[Finding]:
     last, lowest = costs[-1], min(costs)
     window = min(RECENT_EPOCHS, len(costs) - 1)
     steps = list(zip(costs[:-1], costs[1:]))
-    rising = window > 0 and all(after - before > RISE_TOLERANCE * abs(before) for before, after in steps[-window:])
+    rose = [after - before > max(RISE_TOLERANCE * abs(before), RISE_FLOOR * scale) for before, after in steps]
+    rising = window > 0 and all(rose[-window:])
     if last - start > RISE_TOLERANCE * scale or (last - lowest > DIVERGING_RISE * scale and rising):
         findings.append(Finding("diverging", {"cost_before": start, "lowest_cost": lowest,
                                               "lowest_epoch": costs.index(lowest) + (len(loss) - len(costs)) + 1,
@@ -250,7 +255,7 @@ def diagnose(curves: Any) -> List[Finding]:
                                              "fall_share": (start - last) / scale, "epochs": len(loss)},
                                 _ADVICE["learning"]))
 
-    rises = sum(1 for before, after in steps if after - before > RISE_TOLERANCE * abs(before))
+    rises = sum(rose)
     if len(steps) >= OSCILLATION_MIN_STEPS and rises >= OSCILLATION_SHARE * len(steps):
         findings.append(Finding("oscillating", {"rises": rises, "steps": len(steps), "rise_share": rises / len(steps)},
                                 _ADVICE["oscillating"]))

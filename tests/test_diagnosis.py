@@ -78,6 +78,19 @@ def test_up_and_down_cost_is_oscillating_not_diverging():
     assert findings[1].evidence == {"rises": 4, "steps": 8, "rise_share": 0.5}
 
 
+def test_wobbles_of_a_cost_near_zero_are_not_oscillation():
+    # a memorised training set: the cost halves and doubles around 1e-9 (rmsprop on digits)
+    loss = [0.46, 0.07, 0.02, 0.006, 0.0015] + [1e-9, 2e-9] * 6
+    history = curves(loss, initial=2.76, stop="early_stopped")
+    assert kinds(history) == ["learning"]
+    tune = pytest.importorskip("nnfast.tune")  # verdict counts rises the same way
+    assert tune.verdict(history) == "good"
+    # the same ups and downs at the scale of the cost are oscillation, for both
+    scaled = [0.46, 0.07, 0.02, 0.006, 0.0015] + [0.1, 0.2] * 6
+    assert kinds(curves(scaled, initial=2.76, stop="early_stopped")) == ["learning", "oscillating"]
+    assert tune.verdict(curves(scaled, initial=2.76, stop="early_stopped")) == "oscillating"
+
+
 def test_one_bump_in_a_short_run_is_not_oscillation():
     assert kinds(curves([1.0, 1.2, 0.9])) == ["learning", "epoch_cap"]
 

@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..callbacks import DivergenceWarning, History
-from ..diagnosis import diagnose
+from ..diagnosis import RISE_FLOOR, diagnose
 from ..hyperparams import Hyperparameters
 from ..training import build_model, train
 from ..losses import LOSSES
@@ -134,8 +134,8 @@ def verdict(history: History) -> str:
     """Judge a run's cost curves, not the value that made them.
 
     diverging: training stopped as diverged, or the last cost is above the cost before
-    training. oscillating: the cost rose by over 1% in at least a quarter of the epoch
-    steps. overfitting (with a validation curve): :func:`nnfast.diagnosis.diagnose`
+    training. oscillating: the cost rose by over 1% (and over 0.1% of the cost before
+    training, ``nnfast.diagnosis.RISE_FLOOR``) in at least a quarter of the epoch steps. overfitting (with a validation curve): :func:`nnfast.diagnosis.diagnose`
     finds the run overfitting, the validation cost ending far above the training cost
     (a gap over ``GAP_LARGE`` of the cost before training) or rising from its best while
     the training cost falls. too slow: the cost never rose but ended above half the cost
@@ -146,7 +146,9 @@ def verdict(history: History) -> str:
     if history.stop_reason == "diverged" or not costs or costs[-1] >= start:
         return "diverging"
     steps = list(zip([start] + costs[:-1], costs))
-    rises = sum(1 for before, after in steps if after > before * 1.01)
+    # a rise: over 1% of the cost before the step, and over RISE_FLOOR of the cost before
+    # training (near zero, float noise doubles a cost)
+    rises = sum(1 for before, after in steps if after - before > max(0.01 * before, RISE_FLOOR * start))
     if len(steps) >= 4 and rises >= len(steps) / 4:
         return "oscillating"
     if history.get("val_loss") and any(f.kind == "overfitting" for f in diagnose(history)):
