@@ -160,12 +160,17 @@ def diagnose(curves: Any) -> List[Finding]:
     Returns
     -------
     list of Finding
-        In this order, those that apply: ``diverging``, else ``stuck`` or ``learning``
+        Empty when no training cost was recorded (no epoch run, or a failed trial's
+        record). Otherwise, in this order, those that apply: ``diverging``, else ``stuck`` or ``learning``
         (then ``oscillating`` and ``epoch_cap`` when they apply); then, when a validation
         curve was recorded and the run neither diverged nor stuck (a model that learnt
-        nothing has no gap worth reading), ``overfitting`` or ``generalising``. Empty for
-        a run of no epochs; a run of one epoch with no cost before training has no trend,
-        so only its gap is read.
+        nothing has no gap worth reading), ``overfitting`` or ``generalising``. A run of
+        one epoch with no cost before training has no trend, so only its gap is read.
+
+    Raises
+    ------
+    TypeError
+        If ``curves`` is neither a History nor a mapping.
 
     Notes
     -----
@@ -202,6 +207,11 @@ def diagnose(curves: Any) -> List[Finding]:
     >>> [f.kind for f in diagnose(history)]
     ['learning', 'epoch_cap', 'generalising']
     """
+    from .callbacks import History
+
+    if not isinstance(curves, (History, Mapping)):
+        raise TypeError(f"curves must be a History or a mapping of its curves (History.to_dict()), "
+                        f"got {type(curves).__name__}")
     loss = _series(curves, "loss")
     if not loss:
         return []

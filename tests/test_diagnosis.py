@@ -151,6 +151,13 @@ def test_one_lucky_validation_epoch_is_not_the_best_to_rise_from():
 
 def test_no_epochs_no_findings():
     assert curves([]).diagnose() == []
+    assert diagnose({"traceback": "..."}) == []  # a failed trial's record: no curve
+
+
+@pytest.mark.parametrize("bad", [None, [1.0, 0.5], "loss"])
+def test_curves_of_another_type_are_refused(bad):
+    with pytest.raises(TypeError, match="curves must be a History or a mapping"):
+        diagnose(bad)
 
 
 def test_one_epoch():
