@@ -216,3 +216,10 @@ def test_sgd_on_digits_at_three_learning_rates(digits, lr, expected, absent):
     assert found[0] == expected and not absent & set(found)
     if lr == 1e-2:  # still falling fast after 10 epochs, and the validation cost with it
         assert found == ["learning", "epoch_cap", "generalising"]
+
+
+def test_the_docstring_examples_run():
+    import doctest
+
+    result = doctest.testmod(diagnosis)
+    assert result.attempted >= 6 and result.failed == 0
