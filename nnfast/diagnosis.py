@@ -1,7 +1,9 @@
 """Reading a training run's cost curves: what they tell you and what to do about it.
 
-The rules are the "what to monitor" table of the course nnfast grew out of (Ng,
-*Improving Deep Neural Networks*, hyperparameter tuning), made into numbers:
+The rules are the "what to monitor" table of the teaching material nnfast grew out of
+(notes on Andrew Ng's *Neural Networks and Deep Learning*, week 4, "Parameters vs
+Hyperparameters"), made into numbers, with oscillation (the same notes' "too large:
+oscillation or divergence") and the epoch cap added:
 
 =====================================  ====================  =====================================
 Curve                                  Finding               Action
@@ -19,7 +21,7 @@ stopped by the epoch cap, improving    ``epoch_cap``         train longer or rai
 Every threshold is a share of the training cost *before training* (``initial_loss``,
 for classification about the cost of guessing), so one set of numbers reads curves of
 any scale; the exceptions (a step counted as a rise, the validation cost's rise from
-its best) are shares of the cost they compare. The thresholds are module constants,
+its best) are also shares of the cost they compare. The thresholds are module constants,
 each with its reason next to it.
 """
 
@@ -27,10 +29,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Sequence
 
-__all__ = ["Finding", "diagnose", "KINDS", "STUCK_FALL", "RISE_TOLERANCE", "RISE_FLOOR", "DIVERGING_RISE", "OSCILLATION_SHARE",
-           "OSCILLATION_MIN_STEPS", "RECENT_EPOCHS", "STILL_IMPROVING", "GAP_LARGE", "VALIDATION_RISE"]
+__all__ = ["Finding", "diagnose", "KINDS", "STUCK_FALL", "RISE_TOLERANCE", "RISE_FLOOR", "DIVERGING_RISE",
+           "OSCILLATION_SHARE", "OSCILLATION_MIN_STEPS", "RECENT_EPOCHS", "STILL_IMPROVING", "GAP_LARGE",
+           "VALIDATION_RISE"]
 
 #: stuck: over the whole run the training cost never got this share of its value before
 #: training below it. Mini-batch noise alone moves an epoch's cost by a fraction of a percent;

@@ -135,7 +135,8 @@ def verdict(history: History) -> str:
 
     diverging: training stopped as diverged, or the last cost is above the cost before
     training. oscillating: the cost rose by over 1% (and over 0.1% of the cost before
-    training, ``nnfast.diagnosis.RISE_FLOOR``) in at least a quarter of the epoch steps. overfitting (with a validation curve): :func:`nnfast.diagnosis.diagnose`
+    training, ``nnfast.diagnosis.RISE_FLOOR``) in at least a quarter of the epoch steps.
+    overfitting (with a validation curve): :func:`nnfast.diagnosis.diagnose`
     finds the run overfitting, the validation cost ending far above the training cost
     (a gap over ``GAP_LARGE`` of the cost before training) or rising from its best while
     the training cost falls. too slow: the cost never rose but ended above half the cost
