@@ -16,7 +16,7 @@ from ._blas import preload as _preload_blas
 _preload_blas()
 
 from . import _core  # noqa: E402
-from . import data, losses, optimizers, schedules  # noqa: E402
+from . import data, diagnosis, losses, optimizers, schedules  # noqa: E402
 from .callbacks import Callback, DivergenceWarning, EarlyStopping, History, ProgressBar  # noqa: E402
 from ._targets import AutoTaskWarning, LabelColumnWarning, TargetWarning  # noqa: E402
 from .hyperparams import Hyperparameters  # noqa: E402
@@ -37,7 +37,7 @@ __all__ = [
     "SGD", "Adagrad", "RMSProp", "Adam", "AdamW",
     "History", "Callback", "EarlyStopping", "ProgressBar", "DivergenceWarning", "ModelBusyError",
     "TargetWarning", "LabelColumnWarning", "AutoTaskWarning",
-    "data", "losses", "optimizers", "schedules",
+    "data", "diagnosis", "losses", "optimizers", "schedules",
     "set_num_threads", "get_num_threads", "usable_cpus", "blas_info",
 ]
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import math
 import sys
 import time
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 import numpy as np
 
 from ._validation import check_float, check_int
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .diagnosis import Finding
 
 __all__ = ["History", "Callback", "EarlyStopping", "ProgressBar", "DivergenceWarning", "STOP_REASONS"]
 
@@ -83,6 +86,20 @@ class History:
     @property
     def message(self) -> str:
         return STOP_REASONS.get(self.stop_reason or "", "training has not finished")
+
+    def diagnose(self) -> List["Finding"]:
+        """What the cost curves show and what to do about it: learning, stuck, diverging,
+        oscillating, generalising, overfitting, stopped at the epoch cap while improving.
+
+        Returns
+        -------
+        list of :class:`nnfast.diagnosis.Finding`
+            Each with ``kind``, ``evidence`` (the numbers read from the curves) and
+            ``advice``; the rules and their thresholds are in :func:`nnfast.diagnosis.diagnose`.
+        """
+        from .diagnosis import diagnose
+
+        return diagnose(self)
 
     def to_dict(self) -> Dict[str, Any]:
         """Plain data (JSON-ready): the series plus how the run ended."""
