@@ -15,7 +15,7 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 import nnfast as nf  # noqa: E402
-from nnfast.sklearn import NNClassifier, NNRegressor  # noqa: E402
+from nnfast.sklearn import NNClassifier, NNRegressor, expected_failed_checks  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -277,3 +277,28 @@ def test_random_state_is_the_seed(digits):
         NNClassifier(random_state="zero").fit(X, y)
     search = GridSearchCV(NNClassifier(**settings), {"random_state": [0, 1]}, cv=2).fit(X, y)
     assert search.best_estimator_.model_.seed == search.best_params_["random_state"]
+
+
+# --- scikit-learn's own estimator checks ---------------------------------------------------------
+
+parametrize_with_checks = pytest.importorskip("sklearn.utils.estimator_checks").parametrize_with_checks
+
+
+@parametrize_with_checks([NNClassifier(), NNRegressor(), NNClassifier(dtype="float64"), NNRegressor(dtype="float64")],
+                         expected_failed_checks=expected_failed_checks, xfail_strict=True)
+def test_scikit_learn_estimator_checks(estimator, check):
+    """Every check passes or is listed, with its reason, by expected_failed_checks; strict: a
+    listed check that passes fails here, so the list (and the README's count) stays true."""
+    check(estimator)
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan])
+def test_infinite_or_missing_labels_are_a_value_error(value):
+    """NNClassifier().fit(X, [inf] * 10) let scikit-learn's type_of_target cast inf to int first
+    (a RuntimeWarning, an error under -W error) instead of refusing the labels."""
+    X = np.random.default_rng(0).normal(size=(10, 3))
+    y = np.r_[np.arange(9) % 2, value]
+    with pytest.raises(ValueError, match=r"^y has (infinite values|missing values \(NaN, NA or None\)) in 1 of 10 rows"):
+        NNClassifier().fit(X, y)
+    with pytest.raises(ValueError, match="^y has (infinite|missing) values"):
+        NNClassifier().partial_fit(X, y, classes=[0, 1])
