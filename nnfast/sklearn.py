@@ -4,20 +4,50 @@
     search = GridSearchCV(make_pipeline(StandardScaler(), NNClassifier(epochs=30)),
                           {"nnclassifier__lr": [1e-3, 3e-3], "nnclassifier__hidden": [(64,), (128, 64)]})
 
-The estimators' parameters are exactly the fields of :class:`nnfast.Hyperparameters`, with
-its defaults, so ``get_params()`` is a hyperparameter record and a tuned configuration moves
-between nnfast and scikit-learn unchanged. As scikit-learn expects, nothing is checked when
-an estimator is made; ``fit`` builds the Hyperparameters and raises on a bad value.
-The estimator fixes the task: ``NNClassifier`` always classifies (with ``loss="auto"``,
-binary or categorical cross-entropy by the number of classes, whatever the labels'
-dtype) and ``NNRegressor`` always regresses (mean squared error), so their ``task``
-parameter may be "auto" or their own task only. A column of class labels, shape (n, 1),
-is read as 1-D with a warning that is both scikit-learn's ``DataConversionWarning`` and
-nnfast's ``LabelColumnWarning`` (the rule every nnfast entry point applies).
+The estimators' parameters are the fields of :class:`nnfast.Hyperparameters`, with its
+defaults, so a tuned configuration moves between nnfast and scikit-learn unchanged, plus
+two of scikit-learn's names: ``random_state`` and ``warm_start``. As scikit-learn expects,
+nothing is checked when an estimator is made; ``fit`` builds the Hyperparameters and raises
+on a bad value. The estimator fixes the task: ``NNClassifier`` always classifies (with
+``loss="auto"``, binary or categorical cross-entropy by the number of classes, whatever
+the labels' dtype) and ``NNRegressor`` always regresses (mean squared error), so their
+``task`` parameter may be "auto" or their own task only. A column of class labels, shape
+(n, 1), is read as 1-D with a warning that is both scikit-learn's ``DataConversionWarning``
+and nnfast's ``LabelColumnWarning`` (the rule every nnfast entry point applies).
 
-Fitted estimators have ``model_`` (the :class:`nnfast.Sequential`), ``history_``,
-``n_features_in_`` and, for classifiers, ``classes_``. They pickle (joblib, a process pool)
-through nnfast's own model file, not by pickling the C++ network.
+Input. scikit-learn's own ``validate_data`` (``_validate_data`` before scikit-learn 1.6)
+records ``n_features_in_`` and, for a frame with string column names, ``feature_names_in_``;
+predicting on columns renamed or reordered raises ValueError, on an array after a frame (or
+the reverse) warns, in scikit-learn's words. nnfast's conversion reads the values (booleans,
+nullable and object columns; missing values, categories and other non-numbers refused by
+column), with its own messages.
+
+random_state. None (the default): ``seed`` decides (0 by default), so fits are repeatable,
+unlike scikit-learn's None; an int: the seed (with ``seed`` left at 0; both set to different
+values is a ValueError); a ``numpy.random.RandomState``: each fresh fit draws its seed from
+it, so repeated fits differ and the sequence repeats with the state. A continued fit
+(``warm_start``, ``partial_fit``) keeps the model's seed.
+
+Fitting again. ``fit`` starts a new network, unless ``warm_start=True`` and the estimator is
+fitted: then it trains the fitted one ``epochs`` more as :meth:`nnfast.Sequential.fit` does
+when fitting again: same classes (a subset in y is fine), same scaling, and the optimizer
+state (Adam's moments and step count), the shuffling and dropout streams and the schedule
+carry on, so 5 + 5 epochs equal 10 bit for bit. ``partial_fit`` runs one epoch the same way
+(``validation_split`` and ``patience`` are not used); the classifier's needs ``classes=`` on
+the first call (scikit-learn's rule), which decides the outputs and the loss, and refuses
+labels outside them; ``class_weight="balanced"`` is refused there (pass a dict).
+
+Outputs. ``predict_proba`` is in the model's dtype, ``predict_log_proba`` float64 (-inf
+where a probability underflowed to 0); the regressor's ``predict`` is float64, as
+scikit-learn expects, whatever the model's dtype.
+
+Fitted estimators have ``model_`` (the :class:`nnfast.Sequential`), ``history_`` (of the
+last fit or partial_fit), ``n_features_in_``, ``feature_names_in_`` (frames) and, for
+classifiers, ``classes_``. They pickle (joblib, a process pool) through nnfast's own model
+file, not by pickling the C++ network; a pickled estimator keeps its model, not the
+optimizer state (a warm fit after unpickling continues with a fresh optimizer state, as
+for a loaded model). :func:`expected_failed_checks` lists the scikit-learn estimator
+checks that fail, with the reasons.
 """
 
 from __future__ import annotations
