@@ -189,6 +189,8 @@ class _NNEstimator(BaseEstimator):
                                  "the classes in their proportions: pass a dict, e.g. from "
                                  "sklearn.utils.class_weight.compute_class_weight('balanced', classes=..., y=...)")
             hp = hp.replace(epochs=1, patience=None, validation_split=0.0)
+        if continuing:
+            self._check_unchanged(fitted, hp, "partial_fit" if partial else "fit with warm_start=True")
         # a continued model keeps its input columns: checked, not recorded again
         _validate_data(self, X, reset=not continuing)
         y = self._check_targets(y)
@@ -197,6 +199,21 @@ class _NNEstimator(BaseEstimator):
         self.model_, self.history_ = train(hp, X, y, sample_weight=sample_weight, verbose=False,
                                            model=fitted if continuing else None, classes=classes)
         return self
+
+    #: what a continued fit cannot change: the network and its input scaling
+    _KEPT = ("hidden", "activation", "output", "dropout", "dtype", "standardize")
+
+    def _check_unchanged(self, model, hp: Hyperparameters, how: str) -> None:
+        """ValueError naming the parameters changed since the fitted network was made, which
+        a continued fit cannot honour."""
+        before = model.hyperparameters
+        if before is None:
+            return
+        changed = [f"{name}={getattr(hp, name)!r} (fitted with {getattr(before, name)!r})" for name in self._KEPT
+                   if getattr(hp, name) != getattr(before, name)]
+        if changed:
+            raise ValueError(f"{how} continues the fitted network, but {', '.join(changed)}; set warm_start=False "
+                             f"(for fit) or clone the estimator to start afresh")
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None):
         """Train a new network on (X, y), or with ``warm_start=True`` train the fitted one

@@ -185,6 +185,10 @@ def test_warm_start_continues_with_the_optimizer_state(digits):
         warm.fit(X, np.where(y == 9, 10, y))
     with pytest.raises(ValueError, match="X has 10 features, but NNClassifier is expecting 64"):
         warm.fit(X[:, :10], y)
+    with pytest.raises(ValueError, match=r"fit with warm_start=True continues the fitted network, but hidden=\(8,\) "
+                                         r"\(fitted with \(16,\)\), standardize=False \(fitted with True\); set "
+                                         r"warm_start=False"):
+        warm.set_params(hidden=(8,), standardize=False).fit(X, y)
     with pytest.raises(TypeError, match="warm_start must be True or False"):
         NNClassifier(warm_start="yes").fit(X, y)
 
