@@ -172,10 +172,12 @@ def test_warm_start_continues_with_the_optimizer_state(digits):
     warm = NNClassifier(epochs=5, warm_start=True, **settings).fit(X, y)
     first = warm.model_
     assert first._net.steps == 5 * 10  # 600 rows in batches of 64
+    costs = list(warm.history_["loss"])
     warm.fit(X, y)
     assert warm.model_ is first and first._net.steps == 10 * 10  # the step count behind the bias correction went on
     whole = NNClassifier(epochs=10, **settings).fit(X, y)
     np.testing.assert_array_equal(warm.model_._flat_params(), whole.model_._flat_params())
+    assert costs + list(warm.history_["loss"]) == list(whole.history_["loss"])  # the same trajectory, epoch by epoch
     cold = NNClassifier(epochs=5, **settings).fit(X, y)
     cold.fit(X, y)  # without warm_start, a fit starts afresh
     assert cold.model_._net.steps == 5 * 10
