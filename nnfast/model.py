@@ -21,7 +21,7 @@ import numpy as np
 from . import _core
 from ._bounds import certify_finite
 from ._settings import DTYPES, check_settings_for_dtype
-from ._targets import Targets, check_class_weight, resolve_task
+from ._targets import CLASSIFICATION_LOSSES, Targets, check_class_weight, classes_array, resolve_task
 from ._validation import (all_finite, c_array, check_bool, check_float, check_for_dtype, check_int, check_matrix,
                           check_matrix_extent, check_name, check_sample_weight, check_split_weights)
 from .callbacks import Callback, DivergenceWarning, History, ProgressBar
@@ -298,7 +298,7 @@ class Sequential:
             sample_weight: Any = None, class_weight: Any = None, l1: float = 0.0, l2: float = 0.0,
             clip_norm: Optional[float] = None, schedule: Union[str, Schedule, None] = "constant",
             callbacks: Optional[Iterable[Callback]] = (), shuffle: bool = True, standardize: Optional[bool] = None,
-            reset: bool = False, divergence_factor: float = 10.0,
+            reset: bool = False, classes: Any = None, divergence_factor: float = 10.0,
             verbose: Union[bool, str, None] = "auto") -> History:
         """Train one epoch at a time; returns the :class:`~nnfast.History`.
 
@@ -356,6 +356,11 @@ class Sequential:
         reset : bool
             Start afresh: weights initialised again from the model's seed, classes,
             scaling, optimizer state, random streams and epoch count forgotten.
+        classes : array-like of shape (n_classes,), optional
+            Class labels (1-D y with a classification loss) when y may hold only some of
+            them, as in scikit-learn's ``partial_fit``: a first fit learns these classes
+            instead of y's; fitting a fitted model, they must be its classes. Labels in
+            y outside them are a ValueError.
         divergence_factor : float
             Training diverges when the training cost exceeds this multiple of the cost
             before training (see Divergence below).
@@ -433,6 +438,8 @@ class Sequential:
         standardize = check_bool(standardize, "standardize")
         if fitted is not None:
             self._check_continuation(fitted, loss, standardize, scaled, opt)
+        if classes is not None:
+            classes = self._check_classes(classes, loss, fitted)
         check_settings_for_dtype(self.dtype, opt, l1, l2, clip_norm, sched)
         callbacks = self._callbacks(callbacks, verbose)
         y = resolve_task(y, loss=loss, stacklevel=3).y  # class labels given as a column: read as 1-D, said
@@ -444,7 +451,7 @@ class Sequential:
                   _copy_config(self._net.optimizer) if was_built else None)
         weights_before = self._net.params.copy() if reset and was_built else None
         try:  # whatever is refused below leaves the model as it was
-            train, targets = self._prepare_data(X, y, sample_weight, loss, fitted)
+            train, targets = self._prepare_data(X, y, sample_weight, loss, fitted, classes)
             rows = None  # the training rows of train.X, when some are held out
             user_w = train.w  # the validation cost is weighted by sample_weight alone
             if validation is not None:
@@ -657,16 +664,17 @@ class Sequential:
         return data.X, data.Y, data.w, targets
 
     def _prepare_data(self, X: Any, y: Any, sample_weight: Any, loss: str,
-                      fitted: Optional[Targets] = None) -> Tuple[_Data, Targets]:
+                      fitted: Optional[Targets] = None, classes: Optional[np.ndarray] = None) -> Tuple[_Data, Targets]:
         """Checked training data and its targets: ``fitted``'s (a fit that continues, whose
-        classes y must keep to) or new ones learnt from y."""
+        classes y must keep to) or new ones learnt from ``classes`` when given, else from y."""
         dtype = DTYPES[self.dtype]
         X, x_max = check_matrix_extent(X, "X", dtype, self._net.inputs if self._net is not None else None)
         if y is None:
             raise TypeError("y is None; expected the targets, one per sample")
-        targets = fitted if fitted is not None else Targets(loss).fit(y)
-        hint = "; fitting a fitted model continues its training with the same classes (reset=True starts afresh)"
-        Y = targets.transform(y, dtype, unseen_hint=hint if fitted is not None else "")
+        targets = fitted if fitted is not None else Targets(loss).fit(y if classes is None else classes)
+        hint = ("; fitting a fitted model continues its training with the same classes (reset=True starts afresh)"
+                if fitted is not None else "; the classes given exclude them" if classes is not None else "")
+        Y = targets.transform(y, dtype, unseen_hint=hint)
         if len(Y) != len(X):
             raise ValueError(f"X has {len(X)} samples but y has {len(Y)}")
         w = check_sample_weight(sample_weight, len(X), dtype)
@@ -707,6 +715,26 @@ class Sequential:
         if self.hyperparameters is not None:
             return self.hyperparameters.optimizer_spec()
         return "adam"
+
+    @staticmethod
+    def _check_classes(classes: Any, loss: str, fitted: Optional[Targets]) -> np.ndarray:
+        """``classes`` as sorted labels; ValueError for a loss without class labels, and for
+        classes other than those of the fit that is continued."""
+        if loss not in CLASSIFICATION_LOSSES:
+            raise ValueError(f"classes applies to classification, not to loss {loss!r}")
+        classes = classes_array(classes)
+        if fitted is not None:
+            if fitted.kind not in ("categorical", "binary"):
+                raise ValueError("classes applies to a model fitted on class labels, not on one-hot or 0/1 rows")
+            try:
+                same = len(classes) == len(fitted.classes_) and bool((classes == fitted.classes_).all())
+            except (TypeError, ValueError):
+                same = False
+            if not same:
+                raise ValueError(f"classes={classes.tolist()} are not the model's classes {fitted.classes_.tolist()}; "
+                                 f"fitting a fitted model continues its training with the same classes "
+                                 f"(reset=True starts afresh)")
+        return classes
 
     def _check_continuation(self, fitted: Targets, loss: str, standardize: bool, scaled: bool,
                             optimizer: Optimizer) -> None:
