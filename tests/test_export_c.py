@@ -50,9 +50,9 @@ int main(int argc, char **argv)
 """
 
 
-def _compile_and_run(model, X, tmp_path, name="model"):
+def _compile_and_run(model, X, tmp_path, name="model", int8=False):
     """(outputs (rows, n_outputs), class indices or None) from the compiled export."""
-    written = to_c(model, tmp_path, name=name)
+    written = to_c(model, tmp_path, name=name, int8=int8)
     ctype = "float" if model.dtype == "float32" else "double"
     labels = model.task == "classification" and model._targets.kind in ("categorical", "soft", "binary")
     driver = tmp_path / "driver.c"
@@ -152,3 +152,52 @@ def test_cli_refuses_a_missing_directory_and_no_target(tmp_path, capsys):
     assert "no directory" in capsys.readouterr().err
     assert main(["export", str(tmp_path / "m.nnf")]) == 1
     assert "nothing to do" in capsys.readouterr().err
+
+
+def test_int8_quantisation_per_output_channel():
+    from nnfast.export import quantize_int8
+
+    rng = np.random.default_rng(5)
+    W = (rng.normal(size=(20, 6)) * np.array([1e-3, 1.0, 50.0, 0.0, 2.0, 7.0])).astype(np.float32)
+    q, scale = quantize_int8(W)
+    assert q.dtype == np.int8 and scale.dtype == np.float32 and scale.shape == (6,)
+    assert np.abs(q).max() == 127 and (q[:, 3] == 0).all()
+    assert (np.abs(q * scale - W) <= scale / 2 * (1 + 1e-6)).all()  # each weight within half a step
+
+
+@needs_gcc
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_int8_export_computes_the_quantised_model(dtype, tmp_path):
+    from nnfast.export import quantized_copy
+
+    X, rng = _data(4, features=6)
+    y = (X[:, 0] > 3.0).astype(int) + (X[:, 5] > 3.0)
+    model = nf.Sequential([nf.Dense(10, "relu"), nf.Dense(9, "tanh"), nf.Dense(3, "softmax")], dtype=dtype)
+    model.fit(X, y, epochs=5, standardize=True, verbose=False)
+    out, index = _compile_and_run(model, X, tmp_path, int8=True)
+    assert "static const signed char model_W1[60]" in (tmp_path / "model.c").read_text()
+    quantised = quantized_copy(model)
+    # the C scales each sum once, (x q) s; the copy holds q s: the same up to rounding
+    np.testing.assert_allclose(out, quantised.forward(X.astype(dtype)), rtol=1e-4, atol=1e-5)
+    assert not np.array_equal(quantised.parameters()["W1"], model.parameters()["W1"])
+    assert (model.classes_[index] == model.predict(X)).mean() > 0.9
+
+
+def test_cli_int8_reports_the_accuracy_change_and_the_size(tmp_path, capsys):
+    X, rng = _data(6, features=5)
+    y = (X[:, 0] + X[:, 1] > 8.0).astype(int)
+    model = nf.Sequential([nf.Dense(8, "relu"), nf.Dense(2, "softmax")])
+    model.fit(X, y, epochs=5, standardize=True, verbose=False)
+    model.save(tmp_path / "m.nnf")
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    from nnfast.cli import main
+    from nnfast.export import quantized_copy
+
+    assert main(["export", str(tmp_path / "m.nnf"), "--c", str(tmp_path), "--int8", "--data",
+                 str(tmp_path / "d.npz")]) == 0
+    out = capsys.readouterr().out
+    before, after = model.evaluate(X, y)["accuracy"], quantized_copy(model).evaluate(X, y)["accuracy"]
+    assert f"accuracy on {tmp_path / 'd.npz'} (300 rows): {before:.4f} as float32, {after:.4f} with int8" in out
+    assert "weights: 96 bytes as int8 with scales (224 bytes as float32)" in out  # 5x8 + 8x2 weights, 10 scales
+    assert main(["export", str(tmp_path / "m.nnf"), "--c", str(tmp_path), "--data", str(tmp_path / "d.npz")]) == 1
+    assert "give --int8" in capsys.readouterr().err

@@ -18,6 +18,10 @@ sends through BLAS's GEMV on one row (another summation order), and batched pred
 of the core (``predict_proba`` on many rows goes through GEMM).
 
 float64 models export as ``double`` throughout (the functions take and give ``double``).
+
+With ``int8=True`` each W is stored as int8 with one scale per output channel
+(:func:`quantize_int8`), a quarter of float32's bytes; inputs, sums and activations stay in
+the model's type, and the outputs approximate nnfast's (measure it with :func:`quantized_copy`).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import numpy as np
 
 from ._network import NetworkDescription, network_of
 
-__all__ = ["to_c", "c_source", "CExport"]
+__all__ = ["to_c", "c_source", "CExport", "quantize_int8", "quantized_copy"]
 
 #: weights per layer up to which the core's one-row path uses its own loop (csrc/network.hpp, kSmallLayer)
 SMALL_LAYER = 16384
@@ -85,12 +89,53 @@ class _Literal:
         return "{\n    " + ",\n    ".join(lines) + "\n}"
 
 
+def _int_array(values: np.ndarray, per_line: int = 16) -> str:
+    items = [str(int(v)) for v in np.ravel(values)]
+    lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
+    return "{\n    " + ",\n    ".join(lines) + "\n}"
+
+
 def _c_string(text: str) -> str:
     out = []
     for byte in str(text).encode("utf-8"):
         ch = chr(byte)
         out.append(ch if 32 <= byte < 127 and ch not in '"\\?' else f"\\{byte:03o}")
     return '"' + "".join(out) + '"'
+
+
+def quantize_int8(W: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Symmetric int8 quantisation of W (inputs, outputs), one scale per output channel.
+
+    ``scale[o] = max_i |W[i, o]| / 127`` (1 for an all-zero column) and
+    ``q[i, o] = round(W[i, o] / scale[o])`` in [-127, 127], so ``W ~ q * scale`` with an
+    error of at most ``scale[o] / 2`` per weight (the scheme of Jacob et al., 2018, for
+    weights, without zero points). Returns ``q`` (int8, the shape of W) and ``scale``
+    (outputs,) in W's dtype.
+    """
+    W = np.asarray(W)
+    largest = np.abs(W).max(axis=0).astype(np.float64)
+    scale = np.where(largest > 0, largest / 127.0, 1.0).astype(W.dtype)
+    q = np.clip(np.rint(W / scale), -127, 127).astype(np.int8)
+    return q, scale
+
+
+def quantized_copy(model):
+    """A copy of ``model`` whose weights are their int8 approximations ``q * scale`` (biases,
+    standardisation and activations as they are): what an ``int8=True`` export computes, up to
+    rounding (the C scales each sum once, ``(x q) * scale``), to score on data."""
+    import tempfile
+
+    from ..io import load, save
+
+    with tempfile.TemporaryDirectory() as scratch:
+        path = os.path.join(scratch, "model.nnf")
+        save(model, path)
+        copy = load(path)
+    params = copy.parameters()
+    for key in [k for k in params if k.startswith("W")]:
+        q, scale = quantize_int8(params[key])
+        params[key][...] = q.astype(params[key].dtype) * scale
+    return copy
 
 
 # exp and friends of csrc/vmath.hpp, one per floating type: {T} the type, {F} the libm suffix,
@@ -161,6 +206,20 @@ static void {P}_dense({T} *z, const {T} *x, const {T} *w, long I, long O)
         for (o = 0; o < O; ++o) z[o] += x[i] * w[i * O + o];
 }}
 """
+_DENSE_INT8 = """\
+/* z (O) = (x (I) Q (I,O)) * scale (O): Q int8 row-major, one scale per output channel */
+static void {P}_dense_int8({T} *z, const {T} *x, const signed char *q, const {T} *scale, long I, long O)
+{{
+    long i, o;
+    for (o = 0; o < O; ++o) z[o] = {zero};
+    for (i = 0; i < I; ++i) {{
+        const {T} xi = x[i];
+        const signed char *qi = q + i * O;
+        for (o = 0; o < O; ++o) z[o] += xi * ({T})qi[o];
+    }}
+    for (o = 0; o < O; ++o) z[o] *= scale[o];
+}}
+"""
 _SOFTMAX = """\
 /* a (O) = softmax(a + b), the maximum subtracted first */
 static void {P}_softmax({T} *a, const {T} *b, long O)
@@ -225,8 +284,10 @@ def _activation_expr(activation: str, v: str, alpha: str, lit: _Literal, prefix:
     raise ValueError(f"activation {activation!r} has no C form here")  # a new core activation: add it above
 
 
-def c_source(model, name: str = "model") -> Tuple[str, str]:
-    """The text of ``<name>.h`` and ``<name>.c`` for ``model`` (see the module notes).
+def c_source(model, name: str = "model", *, int8: bool = False) -> Tuple[str, str]:
+    """The text of ``<name>.h`` and ``<name>.c`` for ``model`` (see the module notes);
+    with ``int8`` the weights as int8 with a scale per output channel (:func:`quantize_int8`),
+    the activations in the model's type.
 
     Raises
     ------
@@ -235,11 +296,13 @@ def c_source(model, name: str = "model") -> Tuple[str, str]:
         that is not a C identifier.
     """
     name = _check_name(name)
+    if not isinstance(int8, bool):
+        raise TypeError(f"int8 must be True or False, got {int8!r}")
     d = network_of(model)
-    return _header(d, name), _source(d, name)
+    return _header(d, name, int8), _source(d, name, int8)
 
 
-def to_c(model, directory: Union[str, "os.PathLike[str]"], *, name: str = "model") -> CExport:
+def to_c(model, directory: Union[str, "os.PathLike[str]"], *, name: str = "model", int8: bool = False) -> CExport:
     """Write ``<name>.h`` and ``<name>.c`` for ``model`` into ``directory`` (which must exist).
 
     The header declares, with ``T`` the model's type (``float``, or ``double`` for a
@@ -252,10 +315,14 @@ def to_c(model, directory: Union[str, "os.PathLike[str]"], *, name: str = "model
     - for single-label classifiers ``int <name>_predict_class(const T *x)``, the index into
       ``<name>_class_labels``, the class labels as strings.
 
+    With ``int8`` the weights are stored as int8 with one scale per output channel
+    (:func:`quantize_int8`: a quarter of the bytes); the outputs then differ from nnfast's
+    (:func:`quantized_copy` scores the difference on data).
+
     Returns the paths written. Raises as :func:`c_source` does, and OSError when the files
     cannot be written.
     """
-    header, source = c_source(model, name)
+    header, source = c_source(model, name, int8=int8)
     directory = os.fspath(directory)
     if not os.path.isdir(directory):
         raise ValueError(f"{directory} is not a directory")
@@ -266,25 +333,27 @@ def to_c(model, directory: Union[str, "os.PathLike[str]"], *, name: str = "model
     return paths
 
 
-def _describe(d: NetworkDescription) -> List[str]:
+def _describe(d: NetworkDescription, int8: bool) -> List[str]:
     shape = " -> ".join([str(d.n_inputs)] + [f"{layer.W.shape[1]} {layer.activation}" for layer in d.layers])
     what = {None: "an unfitted network", "continuous": "a regressor"}.get(d.kind, f"a {d.kind} classifier")
     lines = [f"nnfast model: {what}, {d.dtype.name}, {shape}" + (", inputs standardised" if d.mean is not None else "")]
     big = [i + 1 for i, layer in enumerate(d.layers) if layer.W.size > SMALL_LAYER]
-    if big:
+    if int8:
+        lines.append("weights quantised to int8, one scale per output channel: outputs approximate nnfast's")
+    elif big:
         lines.append(f"layers {big} have more than {SMALL_LAYER} weights: nnfast sends them through BLAS on one row, "
                      f"so results differ from nnfast's by rounding (another summation order)")
     return lines
 
 
-def _header(d: NetworkDescription, name: str) -> str:
+def _header(d: NetworkDescription, name: str, int8: bool) -> str:
     up, lit = name.upper(), _Literal(d.dtype)
     T = lit.ctype
     out = {None: "the output layer's activations", "continuous": "the predicted values",
            "multilabel": "the probability of each label (a label is on when > 0.5)",
            "binary": f"P({_c_comment(d.classes[1]) if d.classes is not None else 1}), one sigmoid unit",
            "categorical": "the class probabilities", "soft": "the class probabilities"}[d.kind]
-    lines = [f"/* {line} */" for line in _describe(d)]
+    lines = [f"/* {line} */" for line in _describe(d, int8)]
     lines += [f"/* written by nnfast's C export: C99, needs only <math.h> (link with -lm) */",
               f"#ifndef {up}_H", f"#define {up}_H", "",
               f"#define {up}_N_INPUTS {d.n_inputs}", f"#define {up}_N_OUTPUTS {d.n_outputs}"]
@@ -308,10 +377,10 @@ def _c_comment(label) -> str:
     return str(label).replace("*/", "* /").encode("ascii", "replace").decode()
 
 
-def _source(d: NetworkDescription, name: str) -> str:
+def _source(d: NetworkDescription, name: str, int8: bool) -> str:
     lit, P = _Literal(d.dtype), name
     T = lit.ctype
-    parts = [f"/* {line} */" for line in _describe(d)]
+    parts = [f"/* {line} */" for line in _describe(d, int8)]
     parts.append(f'#include <math.h>\n\n#include "{name}.h"\n')
     if d.mean is not None:
         parts.append(f"static const {T} {P}_mean[{d.n_inputs}] = {lit.array(d.mean)};\n")
@@ -319,17 +388,22 @@ def _source(d: NetworkDescription, name: str) -> str:
     for number, layer in enumerate(d.layers, start=1):
         rows, cols = layer.W.shape
         parts.append(f"/* layer {number}: {rows} -> {cols}, {layer.activation}; W ({rows},{cols}) row-major */")
-        parts.append(f"static const {T} {P}_W{number}[{layer.W.size}] = {lit.array(layer.W)};")
+        if int8:
+            q, scale = quantize_int8(layer.W)
+            parts.append(f"static const signed char {P}_W{number}[{layer.W.size}] = {_int_array(q)};")
+            parts.append(f"static const {T} {P}_scale{number}[{cols}] = {lit.array(scale)};")
+        else:
+            parts.append(f"static const {T} {P}_W{number}[{layer.W.size}] = {lit.array(layer.W)};")
         parts.append(f"static const {T} {P}_b{number}[{cols}] = {lit.array(layer.b)};\n")
     needed = {layer.activation for layer in d.layers}
     helpers = _math_helpers(lit, P, needed)
     if helpers:
         parts.append(helpers)
     fmt = {"T": T, "P": P, "zero": lit(0), "one": lit(1)}
-    parts.append(_DENSE.format(**fmt))
+    parts.append((_DENSE_INT8 if int8 else _DENSE).format(**fmt))
     if "softmax" in needed:
         parts.append(_SOFTMAX.format(**fmt))
-    parts.append(_predict(d, name, lit))
+    parts.append(_predict(d, name, lit, int8))
     parts.append(f"void {P}_predict_batch(const {T} *x, long n, {T} *out)\n{{\n    long i;\n"
                  f"    for (i = 0; i < n; ++i) {P}_predict(x + i * {d.n_inputs}L, out + i * {d.n_outputs}L);\n}}\n")
     if d.has_labels:
@@ -337,7 +411,7 @@ def _source(d: NetworkDescription, name: str) -> str:
     return "\n".join(parts)
 
 
-def _predict(d: NetworkDescription, P: str, lit: _Literal) -> str:
+def _predict(d: NetworkDescription, P: str, lit: _Literal, int8: bool) -> str:
     T = lit.ctype
     hidden = [layer.W.shape[1] for layer in d.layers[:-1]]
     body = []
@@ -356,7 +430,10 @@ def _predict(d: NetworkDescription, P: str, lit: _Literal) -> str:
     for number, layer in enumerate(d.layers, start=1):
         rows, cols = layer.W.shape
         dst = "out" if number == len(d.layers) else f"h{(number - 1) % 2}"
-        body.append(f"    {P}_dense({dst}, {src}, {P}_W{number}, {rows}, {cols});")
+        if int8:
+            body.append(f"    {P}_dense_int8({dst}, {src}, {P}_W{number}, {P}_scale{number}, {rows}, {cols});")
+        else:
+            body.append(f"    {P}_dense({dst}, {src}, {P}_W{number}, {rows}, {cols});")
         if layer.activation == "softmax":
             body.append(f"    {P}_softmax({dst}, {P}_b{number}, {cols});")
         else:
