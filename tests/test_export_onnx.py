@@ -147,3 +147,13 @@ def test_without_onnx_the_error_says_what_to_install(monkeypatch):
 def test_unbuilt_model_is_refused():
     with pytest.raises(RuntimeError, match="not built"):
         nf.Sequential([nf.Dense(2, "softmax")]).to_onnx()
+
+
+@pytest.mark.parametrize("labels", [np.array([False, True]), np.array([0.5, 2.5]), np.array([7, -3], np.int32)])
+def test_labels_keep_their_dtype(labels):
+    X, rng = _data(seed=8)
+    y = labels[(X[:, 0] > 2.0).astype(int)]
+    model = nf.Sequential([nf.Dense(4, "relu"), nf.Dense(2, "softmax")])
+    model.fit(X, y, epochs=2, verbose=False)
+    out = _check_classifier(model, X)
+    assert out["label"].dtype == labels.dtype

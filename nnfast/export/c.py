@@ -77,10 +77,10 @@ class _Literal:
         v = self.dtype.type(value)
         if not np.isfinite(v):
             raise ValueError(f"cannot write {v} as a C constant")
-        text = np.format_float_scientific(v, unique=True, trim="0") if v != 0 else ("-0.0" if np.signbit(v) else "0.0")
-        text = text.replace("e+", "e")
-        if "." not in text and "e" not in text:
-            text += ".0"
+        if v == 0 or 1e-4 <= abs(v) < 1e8:
+            text = np.format_float_positional(v, unique=True, trim="0")  # "0.01", "-0.0", "12582912.0"
+        else:
+            text = np.format_float_scientific(v, unique=True, trim="0").replace("e+", "e")  # "1.0e-05"
         return text + self.suffix
 
     def array(self, values: np.ndarray, per_line: int = 6) -> str:
