@@ -17,4 +17,5 @@ from ._network import Layer, NetworkDescription, network_of
 from .c import CExport, c_source, quantize_int8, quantized_copy, to_c
 from .onnx_graph import to_onnx
 
-__all__ = ["to_onnx", "to_c", "c_source", "CExport", "quantize_int8", "quantized_copy", "network_of", "NetworkDescription", "Layer"]
+__all__ = ["to_onnx", "to_c", "c_source", "CExport", "quantize_int8", "quantized_copy", "network_of",
+           "NetworkDescription", "Layer"]

@@ -26,7 +26,6 @@ the model's type, and the outputs approximate nnfast's (measure it with :func:`q
 
 from __future__ import annotations
 
-import keyword
 import math
 import os
 import re
@@ -354,7 +353,7 @@ def _header(d: NetworkDescription, name: str, int8: bool) -> str:
            "binary": f"P({_c_comment(d.classes[1]) if d.classes is not None else 1}), one sigmoid unit",
            "categorical": "the class probabilities", "soft": "the class probabilities"}[d.kind]
     lines = [f"/* {line} */" for line in _describe(d, int8)]
-    lines += [f"/* written by nnfast's C export: C99, needs only <math.h> (link with -lm) */",
+    lines += ["/* written by nnfast's C export: C99, needs only <math.h> (link with -lm) */",
               f"#ifndef {up}_H", f"#define {up}_H", "",
               f"#define {up}_N_INPUTS {d.n_inputs}", f"#define {up}_N_OUTPUTS {d.n_outputs}"]
     if d.has_labels:
@@ -367,7 +366,7 @@ def _header(d: NetworkDescription, name: str, int8: bool) -> str:
     if d.has_labels:
         lines += [f"/* x ({up}_N_INPUTS) -> the index of its class in {name}_class_labels (nnfast's predict) */",
                   f"int {name}_predict_class(const {T} *x);",
-                  f"/* the class labels, as text */",
+                  "/* the class labels, as text */",
                   f"extern const char *const {name}_class_labels[{up}_N_CLASSES];"]
     lines += ["", "#ifdef __cplusplus", "}", "#endif", "", f"#endif /* {up}_H */", ""]
     return "\n".join(lines)
@@ -437,13 +436,13 @@ def _predict(d: NetworkDescription, P: str, lit: _Literal, int8: bool) -> str:
         if layer.activation == "softmax":
             body.append(f"    {P}_softmax({dst}, {P}_b{number}, {cols});")
         else:
-            v = f"{dst}[j]"
-            expr = _activation_expr(layer.activation, f"({v} + {P}_b{number}[j])", lit(layer.alpha), lit, P)
+            v, alpha = f"{dst}[j]", lit(layer.alpha)
             if layer.activation in ("relu", "leaky_relu", "elu"):  # the sum once, as the core's lambda takes it
                 body.append(f"    for (j = 0; j < {cols}; ++j) {{\n        const {T} v = {v} + {P}_b{number}[j];\n"
-                            f"        {v} = {_activation_expr(layer.activation, 'v', lit(layer.alpha), lit, P)};\n"
+                            f"        {v} = {_activation_expr(layer.activation, 'v', alpha, lit, P)};\n"
                             f"    }}")
             else:
+                expr = _activation_expr(layer.activation, f"({v} + {P}_b{number}[j])", alpha, lit, P)
                 body.append(f"    for (j = 0; j < {cols}; ++j) {v} = {expr};")
         src = dst
     return f"void {P}_predict(const {T} *x, {T} *out)\n{{\n" + "\n".join(body) + "\n}\n"
@@ -457,6 +456,7 @@ def _classes(d: NetworkDescription, P: str, lit: _Literal) -> str:
         body = f"    {T} p;\n    {P}_predict(x, &p);\n    return p > {lit(0.5)} ? 1 : 0;"
     else:
         body = (f"    {T} p[{d.n_outputs}];\n    int j, best = 0;\n    {P}_predict(x, p);\n"
-                f"    for (j = 1; j < {d.n_outputs}; ++j)\n        if (p[best] < p[j]) best = j;  /* the first maximum */\n"
+                f"    for (j = 1; j < {d.n_outputs}; ++j)\n"
+                f"        if (p[best] < p[j]) best = j;  /* the first maximum */\n"
                 f"    return best;")
     return table + f"\nint {P}_predict_class(const {T} *x)\n{{\n{body}\n}}\n"
