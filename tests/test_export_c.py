@@ -201,3 +201,15 @@ def test_cli_int8_reports_the_accuracy_change_and_the_size(tmp_path, capsys):
     assert "weights: 96 bytes as int8 with scales (224 bytes as float32)" in out  # 5x8 + 8x2 weights, 10 scales
     assert main(["export", str(tmp_path / "m.nnf"), "--c", str(tmp_path), "--data", str(tmp_path / "d.npz")]) == 1
     assert "give --int8" in capsys.readouterr().err
+
+
+def test_cli_checks_the_name_before_writing_anything(tmp_path, capsys):
+    model = nf.Sequential([nf.Dense(2, "softmax")], inputs=3)
+    model.fit(np.eye(3)[[0, 1, 2, 0]], [0, 1, 0, 1], epochs=1, verbose=False)
+    model.save(tmp_path / "m.nnf")
+    from nnfast.cli import main
+
+    assert main(["export", str(tmp_path / "m.nnf"), "--onnx", str(tmp_path / "m.onnx"), "--c", str(tmp_path),
+                 "--name", "my-model"]) == 1
+    assert "C identifier" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.nnf"]

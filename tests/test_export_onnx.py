@@ -157,3 +157,15 @@ def test_labels_keep_their_dtype(labels):
     model.fit(X, y, epochs=2, verbose=False)
     out = _check_classifier(model, X)
     assert out["label"].dtype == labels.dtype
+
+
+def test_cli_without_onnx_says_what_to_install(tmp_path, monkeypatch, capsys):
+    model = nf.Sequential([nf.Dense(2, "softmax")], inputs=3)
+    model.fit(np.eye(3)[[0, 1, 2, 0]], [0, 1, 0, 1], epochs=1, verbose=False)
+    model.save(tmp_path / "m.nnf")
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    from nnfast.cli import main
+
+    assert main(["export", str(tmp_path / "m.nnf"), "--onnx", str(tmp_path / "m.onnx")]) == 1
+    assert "pip install 'nnfast[onnx]'" in capsys.readouterr().err
+    assert not (tmp_path / "m.onnx").exists()

@@ -41,20 +41,19 @@ def run(args) -> None:
     if args.c_dir and not os.path.isdir(args.c_dir):
         raise CommandError(f"--c {args.c_dir} is not a directory" if os.path.exists(args.c_dir)
                            else f"there is no directory {args.c_dir} (--c)")
+    from ..export import to_c, to_onnx
+    from ..export.c import check_name
+
+    if args.c_dir:
+        check_name(args.name)  # before any file is written
     model = load(args.model)
     if args.onnx:
         try:
-            from ..export import to_onnx
-        except ImportError as exc:
-            raise CommandError(str(exc)) from None
-        try:
             to_onnx(model, args.onnx)
-        except ImportError as exc:
+        except ImportError as exc:  # the onnx package is missing: the message says what to install
             raise CommandError(str(exc)) from None
         print(f"wrote {args.onnx} ({os.path.getsize(args.onnx):,} bytes)")
     if args.c_dir:
-        from ..export import to_c
-
         table = read_data(args.data, args.target, header=args.header or "auto") if args.data else None
         written = to_c(model, args.c_dir, name=args.name, int8=args.int8)
         for path in (written.header, written.source):

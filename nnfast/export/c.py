@@ -56,7 +56,8 @@ class CExport:
     name: str
 
 
-def _check_name(name: str) -> str:
+def check_name(name: str) -> str:
+    """``name`` when it can prefix the C functions, else ValueError."""
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,39}", name) or name in _C_KEYWORDS:
         raise ValueError(f"name must be a C identifier (letters, digits, _; not starting with a digit; at most 40 "
                          f"characters; not a C keyword), got {name!r}")
@@ -294,7 +295,7 @@ def c_source(model, name: str = "model", *, int8: bool = False) -> Tuple[str, st
         For something that is not a built model, non-finite parameters, or a ``name``
         that is not a C identifier.
     """
-    name = _check_name(name)
+    name = check_name(name)
     if not isinstance(int8, bool):
         raise TypeError(f"int8 must be True or False, got {int8!r}")
     d = network_of(model)
