@@ -903,3 +903,14 @@ class Sequential:
         from .io import save
 
         save(self, path)
+
+    def to_onnx(self, path=None, *, name: str = "nnfast"):
+        """The model as an ONNX graph (an ``onnx.ModelProto``), written to ``path`` when given.
+
+        Input ``X`` (N, inputs) of the model's dtype; outputs ``label`` and ``probabilities``
+        for classifiers, ``predictions`` for regressors (see :func:`nnfast.export.to_onnx`).
+        Needs the ``onnx`` package (``pip install 'nnfast[onnx]'``), not a runtime.
+        """
+        from .export import to_onnx
+
+        return to_onnx(self, path, name=name)

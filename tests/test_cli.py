@@ -1,4 +1,4 @@
-"""The command line: train, predict, tune, report, lr-range; one-line errors for bad input."""
+"""The command line: train, predict, tune, report, lr-range, export; one-line errors for bad input."""
 
 import csv
 import json
@@ -69,7 +69,7 @@ def copy_study(finished, tmp_path):
 
 # --- help ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("command", [None, "train", "predict", "tune", "report", "lr-range"])
+@pytest.mark.parametrize("command", [None, "train", "predict", "tune", "report", "lr-range", "export"])
 def test_help_of_every_command_exits_0(command, capsys):
     with pytest.raises(SystemExit) as exit_:
         cli.main(([command] if command else []) + ["--help"])
