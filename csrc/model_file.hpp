@@ -219,7 +219,8 @@ inline std::string temp_prefix(const std::string& dir, const std::string& name) 
     if (1 + name.size() + tag <= size_t(name_max)) return "." + name + kTempTag;
     char hash[18];
     std::snprintf(hash, sizeof hash, "~%016llx",
-                  static_cast<unsigned long long>(fnv1a(reinterpret_cast<const unsigned char*>(name.data()), name.size())));
+                  static_cast<unsigned long long>(
+                      fnv1a(reinterpret_cast<const unsigned char*>(name.data()), name.size())));
     const size_t keep = size_t(std::max<long>(0, name_max - long(1 + 17 + tag)));
     return "." + name.substr(0, std::min(keep, name.size())) + hash + kTempTag;
 }
@@ -385,8 +386,10 @@ inline ModelFile read_model_file(const std::string& path) {
     std::vector<unsigned char>& bytes = m.bytes;
     bytes.resize(size_t(std::min<int64_t>(size, kHeaderBytes)));
     const bool whole_header = read_exactly(fd.get(), bytes.data(), int64_t(bytes.size()));
-    if (bytes.size() < 8 || std::memcmp(bytes.data(), kMagic, 8) != 0) throw ModelFileError("not an nnfast model file (field 'header.magic' is not NNFAST)");
-    if (!whole_header || size < kHeaderBytes + 8) throw ModelFileError("the file is truncated (no complete header: " + std::to_string(size) + " bytes)");
+    if (bytes.size() < 8 || std::memcmp(bytes.data(), kMagic, 8) != 0)
+        throw ModelFileError("not an nnfast model file (field 'header.magic' is not NNFAST)");
+    if (!whole_header || size < kHeaderBytes + 8)
+        throw ModelFileError("the file is truncated (no complete header: " + std::to_string(size) + " bytes)");
 
     const auto version = read_at<uint32_t>(bytes, 8);
     if (version != kVersion) throw ModelFileError("field 'header.version' is " + std::to_string(version) +
@@ -401,11 +404,15 @@ inline ModelFile read_model_file(const std::string& path) {
     const auto flags = read_at<uint32_t>(bytes, 20);
     const auto json_bytes = read_at<uint64_t>(bytes, 24);
     const auto inputs = read_at<uint64_t>(bytes, 32);
-    if (n_layers == 0 || n_layers > kMaxLayers) throw ModelFileError("field 'header.layers' is " + std::to_string(n_layers) + ": bad layer count (1 to " +
-                                                                std::to_string(kMaxLayers) + ")");
-    if (inputs == 0 || inputs > uint64_t(kMaxWidth)) throw ModelFileError("field 'header.inputs' is " + std::to_string(inputs) + ": bad input count (1 to 2^31)");
-    if (flags & ~kStandardized) throw ModelFileError("field 'header.flags' has unknown flags (" + std::to_string(flags) + ")");
-    if (json_bytes > uint64_t(size)) throw ModelFileError("the file is truncated (field 'header.json_bytes' is " + std::to_string(json_bytes) +
+    if (n_layers == 0 || n_layers > kMaxLayers)
+        throw ModelFileError("field 'header.layers' is " + std::to_string(n_layers) + ": bad layer count (1 to " +
+                             std::to_string(kMaxLayers) + ")");
+    if (inputs == 0 || inputs > uint64_t(kMaxWidth))
+        throw ModelFileError("field 'header.inputs' is " + std::to_string(inputs) + ": bad input count (1 to 2^31)");
+    if (flags & ~kStandardized)
+        throw ModelFileError("field 'header.flags' has unknown flags (" + std::to_string(flags) + ")");
+    if (json_bytes > uint64_t(size))
+        throw ModelFileError("the file is truncated (field 'header.json_bytes' is " + std::to_string(json_bytes) +
                              ", more than the file's " + std::to_string(size) + " bytes)");
     m.inputs = int64_t(inputs);
 
@@ -425,14 +432,15 @@ inline ModelFile read_model_file(const std::string& path) {
         const auto reserved = read_at<int32_t>(bytes, at + 12);
         layer.alpha = read_at<double>(bytes, at + 16);
         layer.input_dropout = read_at<double>(bytes, at + 24);
-        if (units == 0 || units > uint64_t(kMaxWidth)) throw ModelFileError("field '" + which + ".units' is " + std::to_string(units) +
-                                                                    ": bad layer width (1 to 2^31)");
+        if (units == 0 || units > uint64_t(kMaxWidth))
+            throw ModelFileError("field '" + which + ".units' is " + std::to_string(units) +
+                                 ": bad layer width (1 to 2^31)");
         if (activation < 0 || activation > int32_t(Activation::softmax))
             throw ModelFileError("field '" + which + ".activation' is " + std::to_string(activation) +
                                  ": bad activation");
         if (Activation(activation) == Activation::softmax && l + 1 != n_layers)
-            throw ModelFileError("field '" + which + ".activation' is softmax: bad activation (softmax is for the output "
-                                 "layer only)");
+            throw ModelFileError("field '" + which +
+                                 ".activation' is softmax: bad activation (softmax is for the output layer only)");
         if (reserved != 0) throw ModelFileError("field '" + which + ".reserved' must be zero");
         if (!(std::isfinite(layer.alpha) && layer.alpha >= 0.0))
             throw ModelFileError("field '" + which + ".alpha' is " + std::to_string(layer.alpha) +

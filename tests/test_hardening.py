@@ -510,7 +510,8 @@ def test_a_model_busy_in_a_parent_thread_is_free_in_a_forked_child():
 def test_a_network_busy_in_the_core_at_fork_is_free_in_the_child():
     X = np.random.default_rng(0).normal(size=(200_000, 32)).astype(np.float32)
     Y = np.zeros((200_000, 1), np.float32)
-    net = _core.Network32(32, [_core.LayerSpec(64, _core.Activation.relu), _core.LayerSpec(1, _core.Activation.identity)])
+    net = _core.Network32(32, [_core.LayerSpec(64, _core.Activation.relu),
+                               _core.LayerSpec(1, _core.Activation.identity)])
     thread, errors = run_in_thread(net.train_epoch, X, Y, None, 4, True, _core.Loss.mse, _core.Metric.none)
     try:
         deadline = time.monotonic() + 30
