@@ -3,12 +3,14 @@ test (crashes in child processes, so that a crash is a failure, not a lost test 
 
 import math
 import os
+import shutil
 import struct
 import subprocess
 import sys
 import threading
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +19,8 @@ import nnfast as nf
 from nnfast import _core
 
 from test_concurrency import Pause, run_in_thread
+
+ROOT = Path(__file__).resolve().parents[1]
 
 UNDER_ASAN = "asan" in os.environ.get("LD_PRELOAD", "")
 
@@ -36,7 +40,9 @@ def classification(n=400, features=8, classes=3, seed=0):
 def test_set_num_threads_hammered_while_others_predict_and_evaluate(tmp_path):
     """evaluate sized its per-thread sums by one reading of the thread count and ran the
     pool by a second: set_num_threads (1 -> 8) between them indexed past the buffer. The
-    setting is flipped through the C symbol threadpoolctl uses (no Python in between)."""
+    setting is flipped through the C symbol threadpoolctl uses. From Python the window is
+    rarely hit (this test passed on the broken core too); the C++ twin below hits it in
+    a second and fails on the broken core every time."""
     code = """
 import ctypes, threading, time
 import numpy as np
@@ -536,3 +542,25 @@ def test_a_network_busy_in_the_core_at_fork_is_free_in_the_child():
     finally:
         thread.join()
     assert errors == []
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
+def test_the_thread_count_flipped_in_cpp_while_evaluating_under_address_sanitizer(tmp_path):
+    """From C++, where no GIL slows the flipping thread, the race is hit at once; built with
+    AddressSanitizer so that writing past the per-thread sums is a failure, not a maybe."""
+    import scipy_openblas32 as ob
+
+    exe, lib = tmp_path / "race", ob.get_lib_dir()
+    build = subprocess.run(["g++", "-std=c++17", "-O1", "-g", "-pthread", "-fsanitize=address", f"-I{ROOT / 'csrc'}",
+                            f"-I{ob.get_include_dir()}", "-DNNFAST_BLAS_SCIPY_OPENBLAS",
+                            str(ROOT / "tests" / "cpp" / "thread_count_race.cpp"), f"-L{lib}",
+                            f"-l{ob.get_library()}", f"-Wl,-rpath,{lib}", "-o", str(exe)],
+                           capture_output=True, text=True)
+    if build.returncode != 0 and "asan" in build.stderr:
+        pytest.skip("no AddressSanitizer runtime here")
+    assert build.returncode == 0, build.stderr[-2000:]
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    out = subprocess.run([str(exe), "300"], capture_output=True, text=True, timeout=300,
+                         env={**env, "ASAN_OPTIONS": "detect_leaks=0"})
+    assert out.returncode == 0 and "survived" in out.stdout, out.stderr[-3000:]
