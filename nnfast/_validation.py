@@ -120,6 +120,13 @@ def check_sample_weight(w: Any, n: int, dtype: np.dtype, name: str = "sample_wei
         first = int(np.argmax(negative))
         raise ValueError(f"{name} must be non-negative; {int(np.count_nonzero(negative))} of {n} weights are "
                          f"negative (the first at position {first}: {arr[first]:g})")
+    tiny = np.finfo(arr.dtype).tiny
+    small = (arr > 0) & (arr < tiny)
+    if small.any():  # a batch of them weighs so little that 1 / its weight overflows: a NaN step
+        first = int(np.argmax(small))
+        raise ValueError(f"{name} has {int(np.count_nonzero(small))} positive weights below {tiny:.3g}, the smallest "
+                         f"normal {arr.dtype.name} (the first at position {first}: {arr[first]:g}); scale the "
+                         f"weights up or set them to 0")
     with np.errstate(over="ignore"):
         total = arr.sum(dtype=np.float64)
     if not total > 0:

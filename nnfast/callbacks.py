@@ -14,7 +14,8 @@ from ._validation import check_float, check_int
 if TYPE_CHECKING:  # pragma: no cover
     from .diagnosis import Finding
 
-__all__ = ["History", "Callback", "EarlyStopping", "ProgressBar", "DivergenceWarning", "STOP_REASONS"]
+__all__ = ["History", "Callback", "EarlyStopping", "ProgressBar", "DivergenceWarning", "LearningRateWarning",
+           "STOP_REASONS"]
 
 #: why training stopped
 STOP_REASONS = {
@@ -23,7 +24,15 @@ STOP_REASONS = {
     "diverged": "the cost, parameters or outputs became non-finite, or the cost exploded; weights whose cost "
                 "was measured finite were restored",
     "callback": "a callback asked to stop",
+    "lr_underflow": "the schedule's learning rate became 0 or subnormal in the model's dtype (a LearningRateWarning "
+                    "said so): the weights would no longer move",
+    "interpreter_exit": "the Python interpreter was exiting: the epoch stopped after its current batch",
 }
+
+
+class LearningRateWarning(RuntimeWarning):
+    """Training stopped because the schedule's learning rate became 0 or subnormal in the
+    model's dtype (a plateau schedule without ``min_lr``)."""
 
 
 class DivergenceWarning(RuntimeWarning):
