@@ -91,7 +91,7 @@ private:
 // A thread that takes the GIL back while the interpreter finalizes is ended inside
 // PyEval_RestoreThread, which unwinds through this binding's frames and aborts the
 // process ("terminate called without an active exception"). So nnfast's atexit hook
-// (nnfast/_exit.py) calls stop_for_exit(): training stops at its next batch, no call
+// (nnfast/_lifecycle.py) calls stop_for_exit(): training stops at its next batch, no call
 // releases the GIL any more, and the hook waits (bounded) until gil_free_calls() is 0.
 std::atomic<int64_t>& gil_free_calls() {
     static std::atomic<int64_t> count{0};
