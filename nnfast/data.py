@@ -127,6 +127,7 @@ def fold_indices(n: int, k: int, seed: int = 0, stratify: Optional[Any] = None) 
             raise TypeError("stratify labels must be mutually comparable (e.g. all numbers or all strings)") from None
         if counts.min() < k:
             rare = classes[counts.argmin()]
+            rare = rare.item() if isinstance(rare, np.generic) else rare
             raise ValueError(f"class {rare!r} has {counts.min()} rows, fewer than the {k} folds: every fold must "
                              f"validate every class; use at most {counts.min()} folds")
         order = order[np.argsort(codes.reshape(-1)[order], kind="stable")]  # by class, shuffled within

@@ -123,7 +123,9 @@ def make_folds(y: np.ndarray, k: int, seed: int, classification: bool) -> Tuple[
     if strata is not None:
         classes, counts = np.unique(strata, return_counts=True)
         if counts.min() < k:
-            raise ValueError(f"cv={k}: class {classes[counts.argmin()]!r} has {counts.min()} rows of the training "
+            rare = classes[counts.argmin()]
+            rare = rare.item() if isinstance(rare, np.generic) else rare
+            raise ValueError(f"cv={k}: class {rare!r} has {counts.min()} rows of the training "
                              f"data, fewer than the folds (every fold must validate every class); use cv <= "
                              f"{counts.min()}")
     try:
