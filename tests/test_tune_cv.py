@@ -344,3 +344,13 @@ def test_cli_refuses_cv_with_val_size_and_too_few_folds(tmp_path, capsys):
     assert status == 0, err
     status, _, err = run(capsys, "tune", "--storage", db, "--resume", "--cv", 3)
     assert status == 1 and "--cv 3 contradicts study 'nnfast', which runs with no --cv" in err
+
+
+def test_a_merge_that_fails_is_the_trials_failure_not_a_hang(small, monkeypatch):
+    def broken(number, results):
+        raise RuntimeError("merge broke")
+
+    monkeypatch.setattr(search_module, "merge_folds", broken)
+    study = cv_search(small, n_trials=2, pruning=False)
+    assert [t.state for t in study.trials] == ["failed", "failed"]
+    assert all("RuntimeError: merge broke" in t.error for t in study.trials)

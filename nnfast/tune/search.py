@@ -169,7 +169,12 @@ def _gather(futures: List[cf.Future], number: int) -> cf.Future:
             if f.exception() is not None:
                 combined.set_exception(f.exception())
                 return
-        combined.set_result(merge_folds(number, [f.result() for f in futures]))
+        try:
+            merged = merge_folds(number, [f.result() for f in futures])
+        except Exception as exc:  # never leave the trial's future unset: the driver waits on it
+            combined.set_exception(exc)
+        else:
+            combined.set_result(merged)
 
     for f in futures:
         f.add_done_callback(done)
