@@ -6,7 +6,14 @@ scored on the validation part (RandomizedSearchCV with a PredefinedSplit), so "b
 validation" means the same thing for both. The test part is looked at once, for the
 winner of each.
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/tune_vs_sklearn.py [--trials 30] [--jobs 2] [--seeds 0 1 2 3 4 5]
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/tune_vs_sklearn.py [--trials 30] [--jobs 2] [--seeds 0 1 2 3 4 5] [--cv 5]
+
+With ``--cv K`` both select by K-fold cross-validation instead: the training and
+validation parts together are cut into the same K stratified, shuffled folds (scikit-learn's
+``StratifiedKFold(K, shuffle=True, random_state=seed)``, which is also what
+``tune.search(..., cv=K, seed=seed)`` cuts), nnfast scores each trial by the mean over its
+folds (``tune.search(..., cv=K)``) and RandomizedSearchCV by ``cv=`` those folds, its usual
+protocol; each winner is then refit on all of train + validation.
 
 Each seed is a separate side-by-side run (its own split, sampler seeds and initial
 weights); the wall time of a 30-trial study depends a lot on which configurations the
@@ -55,7 +62,7 @@ from nnfast import tune
 EPOCHS = 200  # the most epochs either system may train a configuration for
 
 
-def nnfast_search(X_tr, y_tr, X_val, y_val, trials, jobs, seed):
+def nnfast_search(X_tr, y_tr, X_val, y_val, trials, jobs, seed, cv=None):
     hp = nf.Hyperparameters(epochs=EPOCHS, patience=10, min_delta=1e-4, standardize=True, seed=seed)
     space = {
         "hidden": tune.choice([(64,), (128,), (256,), (128, 64), (256, 128)]),
@@ -65,16 +72,20 @@ def nnfast_search(X_tr, y_tr, X_val, y_val, trials, jobs, seed):
         "batch_size": tune.choice([32, 64, 128]),
     }
     start = time.perf_counter()
-    study = tune.search(hp, space, train=(X_tr, y_tr), validation=(X_val, y_val), strategy="bayes",
-                        n_trials=trials, n_jobs=jobs, seed=seed, progress=False)
+    if cv:
+        study = tune.search(hp, space, train=(np.vstack([X_tr, X_val]), np.concatenate([y_tr, y_val])), cv=cv,
+                            strategy="bayes", n_trials=trials, n_jobs=jobs, seed=seed, progress=False)
+    else:
+        study = tune.search(hp, space, train=(X_tr, y_tr), validation=(X_val, y_val), strategy="bayes",
+                            n_trials=trials, n_jobs=jobs, seed=seed, progress=False)
     seconds = time.perf_counter() - start
     return study, seconds
 
 
-def sklearn_search(X_tr, y_tr, X_val, y_val, trials, jobs, seed):
+def sklearn_search(X_tr, y_tr, X_val, y_val, trials, jobs, seed, cv=None):
     from scipy.stats import loguniform
     from sklearn.exceptions import ConvergenceWarning
-    from sklearn.model_selection import PredefinedSplit, RandomizedSearchCV
+    from sklearn.model_selection import PredefinedSplit, RandomizedSearchCV, StratifiedKFold
     from sklearn.neural_network import MLPClassifier
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -91,7 +102,8 @@ def sklearn_search(X_tr, y_tr, X_val, y_val, trials, jobs, seed):
         "mlpclassifier__alpha": loguniform(1e-4, 1.0),
         "mlpclassifier__batch_size": [32, 64, 128],
     }
-    search = RandomizedSearchCV(pipe, space, n_iter=trials, cv=PredefinedSplit(fold), n_jobs=jobs,
+    splits = StratifiedKFold(cv, shuffle=True, random_state=seed) if cv else PredefinedSplit(fold)
+    search = RandomizedSearchCV(pipe, space, n_iter=trials, cv=splits, n_jobs=jobs,
                                 random_state=seed, refit=False)
     start = time.perf_counter()
     with warnings.catch_warnings():
@@ -101,19 +113,19 @@ def sklearn_search(X_tr, y_tr, X_val, y_val, trials, jobs, seed):
     return search, seconds
 
 
-def side_by_side(trials, jobs, seed):
+def side_by_side(trials, jobs, seed, cv=None):
     """One run of both searches on one split; returns the numbers for the table."""
     from sklearn.base import clone
 
     X, y = nf.data.load_digits()
     X_tr, X_val, X_te, y_tr, y_val, y_te = nf.data.train_val_test_split(X, y, val_size=0.2, test_size=0.2,
                                                                         seed=seed)
-    study, nn_seconds = nnfast_search(X_tr, y_tr, X_val, y_val, trials, jobs, seed)
+    study, nn_seconds = nnfast_search(X_tr, y_tr, X_val, y_val, trials, jobs, seed, cv)
     best = study.best()
     study.refit(np.vstack([X_tr, X_val]), np.concatenate([y_tr, y_val]))  # by the procedure it was scored with
     nn_test = study.test(X_te, y_te)["accuracy"]
 
-    search, sk_seconds = sklearn_search(X_tr, y_tr, X_val, y_val, trials, jobs, seed)
+    search, sk_seconds = sklearn_search(X_tr, y_tr, X_val, y_val, trials, jobs, seed, cv)
     winner = clone(search.estimator).set_params(**search.best_params_)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -123,7 +135,8 @@ def side_by_side(trials, jobs, seed):
     for t in study.trials:
         states[t.state] = states.get(t.state, 0) + 1
     return {"seed": seed, "ratio": sk_seconds / nn_seconds,
-            "nnfast": {"val": best.score, "test": nn_test, "seconds": nn_seconds, "states": states,
+            "nnfast": {"val": best.score, "se": best.score_se, "contenders": len(study.contenders()),
+                       "test": nn_test, "seconds": nn_seconds, "states": states,
                        "epochs": sum(t.epochs for t in study.trials), "best": best.hyperparameters.to_dict()},
             "sklearn": {"val": float(search.best_score_), "test": float(winner.score(X_te, y_te)),
                         "seconds": sk_seconds, "best": {k.split("__")[1]: v for k, v in search.best_params_.items()}}}
@@ -134,6 +147,8 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4, 5])
+    parser.add_argument("--cv", type=int, default=None, metavar="K",
+                        help="select by K-fold cross-validation of train + validation, in both systems")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "tune_vs_sklearn.json"))
     args = parser.parse_args()
     try:
@@ -142,17 +157,19 @@ def main() -> int:
         print("scikit-learn is not installed: pip install scikit-learn", file=sys.stderr)
         return 1
 
-    print(f"digits, 60/20/20 split; {args.trials} trials, {args.jobs} jobs, seeds {args.seeds}; "
+    selection = f"{args.cv}-fold CV of train + validation" if args.cv else "one validation split"
+    print(f"digits, 60/20/20 split, selection by {selection}; {args.trials} trials, {args.jobs} jobs, seeds {args.seeds}; "
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
     print(f"nnfast BLAS: {nf.blas_info()}; scikit-learn {sklearn.__version__}")
     print(f"\n{'seed':>4}  {'system':<28} {'best val acc':>12} {'test acc':>9} {'wall s':>8} {'ratio':>6}")
     runs = []
     for seed in args.seeds:
-        run = side_by_side(args.trials, args.jobs, seed)
+        run = side_by_side(args.trials, args.jobs, seed, args.cv)
         runs.append(run)
         nn, sk = run["nnfast"], run["sklearn"]
         print(f"{seed:>4}  {'nnfast.tune bayes (TPE)':<28} {nn['val']:>12.4f} {nn['test']:>9.4f} {nn['seconds']:>8.2f} "
-              f"{run['ratio']:>5.1f}x   {nn['states']}, {nn['epochs']} epochs in all")
+              f"{run['ratio']:>5.1f}x   {nn['states']}, {nn['epochs']} epochs in all, "
+              f"se {nn['se']:.4f}, {nn['contenders']} contender(s)")
         print(f"{'':>4}  {'sklearn RandomizedSearchCV':<28} {sk['val']:>12.4f} {sk['test']:>9.4f} {sk['seconds']:>8.2f}",
               flush=True)
     nn_total = sum(r["nnfast"]["seconds"] for r in runs)
@@ -167,7 +184,8 @@ def main() -> int:
           f"sklearn); nnfast - sklearn in test samples of {test_rows}, per seed: {samples} (target: none below -2)")
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
-        json.dump({"trials": args.trials, "jobs": args.jobs, "runs": runs, "ratio": sk_total / nn_total}, f, indent=2)
+        json.dump({"trials": args.trials, "jobs": args.jobs, "cv": args.cv, "runs": runs, "ratio": sk_total / nn_total},
+                  f, indent=2)
     return 0
 
 

@@ -16,7 +16,7 @@ from ._convert import target_array
 from ._validation import (all_finite, check_float, check_int, check_labels, check_matrix, check_real,
                           matrix_shape)
 
-__all__ = ["load_digits", "split_indices", "train_test_split", "train_val_test_split", "Standardizer", "one_hot"]
+__all__ = ["load_digits", "split_indices", "fold_indices", "train_test_split", "train_val_test_split", "Standardizer", "one_hot"]
 
 
 def load_digits() -> Tuple[np.ndarray, np.ndarray]:
@@ -78,6 +78,62 @@ def split_indices(n: int, sizes: Sequence[float], seed: int = 0,
     except MemoryError:
         raise ValueError(f"n={n} rows are too many to split in memory (their indices alone take "
                          f"{n * 8 / 2**30:.3g} GiB)") from None
+
+
+def fold_indices(n: int, k: int, seed: int = 0, stratify: Optional[Any] = None) -> List[np.ndarray]:
+    """Shuffled row indices cut into ``k`` folds for k-fold cross-validation.
+
+    The rows are shuffled with the seed and dealt out to the folds in turn, so the folds
+    differ in size by at most one row. With ``stratify`` (labels), the shuffled rows are
+    grouped by class before they are dealt out, so each class is spread over the folds as
+    evenly as its count allows (as scikit-learn's ``StratifiedKFold`` spreads it).
+
+    Parameters
+    ----------
+    n : int
+        Number of rows, at least ``k``.
+    k : int
+        Number of folds, at least 2.
+    seed : int
+        Non-negative seed of the shuffle.
+    stratify : array of shape (n,), optional
+        Class labels; every class needs at least ``k`` rows.
+
+    Returns
+    -------
+    list of ndarray of int64
+        ``k`` disjoint, sorted parts covering ``range(n)``: fold ``i`` validates on part ``i``
+        and trains on the others.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a non-integer ``n`` or ``k``, ``k < 2`` or ``k > n``, a bad seed, labels of the
+        wrong length, or a class with fewer than ``k`` rows (a fold would never validate it).
+    """
+    n = check_int(n, "n", low=1)
+    k = check_int(k, "k", low=2)
+    if k > n:
+        raise ValueError(f"k={k} folds need at least {k} rows; there are {n}")
+    seed = check_int(seed, "seed", low=0)
+    order = np.random.default_rng(seed).permutation(n)
+    if stratify is not None:
+        labels = check_labels(stratify, "stratify")
+        if labels.ndim != 1 or len(labels) != n:
+            raise ValueError(f"stratify must hold one label per row, shape ({n},); got shape {labels.shape}")
+        try:
+            classes, codes, counts = np.unique(labels, return_inverse=True, return_counts=True)
+        except TypeError:
+            raise TypeError("stratify labels must be mutually comparable (e.g. all numbers or all strings)") from None
+        if counts.min() < k:
+            rare = classes[counts.argmin()]
+            rare = rare.item() if isinstance(rare, np.generic) else rare
+            raise ValueError(f"class {rare!r} has {counts.min()} rows, fewer than the {k} folds: every fold must "
+                             f"validate every class; use at most {counts.min()} folds")
+        order = order[np.argsort(codes.reshape(-1)[order], kind="stable")]  # by class, shuffled within
+    fold = np.empty(n, dtype=np.int64)
+    fold[order] = np.arange(n) % k
+    return [np.flatnonzero(fold == i) for i in range(k)]
 
 
 def _fractions(sizes: Any, name: str) -> List[float]:

@@ -45,6 +45,9 @@ def add_parser(sub) -> None:
     p.add_argument("--test-size", type=float, help="fraction held out as the test part (default: 0.2)")
     p.add_argument("--val-size", type=float,
                    help="fraction of the non-test rows each trial validates on (default: 0.2)")
+    p.add_argument("--cv", type=int, metavar="K",
+                   help="cross-validate each trial on K folds of the non-test rows (stratified for labels, seeded) "
+                        "instead of one validation part; not with --val-size (default: one validation part)")
     p.add_argument("--seed", type=int, help="seeds the splits and the strategy (default: the hyperparameters' seed)")
     p.add_argument("--report", metavar="REPORT.html",
                    help="where to write the HTML report (default: STUDY-report.html next to --storage, "
@@ -74,7 +77,7 @@ def _contradiction(study: str, name: str, given, stored) -> None:
     option = "--" + name.replace("_", "-")
     show = lambda value: option if value is True else f"{option} {value}"  # noqa: E731
     raise CommandError(f"{show(given)} contradicts study {study!r}, which runs with "
-                       f"{show(stored) if stored is not False else 'no ' + option}; "
+                       f"{show(stored) if stored not in (False, None) else 'no ' + option}; "
                        f"leave it out to continue the study as it was started")
 
 
@@ -101,12 +104,12 @@ def _check_resumable(stored, space, hp: Hyperparameters, strategy: str, objectiv
     if attrs.get("objective") != objective:
         fail(f"it optimises {attrs.get('objective')}, not {objective}: give the same --objective")
     recorded = (attrs.get("metadata") or {}).get("cli")
-    if recorded is not None:
-        recorded = {"header": "auto", **recorded}  # studies started before --header read with auto
+    if recorded is not None:  # studies started before --header read with auto, before --cv had none
+        recorded = {"header": "auto", "cv": None, **recorded}
     if recorded is not None and recorded != split:
         fail(f"its data or its split differ (data fingerprint {recorded.get('fingerprint')} then, "
              f"{split['fingerprint']} now): give the same --data, --target, --header, --test-size, --val-size, "
-             f"--no-test and --seed, and the same data file")
+             f"--cv, --no-test and --seed, and the same data file")
 
 
 def run(args) -> None:
@@ -122,6 +125,8 @@ def run(args) -> None:
         raise CommandError(f"--jobs must be at least 1, got {args.jobs}")
     if args.refit_epochs is not None and args.refit_epochs < 1:
         raise CommandError(f"--refit-epochs must be at least 1, got {args.refit_epochs}")
+    if args.cv is not None and args.cv < 2:
+        raise CommandError(f"--cv must be at least 2 folds, got {args.cv}")
     if args.timeout is not None and not args.timeout > 0:
         raise CommandError(f"--timeout must be a positive number of seconds, got {args.timeout}")
 
@@ -163,7 +168,11 @@ def run(args) -> None:
 
     strategy, trials, objective = setting("strategy", "bayes"), setting("trials", None), setting("objective", "auto")
     data, target, header = setting("data", "digits"), setting("target", "last"), setting("header", "auto")
-    test_size, val_size = setting("test_size", 0.2), setting("val_size", 0.2)
+    cv = setting("cv", None)
+    if cv is not None and args.val_size is not None:
+        raise CommandError(f"--cv {cv} and --val-size {args.val_size} exclude each other: with --cv the folds of the "
+                           f"non-test rows validate every trial")
+    test_size, val_size = setting("test_size", 0.2), setting("val_size", None if cv is not None else 0.2)
     no_test = args.no_test or kept.get("no_test", False)
 
     if stored is not None and not args.hp:  # a resume: --set changes the stored base, not the defaults
@@ -190,7 +199,8 @@ def run(args) -> None:
         tune.STRATEGIES[strategy](seed=seed).queued(searched)
     except (ValueError, TypeError) as exc:
         raise CommandError(f"{source}: {exc}") from None
-    check_fraction(val_size, "--val-size")
+    if val_size is not None:
+        check_fraction(val_size, "--val-size")
     if not no_test:
         check_fraction(test_size, "--test-size")
     report = args.report or default_report_path(args.storage, args.study_name)
@@ -204,17 +214,19 @@ def run(args) -> None:
     else:
         X_rest, X_test, y_rest, y_test = train_test_split(X, y, test_size=test_size, seed=seed)
     split = {"data": data, "target": target, "header": header, "test_size": test_size, "val_size": val_size,
-             "no_test": no_test, "seed": seed, "fingerprint": data_fingerprint(X, y)}
+             "no_test": no_test, "seed": seed, "fingerprint": data_fingerprint(X, y), "cv": cv}
     if stored is not None:
         _check_resumable(stored, searched, hp, strategy, objective_key(hp, y_rest, objective)[0], split)
     print(f"task: {describe_task(hp, y)} from {table.target}", file=sys.stderr)
     held_out = "no test part (--no-test)" if no_test else f"{len(X_test)} test rows held out for one look at the end"
     budget = f"{trials} trials" if trials is not None else "the default budget"
+    validated = f"{cv}-fold cross-validation" if cv is not None else f"{val_size:g} of them for validation"
     print(f"{'resuming' if args.resume else 'tuning'} {', '.join(space)} with {strategy} search ({budget}, "
-          f"{args.jobs} at a time) on {len(X_rest)} rows of {data} ({val_size:g} of them for validation); "
+          f"{args.jobs} at a time) on {len(X_rest)} rows of {data} ({validated}); "
           f"{held_out}", file=sys.stderr)
     try:
-        study = tune.search(hp, space, train=(X_rest, y_rest), validation_size=val_size, strategy=strategy,
+        study = tune.search(hp, space, train=(X_rest, y_rest), validation_size=val_size or 0.2, cv=cv,
+                            strategy=strategy,
                             n_trials=trials, timeout=args.timeout, storage=args.storage, study_name=args.study_name,
                             resume=args.resume, n_jobs=args.jobs, objective=objective, seed=seed, progress="auto",
                             metadata={"cli": split})  # recorded when the study starts: --resume alone reuses it

@@ -233,6 +233,8 @@ def _summary_html(study, trials, best) -> str:
         ("trials", f"{len(trials)} ({counted or 'none'})" + (
             _e(f"; budget {attrs['n_trials']}") if attrs.get("n_trials") is not None else "")),
         ("seed", _e(attrs.get("seed", "–"))),
+        ("validation", _e(f"{attrs['cv']}-fold cross-validation ({attrs.get('folds') or 'folds'})" if attrs.get("cv")
+                          else "one validation set")),
         ("data", _e(_data_text(attrs))),
         ("storage", _e(attrs.get("storage") or "in memory")),
     ]
@@ -245,9 +247,14 @@ def _summary_html(study, trials, best) -> str:
         out.append('<p class="warn">No trial completed, so there is no best configuration.</p>')
     else:
         out.append(_kv([("trial", best.number), (f"{study.objective or 'score'} (validation)", _score(best.score)),
+                        ("standard error", _score(best.score_se)),
                         ("training time", f"{_fmt(best.seconds, 3)} s"),
                         ("epochs", f"{best.epochs} (scored on the mean of the last {min(best.epochs, SCORE_EPOCHS)})"),
                         ("stopped", best.stop_reason or "–")]))
+        note = study.contenders_note()
+        if note:
+            out.append("".join(f'<p class="{"note" if line.startswith("rescored") else "warn"}">{_e(line)}</p>'
+                               for line in note))
         if best.hyperparameters is not None:
             base = study.attrs.get("base", {})
             searched = set(best.params) | {k.split(".")[0] for k in best.params}
@@ -293,7 +300,10 @@ def _data_text(attrs: Mapping[str, Any]) -> str:
     if isinstance(cli, Mapping):
         parts.append(str(cli.get("data", "?")))
         parts.append("no test part" if cli.get("no_test") else f"test part {_fmt(cli.get('test_size'))}")
-        parts.append(f"validation {_fmt(cli.get('val_size'))} of the rest")
+        if cli.get("cv"):
+            parts.append(f"{cli['cv']}-fold cross-validation of the rest")
+        else:
+            parts.append(f"validation {_fmt(cli.get('val_size'))} of the rest")
     if attrs.get("data"):
         parts.append(f"search data fingerprint {attrs['data']}")
     return ", ".join(parts) or "–"

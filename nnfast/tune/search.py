@@ -42,7 +42,7 @@ from .._convert import target_array
 from .._settings import DTYPES
 from .._targets import TargetWarning, Targets, resolve_task
 from .._validation import check_matrix
-from ..data import split_indices
+from ..data import fold_indices, split_indices
 from ..callbacks import DivergenceWarning
 from ..hyperparams import Hyperparameters
 from ._quiet import quiet_optuna
@@ -51,16 +51,16 @@ from .storage import LEASE_INTERVAL, DriverLease, data_fingerprint, open_storage
 from .strategies import STRATEGIES, Strategy
 from .strategies.base import FixedSampler, PerTrialSampler
 from .study import RESULT_ATTR, SETTINGS_ATTR, Study
-from .trial import TrialResult, TrialSpec, objective_key, run_trial
+from .trial import TrialResult, TrialSpec, merge_folds, objective_key, run_trial
 
-__all__ = ["search", "run_configurations"]
+__all__ = ["search", "run_configurations", "make_folds"]
 
 #: pruning waits for this many completed trials before comparing against their median
 MIN_TRIALS_FOR_PRUNING = 5
 #: the layout of what nnfast writes into a study; a resume needs the same
 STUDY_FORMAT = 2
 #: the study settings a resume must share with the stored study
-RESUME_KEYS = ("space", "base", "strategy", "objective", "seed", "data", "metadata")
+RESUME_KEYS = ("space", "base", "strategy", "objective", "seed", "cv", "data", "metadata")
 
 
 def _pair(data: Any, name: str) -> Tuple[Any, Any]:
@@ -70,12 +70,13 @@ def _pair(data: Any, name: str) -> Tuple[Any, Any]:
 
 
 def _split(hp: Hyperparameters, X: Any, y: Any, validation: Optional[Tuple[Any, Any]], validation_size: float,
-           seed: int, dtype: str):
+           seed: int, dtype: str, cv: Optional[int] = None):
     """Training and validation data, split when no validation data is given, checked as
     the base configuration would check them (bad data is an error before the first trial,
     not a failure of every trial), and X converted once to ``dtype``, before it is split (a
     frame's columns named in errors). The task is decided here, once for the study, as
-    nnfast.train decides it (its warnings said once)."""
+    nnfast.train decides it (its warnings said once). With ``cv``, nothing is split off: the
+    validation part is None and the folds are cut later (:func:`make_folds`)."""
     choice = hp.resolve_task(y, stacklevel=3)
     dtype = DTYPES[dtype]
     X_arr, y_arr = check_matrix(X, "X", dtype), target_array(choice.y)
@@ -83,6 +84,9 @@ def _split(hp: Hyperparameters, X: Any, y: Any, validation: Optional[Tuple[Any, 
         raise ValueError(f"X has {len(X_arr)} samples but y has {len(y_arr)}")
     # y as given, as training reads it (a categorical is no regression target), before it becomes arrays
     Targets(choice.loss).fit(choice.y).transform(choice.y, dtype)
+    if cv is not None:
+        Targets(choice.loss).fit(y_arr).transform(y_arr, dtype)
+        return (X_arr, y_arr), (None, None)
     if validation is not None:
         X_val, y_val = _pair(validation, "validation")
         X, y = X_arr, y_arr
@@ -98,6 +102,83 @@ def _split(hp: Hyperparameters, X: Any, y: Any, validation: Optional[Tuple[Any, 
     if len(targets.transform(y_val, dtype, "y_val")) != len(X_val):
         raise ValueError(f"X_val has {len(X_val)} samples but y_val has {len(y_val)}")
     return (X, y), (X_val, y_val)
+
+
+def make_folds(y: np.ndarray, k: int, seed: int, classification: bool) -> Tuple[List[np.ndarray], str]:
+    """The validation rows of each of ``k`` folds of the training data, and the splitter's
+    name: scikit-learn's ``StratifiedKFold`` (classes, 1-D labels) or ``KFold`` (shuffled,
+    seeded with ``seed``) when scikit-learn is importable, else
+    :func:`nnfast.data.fold_indices` (the same rules). The folds enter the study's data
+    fingerprint, so a resume with other folds is refused.
+
+    Raises
+    ------
+    ValueError
+        For more folds than rows, or (classes) a class with fewer rows than folds.
+    """
+    n = len(y)
+    strata = y if classification and y.ndim == 1 else None
+    if k > n:
+        raise ValueError(f"cv={k} folds need at least {k} rows; the training data has {n}")
+    if strata is not None:
+        classes, counts = np.unique(strata, return_counts=True)
+        if counts.min() < k:
+            rare = classes[counts.argmin()]
+            rare = rare.item() if isinstance(rare, np.generic) else rare
+            raise ValueError(f"cv={k}: class {rare!r} has {counts.min()} rows of the training "
+                             f"data, fewer than the folds (every fold must validate every class); use cv <= "
+                             f"{counts.min()}")
+    try:
+        from sklearn.model_selection import KFold, StratifiedKFold
+    except ImportError:
+        return fold_indices(n, k, seed, strata), "nnfast.data.fold_indices"
+    if strata is not None:
+        splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+        parts = [np.sort(val) for _, val in splitter.split(np.zeros((n, 1)), strata)]
+        return parts, "sklearn.model_selection.StratifiedKFold"
+    parts = [np.sort(val) for _, val in KFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros((n, 1)))]
+    return parts, "sklearn.model_selection.KFold"
+
+
+def _fold_data(X: np.ndarray, y: np.ndarray, parts: List[np.ndarray]):
+    """Per fold, ((X_train, y_train), (X_val, y_val)), cut once for the whole study."""
+    out = []
+    for part in parts:
+        rest = np.ones(len(X), dtype=bool)
+        rest[part] = False
+        out.append(((X[rest], y[rest]), (X[part], y[part])))
+    return out
+
+
+def _gather(futures: List[cf.Future], number: int) -> cf.Future:
+    """A future of the trial's result, merged from its folds' futures (:func:`merge_folds`)
+    once they are all done; an exception or cancellation of any fold is the trial's."""
+    combined: cf.Future = cf.Future()
+    lock = threading.Lock()
+    left = [len(futures)]
+
+    def done(_: cf.Future) -> None:
+        with lock:
+            left[0] -= 1
+            if left[0]:
+                return
+        for f in futures:
+            if f.cancelled():
+                combined.set_exception(cf.CancelledError(f"a fold of trial {number} was cancelled"))
+                return
+            if f.exception() is not None:
+                combined.set_exception(f.exception())
+                return
+        try:
+            merged = merge_folds(number, [f.result() for f in futures])
+        except Exception as exc:  # never leave the trial's future unset: the driver waits on it
+            combined.set_exception(exc)
+        else:
+            combined.set_result(merged)
+
+    for f in futures:
+        f.add_done_callback(done)
+    return combined
 
 
 @contextmanager
@@ -185,6 +266,7 @@ def _record(study: optuna.Study, trial: optuna.trial.Trial, params: Dict[str, An
         "hyperparameters": None if hp is None else hp.to_dict(),
         "score": None if math.isnan(result.score) else result.score,
         "score_loss": None if math.isnan(result.score_loss) else result.score_loss,
+        "score_se": None if math.isnan(result.score_se) else result.score_se,
         "seconds": result.seconds, "epochs": result.epochs, "stop_reason": result.stop_reason or result.state,
         "history": result.history, "curve": [None if math.isnan(v) else v for v in result.intermediate],
         "error": result.error, "point": point, "nnfast_version": __version__, "data": data_print})
@@ -331,8 +413,10 @@ class _Driver:
 
     def __init__(self, strategy: Strategy, queued: Sequence[Dict[str, Any]], propose, n_trials: Optional[int],
                  exhaustive: bool, data, key: str, sign: float, pruning: bool, warmup_epochs: int,
-                 data_print: str, meta: Dict[str, Any], name: str, url: Optional[str], resume: bool) -> None:
+                 data_print: str, meta: Dict[str, Any], name: str, url: Optional[str], resume: bool,
+                 folds: Optional[list] = None) -> None:
         self.strategy, self.queued, self.propose = strategy, list(queued), propose
+        self.folds = folds  # per fold ((X_train, y_train), (X_val, y_val)), or None: one validation set
         self.n_trials = math.inf if n_trials is None else n_trials
         self.exhaustive = exhaustive
         self.data, self.key, self.sign = data, key, sign
@@ -436,12 +520,14 @@ class _Driver:
         trial, params, hp, error = self._ask(None if point is None else self.queued[point])
         if error is not None:  # an impossible combination: recorded in its turn, not fatal
             return _Pending(_done(TrialResult(trial.number, "failed", error=str(error))), trial, params, None, point)
-        spec = TrialSpec(trial.number, hp.to_dict(), *self.data, self.key, self.sign,
-                         _thresholds(self.mirror, self.sign, hp.epochs) if self.pruning else [], self.warmup_epochs)
+        thresholds = _thresholds(self.mirror, self.sign, hp.epochs) if self.pruning else []
+        specs = [TrialSpec(trial.number, hp.to_dict(), *data, self.key, self.sign, thresholds, self.warmup_epochs)
+                 for data in (self.folds or [self.data])]
         if local:
-            future = pool.submit(run_trial, spec, self.stop)
+            futures = [pool.submit(run_trial, spec, self.stop) for spec in specs]
         else:
-            future = pool.submit(_run_in_worker, spec, threads, os.getpid())
+            futures = [pool.submit(_run_in_worker, spec, threads, os.getpid()) for spec in specs]
+        future = futures[0] if self.folds is None else _gather(futures, trial.number)
         return _Pending(future, trial, params, hp, point)
 
     def _finish(self, entry: _Pending) -> None:
@@ -526,7 +612,7 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
            storage: Optional[str] = None, study_name: str = "nnfast", resume: bool = False, n_jobs: int = 1,
            executor: Union[str, cf.Executor, None] = None, objective: str = "auto", pruning: bool = True,
            warmup_epochs: int = 5, seed: int = 0, progress: Union[bool, str] = "auto",
-           metadata: Optional[Mapping[str, Any]] = None) -> Study:
+           metadata: Optional[Mapping[str, Any]] = None, cv: Optional[int] = None) -> Study:
     """Search hyperparameters empirically: train each configuration, score it on
     validation data, record everything.
 
@@ -542,8 +628,8 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
         Training data. The test set never enters a search: keep it for
         :meth:`Study.test`, once, after :meth:`Study.refit`.
     validation : (X_val, y_val), optional
-        Scores every trial. Without it, ``validation_size`` of ``train`` is split off,
-        seeded and stratified for classes.
+        Scores every trial. Without it (and without ``cv``), ``validation_size`` of
+        ``train`` is split off, seeded and stratified for classes.
     strategy : "grid", "random", "bayes" or a Strategy
     n_trials : int, optional
         The trial budget, counting every finished trial (complete, pruned, diverged or
@@ -578,6 +664,21 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
     metadata : mapping, optional
         JSON data recorded with the study when it is created (e.g. how the data was
         prepared); a resume must give the same.
+    cv : int, optional
+        Cross-validate every trial on ``cv`` (>= 2) folds of ``train`` instead of one
+        validation set: cut once per study, seeded with ``seed``, stratified for classes
+        (see :func:`make_folds`). A trial trains once per fold on the other folds; its
+        score is the mean of the folds' scores and its ``score_se`` their standard error
+        (:func:`~nnfast.tune.trial.merge_folds`); its curve and history are fold averages,
+        so pruning compares fold-averaged curves (each fold is stopped when its own
+        best-so-far falls below the median of the completed trials' fold-averaged curves,
+        and a trial with a pruned fold is pruned). The folds of the ``n_jobs`` trials in
+        flight run side by side on the executor. The cv is recorded with the study; a
+        resume must give the same. Costs ``cv`` times the training of a single split.
+
+    Every trial records ``score_se``, the standard error of its score: from the folds
+    with ``cv``, else from the validation set's per-sample results
+    (:func:`~nnfast.tune.trial.score_standard_error`). See :meth:`Study.contenders`.
 
     Returns
     -------
@@ -587,7 +688,9 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
     ------
     ValueError
         For a bad space (unknown field, value outside a field's domain, ...), a study that
-        exists (without ``resume``) or differs from this search (with it).
+        exists (without ``resume``) or differs from this search (with it, e.g. another
+        ``cv``), ``cv`` with ``validation``, or ``cv`` not an integer >= 2 or more folds
+        than a class has rows.
     nnfast.tune.StudyBusyError
         If another live driver is running the stored study.
     """
@@ -604,13 +707,30 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
         n_trials = len(queued) if strategy.exhaustive else None if timeout is not None else 20
     if n_trials is not None:
         n_trials = _check_count(n_trials, "n_trials")
+    if cv is not None:
+        if isinstance(cv, bool) or not isinstance(cv, (int, np.integer)) or cv < 2:
+            raise ValueError(f"cv must be an integer number of folds >= 2, or None, got {cv!r}")
+        cv = int(cv)
+        if validation is not None:
+            raise ValueError("give validation= or cv=, not both: with cv the folds of train validate every trial")
     dtype = "float64" if "dtype" in search_space.entries else hp.dtype
-    (X_tr, y_tr), (X_val, y_val) = _split(hp, *_pair(train, "train"), validation, validation_size, seed, dtype)
+    (X_tr, y_tr), (X_val, y_val) = _split(hp, *_pair(train, "train"), validation, validation_size, seed, dtype, cv)
     key, sign = objective_key(hp, y_tr, objective)
-    data_print = data_fingerprint(X_tr, y_tr, X_val, y_val)
+    folds, splitter = None, None
+    if cv is not None:
+        classification = hp.resolve_task(y_tr, warn=False).task == "classification"
+        parts, splitter = make_folds(y_tr, cv, seed, classification)
+        fold_of = np.empty(len(y_tr), dtype=np.int64)
+        for i, part in enumerate(parts):
+            fold_of[part] = i
+        data_print = data_fingerprint(X_tr, y_tr, fold_of)
+        folds = _fold_data(X_tr, y_tr, parts)
+    else:
+        data_print = data_fingerprint(X_tr, y_tr, X_val, y_val)
     url = storage_url(storage)
     meta = _meta(space=search_space.to_dict(), base=hp.to_dict(), strategy=strategy.name, objective=key, sign=sign,
-                 data=data_print, storage=url, n_trials=n_trials, seed=seed, metadata=dict(metadata or {}))
+                 data=data_print, storage=url, n_trials=n_trials, seed=seed, metadata=dict(metadata or {}), cv=cv,
+                 folds=splitter)
 
     def propose(trial):
         params = search_space.sample(trial)
@@ -622,9 +742,47 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
 
     driver = _Driver(strategy, queued, propose, n_trials, strategy.exhaustive or bool(queued),
                      ((X_tr, y_tr), (X_val, y_val)), key,
-                     sign, pruning, warmup_epochs, data_print, meta, study_name, url, resume)
+                     sign, pruning, warmup_epochs, data_print, meta, study_name, url, resume, folds)
     driver.run(executor, n_jobs, timeout, progress)
     return driver.study
+
+
+def score_configurations(configurations: Sequence[Hyperparameters], X: Any, y: Any, *, cv: int, seed: int,
+                         objective: str = "auto", n_jobs: int = 1, executor: Union[str, cf.Executor, None] = None
+                         ) -> Tuple[List[TrialResult], str]:
+    """Cross-validate each configuration on the same ``cv`` folds of X, y (cut by
+    :func:`make_folds` with ``seed``), without pruning and without a study: per
+    configuration, its folds merged by :func:`~nnfast.tune.trial.merge_folds`, in the
+    given order; and the splitter's name. See :meth:`Study.rescore`."""
+    configurations = list(configurations)
+    if not configurations:
+        raise ValueError("no configurations to score")
+    if isinstance(cv, bool) or not isinstance(cv, (int, np.integer)) or cv < 2:
+        raise ValueError(f"cv must be an integer number of folds >= 2, got {cv!r}")
+    n_jobs = _check_count(n_jobs, "n_jobs")
+    dtypes = {c.dtype for c in configurations}
+    first = configurations[0]
+    (X_tr, y_tr), _ = _split(first, X, y, None, 0.2, seed, dtypes.pop() if len(dtypes) == 1 else "float64", int(cv))
+    key, sign = objective_key(first, y_tr, objective)
+    parts, splitter = make_folds(y_tr, int(cv), seed, first.resolve_task(y_tr, warn=False).task == "classification")
+    folds = _fold_data(X_tr, y_tr, parts)
+    pool, owned, threads = _make_executor(executor, n_jobs)
+    local = executor is None or executor == "threads"
+    try:
+        with _threads(threads) if local else contextlib.nullcontext(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", DivergenceWarning)
+            warnings.simplefilter("ignore", TargetWarning)
+            gathered = []
+            for number, hp in enumerate(configurations):
+                specs = [TrialSpec(number, hp.to_dict(), *data, key, sign, [], 0) for data in folds]
+                gathered.append(_gather([pool.submit(run_trial, spec) if local else
+                                         pool.submit(_run_in_worker, spec, threads, os.getpid()) for spec in specs],
+                                        number))
+            results = [future.result() for future in gathered]
+    finally:
+        if owned:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return results, splitter
 
 
 def run_configurations(configurations: Sequence[Hyperparameters], X: Any, y: Any, *,

@@ -20,7 +20,7 @@ from ..training import train
 from ._quiet import quiet_optuna
 from .storage import LEASE_PREFIX, data_fingerprint, open_storage, storage_url
 
-__all__ = ["Study", "TrialRecord", "load_study", "storage_url", "data_fingerprint"]
+__all__ = ["Study", "TrialRecord", "Rescored", "load_study", "storage_url", "data_fingerprint"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class TrialRecord:
     history: Dict[str, Any] = field(repr=False, default_factory=dict)
     error: str = ""
     score_loss: float = math.nan   # the validation cost over the scored epochs: breaks ties of the score
+    score_se: float = math.nan     # the score's standard error (folds, or per-sample results); NaN if unknown
 
 
 #: the user attribute of a trial that holds everything nnfast recorded of it, and of a
@@ -69,7 +70,18 @@ def _record(frozen: optuna.trial.FrozenTrial) -> TrialRecord:
         stop_reason=attrs.get("stop_reason", ""), hyperparameters=Hyperparameters.from_dict(hp) if hp else None,
         params=dict(attrs.get("searched", {}) if ours else frozen.params), history=attrs.get("history", {}),
         error=attrs.get("error", ""),
-        score_loss=_number(attrs.get("score_loss")))
+        score_loss=_number(attrs.get("score_loss")), score_se=_number(attrs.get("score_se")))
+
+
+@dataclass(frozen=True)
+class Rescored:
+    """A trial's configuration scored again by :meth:`Study.rescore`: on fresh folds, the
+    mean ``score`` of ``folds`` (one score per fold) and its standard error ``score_se``."""
+
+    trial: TrialRecord
+    score: float
+    score_se: float
+    folds: List[float]
 
 
 class Study:
@@ -138,6 +150,96 @@ class Study:
         loss = t.score_loss if not math.isnan(t.score_loss) else math.inf
         return (-self.sign * t.score, loss, t.number)
 
+    def contenders(self) -> List[TrialRecord]:
+        """The completed trials whose score is within one standard error of the best's,
+        best first (the best included): ``|best.score - t.score| <= best.score_se``.
+
+        The validation data cannot tell these configurations apart: on other data, or
+        other folds, any of them may come out first. More than one contender is a reason to
+        :meth:`rescore` them before trusting :meth:`best` (which keeps its answer). The
+        rule is the "one standard error rule" of Breiman et al., *Classification and
+        Regression Trees* (1984), section 3.4.3, read as a test of distinguishability. A
+        best trial without a standard error (a study written before nnfast recorded it)
+        has no contenders but itself.
+        """
+        best = self.best()
+        if math.isnan(best.score_se):
+            return [best]
+        pool = [t for t in self._scored() if self.sign * (best.score - t.score) <= best.score_se]
+        return sorted(pool, key=self._rank)
+
+    def rescores(self) -> List[Dict[str, Any]]:
+        """What :meth:`rescore` recorded, oldest first (as stored: JSON data)."""
+        return list(self.attrs.get("rescores") or [])
+
+    def rescore(self, X: Any, y: Any, *, k: Optional[int] = None, cv: int = 5, seed: Optional[int] = None,
+                n_jobs: int = 1, executor=None) -> List["Rescored"]:
+        """Score the top ``k`` configurations again on ``cv`` fresh folds of X, y, and record
+        the result in the study (in its storage, if it has one).
+
+        When the validation data cannot tell the best trials apart (:meth:`contenders`),
+        more data can: each configuration is trained once per fold on the other folds,
+        scored on its fold as the search scored it (the objective's mean over the last
+        epochs), and its score is the folds' mean with their standard error
+        (:func:`nnfast.tune.trial.merge_folds`). All configurations see the same folds.
+
+        Parameters
+        ----------
+        X, y : array-like
+            The data the study searched on (train + validation, or the cross-validated
+            training data); never the test set.
+        k : int, optional
+            How many of the best trials; default: the contenders, at least 2.
+        cv : int
+            Folds, at least 2.
+        seed : int, optional
+            Seeds the folds; default: the study's seed + 1 + the number of earlier
+            rescores, so the folds are fresh (a cross-validated study's own folds used the
+            study's seed).
+        n_jobs, executor
+            As in :func:`nnfast.tune.search`: folds side by side.
+
+        Returns
+        -------
+        list of Rescored
+            Best first (by score, then trial number). :meth:`best` is not changed; refit
+            a rescored winner with ``study.refit(X, y, trial=result[0].trial)``.
+
+        Raises
+        ------
+        ValueError
+            For a study without completed trials, a bad ``k``, ``cv`` or data.
+        """
+        from .search import score_configurations
+
+        ranked = sorted(self._scored(), key=self._rank)
+        if not ranked:
+            raise ValueError(f"study {self.name!r} has no completed trial to rescore")
+        if k is None:
+            k = max(2, len(self.contenders()))
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+            raise ValueError(f"k must be a positive integer or None, got {k!r}")
+        top = [t for t in ranked if t.hyperparameters is not None][:int(k)]
+        earlier = self.rescores()
+        if seed is None:
+            seed = int(self.attrs.get("seed") or 0) + 1 + len(earlier)
+        results, splitter = score_configurations([t.hyperparameters for t in top], X, y, cv=cv, seed=seed,
+                                                 objective=self.objective or "auto", n_jobs=n_jobs,
+                                                 executor=executor)
+        pairs = [(Rescored(t, r.score, r.score_se,
+                           [math.nan if f["score"] is None else f["score"] for f in r.history.get("folds", [])]), r)
+                 for t, r in zip(top, results)]
+        pairs.sort(key=lambda p: (-self.sign * p[0].score if not math.isnan(p[0].score) else math.inf,
+                                  p[0].trial.number))
+        entry = {"at": _now(), "cv": int(cv), "seed": int(seed), "folds": splitter, "data": data_fingerprint(X, y),
+                 "objective": self.objective,
+                 "trials": [{"trial": r.trial.number, "score": _json_number(r.score),
+                             "score_se": _json_number(r.score_se), "folds": [_json_number(v) for v in r.folds],
+                             "state": res.state, "error": res.error} for r, res in pairs]}
+        out = [r for r, _ in pairs]
+        self.optuna.set_user_attr("rescores", earlier + [entry])
+        return out
+
     def pareto(self) -> List[TrialRecord]:
         """The trials no other trial beats on both score and training time, fastest first."""
         front: List[TrialRecord] = []
@@ -151,7 +253,7 @@ class Study:
         rows = []
         for t in self.trials:
             row = {"trial": t.number, "state": t.state, self.objective or "score": t.score,
-                   "seconds": t.seconds, "epochs": t.epochs}
+                   "score_se": t.score_se, "seconds": t.seconds, "epochs": t.epochs}
             row.update({k: (list(v) if isinstance(v, tuple) else v) for k, v in t.params.items()})
             if t.error:
                 row["error"] = t.error
@@ -178,7 +280,8 @@ class Study:
 
     def refit(self, X: Any, y: Any, *, trial: Optional[TrialRecord] = None, epochs: Optional[int] = None,
               sample_weight: Any = None, verbose: bool | str = False):
-        """Train the best configuration (or ``trial``'s) on all of X, y (train + validation).
+        """Train the best configuration (or ``trial``'s) on all of X, y (train + validation;
+        for a cross-validated study, all the training data its folds were cut from).
 
         The refit runs the very procedure the trial was scored on, ``nnfast.train(hp, X, y)``,
         now on more data: the same epochs, and the same early stopping (on the training
@@ -251,6 +354,7 @@ class Study:
             for t in ranked:
                 settings = ", ".join(f"{k}={_short(v)}" for k, v in t.params.items())
                 lines.append(f"{t.number:>5}  {t.score:>14.4f}  {t.seconds:>8.2f}  {t.epochs:>6}  {settings}")
+            lines.extend(self.contenders_note())
         failures: Dict[str, List[int]] = {}
         for t in trials:
             if t.state == "failed":
@@ -261,8 +365,37 @@ class Study:
             lines.append(f"failed: trial{'s' if len(failed) > 1 else ''} {which}: {error}")
         return "\n".join(lines)
 
+    def contenders_note(self) -> List[str]:
+        """The lines that say the validation data cannot tell the best trials apart (none
+        when it can), and what the rescores on record found."""
+        lines: List[str] = []
+        try:
+            contenders = self.contenders()
+        except ValueError:
+            return lines
+        if len(contenders) > 1:
+            best = contenders[0]
+            cv = self.attrs.get("cv")
+            source = f"{cv}-fold cross-validation" if cv else "the validation data"
+            numbers_ = ", ".join(str(t.number) for t in contenders[:10]) + (" ..." if len(contenders) > 10 else "")
+            lines.append(f"{len(contenders)} configurations (trials {numbers_}) score within one standard error "
+                         f"({best.score_se:.4f}) of the best: {source} cannot tell these {len(contenders)} "
+                         f"configurations apart. best() keeps trial {best.number}; re-score them on fresh folds "
+                         f"with study.rescore(X, y, k={len(contenders)}, cv=5) before trusting the pick.")
+        for entry in self.rescores():
+            scored = [r for r in entry.get("trials", []) if r.get("score") is not None]
+            ranked = ", ".join(f"trial {r['trial']} {r['score']:.4f} ± {_number(r.get('score_se')):.4f}"
+                               for r in scored[:5])
+            lines.append(f"rescored ({entry.get('at', '?')}) on {entry.get('cv')} fresh folds, seed "
+                         f"{entry.get('seed')}: {ranked or 'no configuration completed'}")
+        return lines
+
     def __repr__(self) -> str:
         return f"Study(name={self.name!r}, trials={len(self.optuna.trials)}, objective={self.objective!r})"
+
+
+def _json_number(value: float) -> Optional[float]:
+    return None if value is None or math.isnan(value) else float(value)
 
 
 def _short(value: Any) -> str:

@@ -45,6 +45,7 @@ class TrialResult:
     state: str
     score: float = math.nan          # the objective's mean over the final epochs (see run_trial)
     score_loss: float = math.nan     # the validation cost's mean over the same epochs (breaks ties)
+    score_se: float = math.nan       # the standard error of the score (see score_standard_error, merge_folds)
     objective: str = ""
     seconds: float = 0.0             # training wall time
     epochs: int = 0
@@ -115,6 +116,126 @@ def objective_key(hp: Hyperparameters, y: Any, objective: str) -> Tuple[str, flo
     return objective, (-1.0 if objective.endswith("loss") else 1.0)
 
 
+def score_standard_error(model, objective: str, score: float, data: Tuple[np.ndarray, np.ndarray]) -> float:
+    """The standard error of a trial's score on one set of rows (the validation data for a
+    ``val_*`` objective, else the training data), from the trained model's per-sample results.
+
+    - accuracy: the binomial standard error ``sqrt(p (1 - p) / n)`` of a proportion ``p``
+      (the score) over ``n`` rows (the normal approximation of the binomial; e.g. Wasserman,
+      *All of Statistics*, 2004, section 6.3.1);
+    - loss: the spread of the per-sample losses over the rows, ``std(l_i) / sqrt(n)`` (the
+      standard error of a mean; the losses as in :mod:`nnfast.losses`, the penalty left
+      out, which shifts every sample alike);
+    - R^2 ``= 1 - mean(a_i) / mean(b_i)`` with ``a_i`` the squared residuals and ``b_i`` the
+      squared deviations from the mean target: the delta method for a ratio of means
+      (Casella and Berger, *Statistical Inference*, 2nd ed., section 5.5.4), whose
+      influence terms are ``z_i = -(a_i - (1 - R^2) b_i) / mean(b_i)``, so the standard error
+      is ``std(z_i) / sqrt(n)`` (per output, averaged as R^2 is; NaN for a constant target).
+
+    Returns NaN when it cannot be estimated (fewer than two rows, outputs not finite).
+    """
+    X, y = data
+    n = len(X)
+    metric = objective[4:] if objective.startswith("val_") else objective
+    if n < 2 or math.isnan(score):
+        return math.nan
+    if metric == "accuracy":
+        p = min(max(score, 0.0), 1.0)
+        return math.sqrt(p * (1.0 - p) / n)
+    try:
+        targets = model._trained_targets()
+        Y = np.asarray(targets.transform(y, np.dtype(np.float64)), dtype=np.float64).reshape(n, -1)
+        P = np.asarray(model.forward(X), dtype=np.float64).reshape(n, -1)
+    except (TypeError, ValueError):
+        return math.nan
+    if metric == "loss":
+        eps = 1e-15
+        if model.loss == "mse":
+            per_sample = ((P - Y) ** 2).mean(axis=1)
+        elif model.loss == "mae":
+            per_sample = np.abs(P - Y).mean(axis=1)
+        elif model.loss == "binary_cross_entropy":
+            Q = np.clip(P, eps, 1 - eps)
+            per_sample = -(Y * np.log(Q) + (1 - Y) * np.log1p(-Q)).mean(axis=1)
+        else:  # cross_entropy
+            per_sample = -(Y * np.log(np.clip(P, eps, 1.0))).sum(axis=1)
+        return float(np.std(per_sample, ddof=1) / math.sqrt(n))
+    a = (P - Y) ** 2
+    b = (Y - Y.mean(axis=0)) ** 2
+    mean_b = b.mean(axis=0)
+    if not (mean_b > 0).all():
+        return math.nan
+    r2 = 1.0 - a.mean(axis=0) / mean_b
+    z = (-(a - (1.0 - r2) * b) / mean_b).mean(axis=1)
+    se = float(np.std(z, ddof=1) / math.sqrt(n))
+    return se if math.isfinite(se) else math.nan
+
+
+def _carried(curves: List[List[float]]) -> List[float]:
+    """Per epoch, the mean over folds of each fold's value, a fold that ended sooner
+    counting with its last value (early stopping keeps that model); NaN values left out."""
+    length = max((len(c) for c in curves), default=0)
+    if length == 0:
+        return []
+    table = np.full((len(curves), length), np.nan)
+    for i, curve in enumerate(curves):
+        if curve:
+            values = np.asarray([math.nan if v is None else v for v in curve], dtype=float)
+            table[i, :len(values)] = values
+            table[i, len(values):] = values[-1]
+    with np.errstate(all="ignore"):
+        counts = np.sum(~np.isnan(table), axis=0)
+        sums = np.nansum(table, axis=0)
+    return [float(s / c) if c else math.nan for s, c in zip(sums, counts)]
+
+
+def merge_folds(number: int, results: List[TrialResult]) -> TrialResult:
+    """One trial's result from its ``k`` folds' (in fold order).
+
+    The score is the mean of the folds' scores and ``score_se`` their standard error,
+    ``std(scores, ddof=1) / sqrt(k)``: the standard error of a mean of ``k`` values. The
+    folds' training sets overlap, so their scores are correlated and this underestimates
+    the true spread of a cross-validation estimate (Bengio and Grandvalet, "No unbiased
+    estimator of the variance of K-fold cross-validation", JMLR 5, 2004); it is the
+    estimate in common use (e.g. the "one standard error rule", Hastie, Tibshirani and
+    Friedman, *The Elements of Statistical Learning*, 2nd ed., section 7.10).
+
+    The per-epoch curve and history are fold averages (a fold that stopped sooner counting
+    with its last value), so pruning compares fold-averaged curves. The state is the worst
+    of the folds' (interrupted, failed, diverged, pruned, complete); ``seconds`` is the
+    folds' total training time, ``epochs`` the longest fold's; ``history["folds"]`` keeps
+    each fold's score, epochs and stop reason.
+    """
+    merged = TrialResult(number=number, state="complete", objective=results[0].objective if results else "")
+    for state in ("interrupted", "failed", "diverged", "pruned"):
+        hit = [r for r in results if r.state == state]
+        if hit:
+            merged.state = state
+            merged.error = hit[0].error
+            break
+    merged.seconds = float(sum(r.seconds for r in results))
+    merged.epochs = max((r.epochs for r in results), default=0)
+    reasons = [r.stop_reason for r in results if r.stop_reason]
+    merged.stop_reason = max(reasons, key=reasons.count) if reasons else ""
+    if merged.state == "failed" and any(r.history.get("traceback") for r in results):
+        merged.history = {"traceback": next(r.history["traceback"] for r in results if r.history.get("traceback"))}
+    else:
+        keys = [k for k in results[0].history if all(isinstance(r.history.get(k), list) for r in results)]
+        merged.history = {k: _carried([r.history[k] for r in results]) for k in keys}
+    merged.history["folds"] = [{"score": None if math.isnan(r.score) else r.score, "epochs": r.epochs,
+                                "stop_reason": r.stop_reason or r.state} for r in results]
+    merged.intermediate = _carried([r.intermediate for r in results])
+    if merged.state in ("complete", "pruned", "diverged"):
+        scores = np.asarray([r.score for r in results], dtype=float)
+        losses = np.asarray([r.score_loss for r in results], dtype=float)
+        if not np.isnan(scores).any():
+            merged.score = float(scores.mean())
+            merged.score_se = float(scores.std(ddof=1) / math.sqrt(len(scores))) if len(scores) > 1 else math.nan
+        if not np.isnan(losses).any():
+            merged.score_loss = float(losses.mean())
+    return merged
+
+
 def _final_mean(values: List[float]) -> float:
     tail = [v for v in values[-SCORE_EPOCHS:] if not math.isnan(v)]
     return float(np.mean(tail)) if tail else math.nan
@@ -164,6 +285,9 @@ def run_trial(spec: TrialSpec, stop: Optional[threading.Event] = None) -> TrialR
     result.intermediate = [float(v) for v in monitor.value(history, spec.objective)]
     result.score = _final_mean(result.intermediate)
     result.score_loss = _final_mean(monitor.series.get("val_loss", []))
+    if not math.isnan(result.score):
+        result.score_se = score_standard_error(model, spec.objective, result.score,
+                                               spec.validation if spec.objective.startswith("val_") else spec.train)
     result.state = {"diverged": "diverged", "pruned": "pruned"}.get(history.stop_reason, "complete")
     if result.state == "complete" and math.isnan(result.score):
         result.state = "failed"

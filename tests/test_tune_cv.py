@@ -1,0 +1,356 @@
+"""Cross-validation inside a search, the standard error of every score, and the guard
+against overfitting the validation set (contenders, rescore): issue 12."""
+
+import json
+import math
+import sys
+
+import numpy as np
+import pytest
+
+import nnfast as nf
+
+tune = pytest.importorskip("nnfast.tune")
+optuna = pytest.importorskip("optuna")
+
+from nnfast import cli  # noqa: E402
+search_module = __import__("importlib").import_module("nnfast.tune.search")
+from nnfast.tune.trial import TrialResult, merge_folds, score_standard_error  # noqa: E402
+
+BASE = nf.Hyperparameters(hidden=(16,), epochs=6, standardize=True, batch_size=64)
+SPACE = {"lr": tune.loguniform(1e-3, 3e-2), "hidden": tune.choice([(8,), (16,)])}
+
+
+@pytest.fixture(scope="module")
+def small():
+    X, y = nf.data.load_digits()
+    return X[:600], y[:600]
+
+
+def cv_search(small, **kwargs):
+    options = dict(strategy="random", n_trials=4, seed=2, progress=False, cv=3)
+    options.update(kwargs)
+    return tune.search(BASE, SPACE, train=small, **options)
+
+
+# --- the folds --------------------------------------------------------------------------------
+
+def test_fold_indices_cover_every_row_once_balanced_and_seeded():
+    y = np.repeat(np.arange(3), [30, 20, 13])
+    parts = nf.data.fold_indices(len(y), 4, seed=5, stratify=y)
+    assert len(parts) == 4
+    assert sorted(np.concatenate(parts).tolist()) == list(range(len(y)))
+    assert max(map(len, parts)) - min(map(len, parts)) <= 1
+    for c, count in zip(range(3), [30, 20, 13]):  # each class spread over the folds as evenly as it can be
+        per_fold = [int((y[p] == c).sum()) for p in parts]
+        assert max(per_fold) - min(per_fold) <= 1 and sum(per_fold) == count
+    again = nf.data.fold_indices(len(y), 4, seed=5, stratify=y)
+    other = nf.data.fold_indices(len(y), 4, seed=6, stratify=y)
+    assert all((a == b).all() for a, b in zip(parts, again))
+    assert not all((a == b).all() for a, b in zip(parts, other))
+    plain = nf.data.fold_indices(10, 3, seed=0)
+    assert sorted(map(len, plain)) == [3, 3, 4]
+
+
+@pytest.mark.parametrize("args, message", [
+    ((5, 1), "k must be"), ((3, 4), "k=4 folds need at least 4 rows"),
+    ((6, 3, 0, [0, 0, 0, 0, 1, 1]), "class 1 has 2 rows, fewer than the 3 folds"),
+    ((4, 2, 0, [0, 1, 0]), "one label per row"),
+])
+def test_fold_indices_refuse_what_cannot_be_cut(args, message):
+    with pytest.raises(ValueError, match=message):
+        nf.data.fold_indices(*args)
+
+
+def test_folds_come_from_scikit_learn_or_nnfast_by_the_same_rules(monkeypatch):
+    y = np.repeat(np.arange(4), 25)
+    parts, name = search_module.make_folds(y, 5, 0, classification=True)
+    assert name == "sklearn.model_selection.StratifiedKFold"
+    assert all(np.bincount(y[p], minlength=4).tolist() == [5, 5, 5, 5] for p in parts)
+    _, name = search_module.make_folds(y.astype(float), 5, 0, classification=False)
+    assert name == "sklearn.model_selection.KFold"
+    monkeypatch.setitem(sys.modules, "sklearn.model_selection", None)  # scikit-learn not importable
+    parts, name = search_module.make_folds(y, 5, 0, classification=True)
+    assert name == "nnfast.data.fold_indices"
+    assert all(np.bincount(y[p], minlength=4).tolist() == [5, 5, 5, 5] for p in parts)
+
+
+# --- a cross-validated search -------------------------------------------------------------------
+
+def test_a_trial_scores_the_mean_of_its_folds_with_their_standard_error(small):
+    study = cv_search(small, pruning=False)
+    assert study.attrs["cv"] == 3 and study.attrs["folds"] == "sklearn.model_selection.StratifiedKFold"
+    for t in study.trials:
+        folds = [f["score"] for f in t.history["folds"]]
+        assert len(folds) == 3 and t.state == "complete"
+        assert t.score == pytest.approx(np.mean(folds))
+        assert t.score_se == pytest.approx(np.std(folds, ddof=1) / math.sqrt(3))
+        # the recorded curve (what pruning compares) is the fold average, as the history is
+        curve = study.optuna.trials[t.number].user_attrs["nnfast"]["curve"]
+        assert curve == pytest.approx(t.history["val_accuracy"])
+        assert len(t.history["loss"]) == t.epochs
+
+
+def test_folds_run_on_the_studys_executor(small):
+    import concurrent.futures as cf
+
+    class Counting(cf.ThreadPoolExecutor):
+        submitted = 0
+
+        def submit(self, *args, **kwargs):
+            Counting.submitted += 1
+            return super().submit(*args, **kwargs)
+
+    with Counting(max_workers=2) as pool:
+        study = cv_search(small, n_trials=3, executor=pool, n_jobs=2, pruning=False)
+    assert Counting.submitted == 3 * 3  # one task per fold, side by side
+    assert [t.state for t in study.trials] == ["complete"] * 3
+
+
+def test_a_cross_validated_study_is_the_same_on_every_run_and_with_two_jobs(small):
+    a = [(t.params, t.score, t.score_se) for t in cv_search(small, n_trials=3).trials]
+    b = [(t.params, t.score, t.score_se) for t in cv_search(small, n_trials=3).trials]
+    assert a == b
+    c = cv_search(small, n_trials=6, n_jobs=2)
+    d = cv_search(small, n_trials=6, n_jobs=2)
+    assert [(t.params, t.state, t.score) for t in c.trials] == [(t.params, t.state, t.score) for t in d.trials]
+
+
+def test_pruning_reads_fold_averaged_curves(small):
+    space = {"lr": tune.loguniform(1e-6, 3e-2)}  # the smaller rates learn little in eight epochs
+    study = tune.search(BASE.replace(epochs=8), space, train=small, strategy="random", n_trials=12, seed=0,
+                        progress=False, cv=2, warmup_epochs=2)
+    pruned = [t for t in study.trials if t.state == "pruned"]
+    assert pruned and all(len(t.history["folds"]) == 2 for t in pruned)
+    # the thresholds a later trial got are medians of the completed trials' fold-averaged curves
+    thresholds = search_module._thresholds(study.optuna, 1.0, 8)
+    curves = [np.maximum.accumulate(t.history["val_accuracy"]) for t in study.trials if t.state == "complete"]
+    assert thresholds == pytest.approx(np.median(np.vstack(curves), axis=0).tolist())
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"cv": 1}, "cv must be an integer number of folds >= 2"),
+    ({"cv": 2.5}, "cv must be an integer"),
+    ({"cv": True}, "cv must be an integer"),
+    ({"cv": 3, "validation": "given"}, "give validation= or cv=, not both"),
+    ({"cv": 200}, "fewer than the folds"),
+])
+def test_bad_cv_is_refused_before_the_first_trial(small, kwargs, message):
+    if kwargs.get("validation") == "given":
+        kwargs["validation"] = small
+    with pytest.raises(ValueError, match=message):
+        cv_search(small, **kwargs)
+
+
+def test_resume_needs_the_same_cv_and_continues_the_sequence(small, tmp_path):
+    db = str(tmp_path / "cv.db")
+    cv_search(small, n_trials=2, storage=db)
+    with pytest.raises(ValueError, match=r"its cv differs from this search's \(stored 3, given 2\)"):
+        cv_search(small, n_trials=4, storage=db, resume=True, cv=2)
+    with pytest.raises(ValueError, match=r"its cv differs from this search's \(stored 3, given null\)"):
+        cv_search(small, n_trials=4, storage=db, resume=True, cv=None)
+    resumed = cv_search(small, n_trials=4, storage=db, resume=True)
+    whole = cv_search(small, n_trials=4)
+    assert [(t.params, t.score, t.score_se) for t in resumed.trials] == \
+        [(t.params, t.score, t.score_se) for t in whole.trials]
+    stored = tune.load_study(db)
+    assert stored.attrs["cv"] == 3 and all(len(t.history["folds"]) == 3 for t in stored.trials)
+
+
+def test_refit_of_a_cross_validated_study_trains_on_all_the_training_data(small):
+    study = cv_search(small, n_trials=2)
+    study.refit(*small)
+    assert study.attrs["refit"]["data"] == tune.study.data_fingerprint(*small)
+    assert study.model.evaluate(*small)["accuracy"] > 0.5
+
+
+def test_merge_folds_takes_the_worst_state_and_carries_a_short_fold_forward():
+    def fold(score, curve, state="complete", reason="max_epochs"):
+        return TrialResult(0, state, score=score, score_loss=0.1, epochs=len(curve), stop_reason=reason,
+                           intermediate=curve, history={"val_accuracy": curve, "loss": [1.0] * len(curve)},
+                           seconds=1.0)
+
+    merged = merge_folds(7, [fold(0.8, [0.5, 0.8]), fold(0.6, [0.4, 0.5, 0.6], reason="early_stopped"),
+                             fold(0.7, [0.6, 0.7, 0.7], reason="early_stopped")])
+    assert merged.number == 7 and merged.state == "complete" and merged.stop_reason == "early_stopped"
+    assert merged.intermediate == pytest.approx([0.5, 2.0 / 3, 0.7])  # the first fold counts with 0.8 at epoch 2
+    assert merged.score == pytest.approx(0.7) and merged.score_se == pytest.approx(0.1 / math.sqrt(3))
+    assert merged.seconds == 3.0 and merged.epochs == 3
+    assert merge_folds(1, [fold(0.8, [0.8]), fold(0.5, [0.5], state="pruned")]).state == "pruned"
+    failed = merge_folds(1, [fold(0.8, [0.8]), TrialResult(0, "failed", error="boom")])
+    assert failed.state == "failed" and failed.error == "boom" and math.isnan(failed.score)
+
+
+# --- the standard error of a score on one validation set ----------------------------------------
+
+@pytest.fixture(scope="module")
+def trained(small):
+    X, y = small
+    model, _ = nf.train(BASE.replace(epochs=3), X[:400], y[:400])
+    return model, (X[400:], y[400:])
+
+
+def test_accuracy_has_the_binomial_standard_error(trained):
+    model, (X, y) = trained
+    assert score_standard_error(model, "val_accuracy", 0.9, (X, y)) == pytest.approx(math.sqrt(0.09 / len(X)))
+    assert score_standard_error(model, "val_accuracy", 1.0, (X, y)) == 0.0
+
+
+def test_a_loss_has_the_standard_error_of_its_per_sample_losses(trained):
+    model, (X, y) = trained
+    # each row's cost as nnfast computes it, one row at a time (the penalty is the same for every row)
+    penalty = model.evaluate(X[:1], y[:1])["loss"] - nf.losses.cross_entropy(
+        nf.data.one_hot(y[:1], classes=np.arange(10))[0], model.predict_proba(X[:1]))
+    rows = [model.evaluate(X[i:i + 1], y[i:i + 1])["loss"] - penalty for i in range(len(X))]
+    expected = np.std(rows, ddof=1) / math.sqrt(len(X))
+    assert score_standard_error(model, "val_loss", float(np.mean(rows)), (X, y)) == pytest.approx(expected, rel=1e-3)
+
+
+def test_r2_has_a_delta_method_standard_error_close_to_the_bootstrap():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 4))
+    y = X @ np.array([1.0, -2.0, 0.5, 0.0]) + rng.normal(scale=1.5, size=600)
+    model, _ = nf.train(nf.Hyperparameters(hidden=(8,), epochs=20, dtype="float64"), X[:300], y[:300])
+    X_val, y_val = X[300:], y[300:]
+    r2 = model.evaluate(X_val, y_val)["r2"]
+    se = score_standard_error(model, "val_r2", r2, (X_val, y_val))
+    pred = model.predict(X_val)
+    boot = []
+    for _ in range(2000):
+        i = rng.integers(0, len(y_val), len(y_val))
+        boot.append(1 - np.sum((pred[i] - y_val[i]) ** 2) / np.sum((y_val[i] - y_val[i].mean()) ** 2))
+    assert 0 < se and se == pytest.approx(np.std(boot), rel=0.15)
+
+
+def test_every_trial_of_a_single_split_study_records_its_standard_error(small):
+    study = tune.search(BASE, SPACE, train=small, strategy="random", n_trials=3, seed=1, progress=False,
+                        pruning=False)
+    n_val = len(small[0]) - int(round(0.8 * len(small[0])))
+    for t in study.trials:
+        assert t.score_se == pytest.approx(math.sqrt(t.score * (1 - t.score) / n_val), rel=0.02)
+    assert "score_se" in study.table().columns
+    loss_study = tune.search(BASE, SPACE, train=small, strategy="random", n_trials=2, seed=1, progress=False,
+                             objective="val_loss")
+    assert all(t.score_se > 0 for t in loss_study.trials)
+
+
+# --- contenders and rescore -----------------------------------------------------------------------
+
+def test_contenders_are_the_trials_within_one_standard_error_of_the_best(small):
+    study = tune.search(BASE, SPACE, train=small, strategy="random", n_trials=8, seed=4, progress=False,
+                        pruning=False)
+    best, contenders = study.best(), study.contenders()
+    assert contenders[0] == best
+    inside = {t.number for t in study.trials if t.state == "complete" and best.score - t.score <= best.score_se}
+    assert {t.number for t in contenders} == inside
+
+
+@pytest.fixture(scope="module")
+def readme_study():
+    """The README's `nnfast tune --storage digits.db --jobs 2`: 20 bayes trials of the built-in
+    space on the digits less a fifth held out, each validated on 288 rows."""
+    from nnfast.cli.settings import BASE_HYPERPARAMETERS, DEFAULT_SPACE, space_from_data
+
+    hp = nf.Hyperparameters(**BASE_HYPERPARAMETERS)
+    X, y = nf.data.load_digits()
+    X_rest, _, y_rest, _ = nf.data.train_test_split(X, y, test_size=0.2, seed=hp.seed)
+    space = space_from_data(DEFAULT_SPACE, "the built-in space")
+    study = tune.search(hp, space, train=(X_rest, y_rest), validation_size=0.2, strategy="bayes", n_trials=20,
+                        n_jobs=2, seed=hp.seed, progress=False)
+    return study, (X_rest, y_rest)
+
+
+def test_the_readme_study_cannot_tell_its_best_configurations_apart_and_says_so(readme_study):
+    from nnfast.tune.report import _summary_html, summary_table
+
+    study, _ = readme_study
+    n = len(study.contenders())
+    assert n > 1
+    assert study.contenders()[0] == study.best()
+    said = f"cannot tell these {n} configurations apart"
+    assert said in study.summary() and "study.rescore(" in study.summary()
+    assert said in summary_table(study)  # what `nnfast tune` prints
+    assert said in _summary_html(study, study.trials, study.best())
+
+
+def test_rescore_scores_the_top_on_fresh_folds_and_records_it(small, tmp_path):
+    db = str(tmp_path / "r.db")
+    study = tune.search(BASE, SPACE, train=small, strategy="random", n_trials=5, seed=1, progress=False,
+                        pruning=False, storage=db)
+    best = study.best()
+    result = study.rescore(*small, k=3, cv=3, n_jobs=2)
+    assert len(result) == 3 and {r.trial.number for r in result} == {t.number for t in
+                                                                      sorted(study._scored(), key=study._rank)[:3]}
+    assert [r.score for r in result] == sorted((r.score for r in result), reverse=True)
+    for r in result:
+        assert len(r.folds) == 3 and r.score == pytest.approx(np.mean(r.folds))
+        assert r.score_se == pytest.approx(np.std(r.folds, ddof=1) / math.sqrt(3))
+    assert study.best() == best  # best() keeps its answer
+    stored = tune.load_study(db)  # persisted in the storage
+    [entry] = stored.rescores()
+    assert entry["cv"] == 3 and entry["seed"] == 2 and [t["trial"] for t in entry["trials"]] == \
+        [r.trial.number for r in result]
+    assert "rescored" in stored.summary() and f"trial {result[0].trial.number}" in stored.summary()
+    again = stored.rescore(*small, k=2, cv=3)
+    assert stored.rescores()[-1]["seed"] == 3  # fresh folds again
+    assert len(again) == 2 and len(tune.load_study(db).rescores()) == 2
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        stored.rescore(*small, k=0)
+    with pytest.raises(ValueError, match="cv must be an integer number of folds >= 2"):
+        stored.rescore(*small, cv=1)
+
+
+# --- the command line ----------------------------------------------------------------------------
+
+def run(capsys, *argv):
+    status = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+QUICK = ["--space", None, "--strategy", "random", "--set", "epochs=3", "--set", "hidden=[16]", "--seed", "1"]
+
+
+def test_cli_cross_validates_and_a_resume_with_another_cv_names_both(tmp_path, capsys):
+    (tmp_path / "space.json").write_text(json.dumps({"lr": {"loguniform": [1e-3, 3e-2]}}))
+    quick = [tmp_path / "space.json" if v is None else v for v in QUICK]
+    db = tmp_path / "cv.db"
+    status, out, err = run(capsys, "tune", *quick, "--trials", 2, "--cv", 3, "--storage", db,
+                           "--report", tmp_path / "r.html")
+    assert status == 0, err
+    assert "3-fold cross-validation" in err
+    study = tune.load_study(str(db))
+    assert study.attrs["cv"] == 3 and all(len(t.history["folds"]) == 3 for t in study.trials)
+    assert study.attrs["refit"]["data"] == tune.study.data_fingerprint(
+        *nf.data.train_test_split(*nf.data.load_digits(), test_size=0.2, seed=1)[0::2])  # all the non-test rows
+    assert "3-fold cross-validation" in (tmp_path / "r.html").read_text()
+    status, _, err = run(capsys, "tune", "--storage", db, "--resume", "--cv", 2)
+    assert status == 1 and "--cv 2 contradicts study 'nnfast', which runs with --cv 3" in err
+    status, out, err = run(capsys, "tune", "--storage", db, "--resume", "--trials", 3, "--report", tmp_path / "r.html")
+    assert status == 0, err
+    assert len(tune.load_study(str(db)).trials) == 3
+
+
+def test_cli_refuses_cv_with_val_size_and_too_few_folds(tmp_path, capsys):
+    status, _, err = run(capsys, "tune", "--cv", 3, "--val-size", 0.3, "--trials", 1)
+    assert status == 1 and "--cv 3 and --val-size 0.3 exclude each other" in err
+    status, _, err = run(capsys, "tune", "--cv", 1, "--trials", 1)
+    assert status == 1 and "--cv must be at least 2 folds, got 1" in err
+    (tmp_path / "space.json").write_text(json.dumps({"lr": {"loguniform": [1e-3, 3e-2]}}))
+    db = tmp_path / "plain.db"
+    quick = [tmp_path / "space.json" if v is None else v for v in QUICK]
+    status, _, err = run(capsys, "tune", *quick, "--trials", 1, "--no-test", "--storage", db,
+                         "--report", tmp_path / "r.html")
+    assert status == 0, err
+    status, _, err = run(capsys, "tune", "--storage", db, "--resume", "--cv", 3)
+    assert status == 1 and "--cv 3 contradicts study 'nnfast', which runs with no --cv" in err
+
+
+def test_a_merge_that_fails_is_the_trials_failure_not_a_hang(small, monkeypatch):
+    def broken(number, results):
+        raise RuntimeError("merge broke")
+
+    monkeypatch.setattr(search_module, "merge_folds", broken)
+    study = cv_search(small, n_trials=2, pruning=False)
+    assert [t.state for t in study.trials] == ["failed", "failed"]
+    assert all("RuntimeError: merge broke" in t.error for t in study.trials)
