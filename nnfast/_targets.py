@@ -242,19 +242,18 @@ def classes_array(classes: Any, name: str = "classes") -> np.ndarray:
 
 
 def looks_like_labels(y: Any) -> bool:
-    """Whether y, left to "auto", means classes: 1-D integer, boolean, string or object
-    labels (a pandas categorical whatever its categories), or a 2-D one-hot array.
-    Floating-point y means regression. y is read as every entry point reads it (a pandas
+    """Whether y, left to "auto", means classes, by the task rule of :func:`resolve_task`:
+    1-D boolean, string or object labels, integers unless there are too many distinct
+    values for the rows (a regression target), a pandas categorical whatever its
+    categories, or a 2-D one-hot array. Floating-point y means regression. y is read as every entry point reads it (a pandas
     Series by its values, object arrays of numbers as numbers), so missing values and
     numbers mixed with strings raise here, before anything is made of y."""
     arr = target_array(y)
     if is_categorical(y):
         return True
     if arr.ndim == 1:
-        return arr.dtype.kind in "biuUSO"
-    if arr.ndim == 2 and arr.dtype.kind in "biuf" and arr.size:
-        return bool(np.isin(arr, (0, 1)).all() and (arr.sum(axis=1) == 1).all())
-    return False
+        return arr.size > 0 and _guess(arr)[0] == "classification"  # the task rule's own answer
+    return _is_one_hot(arr)
 
 
 class Targets:

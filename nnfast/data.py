@@ -155,20 +155,48 @@ def _split(n: int, fractions: List[float], seed: int, labels: Optional[np.ndarra
             raise TypeError("stratify labels must be mutually comparable (e.g. all numbers or all strings)") from None
         codes = codes.reshape(-1)
         groups = [np.flatnonzero(codes == c) for c in range(codes.max() + 1)]
+    groups = [rng.permutation(group) for group in groups]
+    counts = _part_counts(n, fractions, np.array([len(g) for g in groups]), rng)  # (parts, groups)
     parts: List[List[np.ndarray]] = [[] for _ in range(len(fractions) + 1)]
-    for group in groups:
-        group = rng.permutation(group)
-        start = len(group)
-        for k, fraction in enumerate(fractions, start=1):
-            count = min(int(round(fraction * len(group))), start)
-            parts[k].append(group[start - count:start])
-            start -= count
-        parts[0].append(group[:start])
+    for g, group in enumerate(groups):
+        edges = np.concatenate([[0], np.cumsum(counts[:, g])])
+        for k in range(len(parts)):
+            parts[k].append(group[edges[k]:edges[k + 1]])
     out = [rng.permutation(np.concatenate(p)) for p in parts]
     for k, part in enumerate(out):
         if len(part) == 0:
             raise ValueError(f"part {k} of the split is empty; {n} samples are too few for sizes {list(sizes)}")
     return out
+
+
+def _part_counts(n: int, fractions: List[float], group_sizes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Rows per part and group, shape (parts, groups): each part after the first takes
+    ``fraction * n`` rows (rounded half up) of the whole, shared out between the groups in
+    proportion to their sizes, largest remainders first (ties in random order), so that
+    part sizes do not depend on how many groups there are; the first part takes the rest.
+    (The same apportionment as scikit-learn's StratifiedShuffleSplit, which fixes the
+    test size first and then shares it between the classes.)"""
+    remaining = group_sizes.astype(np.int64).copy()
+    counts = np.zeros((len(fractions) + 1, len(group_sizes)), dtype=np.int64)
+    for k, fraction in enumerate(fractions, start=1):
+        total = min(int(np.floor(fraction * n + 0.5)), int(remaining.sum()))
+        ideal = total * group_sizes / n
+        take = np.minimum(np.floor(ideal).astype(np.int64), remaining)
+        short = total - int(take.sum())
+        if short > 0:
+            # largest remainders first, ties broken at random; groups that still have rows
+            order = np.lexsort((rng.random(len(group_sizes)), -(ideal - np.floor(ideal))))
+            while short > 0:
+                for g in order:
+                    if short == 0:
+                        break
+                    if take[g] < remaining[g]:
+                        take[g] += 1
+                        short -= 1
+        counts[k] = take
+        remaining -= take
+    counts[0] = remaining
+    return counts
 
 
 def _samples(value: Any, name: str) -> np.ndarray:

@@ -180,3 +180,32 @@ def test_one_hot_labels_and_classes():
                                  ((np.array([1, "a"], dtype=object),), TypeError, "mixes numbers and strings")]:
         with pytest.raises(error, match=message):
             nf.data.one_hot(*args)
+
+
+def test_part_sizes_are_fixed_on_the_whole_then_shared_between_classes():
+    # each class was rounded on its own: 100 classes of 3 rows gave a test part of 200 of 300,
+    # 30 classes of 5 rows at 10% an empty test part (round(0.5) == 0), diabetes' integer
+    # targets (a regression target by the task rule) were stratified into 62 test rows, not 88
+    rng = np.random.default_rng(0)
+    cases = [(np.repeat(np.arange(100), 3), 0.5, 150), (np.repeat(np.arange(30), 5), 0.1, 15),
+             (rng.integers(25, 346, 442), 0.2, 88), (np.array([0] * 90 + [1] * 10), 0.25, 25)]
+    for y, size, expected in cases:
+        X = rng.normal(size=(len(y), 2))
+        _, X_te, _, y_te = nf.data.train_test_split(X, y, test_size=size, seed=1)
+        assert len(X_te) == expected, (size, len(X_te))
+    # stratified: classes keep their shares within one row
+    y = np.array([0] * 90 + [1] * 10)
+    _, _, _, y_te = nf.data.train_test_split(np.zeros((100, 1)), y, test_size=0.25, seed=3)
+    assert abs((y_te == 1).sum() - 2.5) <= 0.5
+    parts = nf.data.split_indices(300, [0.2, 0.3], seed=2, stratify=np.repeat(np.arange(60), 5))
+    assert [len(p) for p in parts] == [150, 60, 90]
+    assert sorted(np.concatenate(parts).tolist()) == list(range(300))
+
+
+def test_auto_stratifies_exactly_when_the_task_rule_sees_classes():
+    from nnfast._targets import looks_like_labels
+    rng = np.random.default_rng(0)
+    assert looks_like_labels(rng.integers(0, 10, 400))
+    assert not looks_like_labels(rng.integers(25, 346, 442))  # 200+ distinct integers: a quantity
+    assert not looks_like_labels(rng.normal(size=50)) and looks_like_labels(np.array(["a", "b"]))
+    assert not looks_like_labels(np.array([], dtype=np.int64))
