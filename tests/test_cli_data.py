@@ -6,6 +6,7 @@ import csv
 import os
 import subprocess
 import sys
+import warnings
 from importlib.metadata import entry_points
 
 import numpy as np
@@ -479,3 +480,81 @@ def test_the_names_other_code_imports_stay_in_nnfast_cli():
     for name in ("main", "read_table", "read_space", "space_from_data", "DEFAULT_SPACE", "TUNE_BASE",
                  "read_hyperparameters", "CommandError"):
         assert hasattr(cli, name), name
+
+
+# --- review of issue 11: the target's text, a header named by the target, outputs over inputs --
+
+def test_a_target_written_with_a_point_is_floating_point_as_pandas_reads_it(tmp_path, backend):
+    # ratings written 1.0..5.0 were read as integers and taken for 5 classes; pandas and the
+    # Python API read them as floats, a regression target
+    rng = np.random.default_rng(0)
+    rows = "".join(f"{a:.3f},{b:.3f},{float(r)}\n" for a, b, r in zip(*rng.normal(size=(2, 300)),
+                                                                        rng.integers(1, 6, 300)))
+    write(tmp_path / "f.csv", rows)
+    write(tmp_path / "i.csv", rows.replace(".0\n", "\n"))
+    write(tmp_path / "e.csv", "1,2e0\n2,3e0\n3,2e0\n")
+    assert cli.read_table(str(tmp_path / "f.csv"))[1].dtype == np.float64
+    assert cli.read_table(str(tmp_path / "i.csv"))[1].dtype == np.int64
+    assert cli.read_table(str(tmp_path / "e.csv"))[1].dtype == np.float64
+    hp = nf.Hyperparameters()
+    assert hp.resolve_task(cli.read_table(str(tmp_path / "f.csv"))[1], warn=False).task == "regression"
+
+
+@pytest.mark.parametrize("target", ["0", "1", "2", "0.5", "-1.25"])
+def test_a_first_row_whose_target_is_a_name_over_numbers_is_the_header(tmp_path, backend, target):
+    # pandas' to_csv of a frame with integer feature names: "0,1,target"; the name became a
+    # class of one row (or, over float values, made the split fail)
+    values = [target] * 4 if "." in target or "-" in target else [target, "1", "0", "1"]
+    write(tmp_path / "h.csv", "0,1,target\n" + "".join(f"{i},{i + 1},{v}\n" for i, v in enumerate(values)))
+    table = cli.read_data(str(tmp_path / "h.csv"))
+    assert table.X.shape == (4, 2) and table.columns == ["0", "1", "target"]
+    assert "target" not in [str(v) for v in table.y]
+    # labels are labels: a word in a column of words says nothing about a header
+    write(tmp_path / "l.csv", "1,2,a\n3,4,b\n5,6,a\n")
+    assert len(cli.read_table(str(tmp_path / "l.csv"))[0]) == 3
+    # a word that appears again further down is a label, not a name
+    write(tmp_path / "m.csv", "1,2,x\n3,4,1\n5,6,x\n")
+    assert len(cli.read_table(str(tmp_path / "m.csv"))[0]) == 3
+
+
+def test_an_output_that_is_the_input_is_refused_before_any_work(tmp_path, capsys):
+    data = tmp_path / "d.csv"
+    labelled_csv(data, rows=60)
+    before = data.read_bytes()
+    status, _, err = run(capsys, "train", "--data", data, "--out", data, *QUICK)
+    assert_one_line_error(status, err, "train", "is the file the command reads")
+    assert data.read_bytes() == before
+    model = tmp_path / "m.nnf"
+    assert run(capsys, "train", "--data", data, "--out", model, *QUICK)[0] == 0
+    for argv in (["predict", model, "--data", data, "--target", "animal", "--out", data],
+                 ["predict", model, "--data", data, "--target", "animal", "--out", model],
+                 ["export", model, "--onnx", model]):
+        saved = {p: p.read_bytes() for p in (data, model)}
+        status, _, err = run(capsys, *argv)
+        assert_one_line_error(status, err, argv[0], "is the file the command reads")
+        assert {p: p.read_bytes() for p in (data, model)} == saved
+    # through a link too: the same file by another name
+    (tmp_path / "link.csv").symlink_to(data)
+    status, _, err = run(capsys, "train", "--data", data, "--out", tmp_path / "link.csv", *QUICK)
+    assert_one_line_error(status, err, "train", "is the file the command reads")
+
+
+def test_help_states_the_task_rule(capsys):
+    for command in ("train", "tune", "lr-range"):
+        with pytest.raises(SystemExit):
+            cli.main([command, "--help"])
+        out = " ".join(capsys.readouterr().out.split())
+        assert "task=regression" in out and "more than 20 distinct values" in out, command
+
+
+def test_warnings_are_one_line_without_source_code(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(400, 2)), rng.integers(0, 30, 400)  # 30 integers in 400 rows: a quantity
+    np.savetxt(tmp_path / "w.csv", np.c_[X, y], delimiter=",", fmt=["%.5f", "%.5f", "%d"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")  # the suite turns warnings into errors: shown, as outside it
+        status, _, err = run(capsys, "train", "--data", tmp_path / "w.csv", *QUICK)
+    assert status == 0, err
+    lines = [line for line in err.splitlines() if "warning" in line]
+    assert lines and all(line.startswith("nnfast train: warning: task='auto'") for line in lines), err
+    assert ".py:" not in err and "train_model(" not in err

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from typing import List, Optional
 
 from .. import __version__
@@ -36,8 +37,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+
+    def one_line(message, category, filename, lineno, file=None, line=None):
+        # a warning to the user, not to a programmer: no source path, no line of code
+        print(f"nnfast {args.command}: warning: {message}", file=sys.stderr if file is None else file)
+
     try:
-        args.run(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = one_line
+            args.run(args)
     except BrokenPipeError:  # the reader of our output went away (`nnfast report x.db | head`): not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -31,7 +31,7 @@ def first_line(exc: BaseException) -> str:
 
 # --- outputs: checked before any work goes into filling them ------------------------------
 
-def check_output(path: Optional[str], option: str, *, replaced: bool = True) -> None:
+def check_output(path: Optional[str], option: str, *, replaced: bool = True, inputs: Sequence[Optional[str]] = ()) -> None:
     """Raise CommandError unless ``path`` can be written, before hours of work go into it.
 
     ``option`` names the command-line option in the message (``--out``). The file may
@@ -40,11 +40,16 @@ def check_output(path: Optional[str], option: str, *, replaced: bool = True) -> 
     trying tells (a read-only file system, a directory of /proc, permissions that
     root ignores). ``replaced``: the file is written as a new file beside it and
     renamed (model files, reports), so the directory must accept files even when the
-    file exists.
+    file exists. ``inputs``: files the command reads (its data, its model), which the
+    output must not be: writing it would destroy what was read.
     """
     if not path:
         return
     shown = f"{option} {path}"
+    for source in inputs:
+        if source and os.path.exists(path) and os.path.exists(source) and os.path.samefile(path, source):
+            raise CommandError(f"{shown} is the file the command reads ({source}); writing it would replace it: "
+                               f"give another file name")
     if os.path.isdir(path):
         raise CommandError(f"{shown} is a directory; give a file name, e.g. {os.path.join(path, 'out')}")
     directory = os.path.dirname(os.path.abspath(path))
@@ -99,7 +104,7 @@ def describe_task(hp: Any, y: Any) -> str:
         n = len(np.unique(arr))
     except TypeError:  # labels of mixed types: training will refuse them in its own words
         return "classification"
-    return f"classification ({n} classes)"
+    return f"classification ({n} class{'es' if n != 1 else ''})"
 
 
 def scores_text(scores: dict) -> str:

@@ -33,7 +33,7 @@ def add_parser(sub) -> None:
 def run(args) -> None:
     if not args.onnx and not args.c_dir:
         raise CommandError("nothing to do: give --onnx FILE and/or --c DIR")
-    check_output(args.onnx, "--onnx")
+    check_output(args.onnx, "--onnx", inputs=[args.model])
     if args.int8 and not args.c_dir:
         raise CommandError("--int8 is for the C export: give --c DIR")
     if args.data and not args.int8:

@@ -25,7 +25,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> None:
-    check_output(args.out, "--out", replaced=False)
+    check_output(args.out, "--out", replaced=False, inputs=[args.model, args.data])
     model = load(args.model)
     table = read_data(args.data, args.target, header=args.header or "auto", need_target=False)
     X = table.X

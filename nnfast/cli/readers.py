@@ -9,9 +9,14 @@ first bad line and says what is wrong there (line, column, value), or reads the 
 itself when nothing is (NumPy refuses lines of spaces, which are blank lines here).
 So what a file means never depends on which parser read it.
 
-Whether the first row of a CSV is a header is decided on the feature columns alone
+Whether the first row of a CSV is a header is decided on the feature columns
 (``--header auto``): a target of labels such as ``cat`` makes no header of a first
-row of numbers.
+row of numbers. One exception: a first row whose target is text found nowhere else in
+a column of numbers (``0,1,target`` over numbers) is the header, not a class of one row.
+
+A target written as integers (``2``) is read as integers, one written with a point or an
+exponent (``2.0``) as floating-point values, as pandas reads them: the task rule then
+takes the latter for a regression target, as it does for arrays in Python.
 """
 
 from __future__ import annotations
@@ -21,10 +26,11 @@ import csv
 import difflib
 import math
 import os
+import re
 import warnings
 import zipfile
 from array import array
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -374,12 +380,26 @@ def _read_csv(path: str, target: Optional[str], header: str, need_target: bool) 
     layout = _Layout(path, width, column, has_header, header_end, fields if has_header else None, need_target, hint)
     parsed = _parse_fast(layout)
     X, codes, labels = parsed if parsed is not None else _parse_python(layout)
+    if header == "auto" and not has_header and codes is not None and _target_names_the_column(codes, labels):
+        # "f1,f2,target" over numbers: the features' names were numbers, the target's is not
+        layout = replace(layout, header=True, names=fields)
+        parsed = _parse_fast(layout)
+        X, codes, labels = parsed if parsed is not None else _parse_python(layout)
     if X.shape[0] == 0:
         raise CommandError(f"{path} has a header row but no data rows")
     if column is None or not need_target:
         return Table(X, None, "", layout.names)
     return Table(X, _target_values(codes, labels, layout), _column_words(column, width, layout.names, target),
                  layout.names)
+
+
+def _target_names_the_column(codes: np.ndarray, labels: List[str]) -> bool:
+    """Whether the target of the first row is a name over a column of numbers: text
+    there and nowhere else, every other row's target a number."""
+    first = codes[0] if len(codes) else -1
+    if first < 0 or _is_number(labels[first].strip()) or len(codes) < 2:
+        return False
+    return bool((codes == first).sum() == 1) and all(_is_number(t.strip()) for i, t in enumerate(labels) if i != first)
 
 
 def _csv_target(path: str, target: Optional[str], fields: List[str], header: str,
@@ -548,13 +568,21 @@ def _target_values(codes: np.ndarray, labels: List[str], layout: _Layout) -> np.
         row = int(np.flatnonzero(bad[codes])[0])
         raise CommandError(f"{layout.where(_line_of_row(layout, row), layout.column)}: "
                            f"{_short(labels[codes[row]])} is not a finite number")
-    return _target_from_numbers(numbers[codes])
+    if all(_INTEGER.match(t) for t in texts):  # written as integers: read as pandas reads them
+        return _target_from_numbers(numbers[codes])
+    return numbers[codes]  # "2.0", "1e3": floating-point values, a regression target as in Python
+
+
+#: a target written as an integer (what pandas reads as int64)
+_INTEGER = re.compile(r"^[+-]?[0-9]+$")
 
 
 def _target_from_numbers(y: np.ndarray) -> np.ndarray:
     """A column of numbers as the target: whole numbers as int64, anything else float64.
     Whether integers are class labels or quantities is the task rule's to say
-    (``task="auto"``, nnfast._targets.resolve_task), as for arrays given in Python."""
+    (``task="auto"``, nnfast._targets.resolve_task), as for arrays given in Python.
+    (A CSV target comes here only when it is written as integers, ``2`` not ``2.0``;
+    an .npy file's one dtype cannot tell, so its whole numbers count as integers.)"""
     y = np.asarray(y, dtype=np.float64)
     if not np.isfinite(y).all():
         return y  # training names the problem
@@ -578,4 +606,5 @@ def add_data_arguments(parser, *, predict: bool = False, default: Optional[str] 
                                  "(negative from the end: -1 is the last); default: the last column")
     parser.add_argument("--header", choices=HEADER_CHOICES,
                         help="whether the first row of a CSV file names the columns (default: auto, which says "
-                             "yes when a feature column holds something other than a number there)")
+                             "yes when a feature column holds something other than a number there, or the "
+                             "target holds text there over a column of numbers)")

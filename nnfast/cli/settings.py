@@ -8,6 +8,7 @@ import difflib
 import json
 from typing import List, Optional
 
+from .._targets import AUTO_MAX_CLASSES, AUTO_MIN_ROWS_PER_CLASS
 from ..hyperparams import Hyperparameters
 from .common import CommandError, tune_package
 
@@ -25,13 +26,21 @@ def base_text() -> str:
     return ", ".join(f"{k}={json.dumps(v)}" for k, v in BASE_HYPERPARAMETERS.items())
 
 
+#: the task rule of nnfast._targets (resolve_task), in the words of --help
+TASK_RULE = (f"labels (text, booleans) are classes, floating-point values a regression target, and integers "
+             f"classes unless there are more than {AUTO_MAX_CLASSES} distinct values with fewer than "
+             f"{AUTO_MIN_ROWS_PER_CLASS} rows each on average (then a regression target, with a warning); "
+             f"a CSV target written as 2.0 is floating point, 2 an integer")
+
+
 def add_hyperparameter_arguments(parser: argparse.ArgumentParser, example: str) -> None:
     """--hp and --set, with the base defaults in their help."""
     parser.add_argument("--hp", help="hyperparameters as a JSON or TOML file, applied over the command line's "
                                      f"defaults ({base_text()}) and nnfast's own")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help=f"override one hyperparameter, e.g. {example} (after --hp; the defaults are "
-                             f"{base_text()})")
+                             f"{base_text()}). The task: --set task=classification or task=regression; left "
+                             f"to auto, {TASK_RULE}")
 
 
 def command_hyperparameters(args) -> Hyperparameters:

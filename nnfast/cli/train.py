@@ -30,7 +30,7 @@ def run(args) -> None:
     hp = command_hyperparameters(args)
     check_fraction(args.test_size, "--test-size")
     check_fraction(args.val_size, "--val-size")
-    check_output(args.out, "--out")
+    check_output(args.out, "--out", inputs=[args.data])
     table = read_data(args.data or "digits", args.target, header=args.header or "auto")
     X, y = table.X, table.y
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=args.test_size, seed=hp.seed)
