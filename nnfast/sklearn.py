@@ -65,6 +65,7 @@ try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
     from sklearn import exceptions as sklearn_exceptions
     from sklearn.utils import check_random_state
+    from sklearn.utils.validation import _num_samples
 except ImportError as exc:  # an optional extra
     raise ImportError("nnfast.sklearn needs scikit-learn: pip install scikit-learn") from exc
 
@@ -101,7 +102,10 @@ def _validate_data(estimator: BaseEstimator, X: Any, reset: bool) -> None:
     """scikit-learn's own bookkeeping of the input: records ``n_features_in_`` and
     ``feature_names_in_`` (``reset``), or checks X against them, warning or raising as any
     scikit-learn estimator does (columns renamed or reordered: ValueError). The values are
-    not read here: nnfast's conversion reads them, with its own messages."""
+    not read here: nnfast's conversion reads them, with its own messages. ``np.matrix`` is
+    refused (TypeError), as scikit-learn's estimators refuse it."""
+    if isinstance(X, np.matrix):
+        raise TypeError("np.matrix is not supported. Please convert to a numpy array with np.asarray.")
     if _sklearn_validate_data is not None:
         _sklearn_validate_data(estimator, X, reset=reset, skip_check_array=True)
     else:
@@ -194,6 +198,9 @@ class _NNEstimator(BaseEstimator):
         # a continued model keeps its input columns: checked, not recorded again
         _validate_data(self, X, reset=not continuing)
         y = self._check_targets(y)
+        if isinstance(sample_weight, numbers.Real):
+            # one number for every sample, as scikit-learn's _check_sample_weight takes it
+            sample_weight = np.full(_num_samples(X), sample_weight, dtype=np.float64)
         if not continuing and classes is None and hp.loss == "auto":
             hp = hp.replace(loss=hp.resolve_loss(y))
         self.model_, self.history_ = train(hp, X, y, sample_weight=sample_weight, verbose=False,

@@ -3,6 +3,7 @@
 import dataclasses
 import inspect
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -301,3 +302,21 @@ if "expected_failed_checks" in inspect.signature(parametrize_with_checks).parame
         """Every check passes or is listed, with its reason, by expected_failed_checks; strict: a
         listed check that passes fails here, so the list (and the README's count) stays true."""
         check(estimator)
+
+
+@pytest.mark.parametrize("Estimator", [NNClassifier, NNRegressor])
+def test_a_scalar_sample_weight_weighs_every_sample_and_np_matrix_is_refused(Estimator):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = (X[:, 0] > 0).astype(int) if Estimator is NNClassifier else X[:, 0]
+    params = dict(epochs=3, hidden=(4,), seed=0)
+    scalar = Estimator(**params).fit(X, y, sample_weight=2.0)
+    full = Estimator(**params).fit(X, y, sample_weight=np.full(60, 2.0))
+    np.testing.assert_array_equal(scalar.predict(X), full.predict(X))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)  # NumPy's, on making a matrix
+        matrix = np.asmatrix(X)
+    with pytest.raises(TypeError, match="np.matrix is not supported"):
+        Estimator(**params).fit(matrix, y)
+    with pytest.raises(TypeError, match="np.matrix is not supported"):
+        full.predict(matrix)
