@@ -269,6 +269,15 @@ inline void replace_file(const std::string& given, const std::vector<unsigned ch
     const std::string path = save_target(given);
     const auto [dir, name] = split_path(path);
     if (name.empty() || name == "." || name == "..") write_failed(given, EISDIR);
+    // only a regular file is replaced: the rename would swap a directory's name, a FIFO,
+    // a socket or a device node (/dev/null, for root) for a model file
+    struct stat present;
+    if (::stat(path.c_str(), &present) == 0 && !S_ISREG(present.st_mode)) {
+        if (S_ISDIR(present.st_mode)) write_failed(given, EISDIR);
+        throw std::invalid_argument("cannot save to " + given +
+                                    ": it is not a regular file (a device, pipe or socket); a model is saved to a "
+                                    "new file or over a regular one");
+    }
     remove_stale_temporaries(dir, name);
 
     const std::string prefix = dir + "/" + temp_prefix(dir, name);

@@ -49,7 +49,11 @@ def set_num_threads(n: int) -> None:
 
     The default is ``NNFAST_NUM_THREADS``, else ``OMP_NUM_THREADS``, else the CPUs this
     process may use: its affinity mask (``taskset``, ``os.sched_setaffinity``), lowered
-    to the cgroup CPU quota of a container where one is set. Training splits each batch
+    to the cgroup CPU quota of a container where one is set. It is read once, when nnfast
+    is imported: a process that changes its affinity later calls ``set_num_threads``
+    (e.g. ``set_num_threads(usable_cpus())``). A variable that is not a positive integer
+    is ignored, and one above the limit below lowered to it, each with a RuntimeWarning
+    at import. Training splits each batch
     over up to ``n`` threads when the batch is big enough to be worth it, and prediction
     splits rows; the BLAS underneath runs single-threaded inside each. A run is
     reproducible for a given seed and thread count (the gradient sums are added in an
@@ -65,7 +69,31 @@ def set_num_threads(n: int) -> None:
     """
     from ._validation import check_int
 
-    _core.set_num_threads(check_int(n, "n", low=1))
+    _core.set_num_threads(check_int(n, "n", low=1, high=_core.max_threads()))
+
+
+def _check_thread_variables() -> None:
+    """Say so when a thread-count variable is not used as written (the core's rule,
+    csrc/parallel.hpp default_threads: the first positive integer wins)."""
+    import os
+    import re
+    import warnings
+
+    for name in ("NNFAST_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(name, "")
+        if not value:
+            continue
+        if not (re.fullmatch(r"\s*[+-]?[0-9]+", value, flags=re.ASCII) and int(value) >= 1):  # strtol's form
+            warnings.warn(f"{name}={value!r} is not a positive integer: nnfast ignores it", RuntimeWarning,
+                          stacklevel=3)
+            continue
+        if int(value) > _core.max_threads():
+            warnings.warn(f"{name}={value} is more than nnfast's limit of {_core.max_threads()} threads (4 per "
+                          f"usable CPU, at most 256): it uses {_core.max_threads()}", RuntimeWarning, stacklevel=3)
+        return
+
+
+_check_thread_variables()
 
 
 def usable_cpus() -> int:

@@ -14,6 +14,10 @@ from ._validation import check_for_dtype
 from .optimizers import Optimizer
 from .schedules import Schedule
 
+#: the most epochs one fit or record may ask for (the largest 32-bit signed integer): more
+#: than two billion passes over the data is a mistake (2**70 was taken and ran "forever"),
+#: refused by name
+MAX_EPOCHS = 2**31 - 1
 #: dtype name -> NumPy scalar type of a model's parameters and data
 DTYPES = {"float32": np.float32, "float64": np.float64}
 

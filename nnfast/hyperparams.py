@@ -16,7 +16,7 @@ import numbers
 from dataclasses import dataclass, fields
 from typing import Any, Dict, Optional, Tuple, Union
 
-from ._settings import DTYPES, check_settings_for_dtype
+from ._settings import DTYPES, MAX_EPOCHS, check_settings_for_dtype
 from ._targets import REGRESSION_LOSSES, TASKS, ClassWeight, TaskChoice, check_class_weight, resolve_task, task_of_loss
 from ._validation import check_float, check_for_dtype, check_int, check_name
 from .layers import ACTIVATIONS, HIDDEN_ACTIVATIONS, INIT_NAMES, SCALED_INITIALIZERS, Dense, Dropout
@@ -177,7 +177,7 @@ class Hyperparameters:
         self.optimizer_spec()  # validates the optimizer's own ranges
         if self.batch_size is not None:
             set_("batch_size", check_int(self.batch_size, "batch_size", low=1))
-        set_("epochs", check_int(self.epochs, "epochs", low=1))
+        set_("epochs", check_int(self.epochs, "epochs", low=1, high=MAX_EPOCHS))
         set_("l1", check_float(self.l1, "l1", low=0.0))
         set_("l2", check_float(self.l2, "l2", low=0.0))
         if isinstance(self.dropout, (tuple, list)):

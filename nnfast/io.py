@@ -48,7 +48,9 @@ def save(model, path: "str | os.PathLike") -> None:
     ValueError
         If the model has not been built, if a parameter is NaN or infinite (the file
         would not load; the message names the parameter), or if its class labels are not
-        JSON values (strings, integers, floats, booleans). Each message names the path.
+        JSON values (strings, integers, floats, booleans), if ``path`` is empty, or if it
+        names something other than a regular file (a device such as /dev/null, a FIFO, a
+        socket): those are never replaced. Each message names the path.
     OSError
         When the system refuses (no such directory, no permission, disk full, a dangling
         symbolic link): the OSError of that errno (FileNotFoundError, PermissionError,
@@ -57,6 +59,8 @@ def save(model, path: "str | os.PathLike") -> None:
     if not isinstance(model, Sequential):
         raise TypeError(f"expected an nnfast.Sequential, got {type(model).__name__}")
     path = os.fspath(path)
+    if not path:
+        raise ValueError("cannot save to an empty path: give a file name")
     if not model.built:
         raise ValueError(f"cannot save an unbuilt model to {path}: build it or fit it first")
     net = model._core_net()
@@ -229,6 +233,8 @@ def _model_from_document(net, raw: bytes):
         hp = _call("hyperparameters", Hyperparameters.from_dict, doc["hyperparameters"])
         if hp.dtype != dtype:
             raise _FieldError("hyperparameters.dtype", f"is {hp.dtype} but the model is {dtype}")
+        if loss is not None:
+            _check_record_describes_layers(hp, model, net.outputs, loss)
 
     model._net = net
     model.loss, model._targets, model.hyperparameters = loss, targets, hp
@@ -236,6 +242,17 @@ def _model_from_document(net, raw: bytes):
     config.l1, config.l2 = l1, l2
     net.configure(config)
     return model
+
+
+def _check_record_describes_layers(hp: Hyperparameters, model, n_outputs: int, loss: str) -> None:
+    """The stored record must describe the stored network (hidden units, activations,
+    dropout, output): a record that says another architecture is a hostile or damaged edit."""
+    def shape(layers) -> list:
+        return [("Dropout", layer.rate) if isinstance(layer, Dropout) else ("Dense", layer.units, layer.activation)
+                for layer in layers]
+    described, stored = shape(_call("hyperparameters", hp.layers, n_outputs, loss)), shape(model.layers)
+    if described != stored:
+        raise _FieldError("hyperparameters", f"describe the layers {described} but the file's layers are {stored}")
 
 
 def _check_layer_table(model, net) -> None:

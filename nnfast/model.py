@@ -20,7 +20,7 @@ import numpy as np
 
 from . import _core, _lifecycle
 from ._bounds import certify_finite
-from ._settings import DTYPES, check_schedule_for_dtype, check_settings_for_dtype, lr_problem
+from ._settings import DTYPES, MAX_EPOCHS, check_schedule_for_dtype, check_settings_for_dtype, lr_problem
 from ._targets import CLASSIFICATION_LOSSES, Targets, check_class_weight, classes_array, resolve_task
 from ._validation import (all_finite, c_array, check_bool, check_float, check_for_dtype, check_int, check_matrix,
                           check_matrix_extent, check_name, check_sample_weight, check_split_weights)
@@ -455,7 +455,7 @@ class Sequential:
             loss = check_name(loss, "loss", LOSSES)
         opt = make_optimizer(self._previous_optimizer(reset) if optimizer is None else optimizer)
         sched = make_schedule("constant" if schedule is None else schedule)
-        epochs = check_int(epochs, "epochs", low=1)
+        epochs = check_int(epochs, "epochs", low=1, high=MAX_EPOCHS)
         if batch_size is not None:
             batch_size = check_int(batch_size, "batch_size", low=1)
         class_weight = check_class_weight(class_weight)

@@ -564,3 +564,92 @@ def test_the_thread_count_flipped_in_cpp_while_evaluating_under_address_sanitize
     out = subprocess.run([str(exe), "300"], capture_output=True, text=True, timeout=300,
                          env={**env, "ASAN_OPTIONS": "detect_leaks=0"})
     assert out.returncode == 0 and "survived" in out.stdout, out.stderr[-3000:]
+
+
+# --- the second review of issue 10 ---------------------------------------------------------
+
+def small_trained(tmp_path, **hp):
+    X, y = classification(n=120, features=4)
+    model, _ = nf.train(nf.Hyperparameters(epochs=1, hidden=(8,), **hp), X, y)
+    return model
+
+
+@pytest.mark.parametrize("kind", ["fifo", "socket", "link to a fifo"])
+def test_save_never_replaces_what_is_not_a_regular_file(tmp_path, kind):
+    # the rename replaced FIFOs and device nodes (as root: /dev/null, for the whole machine)
+    import socket
+    model = small_trained(tmp_path)
+    target = tmp_path / "special"
+    if kind == "socket":
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(str(target))
+    else:
+        os.mkfifo(target)
+    path = target if kind != "link to a fifo" else tmp_path / "link"
+    if kind == "link to a fifo":
+        path.symlink_to(target)
+    try:
+        with pytest.raises(ValueError, match="not a regular file"):
+            model.save(path)
+        mode = os.stat(target).st_mode
+        assert not os.path.isfile(target) and mode != 0, kind
+        assert not [p for p in os.listdir(tmp_path) if p.startswith(".")]  # no temporary left
+    finally:
+        if kind == "socket":
+            server.close()
+    with pytest.raises(ValueError, match="empty path"):
+        model.save("")
+    with pytest.raises(IsADirectoryError):
+        model.save(tmp_path)
+
+
+def test_a_stored_record_that_describes_other_layers_is_refused(tmp_path):
+    from test_model_files import ModelBytes
+    model = small_trained(tmp_path, dropout=0.1)
+    path = tmp_path / "m.nnf"
+    model.save(path)
+    assert nf.load(path).hyperparameters == model.hyperparameters
+    for change in ({"hidden": [64, 64]}, {"activation": "tanh"}, {"dropout": 0.0}, {"output": "sigmoid"}):
+        edited = ModelBytes(path.read_bytes())
+        edited.doc["hyperparameters"].update(change)
+        (tmp_path / "e.nnf").write_bytes(edited.bytes())
+        with pytest.raises(ValueError, match="hyperparameters"):
+            nf.load(tmp_path / "e.nnf")
+
+
+def test_counts_beyond_any_use_are_refused_by_name():
+    X, y = classification(n=60, features=4)
+    model = nf.Sequential([nf.Dense(2, "softmax")], inputs=4)
+    for call in (lambda: nf.Hyperparameters(epochs=2**70), lambda: model.fit(X, y, epochs=2**31)):
+        with pytest.raises(ValueError, match=r"epochs must be in \[1, 2147483647\]"):
+            call()
+    for n in (2**63, 2**64, 10**30):  # was pybind11's "incompatible function arguments"
+        with pytest.raises(ValueError, match="n must be in"):
+            nf.set_num_threads(n)
+    assert nf.get_num_threads() >= 1
+
+
+def test_the_learning_rate_tools_check_their_record():
+    from nnfast import tune
+    X, y = classification(n=60, features=4)
+    for hp in ("lr=0.1", None, nf.Sequential([nf.Dense(2)], inputs=4)):
+        with pytest.raises(TypeError, match="hp must be nnfast.Hyperparameters"):
+            tune.lr_range_test(hp, X, y)
+        with pytest.raises(TypeError, match="hp must be nnfast.Hyperparameters"):
+            tune.compare(hp, "lr", [0.1], X, y)
+
+
+@pytest.mark.parametrize("value, said", [("abc", "not a positive integer"), ("0", "not a positive integer"),
+                                         ("-3", "not a positive integer"), ("4,2", "not a positive integer"),
+                                         ("100000", "more than nnfast's limit")])
+def test_a_thread_variable_not_used_as_written_is_said(tmp_path, value, said):
+    env = {**os.environ, "NNFAST_NUM_THREADS": value}
+    env.pop("OMP_NUM_THREADS", None)
+    out = subprocess.run([sys.executable, "-c", "import nnfast; print(nnfast.get_num_threads())"], env=env,
+                         capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "RuntimeWarning" in out.stderr and said in out.stderr and "NNFAST_NUM_THREADS" in out.stderr
+    env["NNFAST_NUM_THREADS"] = " 1"  # what the core takes (strtol's form) is not warned about
+    out = subprocess.run([sys.executable, "-c", "import nnfast; print(nnfast.get_num_threads())"], env=env,
+                         capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert out.stdout.strip() == "1" and "Warning" not in out.stderr

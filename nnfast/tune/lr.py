@@ -17,7 +17,7 @@ import numpy as np
 from ..callbacks import DivergenceWarning, History
 from ..diagnosis import RISE_FLOOR, diagnose
 from ..hyperparams import Hyperparameters
-from ..training import build_model, train
+from ..training import _check_record, build_model, train
 from ..losses import LOSSES
 
 __all__ = ["lr_range_test", "LRRangeTest", "compare", "Comparison", "verdict", "VERDICTS"]
@@ -83,6 +83,7 @@ def lr_range_test(hp: Hyperparameters, X: Any, y: Any, *, min_lr: float = 1e-6, 
     >>> 1e-6 < test.suggested < test.falls_until < 10
     True
     """
+    _check_record(hp)
     if not 0 < min_lr < max_lr or not math.isfinite(max_lr):
         raise ValueError(f"need 0 < min_lr < max_lr, got {min_lr}, {max_lr}")
     if not isinstance(steps, int) or steps < 20:
@@ -211,6 +212,7 @@ def compare(hp: Hyperparameters, name: str, values: Sequence[Any], X: Any, y: An
     >>> result.verdicts
     ['too slow', 'good', 'diverging']
     """
+    _check_record(hp)
     if not values:
         raise ValueError("compare needs at least one value")
     configurations = [hp.replace(**{name: value}) for value in values]  # validates every value first
