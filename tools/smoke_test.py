@@ -5,9 +5,9 @@ package, not the checkout), in an environment holding nnfast and its dependencie
 
     python tools/smoke_test.py [--sklearn] [--optuna]
 
-``--sklearn`` and ``--optuna`` also fit an estimator and run a two-trial study (for the
-lowest-dependency check, where those extras are installed). Prints one line per step
-and exits non-zero on the first failure.
+``--sklearn`` and ``--optuna`` also fit an estimator and run a two-trial study with its
+HTML report (for the lowest-dependency check, where those extras are installed). Prints
+one line per step and exits non-zero on the first failure.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from importlib import metadata
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sklearn", action="store_true", help="also fit nnfast.sklearn.NNClassifier")
-    parser.add_argument("--optuna", action="store_true", help="also run a two-trial tuning study")
+    parser.add_argument("--optuna", action="store_true", help="also run a two-trial tuning study and its report")
     args = parser.parse_args()
 
     import numpy as np
@@ -75,6 +75,10 @@ def main() -> int:
         if len(study.trials) != 2:
             print("FAIL: the study did not run two trials", file=sys.stderr)
             return 1
+        with tempfile.TemporaryDirectory() as tmp:
+            report = tune.write_report(study, os.path.join(tmp, "report.html"))
+            size = os.path.getsize(report)
+        print(f"study report: {size} bytes of HTML (matplotlib {metadata.version('matplotlib')})")
 
     print("smoke test passed")
     return 0
