@@ -19,6 +19,8 @@ PYTHON="${PYTHON:-$(ls -d /root/.pyenv/versions/3.10.*/bin/python 2>/dev/null | 
 [ -x "$PYTHON" ] || { echo "check_min_deps: set PYTHON to a CPython 3.10 interpreter" >&2; exit 1; }
 WORK="${NNFAST_MINDEPS_WORK:-$ROOT/build/min-deps}"
 mkdir -p "$WORK"
+# pip, minus the warnings about configured local index folders that do not exist here
+pipq() { "$@" 2> >(grep -v "^WARNING: Location '" >&2); }
 
 # name==lower-bound for every `name>=x` requirement of the dependencies and the extras
 pins="$("$PYTHON" - "$ROOT/pyproject.toml" <<'EOF'
@@ -56,17 +58,17 @@ if [ -z "$wheel" ]; then
     rm -rf "$WORK/dist"
     benv="$WORK/build-env"
     [ -x "$benv/bin/python" ] || "$PYTHON" -m venv "$benv"
-    "$benv/bin/python" -m pip install --quiet --upgrade pip
+    pipq "$benv/bin/python" -m pip install --quiet --upgrade pip
     echo "check_min_deps: building a wheel (log: $WORK/build.log)"
-    (cd "$ROOT" && "$benv/bin/python" -m pip wheel . --no-deps --wheel-dir "$WORK/dist" > "$WORK/build.log" 2>&1) \
+    (cd "$ROOT" && pipq "$benv/bin/python" -m pip wheel . --no-deps --wheel-dir "$WORK/dist" > "$WORK/build.log" 2>&1) \
         || { tail -n 30 "$WORK/build.log" >&2; exit 1; }
     wheel="$(ls "$WORK"/dist/nnfast-*.whl)"
 fi
 
 venv="$WORK/venv"
 "$PYTHON" -m venv --clear "$venv"
-"$venv/bin/python" -m pip install --quiet --upgrade pip
-"$venv/bin/python" -m pip install --quiet "$wheel" "${pin_list[@]}" > "$WORK/install.log" 2>&1 \
+pipq "$venv/bin/python" -m pip install --quiet --upgrade pip
+pipq "$venv/bin/python" -m pip install --quiet "$wheel" "${pin_list[@]}" > "$WORK/install.log" 2>&1 \
     || { tail -n 30 "$WORK/install.log" >&2; exit 1; }
 echo "check_min_deps: installed $("$venv/bin/python" -m pip list --format=freeze 2>/dev/null \
     | grep -iE '^(nnfast|numpy|scipy-openblas32|scipy_openblas32|optuna|matplotlib|scikit-learn|scikit_learn|scipy)==' | tr '\n' ' ')"
