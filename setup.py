@@ -17,6 +17,7 @@ from glob import glob
 
 from pybind11.setup_helpers import Pybind11Extension, build_ext
 from setuptools import setup
+from setuptools.command.build_py import build_py
 
 VERSION = "0.1.0"
 
@@ -68,4 +69,29 @@ core = Pybind11Extension(
     extra_link_args=blas.get("extra_link_args", []),
 )
 
-setup(version=VERSION, ext_modules=[core], cmdclass={"build_ext": build_ext})
+
+
+class build_py_with_headers(build_py):
+    """Also copies the header-only C++ core (csrc/*.hpp) into the package as nnfast/include/,
+    which nnfast.get_include() returns: a program can read and run model files against an
+    installed nnfast (examples/CMakeLists.txt). An editable install or an in-place build
+    has no copy: get_include() then returns the checkout's csrc/."""
+
+    def run(self):
+        super().run()
+        if getattr(self, "editable_mode", False):
+            return
+        target = os.path.join(self.build_lib, "nnfast", "include")
+        self.mkpath(target)
+        for header in sorted(glob("csrc/*.hpp")):
+            self.copy_file(header, target)
+
+    def get_outputs(self, include_bytecode=True):
+        outputs = super().get_outputs(include_bytecode)
+        if getattr(self, "editable_mode", False):
+            return outputs
+        return outputs + [os.path.join(self.build_lib, "nnfast", "include", os.path.basename(h))
+                          for h in sorted(glob("csrc/*.hpp"))]
+
+
+setup(version=VERSION, ext_modules=[core], cmdclass={"build_ext": build_ext, "build_py": build_py_with_headers})

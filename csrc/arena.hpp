@@ -13,7 +13,7 @@
 // arena starts counting where the first stopped (first_slot).
 //
 // Sizes are checked (checked.hpp): a total past 2^63 - 1 bytes is a SizeError, one
-// larger than the machine's memory or refused by the allocator an OutOfMemory, both
+// more than the process can still have (memory.hpp) or refused by the allocator an OutOfMemory, both
 // thrown before the arena changes. One arena belongs to one thread at a time.
 #pragma once
 

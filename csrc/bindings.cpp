@@ -7,6 +7,7 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <memory>
 #include <optional>
@@ -86,6 +87,42 @@ private:
     Py_buffer view_{};
 };
 
+// Calls that run without the GIL, counted, and whether the interpreter is exiting.
+// A thread that takes the GIL back while the interpreter finalizes is ended inside
+// PyEval_RestoreThread, which unwinds through this binding's frames and aborts the
+// process ("terminate called without an active exception"). So nnfast's atexit hook
+// (nnfast/_exit.py) calls stop_for_exit(): training stops at its next batch, no call
+// releases the GIL any more, and the hook waits (bounded) until gil_free_calls() is 0.
+std::atomic<int64_t>& gil_free_calls() {
+    static std::atomic<int64_t> count{0};
+    return count;
+}
+std::atomic<bool>& exiting() {
+    static std::atomic<bool> flag{false};
+    return flag;
+}
+
+// Releases the GIL for its scope (counted; not once the interpreter is exiting: the call
+// then runs holding it, to its end).
+class Released {
+public:
+    Released() {
+        if (exiting().load()) return;
+        gil_free_calls().fetch_add(1);
+        release_.emplace();
+    }
+    ~Released() {
+        if (!release_) return;
+        release_.reset();  // the GIL is back
+        gil_free_calls().fetch_sub(1);
+    }
+    Released(const Released&) = delete;
+    Released& operator=(const Released&) = delete;
+
+private:
+    std::optional<py::gil_scoped_release> release_;
+};
+
 // Releases the GIL for work of more than ~20 us (multiply-adds), keeps it for less:
 // releasing and taking it back costs more than a small network's one-row prediction.
 class Unlocked {
@@ -95,7 +132,7 @@ public:
     }
 
 private:
-    std::optional<py::gil_scoped_release> release_;
+    std::optional<Released> release_;
 };
 
 template <class T>
@@ -156,7 +193,7 @@ void bind_kernels(py::module_& m) {
             require_aligned(b);
             Array<T> a({z.shape(0), z.shape(1)});
             {
-                py::gil_scoped_release release;
+                const Released release;
                 bias_activation_forward(a.mutable_data(), z.data(), b.data(), z.shape(0), z.shape(1), f, T(alpha));
             }
             return a;
@@ -171,7 +208,7 @@ void bind_kernels(py::module_& m) {
             require_aligned(a);
             Array<T> dz({da.shape(0), da.shape(1)});
             {
-                py::gil_scoped_release release;
+                const Released release;
                 activation_backward(dz.mutable_data(), da.data(), a.data(), da.shape(0), da.shape(1), f, T(alpha));
             }
             return dz;
@@ -185,7 +222,7 @@ void bind_kernels(py::module_& m) {
             require_matrix(w, x.shape(1), -1, "w must be (inputs, outputs) with inputs = x.shape[1]");
             Array<T> z({x.shape(0), w.shape(1)});
             {
-                py::gil_scoped_release release;
+                const Released release;
                 dense_forward(z.mutable_data(), x.data(), w.data(), x.shape(0), x.shape(1), w.shape(1));
             }
             return z;
@@ -203,7 +240,7 @@ void bind_kernels(py::module_& m) {
             if (want_dx) dx.emplace(std::vector<py::ssize_t>{B, I});
             T* dx_data = dx ? dx->mutable_data() : nullptr;
             {
-                py::gil_scoped_release release;
+                const Released release;
                 dense_backward(dx_data, dw.mutable_data(), db.mutable_data(), dz.data(), x.data(), w.data(), B, I, O);
             }
             return py::make_tuple(dx ? py::object(*dx) : py::none(), dw, db);
@@ -226,7 +263,7 @@ void bind_kernels(py::module_& m) {
             const T* z_data = z ? z->data() : nullptr;
             double total;
             {
-                py::gil_scoped_release release;
+                const Released release;
                 total = loss_forward_backward(loss, out, T(alpha), z_data, a.data(), y.data(), wd, B, O, dz_data,
                                               T(scale));
             }
@@ -248,7 +285,7 @@ gradient with respect to z, scaled by scale * w_i per row.)doc");
             require(n_decay >= 0 && n_decay <= n && t >= 1, "need 0 <= n_decay <= n and t >= 1");
             StepResult r;
             {
-                py::gil_scoped_release release;
+                const Released release;
                 r = optimizer_step(config, p.mutable_data(), g.data(), s1.mutable_data(), s2.mutable_data(), n,
                                    n_decay, t);
             }
@@ -331,7 +368,7 @@ keeps them to continue training (same optimizer kind only).)doc")
                 if (rows) require(rows->ndim() == 1, "rows must be 1-D");
                 const int64_t* rows_data = rows ? rows->data() : nullptr;
                 const int64_t n_rows = rows ? rows->shape(0) : 0;
-                py::gil_scoped_release release;
+                const Released release;
                 return net.train_epoch(X.data(), Y.data(), wd, X.shape(0), batch, shuffle, loss, metric, rows_data,
                                        n_rows);
             },
@@ -350,7 +387,7 @@ keeps them to continue training (same optimizer kind only).)doc")
                 const T* wd = optional_data(w, X.shape(0));
                 std::vector<double> costs;
                 {
-                    py::gil_scoped_release release;
+                    const Released release;
                     costs = net.lr_sweep(X.data(), Y.data(), wd, X.shape(0), batch, lr_first, lr_last, steps, loss,
                                          stop_factor, beta);
                 }
@@ -367,7 +404,7 @@ keeps them to continue training (same optimizer kind only).)doc")
                 require_matrix(X, -1, net.inputs(), "X must be (rows, inputs)");
                 require_matrix(Y, X.shape(0), net.outputs(), "Y must be (rows of X, outputs)");
                 const T* wd = optional_data(w, X.shape(0));
-                py::gil_scoped_release release;
+                const Released release;
                 return net.cost_and_gradient(X.data(), Y.data(), wd, X.shape(0), loss, dropout_seed);
             },
             py::arg("X").noconvert(), py::arg("Y").noconvert(), py::arg("sample_weight").noconvert(), py::arg("loss"),
@@ -419,7 +456,7 @@ outputs are not finite.)doc")
                 require_matrix(X, -1, net.inputs(), "X must be (rows, inputs)");
                 require_matrix(Y, X.shape(0), net.outputs(), "Y must be (rows of X, outputs)");
                 const T* wd = optional_data(w, X.shape(0));
-                py::gil_scoped_release release;
+                const Released release;
                 return net.evaluate(X.data(), Y.data(), wd, X.shape(0), loss, metric);
             },
             py::arg("X").noconvert(), py::arg("Y").noconvert(), py::arg("sample_weight").noconvert(), py::arg("loss"),
@@ -427,7 +464,7 @@ outputs are not finite.)doc")
         .def(
             "save",
             [](const Net& net, const std::string& path, const std::string& json) {
-                py::gil_scoped_release release;
+                const Released release;
                 write_model_file(path, net, json);
             },
             py::arg("path"), py::arg("json"), R"doc(Write the model file atomically (see csrc/model_file.hpp).)doc");
@@ -441,6 +478,16 @@ PYBIND11_MODULE(_core, m) {
     // SizeError (a std::length_error) becomes ValueError and OutOfMemory (a std::bad_alloc
     // with a sentence) MemoryError through pybind11's standard translations.
     py::register_exception<ModelBusy>(m, "ModelBusyError", PyExc_RuntimeError);
+    // FileError: the OSError of its errno (FileNotFoundError, PermissionError, ...), its
+    // message one line naming the path
+    py::register_exception_translator([](std::exception_ptr p) {
+        try {
+            if (p) std::rethrow_exception(p);
+        } catch (const FileError& e) {
+            py::object error = py::reinterpret_borrow<py::object>(PyExc_OSError)(e.error(), e.what());
+            PyErr_SetObject(PyExc_OSError, error.ptr());
+        }
+    });
 
     py::enum_<Activation>(m, "Activation")
         .value("identity", Activation::identity)
@@ -518,7 +565,9 @@ PYBIND11_MODULE(_core, m) {
         .def_readonly("penalty", &EpochResult::penalty)
         .def_readonly("batches", &EpochResult::batches)
         .def_readonly("finite", &EpochResult::finite)
-        .def_readonly("first_cost", &EpochResult::first_cost);
+        .def_readonly("first_cost", &EpochResult::first_cost)
+        .def_readonly("stopped", &EpochResult::stopped)
+        .def_readonly("skipped", &EpochResult::skipped);
 
     bind_kernels<float>(m);
     bind_kernels<double>(m);
@@ -530,7 +579,7 @@ PYBIND11_MODULE(_core, m) {
         [](const std::string& path) {
             ModelFile file;
             {
-                py::gil_scoped_release release;
+                const Released release;
                 file = read_model_file(path);
             }
             py::object net = file.scalar_bytes == 4 ? py::cast(network_from_file<float>(file))
@@ -542,6 +591,16 @@ PYBIND11_MODULE(_core, m) {
     blas::set_num_threads(1);
     blas::prime();
     ThreadPool::instance().warm(thread_setting().load());
+    m.def(
+        "stop_for_exit",
+        [] {
+            exiting().store(true);
+            stop_requested().store(true);
+        },
+        R"doc(The interpreter is exiting: training stops at its next batch, and no call releases the GIL any more.)doc");
+    m.def(
+        "gil_free_calls", [] { return gil_free_calls().load(); },
+        R"doc(How many calls into the core are running without the GIL.)doc");
     m.def("set_num_threads", &set_thread_count, py::arg("n"),
           R"doc(Threads nnfast's kernels may use (process-wide), 1 to max_threads().)doc");
     m.def("usable_cpus", &usable_cpus, R"doc(CPUs this process may use: affinity mask and cgroup CPU quota.)doc");

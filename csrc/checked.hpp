@@ -3,8 +3,8 @@
 // Owns: checked_mul / checked_add over int64_t (every product or sum that sizes a
 // buffer goes through them), the byte count of n scalars, and the sentence-carrying
 // errors: SizeError for a size that is impossible (it does not fit in 64 bits, or is
-// negative), OutOfMemory for one that fits but cannot be had (more than the machine's
-// memory, or refused by the allocator). Python sees them as ValueError and MemoryError.
+// negative), OutOfMemory for one that fits but cannot be had (more than the process can
+// still have, see memory.hpp, or refused by the allocator). Python sees them as ValueError and MemoryError.
 // Pure functions, callable from any thread.
 #pragma once
 
@@ -14,6 +14,8 @@
 #include <string>
 
 #include <unistd.h>
+
+#include "memory.hpp"
 
 namespace nnfast {
 
@@ -59,23 +61,17 @@ inline int64_t saturating_mul(int64_t a, int64_t b) {
     return __builtin_mul_overflow(a, b, &out) ? INT64_MAX : out;
 }
 
-// The machine's physical memory in bytes (0 when unknown).
-inline int64_t physical_memory_bytes() {
-    const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
-    if (pages <= 0 || page <= 0) return 0;
-    int64_t out;
-    return __builtin_mul_overflow(int64_t(pages), int64_t(page), &out) ? INT64_MAX : out;
-}
-
-// Refuses an allocation of `bytes` larger than the machine's memory before it is
-// attempted: under Linux's overcommit such a request may be granted and then kill the
-// process when the pages are touched.
-inline void require_allocatable(int64_t bytes, const char* what) {
-    const int64_t physical = physical_memory_bytes();
-    if (physical > 0 && bytes > physical)
-        throw OutOfMemory(std::string(what) + " would need " + std::to_string(bytes / (int64_t(1) << 20)) +
-                          " MiB, more than this machine's " + std::to_string(physical / (int64_t(1) << 20)) +
-                          " MiB of memory");
+// Refuses an allocation of `bytes` that this process cannot have (memory.hpp: MemAvailable,
+// the memory cgroup's room, RLIMIT_AS) before it is attempted: under Linux's overcommit
+// such a request may be granted and then kill the process when the pages are touched.
+// Allocations below 16 MiB are not checked (the check reads /proc; they fit anyway).
+inline void require_allocatable(int64_t bytes, const std::string& what) {
+    if (bytes < (int64_t(16) << 20)) return;
+    const MemoryBudget budget = memory_budget();
+    if (bytes > budget.bytes)
+        throw OutOfMemory(what + " would need " + std::to_string(bytes / (int64_t(1) << 20)) + " MiB, more than the " +
+                          std::to_string(budget.bytes / (int64_t(1) << 20)) + " MiB this process can still have (" +
+                          budget.source + ")");
 }
 
 }  // namespace nnfast

@@ -15,24 +15,31 @@
 // before reading the rest, then checks the checksum (against damage) and every field
 // (against edits): counts, activations, alphas, dropout rates, reserved bytes and
 // padding, finite parameters, a standardisation with positive std and finite inverse.
-// Any failure is a ModelFileError with a sentence; nothing is allocated beyond the
-// file's own size.
+// Any failure is a ModelFileError with a sentence (a file that cannot be opened a
+// FileError); nothing is allocated beyond the file's own size and the network's
+// parameters, and that only once memory.hpp says the process can have it.
 //
-// Writing goes to a temporary file beside the target, named ".<name>.nnf-tmp-<random>"
-// and locked (flock) while written; it is synced, given the target's permission bits
-// (a new file: 0666 less the umask), renamed over the target, and the directory synced.
-// Any failure removes the temporary. A writer killed midway leaves its temporary
-// behind, unlocked: the next save of the same path removes it (a locked one belongs to
-// a save in progress and is left alone). Reading and writing hold no shared state:
-// any thread may call them.
+// Writing refuses a network whose parameters are not all finite (the file would not
+// load). It goes to a temporary file beside the target, named ".<name>.nnf-tmp-<random>"
+// (a name too long for that within NAME_MAX keeps its start and a hash of the rest) and
+// locked (flock) from its creation until it has been renamed; it is synced, given the
+// target's permission bits (a new file: 0666 less the umask), renamed over the target,
+// and the directory synced. A target that is a symbolic link is followed: the file it
+// points to is replaced and the link stays (a link to nothing is refused). Any failure
+// removes the temporary; failures of the system are FileError (an OSError in Python)
+// naming the path. A writer killed midway leaves its temporary behind, unlocked: the
+// next save of the same path removes it (a locked one belongs to a save in progress and
+// is left alone). Reading and writing hold no shared state: any thread may call them.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -58,6 +65,20 @@ static_assert(sizeof(double) == 8 && sizeof(float) == 4, "IEEE float sizes expec
 class ModelFileError : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
+};
+
+// A system call on `path` failed with errno `err` (Python sees an OSError of that errno
+// naming the path: FileNotFoundError, PermissionError, ...). what() is one line.
+class FileError : public std::runtime_error {
+public:
+    FileError(const std::string& what, const std::string& path, int err)
+        : std::runtime_error(what + " " + path + ": " + std::strerror(err)), path_(path), err_(err) {}
+    const std::string& path() const { return path_; }
+    int error() const { return err_; }
+
+private:
+    std::string path_;
+    int err_;
 };
 
 namespace file_detail {
@@ -154,9 +175,9 @@ void check_scaling(const unsigned char* mean, const unsigned char* stdev, int64_
         S m, s;
         std::memcpy(&m, mean + j * int64_t(sizeof(S)), sizeof(S));
         std::memcpy(&s, stdev + j * int64_t(sizeof(S)), sizeof(S));
-        if (!std::isfinite(m)) throw ModelFileError("the standardisation mean holds NaN or infinite values");
+        if (!std::isfinite(m)) throw ModelFileError("field 'standardisation.mean' holds NaN or infinite values");
         if (!(s > S(0)) || !std::isfinite(s) || !std::isfinite(S(1) / s))
-            throw ModelFileError("the standardisation std must be positive and finite, with a finite inverse");
+            throw ModelFileError("field 'standardisation.std' must be positive and finite, with a finite inverse");
     }
 }
 
@@ -186,10 +207,28 @@ inline std::pair<std::string, std::string> split_path(const std::string& path) {
     return {slash == 0 ? "/" : path.substr(0, slash), path.substr(slash + 1)};
 }
 
+// What the temporaries of `name` in `dir` start with: "." + name + ".nnf-tmp-", to which
+// 16 random hex digits are added. A name too long for that within the directory's
+// NAME_MAX (255 on most file systems) keeps its first bytes and gets a hash of the
+// whole name instead of the rest: still one prefix per name, so stale temporaries of
+// that name are found, and still within NAME_MAX.
+inline std::string temp_prefix(const std::string& dir, const std::string& name) {
+    long name_max = ::pathconf(dir.c_str(), _PC_NAME_MAX);
+    if (name_max <= 0 || name_max > 4096) name_max = 255;
+    const size_t tag = std::strlen(kTempTag) + 16;
+    if (1 + name.size() + tag <= size_t(name_max)) return "." + name + kTempTag;
+    char hash[18];
+    std::snprintf(hash, sizeof hash, "~%016llx",
+                  static_cast<unsigned long long>(
+                      fnv1a(reinterpret_cast<const unsigned char*>(name.data()), name.size())));
+    const size_t keep = size_t(std::max<long>(0, name_max - long(1 + 17 + tag)));
+    return "." + name.substr(0, std::min(keep, name.size())) + hash + kTempTag;
+}
+
 // Removes the temporaries of `name` in `dir` that no save holds locked: what a killed
 // writer left behind. Best effort: a temporary that cannot be examined stays.
 inline void remove_stale_temporaries(const std::string& dir, const std::string& name) {
-    const std::string prefix = "." + name + kTempTag;
+    const std::string prefix = temp_prefix(dir, name);
     DIR* d = ::opendir(dir.c_str());
     if (!d) return;
     std::vector<std::string> candidates;
@@ -209,25 +248,39 @@ inline void remove_stale_temporaries(const std::string& dir, const std::string& 
     }
 }
 
-[[noreturn]] inline void write_failed(const std::string& path, int err) {
-    throw std::runtime_error("cannot write " + path + ": " + std::strerror(err));
+[[noreturn]] inline void write_failed(const std::string& path, int err) { throw FileError("cannot write", path, err); }
+
+// The file a save to `path` replaces: `path` itself, or, when `path` is a symbolic link
+// (or a chain of them), the file it finally points to, so that the link stays a link
+// and the file it names gets the model. A link to nothing is refused (ENOENT): it would
+// otherwise create a file at a place the caller never named.
+inline std::string save_target(const std::string& path) {
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) return path;
+    char* resolved = ::realpath(path.c_str(), nullptr);
+    if (!resolved) throw FileError("cannot write through the symbolic link", path, errno);
+    std::string target(resolved);
+    std::free(resolved);
+    return target;
 }
 
 // Writes `bytes` to `path` through a locked temporary beside it (see the file header).
-inline void replace_file(const std::string& path, const std::vector<unsigned char>& bytes) {
+inline void replace_file(const std::string& given, const std::vector<unsigned char>& bytes) {
+    const std::string path = save_target(given);
     const auto [dir, name] = split_path(path);
-    if (name.empty() || name == "." || name == "..") write_failed(path, EISDIR);
+    if (name.empty() || name == "." || name == "..") write_failed(given, EISDIR);
     remove_stale_temporaries(dir, name);
 
+    const std::string prefix = dir + "/" + temp_prefix(dir, name);
     std::string tmp;
     Fd fd;
     for (int attempt = 0;; ++attempt) {
-        tmp = dir + "/." + name + kTempTag + random_tag();
+        tmp = prefix + random_tag();
         // 0666 less the umask, as for any new file; O_EXCL: never someone else's file
         fd.reset(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666));
         if (fd.get() < 0) {
             if (errno == EEXIST && attempt < 16) continue;
-            write_failed(path, errno);
+            write_failed(given, errno);
         }
         struct stat opened, named;
         // locked, and still ours under that name (a stale-file sweep could have taken it
@@ -235,11 +288,11 @@ inline void replace_file(const std::string& path, const std::vector<unsigned cha
         if (::flock(fd.get(), LOCK_EX) == 0 && ::fstat(fd.get(), &opened) == 0 &&
             ::lstat(tmp.c_str(), &named) == 0 && opened.st_dev == named.st_dev && opened.st_ino == named.st_ino)
             break;
-        if (attempt >= 16) write_failed(path, EAGAIN);
+        if (attempt >= 16) write_failed(given, EAGAIN);
     }
     auto fail = [&](int err) {
         ::unlink(tmp.c_str());
-        write_failed(path, err);
+        write_failed(given, err);
     };
     struct stat existing;
     if (::stat(path.c_str(), &existing) == 0 && S_ISREG(existing.st_mode)) {
@@ -256,12 +309,15 @@ inline void replace_file(const std::string& path, const std::vector<unsigned cha
         done += size_t(k);
     }
     if (::fsync(fd.get()) != 0) fail(errno);
-    if (::close(fd.release()) != 0) fail(errno);
+    // renamed while still open and locked: until the rename the temporary is a save in
+    // progress, which another save's sweep of stale temporaries leaves alone
     if (std::rename(tmp.c_str(), path.c_str()) != 0) fail(errno);
+    // after fsync nothing is left to flush; a close error now would not mean lost data
+    (void)::close(fd.release());
     // the rename itself is durable only once the directory is
     Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (dir_fd.get() >= 0 && ::fsync(dir_fd.get()) != 0 && errno != EINVAL && errno != EROFS)
-        throw std::runtime_error("wrote " + path + " but cannot sync its directory: " + std::strerror(errno));
+        throw FileError("wrote the model but cannot sync the directory of", given, errno);
 }
 }  // namespace file_detail
 
@@ -283,6 +339,13 @@ template <class T>
 void write_model_file(const std::string& path, const Network<T>& net, const std::string& json) {
     using namespace file_detail;
     if (!little_endian()) throw std::runtime_error("saving is supported on little-endian machines only");
+    // a saved file must load, and loading refuses NaN and infinity
+    int64_t nonfinite = 0;
+    for (int64_t i = 0; i < net.n_params(); ++i) nonfinite += !std::isfinite(net.params()[i]);
+    if (nonfinite)
+        throw std::invalid_argument("cannot save to " + path + ": " + std::to_string(nonfinite) +
+                                    " of the model's parameters are NaN or infinite (a model file must load, and "
+                                    "loading refuses them)");
     const T* scaling = net.scaling();  // one snapshot: a concurrent change cannot split it
     Writer w;
     w.put_bytes(kMagic, 8);
@@ -312,34 +375,45 @@ inline ModelFile read_model_file(const std::string& path) {
     if (!little_endian()) throw std::runtime_error("loading is supported on little-endian machines only");
     // O_NONBLOCK: opening a FIFO must not wait for a writer; only regular files are read
     Fd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
-    if (fd.get() < 0) throw ModelFileError("cannot open " + path + ": " + std::strerror(errno));
+    if (fd.get() < 0) throw FileError("cannot open the model file", path, errno);
     struct stat st;
-    if (::fstat(fd.get(), &st) != 0) throw ModelFileError("cannot examine " + path + ": " + std::strerror(errno));
+    if (::fstat(fd.get(), &st) != 0) throw FileError("cannot examine the model file", path, errno);
     if (!S_ISREG(st.st_mode))
-        throw ModelFileError(path + " is not a regular file (a directory, device, pipe or socket)");
+        throw ModelFileError("it is not a regular file (a directory, device, pipe or socket)");
     const int64_t size = int64_t(st.st_size);
 
     ModelFile m;
     std::vector<unsigned char>& bytes = m.bytes;
     bytes.resize(size_t(std::min<int64_t>(size, kHeaderBytes)));
     const bool whole_header = read_exactly(fd.get(), bytes.data(), int64_t(bytes.size()));
-    if (bytes.size() < 8 || std::memcmp(bytes.data(), kMagic, 8) != 0) throw ModelFileError("not an nnfast model file");
-    if (!whole_header || size < kHeaderBytes + 8) throw ModelFileError("the file is truncated (no complete header)");
+    if (bytes.size() < 8 || std::memcmp(bytes.data(), kMagic, 8) != 0)
+        throw ModelFileError("not an nnfast model file (field 'header.magic' is not NNFAST)");
+    if (!whole_header || size < kHeaderBytes + 8)
+        throw ModelFileError("the file is truncated (no complete header: " + std::to_string(size) + " bytes)");
 
     const auto version = read_at<uint32_t>(bytes, 8);
-    if (version != kVersion) throw ModelFileError("unsupported model file version " + std::to_string(version));
+    if (version != kVersion) throw ModelFileError("field 'header.version' is " + std::to_string(version) +
+                                                   ": unsupported model file version (this nnfast reads " +
+                                                   std::to_string(kVersion) + ")");
     const auto scalar_bytes = read_at<uint32_t>(bytes, 12);
     if (scalar_bytes != 4 && scalar_bytes != 8)
-        throw ModelFileError("bad scalar size " + std::to_string(scalar_bytes) + " (4 or 8 expected)");
+        throw ModelFileError("field 'header.scalar_bytes' is " + std::to_string(scalar_bytes) +
+                             ": bad scalar size (4 or 8 expected)");
     m.scalar_bytes = int(scalar_bytes);
     const auto n_layers = read_at<uint32_t>(bytes, 16);
     const auto flags = read_at<uint32_t>(bytes, 20);
     const auto json_bytes = read_at<uint64_t>(bytes, 24);
     const auto inputs = read_at<uint64_t>(bytes, 32);
-    if (n_layers == 0 || n_layers > kMaxLayers) throw ModelFileError("bad layer count " + std::to_string(n_layers));
-    if (inputs == 0 || inputs > uint64_t(kMaxWidth)) throw ModelFileError("bad input count");
-    if (flags & ~kStandardized) throw ModelFileError("unknown flags");
-    if (json_bytes > uint64_t(size)) throw ModelFileError("the file is truncated (the JSON is longer than the file)");
+    if (n_layers == 0 || n_layers > kMaxLayers)
+        throw ModelFileError("field 'header.layers' is " + std::to_string(n_layers) + ": bad layer count (1 to " +
+                             std::to_string(kMaxLayers) + ")");
+    if (inputs == 0 || inputs > uint64_t(kMaxWidth))
+        throw ModelFileError("field 'header.inputs' is " + std::to_string(inputs) + ": bad input count (1 to 2^31)");
+    if (flags & ~kStandardized)
+        throw ModelFileError("field 'header.flags' has unknown flags (" + std::to_string(flags) + ")");
+    if (json_bytes > uint64_t(size))
+        throw ModelFileError("the file is truncated (field 'header.json_bytes' is " + std::to_string(json_bytes) +
+                             ", more than the file's " + std::to_string(size) + " bytes)");
     m.inputs = int64_t(inputs);
 
     // the layer table, then the exact size everything declares
@@ -351,23 +425,29 @@ inline ModelFile read_model_file(const std::string& path) {
     int64_t n_params = 0, fan_in = int64_t(inputs);
     for (uint32_t l = 0; l < n_layers; ++l) {
         const int64_t at = kHeaderBytes + kLayerBytes * int64_t(l);
-        const std::string which = "layer " + std::to_string(l + 1);
+        const std::string which = "layer_table[" + std::to_string(l) + "]";
         LayerSpec layer;
         const auto units = read_at<uint64_t>(bytes, at);
         const auto activation = read_at<int32_t>(bytes, at + 8);
         const auto reserved = read_at<int32_t>(bytes, at + 12);
         layer.alpha = read_at<double>(bytes, at + 16);
         layer.input_dropout = read_at<double>(bytes, at + 24);
-        if (units == 0 || units > uint64_t(kMaxWidth)) throw ModelFileError("bad layer width in " + which);
+        if (units == 0 || units > uint64_t(kMaxWidth))
+            throw ModelFileError("field '" + which + ".units' is " + std::to_string(units) +
+                                 ": bad layer width (1 to 2^31)");
         if (activation < 0 || activation > int32_t(Activation::softmax))
-            throw ModelFileError("bad activation in " + which);
+            throw ModelFileError("field '" + which + ".activation' is " + std::to_string(activation) +
+                                 ": bad activation");
         if (Activation(activation) == Activation::softmax && l + 1 != n_layers)
-            throw ModelFileError("bad activation in " + which + " (softmax is for the output layer only)");
-        if (reserved != 0) throw ModelFileError("bad reserved field in " + which + " (must be zero)");
+            throw ModelFileError("field '" + which +
+                                 ".activation' is softmax: bad activation (softmax is for the output layer only)");
+        if (reserved != 0) throw ModelFileError("field '" + which + ".reserved' must be zero");
         if (!(std::isfinite(layer.alpha) && layer.alpha >= 0.0))
-            throw ModelFileError("bad activation alpha in " + which + " (must be finite and non-negative)");
+            throw ModelFileError("field '" + which + ".alpha' is " + std::to_string(layer.alpha) +
+                                 ": bad activation alpha (must be finite and non-negative)");
         if (!(layer.input_dropout >= 0.0 && layer.input_dropout < 1.0))
-            throw ModelFileError("bad dropout in " + which + " (must be in [0, 1))");
+            throw ModelFileError("field '" + which + ".input_dropout' is " + std::to_string(layer.input_dropout) +
+                                 ": bad dropout (must be in [0, 1))");
         layer.units = int64_t(units);
         layer.activation = Activation(activation);
         // both factors below 2^31 and at most 4096 layers: below 2^75 at worst, so checked
@@ -390,6 +470,10 @@ inline ModelFile read_model_file(const std::string& path) {
         throw ModelFileError("the file has trailing bytes (" + std::to_string(size) + " bytes; its header declares " +
                              std::to_string(expected) + ")");
 
+    // the file's bytes, then the network's parameters copied out of them: both must fit in
+    // what the process can still have (a sparse file may declare any size: it is not read blindly)
+    require_allocatable(checked_add(size, checked_mul(n_params, sb, "the parameters"), "loading the model"),
+                        "loading " + path + " (its " + std::to_string(size >> 20) + " MiB and the network)");
     try {
         bytes.resize(size_t(size));
     } catch (const std::bad_alloc&) {
@@ -402,12 +486,12 @@ inline ModelFile read_model_file(const std::string& path) {
 
     m.json.assign(reinterpret_cast<const char*>(bytes.data() + table_end), size_t(json_bytes));
     for (int64_t k = json_end; k < params_offset; ++k)
-        if (bytes[size_t(k)] != 0) throw ModelFileError("bad padding after the JSON (must be zero)");
+        if (bytes[size_t(k)] != 0) throw ModelFileError("field 'padding' after the JSON must be zero bytes");
     m.params_offset = params_offset;
     m.n_params = n_params;
     const bool finite = sb == 4 ? all_finite<float>(bytes.data() + params_offset, n_params)
                                 : all_finite<double>(bytes.data() + params_offset, n_params);
-    if (!finite) throw ModelFileError("the parameters hold NaN or infinite values");
+    if (!finite) throw ModelFileError("field 'parameters' holds NaN or infinite values");
     if (flags & kStandardized) {
         m.mean_offset = params_offset + n_params * sb;
         m.std_offset = m.mean_offset + int64_t(inputs) * sb;

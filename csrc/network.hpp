@@ -32,10 +32,13 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <numeric>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <pthread.h>
 
 #include "activations.hpp"
 #include "arena.hpp"
@@ -55,6 +58,47 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+// Set when the process is about to exit (the Python interpreter's atexit hook): every
+// training epoch that runs stops after its current batch, so that a thread training
+// in the background returns instead of being torn down inside the core. Never cleared.
+inline std::atomic<bool>& stop_requested() {
+    static std::atomic<bool> flag{false};
+    return flag;
+}
+
+namespace busy_detail {
+// Every network's busy flag, so that a forked child can clear the flags of changes that
+// ran in its parent's other threads: those threads do not exist in the child, and their
+// flags would say "busy" forever. Leaked on purpose: usable until the process ends.
+struct Registry {
+    std::mutex mutex;
+    std::vector<std::atomic<const char*>*> flags;
+};
+inline Registry& registry() {
+    static Registry* r = new Registry;
+    return *r;
+}
+// pthread_atfork: the registry is locked across fork() so the child inherits it whole;
+// the forking thread (the child's only one) unlocks it on both sides.
+inline void before_fork() { registry().mutex.lock(); }
+inline void after_fork_in_parent() { registry().mutex.unlock(); }
+inline void after_fork_in_child() {
+    for (auto* flag : registry().flags) flag->store(nullptr, std::memory_order_relaxed);
+    registry().mutex.unlock();
+}
+inline void track(std::atomic<const char*>* flag) {
+    static const bool registered = pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child) == 0;
+    (void)registered;
+    std::lock_guard<std::mutex> lock(registry().mutex);
+    registry().flags.push_back(flag);
+}
+inline void untrack(std::atomic<const char*>* flag) {
+    std::lock_guard<std::mutex> lock(registry().mutex);
+    auto& flags = registry().flags;
+    flags.erase(std::remove(flags.begin(), flags.end(), flag), flags.end());
+}
+}  // namespace busy_detail
+
 struct LayerSpec {
     int64_t units = 0;
     Activation activation = Activation::identity;
@@ -69,6 +113,8 @@ struct EpochResult {
     bool finite = true;          // false: a batch cost was NaN or infinite; the epoch stopped before its update
     double first_cost = std::nan("");  // the first batch's cost (mean loss + penalty) at the parameters the
                                        // epoch started from: what measures them; NaN when not finite
+    bool stopped = false;        // true: the epoch stopped early because the process is exiting (stop_requested)
+    int64_t skipped = 0;         // batches whose sample weights were all zero: no step was taken
 };
 
 // z (O) = x (I) W (I,O) for one row, four rows of W at a time: for small layers the
@@ -144,7 +190,9 @@ public:
         macs_per_row_ = n_weights;  // one multiply-add per weight and row
         params_ = param_arena_.carve(std::array<int64_t, 1>{n_params_})[0];
         count_bytes();
+        busy_detail::track(&changing_);
     }
+    ~Network() { busy_detail::untrack(&changing_); }
     // the buffers point into the network's own arena
     Network(const Network&) = delete;
     Network& operator=(const Network&) = delete;
@@ -275,9 +323,13 @@ public:
             n = n_rows;
         }
         if (n <= 0 || batch <= 0) throw std::invalid_argument("training needs rows and a positive batch size");
-        ensure_training_state();
         batch = std::min(batch, n);
-        const int wanted = threads_for(batch);
+        const int wanted = threads_for(batch);  // read once: the pool runs exactly the threads reserved for
+        // everything this call may allocate is checked against the memory the process can still
+        // have before any of it is: a call that cannot have it leaves the network as it was
+        require_allocatable(checked_add(training_state_growth(), workspace_growth(batch, wanted), "training's buffers"),
+                            "training (gradient, optimizer state and batch workspaces)");
+        ensure_training_state();
         reserve(batch, wanted);  // each thread can take the whole batch: the pool may be busy and run one
         if (int64_t(order_.size()) != n) order_.resize(n);
         if (rows)
@@ -292,7 +344,7 @@ public:
         last_threads_ = ThreadPool::instance().run(wanted, [&](const Region& region) {
             train_part(region, X, Y, w, n, batch, loss, metric, first_step, result);
         });
-        steps_ = first_step + result.batches;
+        steps_ = first_step + result.batches - result.skipped;
         count_bytes();
         result.sums.reset(outputs());
         result.sums.set_shift(Y + order_[0] * outputs());  // the shift every thread's sums used
@@ -310,8 +362,10 @@ public:
                                  double lr_last, int64_t steps, Loss loss, double stop_factor, double beta) {
         const Change change(*this, "lr_sweep");
         if (n <= 0 || batch <= 0 || steps < 2) throw std::invalid_argument("the sweep needs rows, a batch and 2+ steps");
-        ensure_training_state();
         batch = std::min(batch, n);
+        require_allocatable(checked_add(training_state_growth(), workspace_growth(batch, 1), "the sweep's buffers"),
+                            "the learning-rate sweep (gradient, optimizer state and a batch workspace)");
+        ensure_training_state();
         reserve(batch, 1);
         Workspace& ws = ws_[0];
         order_.resize(n);
@@ -322,13 +376,21 @@ public:
         double average = 0.0, lowest = INFINITY, correction = 1.0;
         int64_t start = n;  // forces a shuffle before the first batch
         const double ratio = std::log(lr_last / lr_first) / double(steps - 1);
-        for (int64_t k = 0; k < steps; ++k) {
+        for (int64_t k = 0, weightless = 0; k < steps; ++k) {
             if (start + batch > n) {
                 for (int64_t i = n - 1; i > 0; --i) std::swap(order_[i], order_[rng_.below(uint64_t(i) + 1)]);
                 start = 0;
             }
             opt_.lr = lr_first * std::exp(ratio * double(k));
             const double weight = batch_weight(w, order_.data() + start, batch);
+            if (!(weight > 0.0)) {  // a batch that weighs nothing has no mean cost: no step, the rate waits
+                if (++weightless > n / batch + 1)
+                    throw std::invalid_argument("the sample weights are all zero: the sweep has no cost to measure");
+                start += batch;
+                --k;
+                continue;
+            }
+            weightless = 0;
             const double data_cost = part_gradient(ws, grads_, X, Y, w, order_.data() + start, batch, loss, weight,
                                                    true, ws.rng);
             start += batch;
@@ -353,11 +415,14 @@ public:
     double cost_and_gradient(const T* X, const T* Y, const T* w, int64_t n, Loss loss, int64_t dropout_seed) {
         const Change change(*this, "cost_and_gradient");
         if (n <= 0) throw std::invalid_argument("no rows");
-        ensure_training_state();
-        reserve(n, 1);
         std::vector<int64_t> rows(n);
         std::iota(rows.begin(), rows.end(), int64_t(0));
         const double weight = batch_weight(w, rows.data(), n);
+        if (!(weight > 0.0)) throw std::invalid_argument("the sample weights sum to zero: the cost is 0/0");
+        require_allocatable(checked_add(training_state_growth(), workspace_growth(n, 1), "the gradient's buffers"),
+                            "the gradient (its buffer, optimizer state and a workspace for every row)");
+        ensure_training_state();
+        reserve(n, 1);
         Rng masks(uint64_t(std::max<int64_t>(dropout_seed, 0)));
         const double cost = part_gradient(ws_[0], grads_, X, Y, w, rows.data(), n, loss, weight,
                                           dropout_seed >= 0, masks);
@@ -373,7 +438,7 @@ public:
     int64_t predict(const T* X, int64_t n, T* out) const {
         const int64_t O = outputs();
         std::atomic<int64_t> nonfinite{0};
-        over_chunks(n, [&](InferenceBuffers& buf, int, int64_t start, int64_t B) {
+        over_chunks(threads_for(n), n, [&](InferenceBuffers& buf, int, int64_t start, int64_t B) {
             T* a = out + start * O;
             forward_infer(X + start * inputs_, B, buf, nullptr, a);
             int64_t bad = 0;
@@ -390,7 +455,7 @@ public:
     int64_t predict_classes(const T* X, int64_t n, int64_t* classes, bool threshold) const {
         const int64_t O = outputs();
         std::atomic<int64_t> nonfinite{0};
-        over_chunks(n, [&](InferenceBuffers& buf, int, int64_t start, int64_t B) {
+        over_chunks(threads_for(n), n, [&](InferenceBuffers& buf, int, int64_t start, int64_t B) {
             forward_infer(X + start * inputs_, B, buf, nullptr, buf.out);
             int64_t bad = 0;
             for (int64_t i = 0; i < B; ++i) {
@@ -412,12 +477,15 @@ public:
     // number of rows whose output or logits are NaN or infinite.
     MetricSums evaluate(const T* X, const T* Y, const T* w, int64_t n, Loss loss, Metric metric) const {
         const int64_t O = outputs();
-        std::vector<MetricSums> parts(size_t(threads_for(n)));
+        // the thread count is read once: set_num_threads in another thread meanwhile must not
+        // run more threads than there are parts (it did: a heap overflow)
+        const int threads = threads_for(n);
+        std::vector<MetricSums> parts(static_cast<size_t>(threads));
         for (auto& part : parts) {
             part.reset(O);
             part.set_shift(Y);  // R^2's moments are kept relative to the first row's targets
         }
-        const int used = over_chunks(n, [&](InferenceBuffers& buf, int thread, int64_t start, int64_t B) {
+        const int used = over_chunks(threads, n, [&](InferenceBuffers& buf, int thread, int64_t start, int64_t B) {
             const T* ws = w ? w + start : nullptr;
             forward_infer(X + start * inputs_, B, buf, buf.z, buf.out);
             parts[thread].loss += loss_forward_backward(loss, layers_.back().activation, T(layers_.back().alpha),
@@ -517,11 +585,12 @@ private:
     };
 
     // body(buf, thread, start, B) for every chunk of kChunk rows of X (n rows), the
-    // chunks dealt round-robin to the threads worth using; returns how many ran.
+    // chunks dealt round-robin to at most `threads` threads (the caller's one reading of
+    // threads_for, so that what it sized per thread matches); returns how many ran.
     template <class Body>
-    int over_chunks(int64_t n, Body&& body) const {
+    int over_chunks(int threads, int64_t n, Body&& body) const {
         const T* scaling_snapshot = scaling();
-        return ThreadPool::instance().run(threads_for(n), [&](const Region& region) {
+        return ThreadPool::instance().run(threads, [&](const Region& region) {
             InferenceBuffers buf(*this, std::min(n, kChunk), scaling_snapshot);
             for (int64_t start = region.thread * kChunk; start < n; start += region.threads * kChunk)
                 body(buf, region.thread, start, std::min(kChunk, n - start));
@@ -529,6 +598,35 @@ private:
     }
 
     uint64_t stream_seed(size_t t) const { return seed_ ^ 0x64726F706F7574ull ^ (uint64_t(t) * 0x9E3779B97F4A7C15ull); }
+
+    // Bytes ensure_training_state() would allocate (0 once it has).
+    int64_t training_state_growth() const {
+        return has_training_state() ? 0 : checked_mul(checked_mul(n_params_, 3, "the training state"),
+                                                      int64_t(sizeof(T)), "the training state");
+    }
+
+    // Bytes reserve(rows, threads) would allocate: the workspaces that must grow, each to
+    // its new size (an estimate from above: the arenas' padding included).
+    int64_t workspace_growth(int64_t rows, int threads) const {
+        const int64_t have = ws_.empty() ? 0 : ws_[0].capacity;
+        if (int(ws_.size()) >= threads && have >= rows) return 0;
+        rows = std::max(rows, have);
+        const char* what = "a training workspace (batch size x layer width)";
+        int64_t widest = inputs_, per_row = checked_add(inputs_, 2 * outputs() + 1, what);
+        for (const auto& layer : layers_) {
+            widest = std::max(widest, layer.units);
+            per_row = checked_add(per_row, layer.units, what);
+        }
+        per_row = checked_add(per_row, 2 * widest, what);
+        const int64_t scalars = checked_add(checked_mul(rows, per_row, what), int64_t(layers_.size() + 9) * 4096, what);
+        int64_t total = 0;
+        for (int t = 0; t < std::max(threads, int(ws_.size())); ++t) {
+            if (t < int(ws_.size()) && ws_[size_t(t)].capacity >= rows) continue;
+            const int64_t mine = t > 0 ? checked_add(scalars, n_params_, what) : scalars;
+            total = checked_add(total, checked_mul(mine, int64_t(sizeof(T)), what), what);
+        }
+        return total;
+    }
 
     // Workspaces for `threads` threads of up to `rows` rows each; grows, never shrinks.
     void reserve(int64_t rows, int threads) {
@@ -601,12 +699,20 @@ private:
         ws.sums.set_shift(Y + order_[0] * outputs());  // one shift for every thread's R^2 moments
         T* grads = t == 0 ? grads_ : ws.grads;
         const bool clipping = opt_.clip_norm > 0.0;
-        for (int64_t b = 0, start = 0; start < n; ++b, start += batch) {
+        int64_t taken = 0;  // steps taken (every thread counts the same)
+        for (int64_t start = 0; start < n; start += batch) {
             const int64_t B = std::min(batch, n - start);
             const auto [lo, hi] = share(B, t, threads);
             const int64_t* rows = order_.data() + start + lo;
             const double weight = batch_weight(w, order_.data() + start, B);
-            const int64_t step = first_step + b + 1;
+            if (!(weight > 0.0)) {  // every row weighs zero: no mean cost, no gradient, no step (it was 0/0)
+                if (t == 0) {
+                    ++result.skipped;
+                    ++result.batches;
+                }
+                continue;
+            }
+            const int64_t step = first_step + taken + 1;
             double penalty = 0.0;  // of this thread's slices; published in ws.penalty at the end
             double batch_loss = 0.0;  // sum_i w_i l_i over the batch, once every thread has its part
             bool finite = true;
@@ -653,13 +759,21 @@ private:
                 accumulate_metric(ws.sums, metric, ws.acts.back(), ws.yb, w ? ws.wb : nullptr, hi - lo, outputs());
             // read by thread 0 after the barrier; rewritten only after the next batch's first barrier
             ws.penalty = penalty;
+            // whether to stop here: read by thread 0 alone, so that every thread agrees (they
+            // read it after the barrier; thread 0 writes it again only after the next one)
+            if (t == 0) stopping_ = stop_requested().load(std::memory_order_relaxed);
             region.sync();  // the parameters are updated everywhere
             if (t == 0) {
                 double total = 0.0;
                 for (int s = 0; s < threads; ++s) total += ws_[s].penalty;
-                if (b == 0) result.first_cost = batch_loss / weight + total;
+                if (taken == 0) result.first_cost = batch_loss / weight + total;
                 result.penalty += total * weight;
                 ++result.batches;
+            }
+            ++taken;
+            if (stopping_) {
+                if (t == 0) result.stopped = true;
+                break;
             }
         }
     }
@@ -853,6 +967,7 @@ private:
     std::vector<int64_t> order_;  // the epoch's row order
     int64_t workspace_allocations_ = 0;
     int last_threads_ = 1;
+    bool stopping_ = false;  // an epoch's threads' shared reading of stop_requested()
 };
 
 }  // namespace nnfast

@@ -16,8 +16,9 @@ from ._blas import preload as _preload_blas
 _preload_blas()
 
 from . import _core  # noqa: E402
-from . import data, losses, optimizers, schedules  # noqa: E402
-from .callbacks import Callback, DivergenceWarning, EarlyStopping, History, ProgressBar  # noqa: E402
+from . import data, diagnosis, losses, optimizers, schedules  # noqa: E402
+from .callbacks import (Callback, DivergenceWarning, EarlyStopping, History, LearningRateWarning,  # noqa: E402
+                        ProgressBar)
 from ._targets import AutoTaskWarning, LabelColumnWarning, TargetWarning  # noqa: E402
 from .hyperparams import Hyperparameters  # noqa: E402
 from .io import load, save  # noqa: E402
@@ -35,9 +36,10 @@ _threadpoolctl.install()
 __all__ = [
     "Hyperparameters", "train", "Sequential", "Dense", "Dropout", "load", "save",
     "SGD", "Adagrad", "RMSProp", "Adam", "AdamW",
-    "History", "Callback", "EarlyStopping", "ProgressBar", "DivergenceWarning", "ModelBusyError",
+    "History", "Callback", "EarlyStopping", "ProgressBar", "DivergenceWarning", "LearningRateWarning",
+    "ModelBusyError",
     "TargetWarning", "LabelColumnWarning", "AutoTaskWarning",
-    "data", "losses", "optimizers", "schedules",
+    "data", "diagnosis", "losses", "optimizers", "schedules", "get_include",
     "set_num_threads", "get_num_threads", "usable_cpus", "blas_info",
 ]
 
@@ -79,3 +81,24 @@ def get_num_threads() -> int:
 def blas_info() -> str:
     """Which BLAS nnfast is linked to, its build configuration and the CPU kernel it chose."""
     return _core.blas_info()
+
+
+def get_include() -> str:
+    """The directory of nnfast's header-only C++ core, for programs that read model files.
+
+    ``#include "model_file.hpp"`` there gives ``nnfast::read_model_file`` and
+    ``nnfast::network_from_file`` (see examples/predict.cpp and examples/CMakeLists.txt);
+    the program also needs a CBLAS, e.g. scipy_openblas32's (``get_include_dir()``,
+    ``get_lib_dir()``, ``get_library()``). An installed nnfast ships the headers as
+    ``nnfast/include/``; an editable install or a checkout built in place gives its ``csrc/``.
+
+    Raises FileNotFoundError when neither holds the headers (a broken install).
+    """
+    import os
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    for directory in (os.path.join(here, "include"), os.path.join(os.path.dirname(here), "csrc")):
+        if os.path.isfile(os.path.join(directory, "model_file.hpp")):
+            return directory
+    raise FileNotFoundError(f"nnfast's C++ headers are missing: neither {here}/include nor a checkout's csrc/ holds "
+                            f"model_file.hpp; reinstall nnfast")

@@ -32,3 +32,41 @@ def check_settings_for_dtype(dtype: str, optimizer: Optimizer, l1: float = 0.0, 
     for name, value in (("l1", l1), ("l2", l2), ("clip_norm", clip_norm or 0.0),
                         ("min_lr", getattr(schedule, "min_lr", 0.0))):
         check_for_dtype(value, name, DTYPES[dtype])
+
+
+def lr_problem(lr: float, dtype: str) -> Optional[str]:
+    """What is wrong with learning rate ``lr`` in ``dtype`` (0, subnormal or infinite there), or None."""
+    try:
+        check_for_dtype(lr, "lr", DTYPES[dtype])
+    except ValueError as exc:
+        return str(exc).split(";")[0].replace("lr=", "", 1)
+    return f"{lr!r} is 0" if lr == 0 else None
+
+
+def check_schedule_for_dtype(dtype: str, schedule: Schedule, base_lr: float, first_epoch: int, epochs: int) -> None:
+    """Refuse a schedule whose learning rate, in one of the epochs ``first_epoch`` to
+    ``first_epoch + epochs - 1``, is 0, subnormal or infinite in ``dtype``: training would
+    silently stop moving (``Exponential(gamma=1e-3)`` reaches 0 in float32 by epoch 15, a
+    cosine schedule with ``min_lr=0`` is 0 once its period is over). Schedules that follow
+    the history (plateau) are checked epoch by epoch as training runs instead.
+
+    Raises
+    ------
+    ValueError
+        Naming the schedule, the first such epoch and its learning rate.
+    """
+    from .callbacks import History
+    from .schedules import ReduceOnPlateau
+
+    if isinstance(schedule, ReduceOnPlateau):
+        return
+    probe = History("loss", first_epoch + epochs, False)  # what cosine reads: the run's length
+    probe.max_epochs = epochs
+    for epoch in range(first_epoch, first_epoch + epochs):
+        lr = schedule.lr(epoch, base_lr, probe)
+        problem = lr_problem(lr, dtype)
+        if problem is not None:
+            raise ValueError(f"schedule {schedule!r} gives epoch {epoch - first_epoch + 1} of this fit the learning "
+                             f"rate {problem}: the weights would not move. Fit fewer epochs, or change the "
+                             f"schedule (its min_lr, gamma or period)" +
+                             (" or use dtype float64" if dtype == "float32" else ""))

@@ -221,6 +221,26 @@ def _labels(y: Any, name: str = "y") -> np.ndarray:
     return arr
 
 
+def classes_array(classes: Any, name: str = "classes") -> np.ndarray:
+    """Every class label of a classification, given apart from y (scikit-learn's
+    ``partial_fit(..., classes=)``): 1-D, sorted, each label once, at least two.
+
+    Raises
+    ------
+    ValueError
+        For labels that are not 1-D, missing, named twice, or fewer than two.
+    TypeError
+        For labels that are not mutually comparable.
+    """
+    labels = _labels(classes, name)
+    unique = Targets._unique(labels)
+    if len(unique) != len(labels):
+        raise ValueError(f"{name} names a label twice: {classes!r}")
+    if len(unique) < 2:
+        raise ValueError(f"{name} must name at least two classes, got {unique.tolist()}")
+    return unique
+
+
 def looks_like_labels(y: Any) -> bool:
     """Whether y, left to "auto", means classes: 1-D integer, boolean, string or object
     labels (a pandas categorical whatever its categories), or a 2-D one-hot array.
@@ -283,7 +303,8 @@ class Targets:
             else:
                 self.kind, self.classes_ = "categorical", self._unique(_labels(y))
                 if len(self.classes_) < 2:
-                    raise ValueError(f"classification needs at least two classes; y has only {self.classes_.tolist()}")
+                    raise ValueError(f"classification needs at least two classes; y has only one class, "
+                                     f"{self.classes_.tolist()}")
             self.n_outputs = len(self.classes_)
         elif self.loss == "binary_cross_entropy":
             if arr.ndim == 2:

@@ -34,13 +34,14 @@ def matrix_shape(name: str, n_features: int | None):
     """A shape check for :func:`check_real`: 2-D, at least one row and column, ``n_features`` wide."""
     def check(shape: tuple) -> None:
         if len(shape) != 2:
-            hint = (" (use X.reshape(-1, 1) for one feature or X.reshape(1, -1) for one sample)"
+            hint = (" (Reshape your data: X.reshape(-1, 1) for one feature or X.reshape(1, -1) for one sample)"
                     if len(shape) == 1 else "")
             raise ValueError(f"{name} must be 2-D (samples, features); got {len(shape)}-D with shape {shape}{hint}")
         if shape[0] == 0:
             raise ValueError(f"{name} has no samples")
         if shape[1] == 0:
-            raise ValueError(f"{name} has no features")
+            # the second half in scikit-learn's words, which its estimator checks look for
+            raise ValueError(f"{name} has no features: 0 feature(s) (shape={shape}) while a minimum of 1 is required.")
         if n_features is not None and shape[1] != n_features:
             raise ValueError(f"{name} has {shape[1]} features but the model expects {n_features}")
     return check
@@ -119,6 +120,13 @@ def check_sample_weight(w: Any, n: int, dtype: np.dtype, name: str = "sample_wei
         first = int(np.argmax(negative))
         raise ValueError(f"{name} must be non-negative; {int(np.count_nonzero(negative))} of {n} weights are "
                          f"negative (the first at position {first}: {arr[first]:g})")
+    tiny = np.finfo(arr.dtype).tiny
+    small = (arr > 0) & (arr < tiny)
+    if small.any():  # a batch of them weighs so little that 1 / its weight overflows: a NaN step
+        first = int(np.argmax(small))
+        raise ValueError(f"{name} has {int(np.count_nonzero(small))} positive weights below {tiny:.3g}, the smallest "
+                         f"normal {arr.dtype.name} (the first at position {first}: {arr[first]:g}); scale the "
+                         f"weights up or set them to 0")
     with np.errstate(over="ignore"):
         total = arr.sum(dtype=np.float64)
     if not total > 0:

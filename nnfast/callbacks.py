@@ -5,13 +5,17 @@ from __future__ import annotations
 import math
 import sys
 import time
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 import numpy as np
 
 from ._validation import check_float, check_int
 
-__all__ = ["History", "Callback", "EarlyStopping", "ProgressBar", "DivergenceWarning", "STOP_REASONS"]
+if TYPE_CHECKING:  # pragma: no cover
+    from .diagnosis import Finding
+
+__all__ = ["History", "Callback", "EarlyStopping", "ProgressBar", "DivergenceWarning", "LearningRateWarning",
+           "STOP_REASONS"]
 
 #: why training stopped
 STOP_REASONS = {
@@ -20,7 +24,15 @@ STOP_REASONS = {
     "diverged": "the cost, parameters or outputs became non-finite, or the cost exploded; weights whose cost "
                 "was measured finite were restored",
     "callback": "a callback asked to stop",
+    "lr_underflow": "the schedule's learning rate became 0 or subnormal in the model's dtype (a LearningRateWarning "
+                    "said so): the weights would no longer move",
+    "interpreter_exit": "the Python interpreter was exiting: the epoch stopped after its current batch",
 }
+
+
+class LearningRateWarning(RuntimeWarning):
+    """Training stopped because the schedule's learning rate became 0 or subnormal in the
+    model's dtype (a plateau schedule without ``min_lr``)."""
 
 
 class DivergenceWarning(RuntimeWarning):
@@ -83,6 +95,20 @@ class History:
     @property
     def message(self) -> str:
         return STOP_REASONS.get(self.stop_reason or "", "training has not finished")
+
+    def diagnose(self) -> List["Finding"]:
+        """What the cost curves show and what to do about it: learning, stuck, diverging,
+        oscillating, generalising, overfitting, stopped at the epoch cap while improving.
+
+        Returns
+        -------
+        list of :class:`nnfast.diagnosis.Finding`
+            Each with ``kind``, ``evidence`` (the numbers read from the curves) and
+            ``advice``; the rules and their thresholds are in :func:`nnfast.diagnosis.diagnose`.
+        """
+        from .diagnosis import diagnose
+
+        return diagnose(self)
 
     def to_dict(self) -> Dict[str, Any]:
         """Plain data (JSON-ready): the series plus how the run ended."""

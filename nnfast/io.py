@@ -38,20 +38,38 @@ def _layer_json(layer) -> Dict[str, Any]:
 def save(model, path: "str | os.PathLike") -> None:
     """Write ``model`` to ``path`` atomically (a reader never sees half a file).
 
+    The file is written to a temporary file beside the target (locked until it is renamed
+    over the target; a name too long for the temporary's suffix gets a shortened one),
+    which keeps the replaced file's permission bits. When ``path`` is a symbolic link,
+    the file it points to is replaced and the link stays; a link to nothing is refused.
+
     Raises
     ------
     ValueError
-        If the model has not been built, or its class labels are not JSON values
-        (strings, integers, floats, booleans).
+        If the model has not been built, if a parameter is NaN or infinite (the file
+        would not load; the message names the parameter), or if its class labels are not
+        JSON values (strings, integers, floats, booleans). Each message names the path.
+    OSError
+        When the system refuses (no such directory, no permission, disk full, a dangling
+        symbolic link): the OSError of that errno (FileNotFoundError, PermissionError,
+        ...), one line naming the path.
     """
     if not isinstance(model, Sequential):
         raise TypeError(f"expected an nnfast.Sequential, got {type(model).__name__}")
+    path = os.fspath(path)
+    if not model.built:
+        raise ValueError(f"cannot save an unbuilt model to {path}: build it or fit it first")
     net = model._core_net()
+    for name, values in model.parameters().items():
+        bad = int(values.size - np.count_nonzero(np.isfinite(values)))
+        if bad:
+            raise ValueError(f"cannot save to {path}: parameter {name} holds {bad} NaN or infinite values (a model "
+                             f"file must load, and loading refuses them)")
     targets = model._targets
     if targets is not None and targets.classes_ is not None:
         odd = [c for c in targets.classes_.tolist() if not isinstance(c, _JSON_SCALARS)]
         if odd:
-            raise ValueError(f"class labels of type {type(odd[0]).__name__} cannot be saved; "
+            raise ValueError(f"cannot save to {path}: class labels of type {type(odd[0]).__name__} cannot be saved; "
                              "use strings or numbers as labels")
     config = net.optimizer
     doc = {
@@ -67,7 +85,7 @@ def save(model, path: "str | os.PathLike") -> None:
         "targets": None if targets is None else targets.to_json(),
         "hyperparameters": None if model.hyperparameters is None else model.hyperparameters.to_dict(),
     }
-    net.save(os.fspath(path), json.dumps(doc))
+    net.save(path, json.dumps(doc))
 
 
 def load(path: "str | os.PathLike"):
@@ -82,13 +100,17 @@ def load(path: "str | os.PathLike"):
     ------
     ValueError
         If the file is not an nnfast model, or is damaged, truncated or edited
-        inconsistently; the message names the field.
-    FileNotFoundError
-        If there is no file at ``path``.
+        inconsistently: "PATH is not a readable nnfast model: field 'F' ...", naming the
+        path and the field (or the part of the binary layout) at fault.
+    MemoryError
+        If the file and the network it declares need more memory than the process can
+        still have (MemAvailable, the cgroup's limit, RLIMIT_AS): a sparse file that
+        declares gigabytes is refused before anything is read or allocated.
+    OSError
+        When the file cannot be opened or examined: the OSError of that errno
+        (FileNotFoundError, PermissionError, ...), one line naming the path.
     """
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no model file at {path}")
     try:
         net, raw = _core.load(path)
         return _model_from_document(net, raw)

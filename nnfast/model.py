@@ -18,13 +18,13 @@ from typing import Any, Dict, Iterable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from . import _core
+from . import _core, _lifecycle
 from ._bounds import certify_finite
-from ._settings import DTYPES, check_settings_for_dtype
-from ._targets import Targets, check_class_weight, resolve_task
+from ._settings import DTYPES, check_schedule_for_dtype, check_settings_for_dtype, lr_problem
+from ._targets import CLASSIFICATION_LOSSES, Targets, check_class_weight, classes_array, resolve_task
 from ._validation import (all_finite, c_array, check_bool, check_float, check_for_dtype, check_int, check_matrix,
                           check_matrix_extent, check_name, check_sample_weight, check_split_weights)
-from .callbacks import Callback, DivergenceWarning, History, ProgressBar
+from .callbacks import Callback, DivergenceWarning, History, LearningRateWarning, ProgressBar
 from .data import Standardizer, split_indices
 from .layers import ACTIVATIONS, INIT_NAMES, INITIALIZERS, SCALED_INITIALIZERS, Dense, Dropout, auto_init
 from .losses import LOSSES
@@ -50,17 +50,15 @@ def _copy_config(config):
     return copy
 
 
-def _one_change_at_a_time(what: str, reentrant: bool = False):
-    """Decorator for a method that changes the model: it refuses, with ModelBusyError and
-    before touching anything, to start while another change of the same model runs (the
-    threading contract in DESIGN.md). ``reentrant``: the running change may call it
-    (fit builds an unbuilt model)."""
+def _one_change_at_a_time(what: str):
+    """Decorator for a public method that changes the model: it refuses, with ModelBusyError
+    and before touching anything, to start while another change of the same model runs
+    (the threading contract in DESIGN.md), in another thread or in this one (a callback of
+    ``fit`` calling ``build`` or ``fit``). The change holds the model from its first line
+    to its last, Python parts included; what it calls runs unguarded methods."""
     def decorate(method):
         @functools.wraps(method)
         def guarded(self, *args, **kwargs):
-            holder = self._change_holder
-            if reentrant and holder is not None and holder[0] == threading.get_ident():
-                return method(self, *args, **kwargs)
             if not self._change_lock.acquire(blocking=False):
                 running = self._change_holder
                 where = "in this thread" if running and running[0] == threading.get_ident() else "in another thread"
@@ -68,11 +66,13 @@ def _one_change_at_a_time(what: str, reentrant: bool = False):
                                      f"{where}, and a model takes one change at a time ({what} was refused); "
                                      f"predict, evaluate and save may run alongside")
             self._change_holder = (threading.get_ident(), what)
+            lock = self._change_lock  # the one to release (a fork in a callback may replace it in the child)
             try:
-                return method(self, *args, **kwargs)
+                with _lifecycle.running_change():
+                    return method(self, *args, **kwargs)
             finally:
                 self._change_holder = None
-                self._change_lock.release()
+                lock.release()
         return guarded
     return decorate
 
@@ -170,14 +170,35 @@ class Sequential:
         # the change that runs (fit, build): (thread ident, name), under the lock
         self._change_lock = threading.Lock()
         self._change_holder: Optional[Tuple[int, str]] = None
+        _lifecycle.track(self)
         if inputs is not None:
             self.build(inputs)
 
+    def _forget_changes_of_other_threads(self, me: int) -> None:
+        """In a forked child: a change that another thread of the parent was running never
+        ends here (that thread does not exist), so the model is free again."""
+        holder = self._change_holder
+        if holder is not None and holder[0] != me:
+            self._change_lock = threading.Lock()
+            self._change_holder = None
+
     # --- structure ---------------------------------------------------------------------
 
-    @_one_change_at_a_time("build", reentrant=True)
+    @_one_change_at_a_time("build")
     def build(self, inputs: int) -> "Sequential":
-        """Create the parameters for ``inputs`` features and initialise them."""
+        """Create the parameters for ``inputs`` features and initialise them.
+
+        Raises
+        ------
+        ModelBusyError
+            While the model is being changed (``fit`` in any thread, also from a callback
+            of that fit).
+        MemoryError
+            When the parameters do not fit in the memory the process can still have.
+        """
+        return self._build(inputs)
+
+    def _build(self, inputs: int) -> "Sequential":
         inputs = check_int(inputs, "inputs", low=1, high=2**31 - 1)
         specs = []
         dropout = 0.0
@@ -298,7 +319,7 @@ class Sequential:
             sample_weight: Any = None, class_weight: Any = None, l1: float = 0.0, l2: float = 0.0,
             clip_norm: Optional[float] = None, schedule: Union[str, Schedule, None] = "constant",
             callbacks: Optional[Iterable[Callback]] = (), shuffle: bool = True, standardize: Optional[bool] = None,
-            reset: bool = False, divergence_factor: float = 10.0,
+            reset: bool = False, classes: Any = None, divergence_factor: float = 10.0,
             verbose: Union[bool, str, None] = "auto") -> History:
         """Train one epoch at a time; returns the :class:`~nnfast.History`.
 
@@ -332,6 +353,9 @@ class Sequential:
             the model's seed (stratified for classes). The held-out rows are copied (a
             fraction of X); training reads its rows of X in place.
         sample_weight : array of shape (samples,), optional
+            Finite, non-negative, not all zero; positive weights below the dtype's
+            smallest normal number are refused. A batch whose weights are all zero has
+            no mean cost: it is skipped (no step).
         class_weight : "balanced", dict label -> weight, or None
             Classification only: each training row's weight is multiplied by its
             class's (1 for classes a dict leaves out); "balanced" gives class ``c``
@@ -344,7 +368,11 @@ class Sequential:
         schedule : str, schedule spec or None
             The learning rate per epoch (see :mod:`nnfast.schedules`); None: constant.
             Its epoch counts every epoch since the model was built or reset, so a
-            schedule goes on across fits.
+            schedule goes on across fits. A schedule whose rate is 0, subnormal or
+            infinite in the model's dtype in one of this fit's epochs is refused up front
+            (``ValueError`` naming the epoch); a plateau schedule, which follows the
+            history, stops training when it gets there (``stop_reason ==
+            "lr_underflow"`` and a :class:`~nnfast.LearningRateWarning`).
         callbacks : iterable of Callback, or None
             E.g. ``nnfast.EarlyStopping(patience=5)``.
         shuffle : bool
@@ -356,6 +384,11 @@ class Sequential:
         reset : bool
             Start afresh: weights initialised again from the model's seed, classes,
             scaling, optimizer state, random streams and epoch count forgotten.
+        classes : array-like of shape (n_classes,), optional
+            Class labels (1-D y with a classification loss) when y may hold only some of
+            them, as in scikit-learn's ``partial_fit``: a first fit learns these classes
+            instead of y's; fitting a fitted model, they must be its classes. Labels in
+            y outside them are a ValueError.
         divergence_factor : float
             Training diverges when the training cost exceeds this multiple of the cost
             before training (see Divergence below).
@@ -377,6 +410,12 @@ class Sequential:
             its classes, or a loss, ``standardize`` or kind of optimizer other than the
             fitted one (each error says to pass ``reset=True`` to start afresh). The model
             is left as it was.
+        MemoryError
+            When the gradient, optimizer state and batch workspaces of the first epoch
+            need more memory than the process can still have; the model is left as it was.
+        ModelBusyError
+            When the model is being changed already: by a fit in another thread, or by
+            this very fit (a callback calling ``fit`` or ``build``).
 
         Notes
         -----
@@ -433,7 +472,10 @@ class Sequential:
         standardize = check_bool(standardize, "standardize")
         if fitted is not None:
             self._check_continuation(fitted, loss, standardize, scaled, opt)
+        if classes is not None:
+            classes = self._check_classes(classes, loss, fitted)
         check_settings_for_dtype(self.dtype, opt, l1, l2, clip_norm, sched)
+        check_schedule_for_dtype(self.dtype, sched, opt.lr, self._epochs_trained if fitted is not None else 0, epochs)
         callbacks = self._callbacks(callbacks, verbose)
         y = resolve_task(y, loss=loss, stacklevel=3).y  # class labels given as a column: read as 1-D, said
 
@@ -444,7 +486,7 @@ class Sequential:
                   _copy_config(self._net.optimizer) if was_built else None)
         weights_before = self._net.params.copy() if reset and was_built else None
         try:  # whatever is refused below leaves the model as it was
-            train, targets = self._prepare_data(X, y, sample_weight, loss, fitted)
+            train, targets = self._prepare_data(X, y, sample_weight, loss, fitted, classes)
             rows = None  # the training rows of train.X, when some are held out
             user_w = train.w  # the validation cost is weighted by sample_weight alone
             if validation is not None:
@@ -477,19 +519,10 @@ class Sequential:
             if val is not None and validation is not None:
                 self._refuse_overflow(val, "X_val", loss_enum, was_built)
         except BaseException:
-            self.loss, self._targets, self._labels, scaling, old_config = before
-            if not was_built:
-                self._net = None
-            else:
-                if weights_before is not None:
-                    np.copyto(self._net.params, weights_before)
-                if scaling is None:
-                    self._net.set_standardization(np.empty(0, dtype), np.empty(0, dtype))
-                else:
-                    self._net.set_standardization(*scaling)
-                self._net.configure(old_config, reset=False)
+            self._put_back(before, was_built, weights_before)
             raise
         # everything is checked: a fresh start forgets the optimizer state, the streams and the epochs
+        before_optimizer = (self._optimizer, self._epochs_trained)
         self._begin(config, fresh=fitted is None)
         self._optimizer = opt
         first_epoch = self._epochs_trained
@@ -512,10 +545,23 @@ class Sequential:
         stop = "max_epochs"
         for epoch in range(epochs):
             lr = sched.lr(first_epoch + epoch, opt.lr, history)
+            problem = lr_problem(lr, self.dtype)
+            if problem is not None:  # a schedule that reacts to the history (plateau): known only now
+                stop = "lr_underflow"
+                warnings.warn(f"training stopped before epoch {epoch + 1}: the schedule's learning rate {problem}, "
+                              f"so the weights would not move; set the schedule's min_lr (at least "
+                              f"{np.finfo(dtype).tiny:.3g})", LearningRateWarning, stacklevel=2)
+                break
             net.set_learning_rate(lr)
             np.copyto(start, params)
             began = time.perf_counter()
-            result = net.train_epoch(train.X, train.Y, train.w, batch, shuffle, loss_enum, metric_enum, rows)
+            try:
+                result = net.train_epoch(train.X, train.Y, train.w, batch, shuffle, loss_enum, metric_enum, rows)
+            except MemoryError:  # the first epoch's workspaces could not be had: nothing has trained
+                if epoch == 0:
+                    self._optimizer, self._epochs_trained = before_optimizer
+                    self._put_back(before, was_built, weights_before)
+                raise
             seconds = time.perf_counter() - began
             if result.first_cost <= yardstick:  # the first batch measured `start`: finite, not exploded
                 if measured is initial_params:
@@ -548,6 +594,9 @@ class Sequential:
                 diverged = (epoch, why)
                 np.copyto(params, measured)
                 stop = "diverged"
+                break
+            if result.stopped:  # the interpreter is exiting (nnfast._lifecycle): return, callbacks unasked
+                stop = "interpreter_exit"
                 break
             requests = [cb for cb in callbacks if cb.on_epoch_end(self, epoch, history)]
             if requests:
@@ -616,6 +665,21 @@ class Sequential:
             callbacks.append(ProgressBar())
         return callbacks
 
+    def _put_back(self, before, was_built: bool, weights_before: Optional[np.ndarray]) -> None:
+        """Undo what a fit that failed before training changed (see fit's try block)."""
+        dtype = DTYPES[self.dtype]
+        self.loss, self._targets, self._labels, scaling, old_config = before
+        if not was_built:
+            self._net = None
+            return
+        if weights_before is not None:
+            np.copyto(self._net.params, weights_before)
+        if scaling is None:
+            self._net.set_standardization(np.empty(0, dtype), np.empty(0, dtype))
+        else:
+            self._net.set_standardization(*scaling)
+        self._net.configure(old_config, reset=False)
+
     def _nonfinite(self, data: _Data, loss_enum) -> Optional[str]:
         """What is NaN or infinite about the model on ``data`` (parameters, outputs, cost), or None.
 
@@ -657,21 +721,22 @@ class Sequential:
         return data.X, data.Y, data.w, targets
 
     def _prepare_data(self, X: Any, y: Any, sample_weight: Any, loss: str,
-                      fitted: Optional[Targets] = None) -> Tuple[_Data, Targets]:
+                      fitted: Optional[Targets] = None, classes: Optional[np.ndarray] = None) -> Tuple[_Data, Targets]:
         """Checked training data and its targets: ``fitted``'s (a fit that continues, whose
-        classes y must keep to) or new ones learnt from y."""
+        classes y must keep to) or new ones learnt from ``classes`` when given, else from y."""
         dtype = DTYPES[self.dtype]
         X, x_max = check_matrix_extent(X, "X", dtype, self._net.inputs if self._net is not None else None)
         if y is None:
             raise TypeError("y is None; expected the targets, one per sample")
-        targets = fitted if fitted is not None else Targets(loss).fit(y)
-        hint = "; fitting a fitted model continues its training with the same classes (reset=True starts afresh)"
-        Y = targets.transform(y, dtype, unseen_hint=hint if fitted is not None else "")
+        targets = fitted if fitted is not None else Targets(loss).fit(y if classes is None else classes)
+        hint = ("; fitting a fitted model continues its training with the same classes (reset=True starts afresh)"
+                if fitted is not None else "; the classes given exclude them" if classes is not None else "")
+        Y = targets.transform(y, dtype, unseen_hint=hint)
         if len(Y) != len(X):
             raise ValueError(f"X has {len(X)} samples but y has {len(Y)}")
         w = check_sample_weight(sample_weight, len(X), dtype)
         if self._net is None:
-            self.build(X.shape[1])
+            self._build(X.shape[1])
         if self._net.outputs != targets.n_outputs:
             raise ValueError(f"the output layer has {self._net.outputs} units but y needs {targets.n_outputs} "
                              f"({'classes' if targets.is_classifier else 'outputs'}) for loss {loss!r}")
@@ -707,6 +772,26 @@ class Sequential:
         if self.hyperparameters is not None:
             return self.hyperparameters.optimizer_spec()
         return "adam"
+
+    @staticmethod
+    def _check_classes(classes: Any, loss: str, fitted: Optional[Targets]) -> np.ndarray:
+        """``classes`` as sorted labels; ValueError for a loss without class labels, and for
+        classes other than those of the fit that is continued."""
+        if loss not in CLASSIFICATION_LOSSES:
+            raise ValueError(f"classes applies to classification, not to loss {loss!r}")
+        classes = classes_array(classes)
+        if fitted is not None:
+            if fitted.kind not in ("categorical", "binary"):
+                raise ValueError("classes applies to a model fitted on class labels, not on one-hot or 0/1 rows")
+            try:
+                same = len(classes) == len(fitted.classes_) and bool((classes == fitted.classes_).all())
+            except (TypeError, ValueError):
+                same = False
+            if not same:
+                raise ValueError(f"classes={classes.tolist()} are not the model's classes {fitted.classes_.tolist()}; "
+                                 f"fitting a fitted model continues its training with the same classes "
+                                 f"(reset=True starts afresh)")
+        return classes
 
     def _check_continuation(self, fitted: Targets, loss: str, standardize: bool, scaled: bool,
                             optimizer: Optimizer) -> None:
@@ -875,3 +960,14 @@ class Sequential:
         from .io import save
 
         save(self, path)
+
+    def to_onnx(self, path=None, *, name: str = "nnfast"):
+        """The model as an ONNX graph (an ``onnx.ModelProto``), written to ``path`` when given.
+
+        Input ``X`` (N, inputs) of the model's dtype; outputs ``label`` and ``probabilities``
+        for classifiers, ``predictions`` for regressors (see :func:`nnfast.export.to_onnx`).
+        Needs the ``onnx`` package (``pip install 'nnfast[onnx]'``), not a runtime.
+        """
+        from .export import to_onnx
+
+        return to_onnx(self, path, name=name)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Optional, Tuple, Union
 
-from ._targets import TaskChoice, Targets
+from ._targets import TaskChoice, Targets, classes_array
 from .callbacks import Callback, EarlyStopping, History
 from .hyperparams import Hyperparameters
 from .model import Sequential
@@ -24,8 +24,8 @@ def _check_record(hp: Any) -> Hyperparameters:
     return hp
 
 
-def _build(hp: Hyperparameters, choice: TaskChoice) -> Sequential:
-    n_outputs = Targets(choice.loss).fit(choice.y).n_outputs
+def _build(hp: Hyperparameters, choice: TaskChoice, classes: Any = None) -> Sequential:
+    n_outputs = Targets(choice.loss).fit(choice.y if classes is None else classes_array(classes)).n_outputs
     model = Sequential(hp.layers(n_outputs, choice.loss), init=hp.init, init_scale=hp.init_scale, seed=hp.seed,
                        dtype=hp.dtype)
     model.hyperparameters = hp
@@ -69,9 +69,26 @@ def _check_continues(model: Any, hp: Hyperparameters, choice: TaskChoice) -> Non
                          f"train without model= to start afresh")
 
 
+def _choose(hp: Hyperparameters, y: Any, model: Optional[Sequential], classes: Any) -> TaskChoice:
+    """The task and loss of a run: a fitted ``model``'s own when it is continued (its
+    classes and loss, never guessed again from y, which may hold a subset of them), else
+    read from ``classes`` when given (all the labels a first fit must know), else from y."""
+    if hp.loss == "auto" and model is not None and getattr(model, "_targets", None) is not None:
+        fitted = model._targets
+        if hp.task not in ("auto", fitted.task):
+            raise ValueError(f"the model was fitted for {fitted.task} (loss {fitted.loss!r}), not task={hp.task!r}; "
+                             f"train without model= to start afresh")
+        return hp.replace(loss=fitted.loss).resolve_task(y, stacklevel=3)
+    if hp.loss == "auto" and classes is not None:
+        loss = hp.resolve_task(classes_array(classes), warn=False).loss
+        return hp.replace(loss=loss).resolve_task(y, stacklevel=3)
+    return hp.resolve_task(y, stacklevel=3)
+
+
 def train(hp: Hyperparameters, X: Any, y: Any, *, validation: Optional[Tuple[Any, ...]] = None,
           sample_weight: Any = None, callbacks: Optional[Iterable[Callback]] = (),
-          verbose: Union[bool, str, None] = "auto", model: Optional[Sequential] = None) -> Tuple[Sequential, History]:
+          verbose: Union[bool, str, None] = "auto", model: Optional[Sequential] = None,
+          classes: Any = None) -> Tuple[Sequential, History]:
     """Build the network ``hp`` describes and train it on (X, y).
 
     Parameters
@@ -96,7 +113,15 @@ def train(hp: Hyperparameters, X: Any, y: Any, *, validation: Optional[Tuple[Any
         A model to train further instead of a new one: it must have the layers, dtype
         and seed ``hp`` describes, and was fitted with the same loss and
         ``standardize``; its classes, scaling, optimizer state, random streams and
-        schedule carry on (see "Fitting again" in :meth:`nnfast.Sequential.fit`).
+        schedule carry on (see "Fitting again" in :meth:`nnfast.Sequential.fit`). With
+        ``hp.loss="auto"`` the run keeps the model's own task and loss (a subset of its
+        classes in y is fine: the loss is not guessed again from y).
+    classes : array-like of shape (n_classes,), optional
+        Classification: every class label, when y may hold only some of them (training
+        on data that arrives in parts, as scikit-learn's ``partial_fit``). It decides
+        ``loss="auto"`` (binary cross-entropy for two classes) and the output units;
+        labels in y outside it are a ValueError. For a continued model it must be the
+        model's classes.
 
     Returns
     -------
@@ -119,9 +144,9 @@ def train(hp: Hyperparameters, X: Any, y: Any, *, validation: Optional[Tuple[Any
     >>> history.epochs, history.task
     (3, 'classification')
     """
-    choice = _check_record(hp).resolve_task(y, stacklevel=2)
+    choice = _choose(_check_record(hp), y, model, classes)
     if model is None:
-        model = _build(hp, choice)
+        model = _build(hp, choice, classes)
     else:
         _check_continues(model, hp, choice)
     callbacks = model._callbacks(callbacks, False)
@@ -132,6 +157,6 @@ def train(hp: Hyperparameters, X: Any, y: Any, *, validation: Optional[Tuple[Any
                         validation_split=hp.validation_split if validation is None else 0.0,
                         sample_weight=sample_weight, class_weight=hp.class_weight, l1=hp.l1, l2=hp.l2,
                         clip_norm=hp.clip_norm, schedule=hp.schedule_spec(), callbacks=callbacks, shuffle=hp.shuffle,
-                        standardize=hp.standardize, verbose=verbose)
+                        standardize=hp.standardize, classes=classes, verbose=verbose)
     model.hyperparameters = hp
     return model, history

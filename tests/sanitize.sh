@@ -93,7 +93,8 @@ deselect=(
 if [ "$quick" = 1 ]; then
     # the core's own tests: concurrency, sizes, model files, threads, kernels, gradients, I/O
     targets=(tests/test_concurrency.py tests/test_sizes.py tests/test_model_files.py tests/test_threads.py
-             tests/test_kernels.py tests/test_gradients.py tests/test_io.py tests/test_optimizers.py)
+             tests/test_kernels.py tests/test_gradients.py tests/test_io.py tests/test_optimizers.py
+             tests/test_hardening.py)
 else
     targets=(tests)
 fi

@@ -1,4 +1,4 @@
-"""The command line: train, predict, tune, report, lr-range; one-line errors for bad input."""
+"""The command line: train, predict, tune, report, lr-range, export; one-line errors for bad input."""
 
 import csv
 import json
@@ -69,7 +69,7 @@ def copy_study(finished, tmp_path):
 
 # --- help ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("command", [None, "train", "predict", "tune", "report", "lr-range"])
+@pytest.mark.parametrize("command", [None, "train", "predict", "tune", "report", "lr-range", "export"])
 def test_help_of_every_command_exits_0(command, capsys):
     with pytest.raises(SystemExit) as exit_:
         cli.main(([command] if command else []) + ["--help"])
@@ -429,3 +429,18 @@ def test_report_into_a_closed_pipe_is_quiet(finished, tmp_path):
     proc = subprocess.run(f"{sys.executable} -m nnfast report study.db --top 50 --out {tmp_path / 'r.html'} | head -1",
                           shell=True, cwd=where, capture_output=True, text=True, timeout=120)
     assert proc.stdout.startswith("study 'nnfast'") and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("lr,kind", [(1e-5, "stuck"), (0.01, "learning"), (10.0, "diverging")])
+def test_train_prints_the_diagnosis_of_its_curves(capsys, lr, kind):
+    argv = ["train", "--set", "optimizer=sgd", "--set", f"lr={lr}", "--set", "epochs=4", "--set", "standardize=true"]
+    if lr >= 10:
+        with pytest.warns(nf.DivergenceWarning):
+            status, out, err = run(capsys, *argv)
+    else:
+        status, out, err = run(capsys, *argv)
+    assert status == 0, err
+    diagnosis = out.split("diagnosis of the cost curves (history.diagnose()):\n", 1)[1].splitlines()
+    assert diagnosis[0].startswith(f"  {kind}: ")
+    advice = {"stuck": "larger learning rate", "learning": "keep going", "diverging": "reduce the learning rate"}
+    assert advice[kind] in diagnosis[0]

@@ -215,3 +215,40 @@ def test_the_core_continues_or_resets_its_optimizer():
         net.configure(nf.SGD().config(), reset=False)
     net.configure(nf.SGD().config())  # reset (the default): a fresh optimizer of any kind
     assert net.steps == 0
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_continuing_on_a_subset_of_the_classes_keeps_the_models_loss(n_classes):
+    """nf.train(hp, X_part, y_part, model=m) with 2 of 10 classes in y_part re-guessed the loss
+    from the part (binary cross-entropy) and refused the model's softmax layers."""
+    X, y = nf.data.load_digits()
+    hp = nf.Hyperparameters(hidden=(16,), epochs=2, seed=1)
+    model, _ = nf.train(hp, X, y, verbose=False)
+    part = np.isin(y, np.arange(n_classes) + 3)
+    model, history = nf.train(hp, X[part], y[part], model=model, verbose=False)
+    assert model.loss == "cross_entropy" and list(model.classes_) == list(range(10)) and history.task == "classification"
+    whole, _ = nf.train(hp.replace(epochs=4), X, y, verbose=False)  # the record still starts afresh as before
+    assert whole.loss == "cross_entropy"
+    with pytest.raises(ValueError, match="fitted for classification .* not task='regression'"):
+        nf.train(hp.replace(task="regression"), X[part], y[part].astype(float), model=model, verbose=False)
+
+
+def test_classes_given_apart_from_y_decide_the_outputs_and_refuse_others():
+    X, y = nf.data.load_digits()
+    part = np.isin(y, [3, 5])
+    hp = nf.Hyperparameters(hidden=(8,), epochs=1)
+    model, _ = nf.train(hp, X[part], y[part], classes=np.arange(10), verbose=False)
+    assert model.loss == "cross_entropy" and model.n_outputs == 10 and list(model.classes_) == list(range(10))
+    two, _ = nf.train(hp, X[part], y[part], classes=[5, 3], verbose=False)
+    assert two.loss == "binary_cross_entropy" and list(two.classes_) == [3, 5]
+    with pytest.raises(ValueError, match=r"labels not seen in training: \[0, 1, 2, 4, 6, 7, 8, 9\].*classes given"):
+        nf.train(hp, X, y, classes=[3, 5], verbose=False)
+    with pytest.raises(ValueError, match=r"classes=\[3, 4\] are not the model's classes"):
+        model.fit(X[part], y[part], classes=[3, 4], epochs=1, verbose=False)
+    model.fit(X[part], y[part], classes=list(range(10)), epochs=1, verbose=False)  # its own classes: fine
+    with pytest.raises(ValueError, match="classes applies to classification, not to loss 'mse'"):
+        nf.train(hp.replace(task="regression"), X, y.astype(float), classes=[3, 5], verbose=False)
+    with pytest.raises(ValueError, match="names a label twice"):
+        nf.train(hp, X[part], y[part], classes=[3, 5, 5], verbose=False)
+    with pytest.raises(ValueError, match="at least two classes"):
+        nf.train(hp, X[part], y[part], classes=[3], verbose=False)

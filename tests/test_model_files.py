@@ -137,15 +137,15 @@ def edits(raw: bytes):
         ("hyperparameters not an object", doc(lambda d: d.update(hyperparameters=[1])), "hyperparameters"),
     ]
     for name, offset, value, mention in [
-        ("alpha nan", 16, np.float64(np.nan).tobytes(), "alpha in layer 1"),
-        ("alpha negative", 16, np.float64(-0.2).tobytes(), "alpha in layer 1"),
-        ("activation code", 8, (99).to_bytes(4, "little"), "activation in layer 1"),
+        ("alpha nan", 16, np.float64(np.nan).tobytes(), "layer_table[0].alpha"),
+        ("alpha negative", 16, np.float64(-0.2).tobytes(), "layer_table[0].alpha"),
+        ("activation code", 8, (99).to_bytes(4, "little"), "layer_table[0].activation"),
         ("activation contradicts json", 8, (5).to_bytes(4, "little"), "Dense 1"),
-        ("softmax hidden", 8, (6).to_bytes(4, "little"), "activation in layer 1"),
+        ("softmax hidden", 8, (6).to_bytes(4, "little"), "layer_table[0].activation"),
         ("reserved", 12, (1).to_bytes(4, "little"), "reserved"),
-        ("dropout nan", 24, np.float64(np.nan).tobytes(), "dropout in layer 1"),
-        ("units zero", 0, (0).to_bytes(8, "little"), "width in layer 1"),
-        ("units huge", 0, (2**40).to_bytes(8, "little"), "width in layer 1"),
+        ("dropout nan", 24, np.float64(np.nan).tobytes(), "layer_table[0].input_dropout"),
+        ("units zero", 0, (0).to_bytes(8, "little"), "layer_table[0].units"),
+        ("units huge", 0, (2**40).to_bytes(8, "little"), "layer_table[0].units"),
     ]:
         out.append((f"table {name}", ModelBytes(raw).set_layer(0, offset, value).bytes(), mention))
     n_params = 3 * 4 + 4 + 4 * 3 + 3
@@ -354,7 +354,7 @@ def test_a_failed_save_removes_its_temporary(small_model, tmp_path):
     target = tmp_path / "taken.nnf"
     target.mkdir()
     (target / "inside").write_text("x")  # rename cannot replace a non-empty directory
-    with pytest.raises(RuntimeError, match="cannot write"):
+    with pytest.raises(OSError, match="cannot write"):
         model.save(target)
     assert temporaries(tmp_path) == []
     assert (target / "inside").read_text() == "x"

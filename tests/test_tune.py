@@ -734,3 +734,31 @@ def test_verdict_spots_oscillation():
         history.append(loss=cost)
     history.stop_reason = "max_epochs"
     assert tune.verdict(history) == "oscillating"
+
+
+@pytest.fixture(scope="module")
+def few_digits():
+    """300 training rows and a validation part: few enough rows to memorise."""
+    X, y = nf.data.load_digits()
+    X_tr, X_val, _, y_tr, y_val, _ = nf.data.train_val_test_split(X, y, seed=0)
+    return X_tr[:300], y_tr[:300], X_val, y_val
+
+
+@pytest.mark.parametrize("optimizer,lr,steady", [("sgd", 3.0, 0.1), ("adam", 0.03, 1e-3)])
+def test_compare_reads_the_validation_curve_too(few_digits, optimizer, lr, steady):
+    # full-batch runs whose training cost falls to ~0 were "good" until the validation
+    # curve was read: sgd lr=3 ends with the validation cost at a quarter of the cost before
+    # training (0.63, training 0.001); adam lr=0.03 has it rising from epoch 6 (0.227 -> 0.42)
+    X, y, X_val, y_val = few_digits
+    hp = nf.Hyperparameters(optimizer=optimizer, hidden=(256,), batch_size=None, standardize=True, epochs=20)
+    result = tune.compare(hp, "lr", [steady, lr], X, y, validation=(X_val, y_val))
+    assert result.verdicts == ["good", "overfitting"]
+    assert "overfitting" in tune.lr.VERDICTS
+    overfit = result.histories[1]
+    assert overfit["loss"][-1] < 0.01 and overfit["val_loss"][-1] > 0.4
+    if optimizer == "adam":
+        best = int(np.argmin(overfit["val_loss"]))
+        assert best == 5 and overfit["val_loss"][-1] > 1.5 * overfit["val_loss"][best]
+    # the training curve alone still reads "good": the verdict of the same run without validation
+    alone = tune.compare(hp, "lr", [lr], X, y)
+    assert alone.verdicts == ["good"]

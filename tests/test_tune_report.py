@@ -176,6 +176,39 @@ def test_lr_range_plot_of_a_real_sweep(data):
     assert len(ax.lines) == 4 + (result.blows_up_at is not None)
 
 
+def plateau_in_view(result, ax):
+    """The y-limits hold the smoothed curve up to its lowest point (the plateau of small
+    rates and the fall), and cut off the blow-up beyond it."""
+    smoothed = np.asarray(result.smoothed)
+    lowest = int(np.nanargmin(smoothed))
+    bottom, top = ax.get_ylim()
+    return bottom <= np.nanmin(result.costs[: lowest + 1]) and top >= smoothed[: lowest + 1].max()
+
+
+def test_lr_range_plot_keeps_a_plateau_above_the_start_in_view():
+    # the smoothed cost rises from 13 to 16 on the plateau of small rates, falls to 2, blows up to 40
+    lrs = np.geomspace(1e-6, 1.0, 60)
+    plateau = 13.0 + 3.0 * np.sin(np.linspace(0.0, np.pi / 2, 20))
+    fall = np.linspace(16.0, 2.0, 30)
+    blow_up = np.linspace(4.0, 40.0, 10)
+    costs = np.concatenate([plateau, fall, blow_up])
+    result = tune.LRRangeTest(lrs=lrs, costs=costs, smoothed=costs.copy(), falls_until=float(lrs[49]),
+                              suggested=1e-3, blows_up_at=float(lrs[-1]))
+    ax = result.plot().axes[0]
+    assert plateau_in_view(result, ax)
+    assert ax.get_ylim()[1] < 30.0  # the blow-up is cut off, not squashing the rest
+
+
+def test_lr_range_plot_of_a_real_sweep_keeps_its_plateau_in_view():
+    # SGD on unscaled digits: the smoothed cost climbs from 13 to 16 before it falls
+    X, y = nf.data.load_digits()
+    X_tr, _, _, y_tr, _, _ = nf.data.train_val_test_split(X, y, seed=0)
+    result = tune.lr_range_test(nf.Hyperparameters(optimizer="sgd"), X_tr, y_tr)
+    smoothed = np.asarray(result.smoothed)
+    assert smoothed[: int(np.nanargmin(smoothed))].max() > smoothed[0] * 1.2  # the case this is about
+    assert plateau_in_view(result, result.plot().axes[0])
+
+
 def test_comparison_plot_labels_each_value_with_its_verdict(data):
     X, y, X_val, y_val = data
     hp = nf.Hyperparameters(hidden=(8,), optimizer="sgd", epochs=4, standardize=True)
@@ -255,6 +288,40 @@ def test_summary_table_lists_the_top_trials_and_the_best(study):
     assert f"best: trial {best.number}" in table and repr(best.hyperparameters) in table
     ranked = [line for line in lines if re.match(r"\s+\d+\s+0\.\d{4}", line)]
     assert len(ranked) == 3
+
+
+def test_report_and_summary_diagnose_the_best_trials(study):
+    from nnfast.diagnosis import diagnose
+
+    text = render_report(study)
+    section = text[text.index("<h2>Diagnosis</h2>"):text.index("<h2>Trials</h2>")]
+    top = plots._top(study, 5)
+    assert len(top) == 5 and top[0].number == study.best().number
+    shown = [int(n) for n in re.findall(r'<td class="num" rowspan="\d+">(\d+)</td>', section)]
+    assert shown == [t.number for t in top]  # best first, as the curves figure
+    for trial in top:
+        findings = diagnose(trial.history)
+        assert findings and findings[0].kind == "learning"  # these rates all learn
+        for finding in findings:
+            assert f"<b>{finding.kind}</b>" in section and html.escape(finding.advice) in section
+    assert diagnose(study.best().history)[-1].kind in ("generalising", "overfitting")  # the study's validation
+    table = summary_table(study)
+    for finding in diagnose(study.best().history):
+        assert f"  {finding}" in table.splitlines()
+
+
+def test_stored_curves_diagnose_as_they_ran(data, tmp_path):
+    # a diverged trial's NaN costs go through the storage's JSON and back
+    X, y = data[:2]
+    storage = str(tmp_path / "s.db")
+    ran = tune.search(BASE, {"lr": [0.2, 100.0, 1e-5]}, train=(X, y), strategy="grid", progress=False,
+                      storage=storage, study_name="stored")
+    from nnfast.diagnosis import diagnose
+
+    stored = tune.load_study(storage, "stored")
+    kinds = [[f.kind for f in diagnose(t.history)] for t in stored.trials]
+    assert kinds == [[f.kind for f in diagnose(t.history)] for t in ran.trials]
+    assert kinds[1] == ["diverging"] and kinds[2] == ["stuck"] and kinds[0][0] == "learning"
 
 
 # The subprocesses below run in tmp_path: `python -c` puts the working directory first on sys.path,

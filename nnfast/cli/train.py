@@ -44,6 +44,11 @@ def run(args) -> None:
     print(f"validation {metric}: {history['val_' + metric][best]:.4f}   cost: {history['val_loss'][best]:.4f}")
     test = model.evaluate(X_test, y_test)
     print(f"test {metric}: {test[metric]:.4f}   cost: {test['loss']:.4f}   ({len(X_test)} rows, looked at once)")
+    findings = history.diagnose()
+    if findings:
+        print("diagnosis of the cost curves (history.diagnose()):")
+        for finding in findings:
+            print(f"  {finding}")
     if args.out:
         save_model(model, args.out)
         print(f"saved {args.out}")

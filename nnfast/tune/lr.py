@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..callbacks import DivergenceWarning, History
+from ..diagnosis import RISE_FLOOR, diagnose
 from ..hyperparams import Hyperparameters
 from ..training import build_model, train
 from ..losses import LOSSES
@@ -122,27 +123,37 @@ def lr_range_test(hp: Hyperparameters, X: Any, y: Any, *, min_lr: float = 1e-6, 
 VERDICTS = {
     "diverging": "the cost exploded or ended above where it started: the rate is too large",
     "oscillating": "the cost rose in a quarter or more of the epochs: the rate is on the large side",
+    "overfitting": "the training cost fell, but the validation cost ended far above it or rose from its best: "
+                   "the rate lets the model memorise the training data (see nnfast.diagnosis)",
     "too slow": "the cost fell steadily but not even halfway: the rate is too small for this many epochs",
     "good": "the cost fell fast and settled",
 }
 
 
 def verdict(history: History) -> str:
-    """Judge a training curve (the training cost per epoch), not the value that made it.
+    """Judge a run's cost curves, not the value that made them.
 
     diverging: training stopped as diverged, or the last cost is above the cost before
-    training. oscillating: the cost rose by over 1% in at least a quarter of the epoch
-    steps. too slow: the cost never rose but ended above half the cost before training.
-    good: otherwise.
+    training. oscillating: the cost rose by over 1% (and over 0.1% of the cost before
+    training, ``nnfast.diagnosis.RISE_FLOOR``) in at least a quarter of the epoch steps.
+    overfitting (with a validation curve): :func:`nnfast.diagnosis.diagnose`
+    finds the run overfitting, the validation cost ending far above the training cost
+    (a gap over ``GAP_LARGE`` of the cost before training) or rising from its best while
+    the training cost falls. too slow: the cost never rose but ended above half the cost
+    before training. good: otherwise. The verdicts are :data:`VERDICTS`.
     """
     costs = [c for c in history["loss"] if math.isfinite(c)]
     start = history.initial_loss
     if history.stop_reason == "diverged" or not costs or costs[-1] >= start:
         return "diverging"
     steps = list(zip([start] + costs[:-1], costs))
-    rises = sum(1 for before, after in steps if after > before * 1.01)
+    # a rise: over 1% of the cost before the step, and over RISE_FLOOR of the cost before
+    # training (near zero, float noise doubles a cost)
+    rises = sum(1 for before, after in steps if after - before > max(0.01 * before, RISE_FLOOR * start))
     if len(steps) >= 4 and rises >= len(steps) / 4:
         return "oscillating"
+    if history.get("val_loss") and any(f.kind == "overfitting" for f in diagnose(history)):
+        return "overfitting"
     if rises == 0 and costs[-1] > 0.5 * start:
         return "too slow"
     return "good"
@@ -184,6 +195,11 @@ class Comparison:
 def compare(hp: Hyperparameters, name: str, values: Sequence[Any], X: Any, y: Any, *,
             validation: Optional[Tuple[Any, Any]] = None) -> Comparison:
     """Train ``hp`` once per value of the hyperparameter ``name`` and judge each curve.
+
+    Each run is judged by :func:`verdict`: from its training cost curve, and with
+    ``validation=(X_val, y_val)`` from its validation cost curve too, so a value whose
+    training cost falls fast while the validation cost rises is "overfitting", not
+    "good". ``result.histories[i].diagnose()`` gives each run's findings in full.
 
     Examples
     --------

@@ -315,10 +315,15 @@ def plot_lr_range(result, ax=None):
             ax.axvline(lr, color=colour, linestyle=style, linewidth=1.5, label=f"{label} {lr:.2g}")
     ax.set_xscale("log")
     good = smoothed[np.isfinite(smoothed)]
-    if good.size:  # from a little below the lowest cost to a little above the starting one
+    if good.size:
+        # From a little below the lowest cost to a little above the highest smoothed cost
+        # before it: the plateau of small rates (which may rise above the starting cost)
+        # and the fall stay in view whole; the blow-up after the lowest point is cut off,
+        # as it would flatten the rest. A curve that rose from the start is shown whole.
         raw = costs[: good.size][np.isfinite(costs[: good.size])]
         low = float(min(good.min(), raw.min() if raw.size else good.min()))
-        high = float(good[0]) if good[0] > good.min() else float(good.max())
+        lowest = int(np.argmin(good))
+        high = float(good[: lowest + 1].max()) if lowest > 0 else float(good.max())
         high = high + 0.25 * max(high - low, abs(high) * 0.05, 1e-12)
         margin = 0.05 * (high - low)
         ax.set_ylim(max(0.0, low - margin) if low >= 0 else low - margin, high)

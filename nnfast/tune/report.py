@@ -18,6 +18,7 @@ import tempfile
 from typing import Any, Dict, Iterable, List, Mapping, Tuple, Union
 
 from .. import __version__
+from ..diagnosis import diagnose
 from .trial import SCORE_EPOCHS
 
 __all__ = ["write_report", "summary_table", "render_report"]
@@ -179,6 +180,42 @@ def _study_figures(study) -> List[Tuple[str, str, Any]]:
     ]
 
 
+# --- diagnosis of the best trials -----------------------------------------------------------------
+
+#: how many of the best completed trials the report diagnoses (those the curves figure shows)
+DIAGNOSED_TRIALS = 5
+
+
+def _diagnosed(study, top: int = DIAGNOSED_TRIALS) -> List[Tuple[Any, List[Any]]]:
+    """The best completed trials, best first, each with the findings of its stored curves
+    (the training cost and the study's validation cost per epoch)."""
+    from .plots import _top
+
+    return [(t, diagnose(t.history)) for t in _top(study, top)]
+
+
+def _diagnosis_html(study) -> str:
+    rows = []
+    for trial, findings in _diagnosed(study):
+        for i, finding in enumerate(findings or [None]):
+            head = (f'<td class="num" rowspan="{max(1, len(findings))}">{_e(trial.number)}</td>'
+                    f'<td class="num" rowspan="{max(1, len(findings))}">{_score(trial.score)}</td>') if i == 0 else ""
+            if finding is None:
+                rows.append(f"<tr>{head}<td>–</td><td>no curve recorded</td><td></td></tr>")
+                continue
+            cls = ' class="warn"' if finding.kind in ("diverging", "stuck", "overfitting", "oscillating") else ""
+            evidence = ", ".join(f"{k} {_fmt(v)}" for k, v in finding.evidence.items())
+            rows.append(f"<tr>{head}<td{cls}><b>{_e(finding.kind)}</b></td><td>{_e(evidence)}</td>"
+                        f"<td>{_e(finding.advice)}</td></tr>")
+    if not rows:
+        return "<h2>Diagnosis</h2><p>No completed trial to diagnose.</p>"
+    return ("<h2>Diagnosis</h2><p>What the cost curves of the best trials show (training cost, and the "
+            "validation cost the study scores on), read as <code>history.diagnose()</code> reads them: the "
+            "numbers each finding rests on and what to do about it.</p>"
+            "<table><thead><tr><th>trial</th><th>score</th><th>finding</th><th>evidence</th><th>advice</th></tr>"
+            f"</thead><tbody>{''.join(rows)}</tbody></table>")
+
+
 # --- the page ------------------------------------------------------------------------------------
 
 def _kv(pairs: Iterable[Tuple[str, Any]], raw: bool = False) -> str:
@@ -325,6 +362,7 @@ def render_report(study, *, extra_figures=None) -> str:
         parts.append(_figure_html(fig, _title(fig, kind), _CAPTIONS.get(kind, "")))
     for title, fig in _extra(extra_figures):
         parts.append(_figure_html(fig, title))
+    parts.append(_diagnosis_html(study))
     parts.append(_table_html(study, best))
     storage = study.attrs.get("storage")
     where = (f" The study lives in {_e(storage)}: open it again with <code>nnfast report</code>, "
@@ -341,7 +379,8 @@ def write_report(study, path: Union[str, os.PathLike], *, extra_figures=None) ->
     The page has a summary (objective, strategy, trial counts, the best trial and its
     hyperparameters, the refit and the test-set look(s) on record), every study plot
     (optimisation history, learning curves of the best trials, score against time
-    with the Pareto front, importances) as embedded PNG, and the table of all trials.
+    with the Pareto front, importances) as embedded PNG, the diagnosis of the best
+    trials' cost curves (:func:`nnfast.diagnosis.diagnose`), and the table of all trials.
 
     Parameters
     ----------
@@ -389,6 +428,7 @@ def summary_table(study, top: int = 10) -> str:
                  f"{best.epochs} epochs ({best.stop_reason})")
     if best.hyperparameters is not None:
         lines.append(f"  {best.hyperparameters!r}")
+    lines.extend(f"  {finding}" for finding in diagnose(best.history))
     refit = attrs.get("refit")
     if refit:
         lines.append(f"refit: trial {refit.get('trial')} for {refit.get('epochs')} epochs on training + validation "

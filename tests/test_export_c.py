@@ -1,0 +1,215 @@
+"""C export: the generated C99 compiles warning-free and computes what nnfast's one-row path
+computes, bit for bit (issue 13)."""
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+import nnfast as nf
+from nnfast.export import c_source, to_c
+
+GCC = shutil.which("gcc")
+needs_gcc = pytest.mark.skipif(GCC is None, reason="needs gcc")
+FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2"]
+ROWS = 300
+
+# reads n rows from argv[1], writes the outputs (and class indices) to argv[2]
+DRIVER = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include "NAME.h"
+
+int main(int argc, char **argv)
+{
+    FILE *in, *out;
+    long n, i;
+    T *x, *y;
+    if (argc != 3 || !(in = fopen(argv[1], "rb")) || !(out = fopen(argv[2], "wb"))) return 2;
+    if (fread(&n, sizeof n, 1, in) != 1) return 3;
+    x = malloc(sizeof(T) * (size_t)(n * UP_N_INPUTS));
+    y = malloc(sizeof(T) * (size_t)(n * UP_N_OUTPUTS));
+    if (!x || !y || fread(x, sizeof(T), (size_t)(n * UP_N_INPUTS), in) != (size_t)(n * UP_N_INPUTS)) return 4;
+    NAME_predict_batch(x, n, y);
+    fwrite(y, sizeof(T), (size_t)(n * UP_N_OUTPUTS), out);
+#ifdef LABELS
+    for (i = 0; i < n; ++i) {
+        int k = NAME_predict_class(x + i * UP_N_INPUTS);
+        fwrite(&k, sizeof k, 1, out);
+    }
+#else
+    (void)i;
+#endif
+    fclose(in);
+    fclose(out);
+    free(x);
+    free(y);
+    return 0;
+}
+"""
+
+
+def _compile_and_run(model, X, tmp_path, name="model", int8=False):
+    """(outputs (rows, n_outputs), class indices or None) from the compiled export."""
+    written = to_c(model, tmp_path, name=name, int8=int8)
+    ctype = "float" if model.dtype == "float32" else "double"
+    labels = model.task == "classification" and model._targets.kind in ("categorical", "soft", "binary")
+    driver = tmp_path / "driver.c"
+    driver.write_text(DRIVER.replace("NAME", name).replace("UP", name.upper()))
+    exe = tmp_path / "run"
+    defines = [f"-DT={ctype}"] + (["-DLABELS"] if labels else [])
+    subprocess.run([GCC, *FLAGS, *defines, str(driver), written.source, "-lm", "-o", str(exe)], check=True,
+                   capture_output=True, text=True)
+    X = np.ascontiguousarray(X, dtype=model.dtype)
+    (tmp_path / "in.bin").write_bytes(np.int64(len(X)).tobytes() + X.tobytes())
+    subprocess.run([str(exe), str(tmp_path / "in.bin"), str(tmp_path / "out.bin")], check=True)
+    raw = (tmp_path / "out.bin").read_bytes()
+    size = len(X) * model.n_outputs * np.dtype(model.dtype).itemsize
+    out = np.frombuffer(raw[:size], dtype=model.dtype).reshape(len(X), model.n_outputs)
+    return out, (np.frombuffer(raw[size:], dtype=np.intc) if labels else None)
+
+
+def _one_row(model, X):
+    """nnfast's one-row path, row by row."""
+    return np.concatenate([model.forward(X[i:i + 1]) for i in range(len(X))])
+
+
+def _data(seed, features=7):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(ROWS, features)) * np.linspace(0.5, 20.0, features) + 3.0, rng
+
+
+@needs_gcc
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_every_activation_bit_exact(dtype, tmp_path):
+    X, rng = _data(1)
+    y = rng.choice(["a", 'q"u?o\\te', "ünï"], ROWS)  # labels that need escaping in C
+    layers = [nf.Dense(9, "identity"), nf.Dense(6, "relu"), nf.Dense(11, "leaky_relu", alpha=0.3),
+              nf.Dense(5, "elu", alpha=0.8), nf.Dense(7, "sigmoid"), nf.Dense(10, "tanh"), nf.Dense(3, "softmax")]
+    model = nf.Sequential(layers, dtype=dtype, seed=3)
+    model.fit(X, y, epochs=3, standardize=True, verbose=False)
+    X = X.astype(dtype)
+    out, index = _compile_and_run(model, X, tmp_path)
+    np.testing.assert_array_equal(out, _one_row(model, X))  # bit for bit
+    np.testing.assert_allclose(out, model.predict_proba(X), rtol=1e-5, atol=1e-6)  # the batched path: GEMM's order
+    np.testing.assert_array_equal(model.classes_[index], model.predict(X))
+    assert model.classes_.tolist() == sorted({"a", 'q"u?o\\te', "ünï"})
+
+
+@needs_gcc
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_binary_and_regressors_bit_exact(dtype, tmp_path):
+    X, rng = _data(2, features=4)
+    binary = nf.Sequential([nf.Dense(8, "elu"), nf.Dense(1, "sigmoid")], dtype=dtype)
+    binary.fit(X, X[:, 0] > 3.0, epochs=3, verbose=False)  # unscaled inputs: no standardisation in the C
+    (tmp_path / "binary").mkdir()
+    out, index = _compile_and_run(binary, X, tmp_path / "binary")
+    np.testing.assert_array_equal(out, _one_row(binary, X.astype(dtype)))
+    np.testing.assert_array_equal(binary.classes_[index], binary.predict(X))
+    np.testing.assert_allclose(out[:, 0], binary.predict_proba(X)[:, 1], rtol=1e-5, atol=1e-6)
+
+    Y = np.column_stack([X[:, 1] * 0.1, np.sin(X[:, 2])])
+    regressor = nf.Sequential([nf.Dense(13, "tanh"), nf.Dense(2, "identity")], dtype=dtype)
+    regressor.fit(X, Y, epochs=3, standardize=True, verbose=False)
+    (tmp_path / "regressor").mkdir()
+    out, index = _compile_and_run(regressor, X, tmp_path / "regressor", name="reg")
+    assert index is None
+    np.testing.assert_array_equal(out, _one_row(regressor, X.astype(dtype)))
+    np.testing.assert_allclose(out, regressor.predict(X), rtol=1e-5, atol=1e-6)
+
+
+@needs_gcc
+def test_cli_writes_compilable_files(tmp_path):
+    X, rng = _data(3, features=3)
+    model = nf.Sequential([nf.Dense(4, "relu"), nf.Dense(3, "softmax")])
+    model.fit(X, rng.integers(0, 3, ROWS), epochs=1, verbose=False)
+    model.save(tmp_path / "m.nnf")
+    (tmp_path / "out").mkdir()
+    from nnfast.cli import main
+
+    assert main(["export", str(tmp_path / "m.nnf"), "--c", str(tmp_path / "out"), "--name", "iris"]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["iris.c", "iris.h"]
+    source = (tmp_path / "out" / "iris.c").read_text()
+    assert source.count("#include") == 2 and "#include <math.h>" in source
+    subprocess.run([GCC, *FLAGS, "-c", "iris.c", "-o", "iris.o"], cwd=tmp_path / "out", check=True)
+
+
+def test_names_must_be_c_identifiers():
+    model = nf.Sequential([nf.Dense(2, "softmax")], inputs=3)
+    for bad in ("1st", "my-model", "int", "", "x" * 41):
+        with pytest.raises(ValueError, match="C identifier"):
+            c_source(model, bad)
+
+
+def test_cli_refuses_a_missing_directory_and_no_target(tmp_path, capsys):
+    model = nf.Sequential([nf.Dense(2, "softmax")], inputs=3)
+    model.fit(np.eye(3)[[0, 1, 2, 0]], [0, 1, 0, 1], epochs=1, verbose=False)
+    model.save(tmp_path / "m.nnf")
+    from nnfast.cli import main
+
+    assert main(["export", str(tmp_path / "m.nnf"), "--c", str(tmp_path / "nowhere")]) == 1
+    assert "no directory" in capsys.readouterr().err
+    assert main(["export", str(tmp_path / "m.nnf")]) == 1
+    assert "nothing to do" in capsys.readouterr().err
+
+
+def test_int8_quantisation_per_output_channel():
+    from nnfast.export import quantize_int8
+
+    rng = np.random.default_rng(5)
+    W = (rng.normal(size=(20, 6)) * np.array([1e-3, 1.0, 50.0, 0.0, 2.0, 7.0])).astype(np.float32)
+    q, scale = quantize_int8(W)
+    assert q.dtype == np.int8 and scale.dtype == np.float32 and scale.shape == (6,)
+    assert np.abs(q).max() == 127 and (q[:, 3] == 0).all()
+    assert (np.abs(q * scale - W) <= scale / 2 * (1 + 1e-6)).all()  # each weight within half a step
+
+
+@needs_gcc
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_int8_export_computes_the_quantised_model(dtype, tmp_path):
+    from nnfast.export import quantized_copy
+
+    X, rng = _data(4, features=6)
+    y = (X[:, 0] > 3.0).astype(int) + (X[:, 5] > 3.0)
+    model = nf.Sequential([nf.Dense(10, "relu"), nf.Dense(9, "tanh"), nf.Dense(3, "softmax")], dtype=dtype)
+    model.fit(X, y, epochs=5, standardize=True, verbose=False)
+    out, index = _compile_and_run(model, X, tmp_path, int8=True)
+    assert "static const signed char model_W1[60]" in (tmp_path / "model.c").read_text()
+    quantised = quantized_copy(model)
+    # the C scales each sum once, (x q) s; the copy holds q s: the same up to rounding
+    np.testing.assert_allclose(out, quantised.forward(X.astype(dtype)), rtol=1e-4, atol=1e-5)
+    assert not np.array_equal(quantised.parameters()["W1"], model.parameters()["W1"])
+    assert (model.classes_[index] == model.predict(X)).mean() > 0.9
+
+
+def test_cli_int8_reports_the_accuracy_change_and_the_size(tmp_path, capsys):
+    X, rng = _data(6, features=5)
+    y = (X[:, 0] + X[:, 1] > 8.0).astype(int)
+    model = nf.Sequential([nf.Dense(8, "relu"), nf.Dense(2, "softmax")])
+    model.fit(X, y, epochs=5, standardize=True, verbose=False)
+    model.save(tmp_path / "m.nnf")
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    from nnfast.cli import main
+    from nnfast.export import quantized_copy
+
+    assert main(["export", str(tmp_path / "m.nnf"), "--c", str(tmp_path), "--int8", "--data",
+                 str(tmp_path / "d.npz")]) == 0
+    out = capsys.readouterr().out
+    before, after = model.evaluate(X, y)["accuracy"], quantized_copy(model).evaluate(X, y)["accuracy"]
+    assert f"accuracy on {tmp_path / 'd.npz'} (300 rows): {before:.4f} as float32, {after:.4f} with int8" in out
+    assert "weights: 96 bytes as int8 with scales (224 bytes as float32)" in out  # 5x8 + 8x2 weights, 10 scales
+    assert main(["export", str(tmp_path / "m.nnf"), "--c", str(tmp_path), "--data", str(tmp_path / "d.npz")]) == 1
+    assert "give --int8" in capsys.readouterr().err
+
+
+def test_cli_checks_the_name_before_writing_anything(tmp_path, capsys):
+    model = nf.Sequential([nf.Dense(2, "softmax")], inputs=3)
+    model.fit(np.eye(3)[[0, 1, 2, 0]], [0, 1, 0, 1], epochs=1, verbose=False)
+    model.save(tmp_path / "m.nnf")
+    from nnfast.cli import main
+
+    assert main(["export", str(tmp_path / "m.nnf"), "--onnx", str(tmp_path / "m.onnx"), "--c", str(tmp_path),
+                 "--name", "my-model"]) == 1
+    assert "C identifier" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.nnf"]
