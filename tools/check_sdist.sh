@@ -29,10 +29,9 @@ pipq "$venv/bin/python" -m pip install --quiet "$sdist[test]" > "$WORK/install.l
 
 mkdir -p "$WORK/tree"
 tar -xzf "$sdist" -C "$WORK/tree" --strip-components=1
-# the unpacked nnfast/ has no compiled core: the tests must import the installed package,
-# so the tree's own copy is moved out of the way (pytest puts tests/ on sys.path, not the root)
-mv "$WORK/tree/nnfast" "$WORK/tree-nnfast-sources"
+# the unpacked nnfast/ has no compiled core; the tests import the installed package (the
+# pytest script puts tests/ on sys.path, not the tree's root) and read the tree's sources
 cd "$WORK/tree"
-"$venv/bin/python" -c 'import nnfast, sys; print("check_sdist: testing", nnfast.__file__)'
+(cd / && "$venv/bin/python" -c 'import nnfast; print("check_sdist: testing", nnfast.__file__)')
 if [ "$#" -eq 0 ]; then set -- -q; fi
 "$venv/bin/pytest" -p no:cacheprovider "$@"
