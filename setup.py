@@ -28,6 +28,7 @@ def blas_settings():
     if choice == "scipy-openblas":
         import scipy_openblas32
 
+        origin = "@loader_path" if sys.platform == "darwin" else "$ORIGIN"
         return {
             "define_macros": [("NNFAST_BLAS_SCIPY_OPENBLAS", "1")],
             "include_dirs": [scipy_openblas32.get_include_dir()],
@@ -35,7 +36,8 @@ def blas_settings():
             "libraries": [scipy_openblas32.get_library()],
             # The library lives in the scipy_openblas32 package next to nnfast in
             # site-packages; nnfast/_blas.py also preloads it for other layouts.
-            "extra_link_args": ["-Wl,-rpath,$ORIGIN/../scipy_openblas32/lib"],
+            # (@loader_path is macOS's $ORIGIN; the macOS build is untested here.)
+            "extra_link_args": [f"-Wl,-rpath,{origin}/../scipy_openblas32/lib"],
         }
     if choice == "openblas":
         return {"define_macros": [("NNFAST_BLAS_OPENBLAS", "1")], "include_dirs": include or ["/usr/include/openblas"],
