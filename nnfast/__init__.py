@@ -69,7 +69,11 @@ def set_num_threads(n: int) -> None:
     """
     from ._validation import check_int
 
-    _core.set_num_threads(check_int(n, "n", low=1, high=_core.max_threads()))
+    n, most = check_int(n, "n"), _core.max_threads()
+    if not 1 <= n <= most:  # said here for any integer: the core takes 64-bit ones only
+        raise ValueError(f"the thread count must be between 1 and {most} (4 per CPU this process may use, "
+                         f"{usable_cpus()}, and at most 256), got {n}")
+    _core.set_num_threads(n)
 
 
 def _check_thread_variables() -> None:

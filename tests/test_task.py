@@ -88,11 +88,13 @@ def test_a_file_with_a_column_of_labels_trains_a_classifier(digits, tmp_path, ca
 
     X, y = digits
     np.savez(tmp_path / "column.npz", X=X, y=y[:, None])
-    with pytest.warns(nf.LabelColumnWarning):
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")  # shown, as outside the suite (which makes them errors)
         status = cli.main(["train", "--data", str(tmp_path / "column.npz"), "--set", "epochs=3",
                            "--set", "hidden=[16]", "--set", "standardize=true"])
     out, err = capsys.readouterr()
     assert status == 0, err
+    assert "nnfast train: warning: " in err and "column" in err  # the LabelColumnWarning, in one line
     assert "validation accuracy" in out and "test accuracy" in out
 
 

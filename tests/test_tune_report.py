@@ -200,9 +200,10 @@ def test_lr_range_plot_keeps_a_plateau_above_the_start_in_view():
 
 
 def test_lr_range_plot_of_a_real_sweep_keeps_its_plateau_in_view():
-    # SGD on unscaled digits: the smoothed cost climbs from 13 to 16 before it falls
+    # SGD on unscaled digits: the smoothed cost climbs above its start before it falls (on
+    # this split by 46%; how far depends on the rows)
     X, y = nf.data.load_digits()
-    X_tr, _, _, y_tr, _, _ = nf.data.train_val_test_split(X, y, seed=0)
+    X_tr, _, _, y_tr, _, _ = nf.data.train_val_test_split(X, y, seed=2)
     result = tune.lr_range_test(nf.Hyperparameters(optimizer="sgd"), X_tr, y_tr)
     smoothed = np.asarray(result.smoothed)
     assert smoothed[: int(np.nanargmin(smoothed))].max() > smoothed[0] * 1.2  # the case this is about
