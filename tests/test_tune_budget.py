@@ -5,7 +5,6 @@ import io
 import json
 import math
 
-import numpy as np
 import pytest
 
 import nnfast as nf
