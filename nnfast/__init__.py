@@ -18,7 +18,7 @@ _preload_blas()
 from . import _core  # noqa: E402
 from . import data, diagnosis, losses, optimizers, schedules  # noqa: E402
 from .callbacks import (Callback, DivergenceWarning, EarlyStopping, History, LearningRateWarning,  # noqa: E402
-                        ProgressBar)
+                        ProgressBar, TimeLimit)
 from ._targets import AutoTaskWarning, LabelColumnWarning, TargetWarning  # noqa: E402
 from .hyperparams import Hyperparameters  # noqa: E402
 from .io import load, save  # noqa: E402
@@ -36,7 +36,7 @@ _threadpoolctl.install()
 __all__ = [
     "Hyperparameters", "train", "Sequential", "Dense", "Dropout", "load", "save",
     "SGD", "Adagrad", "RMSProp", "Adam", "AdamW",
-    "History", "Callback", "EarlyStopping", "ProgressBar", "DivergenceWarning", "LearningRateWarning",
+    "History", "Callback", "EarlyStopping", "TimeLimit", "ProgressBar", "DivergenceWarning", "LearningRateWarning",
     "ModelBusyError",
     "TargetWarning", "LabelColumnWarning", "AutoTaskWarning",
     "data", "diagnosis", "losses", "optimizers", "schedules", "get_include",

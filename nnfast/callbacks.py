@@ -14,8 +14,8 @@ from ._validation import check_float, check_int
 if TYPE_CHECKING:  # pragma: no cover
     from .diagnosis import Finding
 
-__all__ = ["History", "Callback", "EarlyStopping", "ProgressBar", "DivergenceWarning", "LearningRateWarning",
-           "STOP_REASONS"]
+__all__ = ["History", "Callback", "EarlyStopping", "TimeLimit", "ProgressBar", "DivergenceWarning",
+           "LearningRateWarning", "STOP_REASONS"]
 
 #: why training stopped
 STOP_REASONS = {
@@ -27,6 +27,8 @@ STOP_REASONS = {
     "lr_underflow": "the schedule's learning rate became 0 or subnormal in the model's dtype (a LearningRateWarning "
                     "said so): the weights would no longer move",
     "interpreter_exit": "the Python interpreter was exiting: the epoch stopped after its current batch",
+    "timed_out": "the run's time budget ran out (TimeLimit, a study's trial_timeout): it stopped after the epoch "
+                 "that passed it",
 }
 
 
@@ -179,6 +181,34 @@ class EarlyStopping(Callback):
         history.best_epoch = self._best_epoch
         if self.restore_best and self._weights is not None:
             model._flat_params()[:] = self._weights
+
+
+class TimeLimit(Callback):
+    """Stop training at the end of the first epoch that ends ``seconds`` or more after
+    training began (``stop_reason`` "timed_out"). The clock is ``time.monotonic`` of the
+    process that trains, started in ``on_train_begin``; an epoch is never cut short, so a
+    run takes its budget plus at most one epoch.
+
+    Raises
+    ------
+    ValueError
+        If ``seconds`` is not a positive finite number.
+    """
+
+    stop_reason = "timed_out"
+
+    def __init__(self, seconds: float) -> None:
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float, np.integer, np.floating)) \
+                or not 0 < seconds < math.inf:
+            raise ValueError(f"seconds must be a positive finite number, got {seconds!r}")
+        self.seconds = float(seconds)
+        self._deadline = math.inf
+
+    def on_train_begin(self, model, history: History) -> None:
+        self._deadline = time.monotonic() + self.seconds
+
+    def on_epoch_end(self, model, epoch: int, history: History) -> Optional[bool]:
+        return time.monotonic() >= self._deadline
 
 
 class ProgressBar(Callback):

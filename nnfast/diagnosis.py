@@ -3,7 +3,7 @@
 The rules are the "what to monitor" table of the teaching material nnfast grew out of
 (notes on Andrew Ng's *Neural Networks and Deep Learning*, week 4, "Parameters vs
 Hyperparameters"), made into numbers, with oscillation (the same notes' "too large:
-oscillation or divergence") and the epoch cap added:
+oscillation or divergence"), the epoch cap and the time budget added:
 
 =====================================  ====================  =====================================
 Curve                                  Finding               Action
@@ -16,6 +16,8 @@ training cost going up and down        ``oscillating``       a smaller learning 
 train/validation gap small             ``generalising``      none: the model is working
 train/validation gap large or growing  ``overfitting``       regularisation, or more data
 stopped by the epoch cap, improving    ``epoch_cap``         train longer or raise the rate
+stopped by the time budget, improving  ``time_cap``          a larger time budget, or a faster
+                                                             configuration
 =====================================  ====================  =====================================
 
 Every threshold is a share of the training cost *before training* (``initial_loss``,
@@ -60,7 +62,7 @@ OSCILLATION_MIN_STEPS = 4
 #: averages that smooth the epoch-to-epoch noise of the gap (3 epochs: enough to average
 #: out one bad epoch, short enough to be the end of a 10-epoch run).
 RECENT_EPOCHS = 3
-#: stopped by the epoch cap while still improving: the monitored cost (validation when
+#: stopped by the epoch cap (or the time budget) while still improving: the monitored cost (validation when
 #: recorded, else training) fell over the last :data:`RECENT_EPOCHS` epochs by more than
 #: this share of the cost before training. At 1% per 3 epochs another few dozen epochs
 #: would still take a tenth of the starting cost off; below it the run has settled.
@@ -87,6 +89,7 @@ KINDS = {
     "generalising": "the gap between training and validation cost is small: the model generalises",
     "overfitting": "the gap between training and validation cost is large or growing: the model overfits",
     "epoch_cap": "training stopped at the epoch cap while the cost was still falling",
+    "time_cap": "training stopped at its time budget while the cost was still falling",
 }
 
 _ADVICE = {
@@ -97,6 +100,8 @@ _ADVICE = {
     "generalising": "nothing to change: the model is working",
     "overfitting": "add regularisation (l2, dropout), stop earlier (patience) or get more data",
     "epoch_cap": "train longer (more epochs) or raise the learning rate",
+    "time_cap": "give it more time (a larger trial_timeout) or make an epoch cheaper (larger batches, a smaller "
+                "network)",
 }
 
 
@@ -165,7 +170,7 @@ def diagnose(curves: Any) -> List[Finding]:
     list of Finding
         Empty when no training cost was recorded (no epoch run, or a failed trial's
         record). Otherwise, in this order, those that apply: ``diverging``, else ``stuck`` or ``learning``
-        (then ``oscillating`` and ``epoch_cap`` when they apply); then, when a validation
+        (then ``oscillating`` and ``epoch_cap`` or ``time_cap`` when they apply); then, when a validation
         curve was recorded and the run neither diverged nor stuck (a model that learnt
         nothing has no gap worth reading), ``overfitting`` or ``generalising``. A run of
         one epoch with no cost before training has no trend, so only its gap is read.
@@ -193,6 +198,8 @@ def diagnose(curves: Any) -> List[Finding]:
     - epoch_cap: the run stopped at its epoch cap and the validation cost (the training
       cost without validation, or with a validation cost of one epoch only) fell by more
       than ``STILL_IMPROVING * start`` over the last :data:`RECENT_EPOCHS` epochs.
+    - time_cap: the same, for a run stopped by its time budget (stop reason
+      ``"timed_out"``: :class:`nnfast.TimeLimit`, a study's ``trial_timeout``).
     - overfitting: the gap, mean validation minus mean training cost over the last
       :data:`RECENT_EPOCHS` epochs, exceeds ``GAP_LARGE * start``; or that validation
       mean is more than :data:`VALIDATION_RISE` of it above the best mean over as many
@@ -275,13 +282,14 @@ def diagnose(curves: Any) -> List[Finding]:
 
     watched, name = (val, "val_cost") if len(val) > 1 else (costs, "cost")
     window = min(RECENT_EPOCHS, len(watched) - 1)
-    if stop_reason == "max_epochs" and window > 0:
+    cap = {"max_epochs": "epoch_cap", "timed_out": "time_cap"}.get(stop_reason)
+    if cap is not None and window > 0:
         recent_fall = (watched[-1 - window] - watched[-1]) / scale
         if recent_fall > STILL_IMPROVING:
-            findings.append(Finding("epoch_cap", {"epochs": len(loss), "window": window,
-                                                  f"{name}_before_window": watched[-1 - window],
-                                                  f"last_{name}": watched[-1], "fall_share": recent_fall},
-                                    _ADVICE["epoch_cap"]))
+            findings.append(Finding(cap, {"epochs": len(loss), "window": window,
+                                          f"{name}_before_window": watched[-1 - window],
+                                          f"last_{name}": watched[-1], "fall_share": recent_fall},
+                                    _ADVICE[cap]))
 
     if val and not (findings and findings[0].kind == "stuck"):  # nothing learnt: no gap worth reading
         findings.append(_gap(loss[-len(val):], val, start, scale))

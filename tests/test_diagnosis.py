@@ -189,7 +189,7 @@ def test_finding_is_a_frozen_record_that_prints_its_numbers():
     text = str(finding)
     assert text.startswith("diverging: ") and "nonfinite_epoch 2" in text and finding.advice in text
     assert set(diagnosis.KINDS) == {"learning", "stuck", "diverging", "oscillating", "generalising", "overfitting",
-                                    "epoch_cap"}
+                                    "epoch_cap", "time_cap"}
     assert isinstance(finding, Finding)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 
@@ -40,6 +41,10 @@ def add_parser(sub) -> None:
                         "agree; --trials may extend it): trials already run are kept and never drawn again, trials "
                         "lost with a killed run run again, and a test set already looked at is not looked at again")
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="start no new trial after this long")
+    p.add_argument("--trial-timeout", type=float, metavar="SECONDS",
+                   help="each trial's time budget: a trial past it stops after its current epoch and is scored "
+                        "on the epochs it had (stop reason timed_out); with --cv shared equally between the folds; "
+                        "kept by a resume (default: none)")
     p.add_argument("--objective", help="the per-epoch value optimised: auto (default: validation accuracy for "
                                        "classes, R^2 for real values) or e.g. val_loss")
     p.add_argument("--test-size", type=float, help="fraction held out as the test part (default: 0.2)")
@@ -129,6 +134,8 @@ def run(args) -> None:
         raise CommandError(f"--cv must be at least 2 folds, got {args.cv}")
     if args.timeout is not None and not args.timeout > 0:
         raise CommandError(f"--timeout must be a positive number of seconds, got {args.timeout}")
+    if args.trial_timeout is not None and not 0 < args.trial_timeout < math.inf:
+        raise CommandError(f"--trial-timeout must be a positive finite number of seconds, got {args.trial_timeout}")
 
     # the study to continue, whose settings are the defaults of a resume
     if args.resume and not args.storage:
@@ -151,6 +158,7 @@ def run(args) -> None:
                                    f"it cannot be resumed")
             kept = {"strategy": stored.attrs["strategy"], "seed": stored.attrs.get("seed"),
                     "trials": stored.attrs.get("n_trials"), "objective": stored.attrs.get("objective"),
+                    "trial_timeout": stored.attrs.get("trial_timeout"),
                     **(stored.attrs.get("metadata") or {}).get("cli", {})}
             if args.no_test and not kept.get("no_test", False):
                 _contradiction(stored.name, "no_test", True, False)
@@ -168,7 +176,7 @@ def run(args) -> None:
 
     strategy, trials, objective = setting("strategy", "bayes"), setting("trials", None), setting("objective", "auto")
     data, target, header = setting("data", "digits"), setting("target", "last"), setting("header", "auto")
-    cv = setting("cv", None)
+    cv, trial_timeout = setting("cv", None), setting("trial_timeout", None)
     if cv is not None and args.val_size is not None:
         raise CommandError(f"--cv {cv} and --val-size {args.val_size} exclude each other: with --cv the folds of the "
                            f"non-test rows validate every trial")
@@ -221,6 +229,8 @@ def run(args) -> None:
     held_out = "no test part (--no-test)" if no_test else f"{len(X_test)} test rows held out for one look at the end"
     budget = f"{trials} trials" if trials is not None else "the default budget"
     validated = f"{cv}-fold cross-validation" if cv is not None else f"{val_size:g} of them for validation"
+    if trial_timeout is not None:
+        budget += f", at most {trial_timeout:g} s each"
     print(f"{'resuming' if args.resume else 'tuning'} {', '.join(space)} with {strategy} search ({budget}, "
           f"{args.jobs} at a time) on {len(X_rest)} rows of {data} ({validated}); "
           f"{held_out}", file=sys.stderr)
@@ -229,6 +239,7 @@ def run(args) -> None:
                             strategy=strategy,
                             n_trials=trials, timeout=args.timeout, storage=args.storage, study_name=args.study_name,
                             resume=args.resume, n_jobs=args.jobs, objective=objective, seed=seed, progress="auto",
+                            trial_timeout=trial_timeout,
                             metadata={"cli": split})  # recorded when the study starts: --resume alone reuses it
     except tune.StudyBusyError as exc:
         raise CommandError(str(exc)) from None

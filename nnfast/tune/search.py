@@ -60,7 +60,9 @@ MIN_TRIALS_FOR_PRUNING = 5
 #: the layout of what nnfast writes into a study; a resume needs the same
 STUDY_FORMAT = 2
 #: the study settings a resume must share with the stored study
-RESUME_KEYS = ("space", "base", "strategy", "objective", "seed", "cv", "data", "metadata")
+RESUME_KEYS = ("space", "base", "strategy", "objective", "seed", "cv", "trial_timeout", "data", "metadata")
+#: outside a terminal, a progress line at most this often (seconds)
+PROGRESS_INTERVAL = 10.0
 
 
 def _pair(data: Any, name: str) -> Tuple[Any, Any]:
@@ -209,28 +211,57 @@ def _make_executor(executor: Union[str, cf.Executor, None], n_jobs: int):
 
 
 class _Progress:
-    """One line on stderr: trials done, best so far, ETA. Silent when not a terminal."""
+    """Progress on a stream (stderr): trials done of the budget, running, best so far,
+    elapsed time and ETA. On a terminal one live line, rewritten after every trial;
+    elsewhere (a log, a notebook, CI) a line of its own at most every ``interval`` seconds,
+    so a long study shows it is alive without flooding the log. ``enabled``: True, False or
+    "auto" (both kinds of stream)."""
 
-    def __init__(self, total: int, objective: str, enabled: Union[bool, str]) -> None:
-        self.total, self.objective = total, objective
-        self.enabled = sys.stderr.isatty() if enabled == "auto" else bool(enabled)
-        self.start = time.perf_counter()
+    def __init__(self, total: float, objective: str, enabled: Union[bool, str], *, stream=None,
+                 interval: Optional[float] = None, timeout: Optional[float] = None) -> None:
+        self.total, self.objective, self.timeout = total, objective, timeout
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.enabled = bool(enabled)  # "auto" is truthy: a live line on a terminal, periodic lines elsewhere
+        self.interval = PROGRESS_INTERVAL if interval is None else float(interval)
+        self.start = self._last = time.perf_counter()
+        self._written = False
 
-    def update(self, done: int, running: int, best: float) -> None:
+    @property
+    def poll(self) -> float:
+        """How often the driver should offer an update while it waits for a trial (seconds)."""
+        return 1.0 if self.tty else max(0.05, min(1.0, self.interval))
+
+    def update(self, done: int, running: int, best: float, *, finished: bool = True) -> None:
+        """The state of the study: on a terminal after every finished trial, elsewhere when
+        ``interval`` has passed since the last line (``finished`` False: a poll while waiting)."""
         if not self.enabled:
             return
-        elapsed = time.perf_counter() - self.start
-        eta = elapsed / done * max(self.total - done, 0) if done and self.total < math.inf else math.nan
+        now = time.perf_counter()
+        if self.tty and not finished:
+            return
+        if not self.tty and now - self._last < self.interval:
+            return
+        self._last = now
+        elapsed = now - self.start
+        if done and self.total < math.inf:
+            eta = elapsed / done * max(self.total - done, 0)
+        elif self.timeout is not None:
+            eta = max(self.timeout - elapsed, 0.0)
+        else:
+            eta = math.nan
         best_text = "-" if math.isnan(best) else f"{best:.4f}"
         of = f"/{self.total}" if self.total < math.inf else ""
         line = (f"trial {done}{of}  running {running}  best {self.objective} {best_text}  "
                 f"elapsed {elapsed:.0f}s  eta {'?' if math.isnan(eta) else f'{eta:.0f}s'}")
-        sys.stderr.write(("\r" + line + "\x1b[K") if sys.stderr.isatty() else line + "\n")
-        sys.stderr.flush()
+        self.stream.write(("\r" + line + "\x1b[K") if self.tty else line + "\n")
+        self.stream.flush()
+        self._written = True
 
     def close(self) -> None:
-        if self.enabled and sys.stderr.isatty():
-            sys.stderr.write("\n")
+        if self.enabled and self.tty and self._written:
+            self.stream.write("\n")
+            self.stream.flush()
 
 
 def _thresholds(study: optuna.Study, sign: float, epochs: int) -> List[float]:
@@ -414,9 +445,11 @@ class _Driver:
     def __init__(self, strategy: Strategy, queued: Sequence[Dict[str, Any]], propose, n_trials: Optional[int],
                  exhaustive: bool, data, key: str, sign: float, pruning: bool, warmup_epochs: int,
                  data_print: str, meta: Dict[str, Any], name: str, url: Optional[str], resume: bool,
-                 folds: Optional[list] = None) -> None:
+                 folds: Optional[list] = None, trial_timeout: Optional[float] = None) -> None:
         self.strategy, self.queued, self.propose = strategy, list(queued), propose
         self.folds = folds  # per fold ((X_train, y_train), (X_val, y_val)), or None: one validation set
+        # each run's time budget: the trial's, shared equally between its folds
+        self.run_timeout = None if trial_timeout is None else trial_timeout / (len(folds) if folds else 1)
         self.n_trials = math.inf if n_trials is None else n_trials
         self.exhaustive = exhaustive
         self.data, self.key, self.sign = data, key, sign
@@ -452,7 +485,7 @@ class _Driver:
     def _run(self, executor, n_jobs: int, timeout: Optional[float], progress: Union[bool, str]) -> None:
         pool, owned, threads = _make_executor(executor, n_jobs)
         local = executor is None or executor == "threads"
-        line = _Progress(self.n_trials, self.key, progress)
+        line = _Progress(self.n_trials, self.key, progress, timeout=timeout)
         start = time.perf_counter()
         pending: Deque[_Pending] = collections.deque()  # in the order asked
         try:
@@ -472,9 +505,10 @@ class _Driver:
                     if not pending:
                         break
                     future = pending[0].future  # the oldest: results are told in the order trials were asked
-                    while not cf.wait([future], timeout=1.0).done:
+                    while not cf.wait([future], timeout=line.poll).done:
                         if self.store is not None:
                             self.store.beat_if_due()
+                        line.update(self._finished(), len(pending), self._best(), finished=False)
                     self._finish(pending.popleft())
                     line.update(self._finished(), len(pending), self._best())
         except BaseException:
@@ -521,8 +555,8 @@ class _Driver:
         if error is not None:  # an impossible combination: recorded in its turn, not fatal
             return _Pending(_done(TrialResult(trial.number, "failed", error=str(error))), trial, params, None, point)
         thresholds = _thresholds(self.mirror, self.sign, hp.epochs) if self.pruning else []
-        specs = [TrialSpec(trial.number, hp.to_dict(), *data, self.key, self.sign, thresholds, self.warmup_epochs)
-                 for data in (self.folds or [self.data])]
+        specs = [TrialSpec(trial.number, hp.to_dict(), *data, self.key, self.sign, thresholds, self.warmup_epochs,
+                           self.run_timeout) for data in (self.folds or [self.data])]
         if local:
             futures = [pool.submit(run_trial, spec, self.stop) for spec in specs]
         else:
@@ -612,7 +646,8 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
            storage: Optional[str] = None, study_name: str = "nnfast", resume: bool = False, n_jobs: int = 1,
            executor: Union[str, cf.Executor, None] = None, objective: str = "auto", pruning: bool = True,
            warmup_epochs: int = 5, seed: int = 0, progress: Union[bool, str] = "auto",
-           metadata: Optional[Mapping[str, Any]] = None, cv: Optional[int] = None) -> Study:
+           metadata: Optional[Mapping[str, Any]] = None, cv: Optional[int] = None,
+           trial_timeout: Optional[float] = None) -> Study:
     """Search hyperparameters empirically: train each configuration, score it on
     validation data, record everything.
 
@@ -660,7 +695,10 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
     seed : int
         Seeds the strategy and the validation split.
     progress : bool or "auto"
-        A progress line on stderr ("auto": on a terminal).
+        Progress on stderr: trials done of the budget, best so far, elapsed time, ETA. On a
+        terminal a live line; elsewhere (a log, a notebook, CI) a line every
+        :data:`PROGRESS_INTERVAL` (10) seconds, none for a study that ends sooner. False:
+        none ("auto" and True are the same).
     metadata : mapping, optional
         JSON data recorded with the study when it is created (e.g. how the data was
         prepared); a resume must give the same.
@@ -675,6 +713,16 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
         and a trial with a pruned fold is pruned). The folds of the ``n_jobs`` trials in
         flight run side by side on the executor. The cv is recorded with the study; a
         resume must give the same. Costs ``cv`` times the training of a single split.
+    trial_timeout : float, optional
+        Each trial's time budget, in seconds of training: a trial past it stops after the
+        epoch that passed it (:class:`~nnfast.TimeLimit`, timed by the worker's monotonic
+        clock, so on any executor), is recorded with stop reason ``"timed_out"`` and scored
+        like any other trial on the epochs it had (state "complete"), and the study goes
+        on. With ``cv`` the budget is the trial's, shared equally between its folds (each
+        fold gets ``trial_timeout / cv`` seconds), so that a trial's recorded ``seconds``
+        (its folds' total training time) stay within about the budget whether its folds ran
+        side by side or one after the other. Recorded with the study; a resume must give the
+        same. Unlike ``timeout``, which ends the study, this ends a trial.
 
     Every trial records ``score_se``, the standard error of its score: from the folds
     with ``cv``, else from the validation set's per-sample results
@@ -689,8 +737,9 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
     ValueError
         For a bad space (unknown field, value outside a field's domain, ...), a study that
         exists (without ``resume``) or differs from this search (with it, e.g. another
-        ``cv``), ``cv`` with ``validation``, or ``cv`` not an integer >= 2 or more folds
-        than a class has rows.
+        ``cv`` or ``trial_timeout``, both values named), ``cv`` with ``validation``, ``cv``
+        not an integer >= 2 or more folds than a class has rows, or ``trial_timeout`` not a
+        positive finite number.
     nnfast.tune.StudyBusyError
         If another live driver is running the stored study.
     """
@@ -703,6 +752,12 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
                                 or not 0 < timeout < math.inf):
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    if trial_timeout is not None:
+        if isinstance(trial_timeout, bool) or not isinstance(trial_timeout, (int, float, np.integer, np.floating)) \
+                or not 0 < trial_timeout < math.inf:
+            raise ValueError(f"trial_timeout must be a positive finite number of seconds, or None, got "
+                             f"{trial_timeout!r}")
+        trial_timeout = float(trial_timeout)
     if n_trials is None:  # the whole grid; or until the timeout; or 20
         n_trials = len(queued) if strategy.exhaustive else None if timeout is not None else 20
     if n_trials is not None:
@@ -730,7 +785,7 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
     url = storage_url(storage)
     meta = _meta(space=search_space.to_dict(), base=hp.to_dict(), strategy=strategy.name, objective=key, sign=sign,
                  data=data_print, storage=url, n_trials=n_trials, seed=seed, metadata=dict(metadata or {}), cv=cv,
-                 folds=splitter)
+                 folds=splitter, trial_timeout=trial_timeout)
 
     def propose(trial):
         params = search_space.sample(trial)
@@ -742,7 +797,7 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
 
     driver = _Driver(strategy, queued, propose, n_trials, strategy.exhaustive or bool(queued),
                      ((X_tr, y_tr), (X_val, y_val)), key,
-                     sign, pruning, warmup_epochs, data_print, meta, study_name, url, resume, folds)
+                     sign, pruning, warmup_epochs, data_print, meta, study_name, url, resume, folds, trial_timeout)
     driver.run(executor, n_jobs, timeout, progress)
     return driver.study
 

@@ -168,6 +168,22 @@ class Study:
         pool = [t for t in self._scored() if self.sign * (best.score - t.score) <= best.score_se]
         return sorted(pool, key=self._rank)
 
+    def fastest_contender(self) -> TrialRecord:
+        """The contender (:meth:`contenders`) that trained in the least time (``seconds``;
+        ties by rank): what the validation data cannot tell from the best, for less time.
+        The "one standard error rule" picks the simplest model within one standard error of
+        the best (Hastie, Tibshirani and Friedman, *The Elements of Statistical Learning*,
+        2nd ed., section 7.10); here the cheapest to train.
+
+        Raises
+        ------
+        ValueError
+            If no trial completed.
+        """
+        contenders = self.contenders()
+        timed = [t for t in contenders if not math.isnan(t.seconds)]
+        return min(timed, key=lambda t: (t.seconds, self._rank(t))) if timed else contenders[0]
+
     def rescores(self) -> List[Dict[str, Any]]:
         """What :meth:`rescore` recorded, oldest first (as stored: JSON data)."""
         return list(self.attrs.get("rescores") or [])
@@ -360,6 +376,13 @@ class Study:
             if t.state == "failed":
                 first = (t.error or "no error recorded").strip().splitlines()
                 failures.setdefault(first[0] if first else "no error recorded", []).append(t.number)
+        timed_out = [t.number for t in trials if t.stop_reason == "timed_out"]
+        if timed_out:
+            more = f" and {len(timed_out) - 8} more" if len(timed_out) > 8 else ""
+            which = ", ".join(map(str, timed_out[:8])) + more
+            budget = self.attrs.get("trial_timeout")
+            lines.append(f"timed out: trial{'s' if len(timed_out) > 1 else ''} {which} "
+                         f"(trial_timeout {_short(budget)} s), scored on the epochs they had")
         for error, failed in failures.items():
             which = ", ".join(map(str, failed[:8])) + (f" and {len(failed) - 8} more" if len(failed) > 8 else "")
             lines.append(f"failed: trial{'s' if len(failed) > 1 else ''} {which}: {error}")
@@ -382,6 +405,12 @@ class Study:
                          f"({best.score_se:.4f}) of the best: {source} cannot tell these {len(contenders)} "
                          f"configurations apart. best() keeps trial {best.number}; re-score them on fresh folds "
                          f"with study.rescore(X, y, k={len(contenders)}, cv=5) before trusting the pick.")
+            fastest = self.fastest_contender()
+            if fastest.number != best.number and fastest.seconds < best.seconds:
+                lines.append(f"fastest within one standard error of the best: trial {fastest.number}, "
+                             f"{fastest.score:.4f} in {fastest.seconds:.2f} s (the best, trial {best.number}: "
+                             f"{best.score:.4f} in {best.seconds:.2f} s); "
+                             f"study.best(max_seconds={math.ceil(fastest.seconds * 100) / 100:g}) picks it.")
         for entry in self.rescores():
             scored = [r for r in entry.get("trials", []) if r.get("score") is not None]
             ranked = ", ".join(f"trial {r['trial']} {r['score']:.4f} ± {_number(r.get('score_se')):.4f}"

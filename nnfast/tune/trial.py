@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ..callbacks import Callback
+from ..callbacks import Callback, TimeLimit
 from ..hyperparams import Hyperparameters
 from ..training import train
 
@@ -37,6 +37,8 @@ class TrialSpec:
     #: per epoch, the median of completed trials' best objective so far: prune below it
     thresholds: List[float] = field(default_factory=list)
     warmup_epochs: int = 5
+    #: the run's time budget in seconds (stopped after the epoch that passes it), or None
+    timeout: Optional[float] = None
 
 
 @dataclass
@@ -203,7 +205,8 @@ def merge_folds(number: int, results: List[TrialResult]) -> TrialResult:
     The per-epoch curve and history are fold averages (a fold that stopped sooner counting
     with its last value), so pruning compares fold-averaged curves. The state is the worst
     of the folds' (interrupted, failed, diverged, pruned, complete); ``seconds`` is the
-    folds' total training time, ``epochs`` the longest fold's; ``history["folds"]`` keeps
+    folds' total training time, ``epochs`` the longest fold's; the stop reason the most common
+    of the folds' ("timed_out" when any fold timed out); ``history["folds"]`` keeps
     each fold's score, epochs and stop reason.
     """
     merged = TrialResult(number=number, state="complete", objective=results[0].objective if results else "")
@@ -216,7 +219,8 @@ def merge_folds(number: int, results: List[TrialResult]) -> TrialResult:
     merged.seconds = float(sum(r.seconds for r in results))
     merged.epochs = max((r.epochs for r in results), default=0)
     reasons = [r.stop_reason for r in results if r.stop_reason]
-    merged.stop_reason = max(reasons, key=reasons.count) if reasons else ""
+    merged.stop_reason = ("timed_out" if "timed_out" in reasons else  # any fold cut short: the trial was
+                          max(reasons, key=reasons.count) if reasons else "")
     if merged.state == "failed" and any(r.history.get("traceback") for r in results):
         merged.history = {"traceback": next(r.history["traceback"] for r in results if r.history.get("traceback"))}
     else:
@@ -250,7 +254,10 @@ def run_trial(spec: TrialSpec, stop: Optional[threading.Event] = None) -> TrialR
     training data), so the trial's score is an honest estimate: the mean of the objective
     over the last :data:`SCORE_EPOCHS` epochs, where the run has settled, rather than the
     best epoch picked on the same data. ``stop``, when set, ends the run at the next epoch
-    (state "interrupted"). A divergence is the trial's state, not a warning: the caller
+    (state "interrupted"). A run past ``spec.timeout`` seconds (:class:`~nnfast.TimeLimit`)
+    stops after the epoch that passed it, with stop reason "timed_out", and is scored like
+    any other (state "complete"): the same mean over its last epochs, the epochs it had. A
+    divergence is the trial's state, not a warning: the caller
     filters :class:`~nnfast.DivergenceWarning` (warning filters are the process's, so a
     trial thread cannot do it for itself).
     """
@@ -260,7 +267,8 @@ def run_trial(spec: TrialSpec, stop: Optional[threading.Event] = None) -> TrialR
         hp = Hyperparameters.from_dict(spec.hyperparameters)
         monitor = TrialMonitor(spec.objective, spec.sign, spec.thresholds, spec.warmup_epochs, spec.validation,
                                stop)
-        model, history = train(hp, *spec.train, callbacks=[monitor], verbose=False)
+        limit = [] if spec.timeout is None else [TimeLimit(spec.timeout)]  # after the monitor: pruning first
+        model, history = train(hp, *spec.train, callbacks=[monitor, *limit], verbose=False)
     except Exception as exc:  # a failed trial is recorded with its error; the study goes on
         result.seconds = time.perf_counter() - start
         result.error = f"{type(exc).__name__}: {exc}"
