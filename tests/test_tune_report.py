@@ -343,3 +343,50 @@ def test_plots_use_agg_when_no_backend_is_chosen(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120, env=env, cwd=tmp_path)
     assert (tmp_path / "lr.png").stat().st_size > 1000
+
+
+# --- importances (PED-ANOVA in NumPy) ------------------------------------------------------------
+
+def crafted_study(direction="maximize"):
+    """An Optuna study whose score is decided by ``x`` alone; ``noise`` and ``kind`` are random."""
+    import optuna
+
+    from nnfast.tune._quiet import quiet_optuna
+
+    rng = np.random.default_rng(0)
+    dists = {"x": optuna.distributions.FloatDistribution(1e-3, 1.0, log=True),
+             "noise": optuna.distributions.FloatDistribution(0.0, 1.0),
+             "kind": optuna.distributions.CategoricalDistribution(["a", "b", "c"])}
+    with quiet_optuna():
+        study = optuna.create_study(direction=direction)
+        for _ in range(40):
+            params = {"x": float(10 ** rng.uniform(-3, 0)), "noise": float(rng.uniform()),
+                      "kind": str(rng.choice(["a", "b", "c"]))}
+            score = -abs(math.log10(params["x"]) + 2.0)  # best at x = 0.01
+            value = score if direction == "maximize" else -score
+            study.add_trial(optuna.trial.create_trial(params=params, distributions=dists, value=value))
+    return tune.Study(study)
+
+
+@pytest.mark.parametrize("direction", ["maximize", "minimize"])
+def test_importances_rank_the_deciding_hyperparameter_first(direction):
+    importances = crafted_study(direction).importances()
+    assert list(importances)[0] == "x" and set(importances) == {"x", "noise", "kind"}
+    assert math.isclose(sum(importances.values()), 1.0) and importances["x"] > 0.6
+    assert list(importances.values()) == sorted(importances.values(), reverse=True)
+
+
+def test_importances_need_no_scikit_learn(tmp_path):
+    # optuna.importance imports scikit-learn and SciPy (its fANOVA): seconds of a cold `nnfast report`
+    code = ("import sys\nfrom nnfast import tune\n"
+            "import tests_importances_helper as h\n")
+    (tmp_path / "tests_importances_helper.py").write_text(
+        "import math, optuna\nfrom nnfast import tune\n"
+        "d = {'x': optuna.distributions.FloatDistribution(0.0, 1.0)}\n"
+        "s = optuna.create_study(direction='maximize')\n"
+        "for i in range(8):\n"
+        "    s.add_trial(optuna.trial.create_trial(params={'x': i / 8}, distributions=d, value=-abs(i / 8 - 0.5)))\n"
+        "assert list(tune.Study(s).importances()) == ['x']\n")
+    code += "assert 'sklearn' not in sys.modules and 'optuna.importance' not in sys.modules, 'imported'\n"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120, cwd=tmp_path,
+                   env={**os.environ, "PYTHONWARNINGS": "error"})
