@@ -488,3 +488,19 @@ def test_report_folds_the_hyperparameters_left_at_their_defaults(looked):
             assert row in folded and row not in shown, name
     assert '<tr class="searched"><th>lr</th>' in shown
     assert "set in the study&#x27;s base" in shown and base["hidden"] != defaults["hidden"]
+
+
+def test_study_plot_methods_return_labelled_figures(study):
+    cases = [(study.plot_history(), "trial number", "validation accuracy", plots.TITLES["history"]),
+             (study.plot_curves(top=2), "epoch", "cost", plots.TITLES["curves"]),
+             (study.plot_pareto(), "training time (seconds, log scale)", "validation accuracy",
+              plots.TITLES["pareto"]),
+             (study.plot_importances(), "importance", "hyperparameter", plots.TITLES["importances"])]
+    for fig, xlabel, ylabel, title in cases:
+        assert isinstance(fig, Figure) and len(fig.axes) == 1
+        ax = fig.axes[0]
+        assert ax.get_xlabel().startswith(xlabel) and ylabel in ax.get_ylabel()
+        assert ax.get_title(loc="left").startswith(title)
+    assert len(cases[1][0].axes[0].lines) == 2 * 2  # the top 2: validation and training each
+    target = Figure().add_subplot()
+    assert study.plot_pareto(ax=target) is target.figure

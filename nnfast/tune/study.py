@@ -278,6 +278,37 @@ class Study:
                 trials.append((record.score, frozen.params, frozen.distributions))
         return ped_anova(trials, self.sign)
 
+    # --- plots (matplotlib, imported when drawn; see nnfast.tune.plots) ---------------------------
+
+    def plot_history(self, ax=None):
+        """Each trial's score by trial number, marked by how it ended, with the best so far.
+        Returns the matplotlib Figure (drawn into ``ax`` when given; else a new pyplot
+        figure, on the Agg backend unless one was chosen). See :func:`nnfast.tune.plots.plot_history`."""
+        from .plots import plot_history
+
+        return plot_history(self, ax=ax)
+
+    def plot_curves(self, top: int = 5, ax=None):
+        """Training (dashed) and validation (solid) cost per epoch of the ``top`` best completed
+        trials; returns the Figure. See :func:`nnfast.tune.plots.plot_curves`."""
+        from .plots import plot_curves
+
+        return plot_curves(self, top=top, ax=ax)
+
+    def plot_pareto(self, ax=None):
+        """Score against training time (seconds, log scale) with the Pareto front of
+        :meth:`pareto`; returns the Figure. See :func:`nnfast.tune.plots.plot_pareto`."""
+        from .plots import plot_pareto
+
+        return plot_pareto(self, ax=ax)
+
+    def plot_importances(self, ax=None):
+        """The :meth:`importances` as horizontal bars, the largest on top; returns the Figure.
+        See :func:`nnfast.tune.plots.plot_importances`."""
+        from .plots import plot_importances
+
+        return plot_importances(self, ax=ax)
+
     # --- after the search ---------------------------------------------------------------------
 
     def refit(self, X: Any, y: Any, *, trial: Optional[TrialRecord] = None, epochs: Optional[int] = None,
