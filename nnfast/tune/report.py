@@ -118,12 +118,9 @@ def _best(study):
 
 
 def _rows(study) -> Tuple[List[str], List[Dict[str, Any]]]:
-    """The columns and rows of ``study.table()``, with or without pandas."""
-    table = study.table()
-    if isinstance(table, list):
-        rows = [dict(r) for r in table]
-    else:
-        rows = [{"trial": number, **row} for number, row in zip(table.index, table.to_dict("records"))]
+    """The columns and rows of ``study.table()``, as dicts (pandas, which takes a while to
+    import, is not needed for a page)."""
+    rows = [dict(r) for r in study._table_rows()]
     columns: List[str] = []
     for row in rows:
         columns.extend(c for c in row if c not in columns)

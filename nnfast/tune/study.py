@@ -249,6 +249,15 @@ class Study:
 
     def table(self):
         """Every trial as a row: a pandas DataFrame when pandas is installed, else a list of dicts."""
+        rows = self._table_rows()
+        try:
+            import pandas as pd
+        except ImportError:
+            return rows
+        return pd.DataFrame(rows).set_index("trial") if rows else pd.DataFrame()
+
+    def _table_rows(self) -> List[Dict[str, Any]]:
+        """The rows of :meth:`table` as dicts (without importing pandas)."""
         rows = []
         for t in self.trials:
             row = {"trial": t.number, "state": t.state, self.objective or "score": t.score,
@@ -257,11 +266,7 @@ class Study:
             if t.error:
                 row["error"] = t.error
             rows.append(row)
-        try:
-            import pandas as pd
-        except ImportError:
-            return rows
-        return pd.DataFrame(rows).set_index("trial") if rows else pd.DataFrame()
+        return rows
 
     def importances(self) -> Dict[str, float]:
         """How much each searched hyperparameter explains the score: PED-ANOVA (Watanabe et
