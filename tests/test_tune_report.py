@@ -504,3 +504,14 @@ def test_study_plot_methods_return_labelled_figures(study):
     assert len(cases[1][0].axes[0].lines) == 2 * 2  # the top 2: validation and training each
     target = Figure().add_subplot()
     assert study.plot_pareto(ax=target) is target.figure
+
+
+def test_interpretation_says_when_the_winner_stopped_before_its_epoch_cap(data):
+    X, y = data[:2]
+    early = tune.search(BASE.replace(epochs=200, patience=2, min_delta=0.02), {"lr": [0.3, 0.5]}, train=(X, y), strategy="grid",
+                        progress=False)
+    best = early.best()
+    assert best.stop_reason != "max_epochs" and best.epochs < 200  # the case is real
+    part = html.unescape(section(render_report(early), "Interpretation", "Summary"))
+    assert (f"It did not hit the epoch cap: it stopped after {best.epochs} epochs of at most 200 "
+            f"({best.stop_reason})") in part

@@ -291,7 +291,7 @@ def interpretation(study) -> List[str]:
     else:
         out.append("No cost curve of it was recorded, so there is no diagnosis.")
 
-    cap = best.history.get("epochs") if isinstance(best.history, Mapping) else None
+    cap = best.hyperparameters.epochs if best.hyperparameters is not None else None
     if best.stop_reason == "max_epochs":
         improving = any(f.kind == "epoch_cap" for f in findings)
         out.append(f"It hit the epoch cap: it ran all {best.epochs} epochs" + (
