@@ -167,25 +167,19 @@ def _title(fig, default: str) -> str:
 def _untitled_png(fig) -> str:
     """The figure as PNG without its axes titles and suptitle (the page's heading shows the
     title once); the figure is left as it was."""
-    saved = []
-    for ax in getattr(fig, "axes", []):
-        for loc in ("left", "center", "right"):
-            text = ax.get_title(loc=loc)
-            if text:
-                saved.append((ax, loc, ax.title if loc == "center" else getattr(ax, f"_{loc}_title"), text))
+    hidden = [artist for ax in getattr(fig, "axes", [])
+              for artist in (ax.title, getattr(ax, "_left_title", None), getattr(ax, "_right_title", None))
+              if artist is not None and artist.get_visible() and artist.get_text()]
     suptitle = getattr(fig, "_suptitle", None)
-    visible = suptitle.get_visible() if suptitle is not None else None
+    if suptitle is not None and suptitle.get_visible():
+        hidden.append(suptitle)
     try:
-        for ax, loc, artist, _ in saved:
+        for artist in hidden:
             artist.set_visible(False)
-        if suptitle is not None:
-            suptitle.set_visible(False)
         return _png(fig)
     finally:
-        for ax, loc, artist, _ in saved:
+        for artist in hidden:
             artist.set_visible(True)
-        if suptitle is not None:
-            suptitle.set_visible(visible)
 
 
 def _figure_html(fig, title: str, caption: str = "") -> str:
@@ -242,8 +236,8 @@ def _diagnosis_html(study) -> str:
 
 # --- the interpretation ---------------------------------------------------------------------------
 
-#: the training-data key of each validation objective (``val_accuracy`` -> ``accuracy``)
 def _metric(objective: str) -> str:
+    """The training-data key of a validation objective (``val_accuracy`` -> ``accuracy``)."""
     return objective[4:] if objective.startswith("val_") else objective
 
 
