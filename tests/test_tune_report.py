@@ -344,3 +344,175 @@ def test_plots_use_agg_when_no_backend_is_chosen(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120, env=env, cwd=tmp_path)
     assert (tmp_path / "lr.png").stat().st_size > 1000
+
+
+# --- importances (PED-ANOVA in NumPy) ------------------------------------------------------------
+
+def crafted_study(direction="maximize"):
+    """An Optuna study whose score is decided by ``x`` alone; ``noise`` and ``kind`` are random."""
+    import optuna
+
+    from nnfast.tune._quiet import quiet_optuna
+
+    rng = np.random.default_rng(0)
+    dists = {"x": optuna.distributions.FloatDistribution(1e-3, 1.0, log=True),
+             "noise": optuna.distributions.FloatDistribution(0.0, 1.0),
+             "kind": optuna.distributions.CategoricalDistribution(["a", "b", "c"])}
+    with quiet_optuna():
+        study = optuna.create_study(direction=direction)
+        for _ in range(40):
+            params = {"x": float(10 ** rng.uniform(-3, 0)), "noise": float(rng.uniform()),
+                      "kind": str(rng.choice(["a", "b", "c"]))}
+            score = -abs(math.log10(params["x"]) + 2.0)  # best at x = 0.01
+            value = score if direction == "maximize" else -score
+            study.add_trial(optuna.trial.create_trial(params=params, distributions=dists, value=value))
+    return tune.Study(study)
+
+
+@pytest.mark.parametrize("direction", ["maximize", "minimize"])
+def test_importances_rank_the_deciding_hyperparameter_first(direction):
+    importances = crafted_study(direction).importances()
+    assert list(importances)[0] == "x" and set(importances) == {"x", "noise", "kind"}
+    assert math.isclose(sum(importances.values()), 1.0) and importances["x"] > 0.6
+    assert list(importances.values()) == sorted(importances.values(), reverse=True)
+
+
+def test_importances_need_no_scikit_learn(tmp_path):
+    # optuna.importance imports scikit-learn and SciPy (its fANOVA): seconds of a cold `nnfast report`
+    code = ("import sys\nfrom nnfast import tune\n"
+            "import tests_importances_helper as h\n")
+    (tmp_path / "tests_importances_helper.py").write_text(
+        "import math, optuna\nfrom nnfast import tune\n"
+        "d = {'x': optuna.distributions.FloatDistribution(0.0, 1.0)}\n"
+        "s = optuna.create_study(direction='maximize')\n"
+        "for i in range(8):\n"
+        "    s.add_trial(optuna.trial.create_trial(params={'x': i / 8}, distributions=d, value=-abs(i / 8 - 0.5)))\n"
+        "assert list(tune.Study(s).importances()) == ['x']\n")
+    code += "assert 'sklearn' not in sys.modules and 'optuna.importance' not in sys.modules, 'imported'\n"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120, cwd=tmp_path,
+                   env={**os.environ, "PYTHONWARNINGS": "error"})
+
+
+# --- the report's interpretation, table, titles and hyperparameters -------------------------------
+
+@pytest.fixture(scope="module")
+def looked(data):
+    """A finished study whose winner was refit and looked at on the test set, once."""
+    X, y, X_te, y_te = data
+    study = tune.search(BASE, {"lr": [0.3, 0.4, 0.5, 0.6]}, train=(X, y), strategy="grid", progress=False,
+                        study_name="looked")
+    study.refit(X, y)
+    study.test(X_te, y_te)
+    return study
+
+
+def section(text, head, until):
+    return text[text.index(f"<h2>{head}</h2>"):text.index(f"<h2>{until}</h2>")]
+
+
+def test_report_opens_with_the_interpretation(looked):
+    from nnfast.diagnosis import diagnose
+
+    text = render_report(looked)
+    assert text.index("<h2>Interpretation</h2>") < text.index("<h2>Summary</h2>") < text.index("<h2>Plots</h2>")
+    part = html.unescape(section(text, "Interpretation", "Summary"))
+    best = looked.best()
+    assert f"The winner is trial {best.number}: val_accuracy {best.score:.4f} ± {best.score_se:.4f}" in part
+    contenders = looked.contenders()
+    assert len(contenders) > 1  # 300 validation rows cannot tell these rates apart: the case is real
+    for t in contenders[1:]:
+        assert f"trial {t.number} {t.score:.4f} ± {t.score_se:.4f}" in part
+    assert f"cannot tell these {len(contenders)} configurations apart" in part
+    for finding in diagnose(best.history):
+        assert f"{finding.kind} ({finding.advice})" in part
+    assert best.stop_reason == "max_epochs" and f"It hit the epoch cap: it ran all {best.epochs} epochs" in part
+    gap = next(f for f in diagnose(best.history) if f.kind in ("generalising", "overfitting"))
+    assert f"Train/validation gap: validation cost {gap.evidence['val_cost']:.4g}" in part
+    assert "training accuracy " in part
+    test = looked.attrs["test_looks"][0]["scores"]["accuracy"]
+    assert (f"Validation/test gap, after the one look at the test set (the refit of the winner): test accuracy "
+            f"{test:.4f} against validation {best.score:.4f}, a gap of {best.score - test:+.4f}") in part
+
+
+def test_interpretation_without_a_test_look_or_a_winner(study, data):
+    part = html.unescape(section(render_report(study), "Interpretation", "Summary"))
+    assert "Validation/test gap: the test set has not been looked at" in part
+    X, y = data[:2]
+    failed = tune.search(BASE, {"loss": ["mse", "mae"]}, train=(X, y), strategy="grid", progress=False)
+    part = section(render_report(failed), "Interpretation", "Summary")
+    assert "No trial completed" in part
+
+
+def test_trial_table_lists_the_best_first_without_a_scroll_box(study):
+    text = render_report(study)
+    table = text[text.index("<h2>Trials</h2>"):]
+    shown = [int(n) for n in re.findall(r'<tr(?: class="best")?><td class="num">(\d+)</td>', table)]
+    ranked = [t.number for t in sorted(study._scored(), key=study._rank)]
+    assert shown[:len(ranked)] == ranked and shown[0] == study.best().number
+    assert sorted(shown) == [t.number for t in study.trials]
+    failed = [t.number for t in study.trials if t.state == "failed"]
+    assert shown[-len(failed):] == failed  # no score: last
+    assert "max-height" not in text and "overflow-x" not in text and "overflow-wrap: anywhere" in text
+
+
+def test_plot_titles_appear_once(study, monkeypatch):
+    from nnfast.tune import report
+
+    drawn = []
+    real = report._png
+
+    def png(fig):
+        drawn.append([t.get_text() for ax in fig.axes for t in (ax.title, ax._left_title, ax._right_title)
+                      if t.get_visible() and t.get_text()])
+        return real(fig)
+
+    monkeypatch.setattr(report, "_png", png)
+    extra = fake_range(0.5).plot(ax=Figure().add_subplot()).figure
+    text = render_report(study, extra_figures=[extra])
+    assert len(drawn) == 5 and drawn == [[]] * 5  # no title inside a figure, the heading above it
+    for kind in ("history", "curves", "pareto", "importances", "lr_range"):
+        assert f"<h3>{html.escape(plots.TITLES[kind])}" in text
+    assert extra.axes[0].get_title(loc="left") == plots.TITLES["lr_range"] and extra.axes[0]._left_title.get_visible()
+
+
+def test_report_folds_the_hyperparameters_left_at_their_defaults(looked):
+    text = render_report(looked)
+    part = text[text.index("Its hyperparameters"):text.index("</details>")]
+    shown, folded = part.split("<details>")
+    defaults = nf.Hyperparameters().to_dict()
+    base = BASE.to_dict()
+    for name, value in looked.best().hyperparameters.to_dict().items():
+        row = f"<th>{name}</th>"
+        if name == "lr" or defaults[name] != value:
+            assert row in shown and row not in folded, name
+        else:
+            assert row in folded and row not in shown, name
+    assert '<tr class="searched"><th>lr</th>' in shown
+    assert "set in the study&#x27;s base" in shown and base["hidden"] != defaults["hidden"]
+
+
+def test_study_plot_methods_return_labelled_figures(study):
+    cases = [(study.plot_history(), "trial number", "validation accuracy", plots.TITLES["history"]),
+             (study.plot_curves(top=2), "epoch", "cost", plots.TITLES["curves"]),
+             (study.plot_pareto(), "training time (seconds, log scale)", "validation accuracy",
+              plots.TITLES["pareto"]),
+             (study.plot_importances(), "importance", "hyperparameter", plots.TITLES["importances"])]
+    for fig, xlabel, ylabel, title in cases:
+        assert isinstance(fig, Figure) and len(fig.axes) == 1
+        ax = fig.axes[0]
+        assert ax.get_xlabel().startswith(xlabel) and ylabel in ax.get_ylabel()
+        assert ax.get_title(loc="left").startswith(title)
+    assert len(cases[1][0].axes[0].lines) == 2 * 2  # the top 2: validation and training each
+    target = Figure().add_subplot()
+    assert study.plot_pareto(ax=target) is target.figure
+
+
+def test_interpretation_says_when_the_winner_stopped_before_its_epoch_cap(data):
+    X, y = data[:2]
+    early = tune.search(BASE.replace(epochs=200, patience=2, min_delta=0.02), {"lr": [0.3, 0.5]}, train=(X, y), strategy="grid",
+                        progress=False)
+    best = early.best()
+    assert best.stop_reason != "max_epochs" and best.epochs < 200  # the case is real
+    part = html.unescape(section(render_report(early), "Interpretation", "Summary"))
+    assert (f"It did not hit the epoch cap: it stopped after {best.epochs} epochs of at most 200 "
+            f"({best.stop_reason})") in part

@@ -21,7 +21,7 @@ from .. import __version__
 from ..diagnosis import diagnose
 from .trial import SCORE_EPOCHS
 
-__all__ = ["write_report", "summary_table", "render_report"]
+__all__ = ["write_report", "summary_table", "render_report", "interpretation"]
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; color: #222;
@@ -35,7 +35,10 @@ th, td { padding: 0.25em 0.7em; border-bottom: 1px solid #eee; text-align: left;
 th { background: #f6f6f6; font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 table.kv th { background: none; font-weight: normal; color: #555; }
-.trials { display: block; overflow-x: auto; max-height: 40em; }
+table.trials { width: 100%; }
+.trials td { overflow-wrap: anywhere; }
+details { margin: 0.3em 0 1em; }
+details summary { cursor: pointer; color: #555; }
 .trials tr.best td { background: #fff8e1; }
 .state { font-weight: 600; }
 .state-complete { color: #1f6fb4; }
@@ -115,12 +118,9 @@ def _best(study):
 
 
 def _rows(study) -> Tuple[List[str], List[Dict[str, Any]]]:
-    """The columns and rows of ``study.table()``, with or without pandas."""
-    table = study.table()
-    if isinstance(table, list):
-        rows = [dict(r) for r in table]
-    else:
-        rows = [{"trial": number, **row} for number, row in zip(table.index, table.to_dict("records"))]
+    """The columns and rows of ``study.table()``, as dicts (pandas, which takes a while to
+    import, is not needed for a page)."""
+    rows = [dict(r) for r in study._table_rows()]
     columns: List[str] = []
     for row in rows:
         columns.extend(c for c in row if c not in columns)
@@ -164,8 +164,26 @@ def _title(fig, default: str) -> str:
     return suptitle.get_text() if suptitle is not None and suptitle.get_text() else default
 
 
+def _untitled_png(fig) -> str:
+    """The figure as PNG without its axes titles and suptitle (the page's heading shows the
+    title once); the figure is left as it was."""
+    hidden = [artist for ax in getattr(fig, "axes", [])
+              for artist in (ax.title, getattr(ax, "_left_title", None), getattr(ax, "_right_title", None))
+              if artist is not None and artist.get_visible() and artist.get_text()]
+    suptitle = getattr(fig, "_suptitle", None)
+    if suptitle is not None and suptitle.get_visible():
+        hidden.append(suptitle)
+    try:
+        for artist in hidden:
+            artist.set_visible(False)
+        return _png(fig)
+    finally:
+        for artist in hidden:
+            artist.set_visible(True)
+
+
 def _figure_html(fig, title: str, caption: str = "") -> str:
-    return (f'<figure><h3>{_e(title)}</h3><img src="data:image/png;base64,{_png(fig)}" alt="{_e(title)}">'
+    return (f'<figure><h3>{_e(title)}</h3><img src="data:image/png;base64,{_untitled_png(fig)}" alt="{_e(title)}">'
             + (f"<figcaption>{_e(caption)}</figcaption>" if caption else "") + "</figure>")
 
 
@@ -216,6 +234,113 @@ def _diagnosis_html(study) -> str:
             f"</thead><tbody>{''.join(rows)}</tbody></table>")
 
 
+# --- the interpretation ---------------------------------------------------------------------------
+
+def _metric(objective: str) -> str:
+    """The training-data key of a validation objective (``val_accuracy`` -> ``accuracy``)."""
+    return objective[4:] if objective.startswith("val_") else objective
+
+
+def _recent(values: Any, n: int = SCORE_EPOCHS) -> float:
+    """The mean of the last ``n`` finite values of a stored curve (as a trial's score is read)."""
+    finite = [float(v) for v in (values or []) if _is_number(v) and math.isfinite(v)][-n:]
+    return sum(finite) / len(finite) if finite else math.nan
+
+
+def _pm(score: float, se: float) -> str:
+    return _score(score) + ("" if not _is_number(se) or math.isnan(se) else f" ± {float(se):.4f}")
+
+
+def interpretation(study) -> List[str]:
+    """What the study found, in sentences (plain text, best first): the winner and its
+    contenders (:meth:`Study.contenders`, score ± standard error), what its cost curves show
+    (:func:`nnfast.diagnosis.diagnose`), whether it ran to its epoch cap, its
+    train/validation gap, and the validation/test gap of the first look at the test set.
+    The report opens with these; an empty study gives one sentence saying so."""
+    best = _best(study)
+    if best is None:
+        return ["No trial completed, so there is no winner to interpret: see the failed trials' errors below."]
+    name = study.objective or "score"
+    out = [f"The winner is trial {best.number}: {name} {_pm(best.score, best.score_se)} (score ± its standard "
+           f"error), trained in {_fmt(best.seconds, 3)} s."]
+    try:
+        contenders = study.contenders()
+    except ValueError:
+        contenders = [best]
+    if len(contenders) > 1:
+        others = "; ".join(f"trial {t.number} {_pm(t.score, t.score_se)}" for t in contenders[1:10])
+        more = f" and {len(contenders) - 10} more" if len(contenders) > 10 else ""
+        source = f"{study.attrs['cv']}-fold cross-validation" if study.attrs.get("cv") else "the validation data"
+        out.append(f"Its contenders, within one standard error of its score: {others}{more}. {source.capitalize()} "
+                   f"cannot tell these {len(contenders)} configurations apart; re-score them on fresh folds with "
+                   f"study.rescore(X, y, k={len(contenders)}, cv=5) before trusting the pick.")
+    elif math.isnan(best.score_se):
+        out.append("Its score has no standard error on record, so its contenders are unknown.")
+    else:
+        out.append("No other trial scores within one standard error of it: it stands apart from the rest.")
+
+    findings = diagnose(best.history)
+    if findings:
+        out.append("Its cost curves: " + "; ".join(f"{f.kind} ({f.advice})" for f in findings) + ".")
+    else:
+        out.append("No cost curve of it was recorded, so there is no diagnosis.")
+
+    cap = best.hyperparameters.epochs if best.hyperparameters is not None else None
+    if best.stop_reason == "max_epochs":
+        improving = any(f.kind == "epoch_cap" for f in findings)
+        out.append(f"It hit the epoch cap: it ran all {best.epochs} epochs" + (
+            ", and its cost was still falling: train longer or raise the learning rate." if improving else
+            ", with its cost settled by then."))
+    elif best.stop_reason:
+        limit = f" of at most {cap}" if _is_number(cap) else ""
+        out.append(f"It did not hit the epoch cap: it stopped after {best.epochs} epochs{limit} ({best.stop_reason}).")
+
+    gap = next((f for f in findings if f.kind in ("generalising", "overfitting")), None)
+    metric = _metric(study.objective or "")
+    train_score = _recent(best.history.get(metric)) if isinstance(best.history, Mapping) and metric else math.nan
+    parts = []
+    if gap is not None:
+        parts.append(f"validation cost {_fmt(gap.evidence['val_cost'])} against training cost "
+                     f"{_fmt(gap.evidence['train_cost'])}, a gap of {gap.evidence['gap_share']:.1%} of the cost "
+                     f"before training ({gap.kind})")
+    if metric and metric != study.objective and math.isfinite(train_score) and math.isfinite(best.score):
+        parts.append(f"training {metric} {_score(train_score)} against validation {_score(best.score)}, a gap of "
+                     f"{train_score - best.score:+.4f}")
+    out.append("Train/validation gap: " + ("; ".join(parts) if parts else "not recorded") + ".")
+
+    looks = study.attrs.get("test_looks") or []
+    if not looks:
+        out.append("Validation/test gap: the test set has not been looked at; refit the winner and look once "
+                   "(study.refit, study.test, or nnfast tune without --no-test) for an unbiased estimate.")
+    else:
+        look = looks[0]
+        scores = look.get("scores") or {}
+        key = metric if metric in scores else None
+        trial = look.get("trial")
+        which = "the winner" if trial == best.number else f"trial {trial}"
+        if key is not None and _is_number(scores[key]):
+            test = float(scores[key])
+            gap_ = best.score - test if trial == best.number else math.nan
+            se = best.score_se
+            text = f"Validation/test gap, after the one look at the test set (the refit of {which}): test {key} " \
+                   f"{_score(test)}"
+            if math.isfinite(gap_):
+                text += f" against validation {_score(best.score)}, a gap of {gap_:+.4f}"
+                if _is_number(se) and math.isfinite(se) and se > 0:
+                    text += f" ({abs(gap_) / se:.1f} standard errors of the validation score)"
+            out.append(text + ".")
+        else:
+            out.append(f"Validation/test gap: the look at the test set (the refit of {which}) recorded "
+                       f"{_fmt(scores)}, no {metric or 'score'} to compare.")
+        if len(looks) > 1:
+            out.append(f"The test set was looked at {len(looks)} times: only the first look is unbiased.")
+    return out
+
+
+def _interpretation_html(study) -> str:
+    return "<h2>Interpretation</h2>" + "".join(f"<p>{_e(line)}</p>" for line in interpretation(study))
+
+
 # --- the page ------------------------------------------------------------------------------------
 
 def _kv(pairs: Iterable[Tuple[str, Any]], raw: bool = False) -> str:
@@ -256,15 +381,7 @@ def _summary_html(study, trials, best) -> str:
             out.append("".join(f'<p class="{"note" if line.startswith("rescored") else "warn"}">{_e(line)}</p>'
                                for line in note))
         if best.hyperparameters is not None:
-            base = study.attrs.get("base", {})
-            searched = set(best.params) | {k.split(".")[0] for k in best.params}
-            rows = []
-            for name, value in best.hyperparameters.to_dict().items():
-                note = "searched" if name in searched else ("" if base.get(name) == value else "changed from base")
-                cls = ' class="searched"' if name in searched else ""
-                rows.append(f"<tr{cls}><th>{_e(name)}</th><td>{_e(_fmt(value, 6))}</td><td>{_e(note)}</td></tr>")
-            out.append("<p>Its hyperparameters (the searched ones highlighted):</p>")
-            out.append('<table class="kv">' + "".join(rows) + "</table>")
+            out.append(_hyperparameters_html(best, study.attrs.get("base") or {}))
 
     out.append("<h3>Final model and test set</h3>")
     refit = attrs.get("refit")
@@ -293,6 +410,30 @@ def _summary_html(study, trials, best) -> str:
     return "\n".join(out)
 
 
+def _hyperparameters_html(best, base: Mapping[str, Any]) -> str:
+    """The winner's hyperparameters: those searched, set in the study's base or otherwise
+    differing from nnfast's defaults in full; the rest (at their defaults) folded."""
+    from ..hyperparams import Hyperparameters
+
+    defaults = Hyperparameters().to_dict()
+    searched = set(best.params) | {k.split(".")[0] for k in best.params}
+    shown, folded = [], []
+    for name, value in best.hyperparameters.to_dict().items():
+        if name in searched:
+            shown.append(f'<tr class="searched"><th>{_e(name)}</th><td>{_e(_fmt(value, 6))}</td><td>searched</td></tr>')
+        elif name not in defaults or defaults[name] != value:
+            note = "set in the study's base" if base.get(name) == value else "differs from the default"
+            shown.append(f"<tr><th>{_e(name)}</th><td>{_e(_fmt(value, 6))}</td><td>{_e(note)}</td></tr>")
+        else:
+            folded.append(f"<tr><th>{_e(name)}</th><td>{_e(_fmt(value, 6))}</td><td>default</td></tr>")
+    out = ["<p>Its hyperparameters: the searched ones (highlighted) and those that differ from nnfast's "
+           "defaults.</p>", '<table class="kv">' + "".join(shown) + "</table>"]
+    if folded:
+        out.append(f"<details><summary>the other {len(folded)} hyperparameters, at nnfast's defaults</summary>"
+                   f'<table class="kv">{"".join(folded)}</table></details>')
+    return "".join(out)
+
+
 def _data_text(attrs: Mapping[str, Any]) -> str:
     """Where the data came from, when the command line recorded it, and its fingerprint."""
     parts = []
@@ -313,10 +454,27 @@ def _state_cell(state: Any) -> str:
     return f'<td class="state state-{_e(state)}">{_e(state)}</td>'
 
 
+def _ranked_rows(study, rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """The table's rows best first: completed trials as :meth:`Study.best` ranks them, then
+    the others (pruned, diverged, failed, ...) by score, unscored last, each by trial number."""
+    order = {t.number: i for i, t in enumerate(sorted(study._scored(), key=study._rank))}
+
+    def key(row):
+        number = row.get("trial")
+        if number in order:
+            return (0, order[number], 0.0, number)
+        value = row.get(study.objective or "score")
+        scored = _is_number(value) and math.isfinite(value)
+        return (1 if scored else 2, 0, -study.sign * float(value) if scored else 0.0, number)
+
+    return sorted(rows, key=key)
+
+
 def _table_html(study, best) -> str:
     columns, rows = _rows(study)
     if not rows:
         return "<h2>Trials</h2><p>No trials.</p>"
+    rows = _ranked_rows(study, rows)
     head = "".join(f"<th>{_e(c)}</th>" for c in columns)
     body = []
     for row in rows:
@@ -337,7 +495,8 @@ def _table_html(study, best) -> str:
                 cells.append(f"<td>{_e(_fmt(value))}</td>")
         cls = ' class="best"' if best is not None and row.get("trial") == best.number else ""
         body.append(f"<tr{cls}>{''.join(cells)}</tr>")
-    return (f"<h2>Trials</h2><p>All {len(rows)} trials in the order they started; the best is highlighted.</p>"
+    return (f"<h2>Trials</h2><p>All {len(rows)} trials, best first: the completed ones by score (the best "
+            "highlighted), then the others by how far they got.</p>"
             f'<table class="trials"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>')
 
 
@@ -366,6 +525,7 @@ def render_report(study, *, extra_figures=None) -> str:
              f"<h1>nnfast study <code>{_e(study.name)}</code></h1>",
              f'<p class="sub">{_e(len(trials))} trials; {_e(study.objective or "score")}, {_e(study.direction)}; '
              f"report written {_e(now)} by nnfast {_e(__version__)}</p>",
+             _interpretation_html(study),
              _summary_html(study, trials, best),
              "<h2>Plots</h2>"]
     for kind, _, fig in _study_figures(study):

@@ -17,7 +17,6 @@ import optuna
 
 from ..hyperparams import Hyperparameters
 from ..training import train
-from ._quiet import quiet_optuna
 from .storage import LEASE_PREFIX, data_fingerprint, open_storage, storage_url
 
 __all__ = ["Study", "TrialRecord", "Rescored", "load_study", "storage_url", "data_fingerprint"]
@@ -266,6 +265,15 @@ class Study:
 
     def table(self):
         """Every trial as a row: a pandas DataFrame when pandas is installed, else a list of dicts."""
+        rows = self._table_rows()
+        try:
+            import pandas as pd
+        except ImportError:
+            return rows
+        return pd.DataFrame(rows).set_index("trial") if rows else pd.DataFrame()
+
+    def _table_rows(self) -> List[Dict[str, Any]]:
+        """The rows of :meth:`table` as dicts (without importing pandas)."""
         rows = []
         for t in self.trials:
             row = {"trial": t.number, "state": t.state, self.objective or "score": t.score,
@@ -274,23 +282,53 @@ class Study:
             if t.error:
                 row["error"] = t.error
             rows.append(row)
-        try:
-            import pandas as pd
-        except ImportError:
-            return rows
-        return pd.DataFrame(rows).set_index("trial") if rows else pd.DataFrame()
+        return rows
 
     def importances(self) -> Dict[str, float]:
-        """How much each searched hyperparameter explains the score (Optuna's PED-ANOVA),
-        normalised to sum to 1; empty when too few trials completed."""
-        if len(self._scored()) < 4:
-            return {}
-        try:
-            with quiet_optuna():
-                evaluator = optuna.importance.PedAnovaImportanceEvaluator()
-                return dict(optuna.importance.get_param_importances(self.optuna, evaluator=evaluator))
-        except (RuntimeError, ValueError):
-            return {}
+        """How much each searched hyperparameter explains the score: PED-ANOVA (Watanabe et
+        al., IJCAI 2023) over the completed trials, computed by :func:`nnfast.tune.importance.ped_anova`
+        (not Optuna's evaluator, whose import costs seconds), normalised to sum to 1, largest
+        first; empty when fewer than 4 trials completed or none differs in its searched values."""
+        from .importance import ped_anova
+
+        complete = optuna.trial.TrialState.COMPLETE
+        trials = []
+        for frozen in self.optuna.get_trials(deepcopy=False, states=(complete,)):
+            record = _record(frozen)
+            if not math.isnan(record.score) and frozen.params:
+                trials.append((record.score, frozen.params, frozen.distributions))
+        return ped_anova(trials, self.sign)
+
+    # --- plots (matplotlib, imported when drawn; see nnfast.tune.plots) ---------------------------
+
+    def plot_history(self, ax=None):
+        """Each trial's score by trial number, marked by how it ended, with the best so far.
+        Returns the matplotlib Figure (drawn into ``ax`` when given; else a new pyplot
+        figure, on the Agg backend unless one was chosen). See :func:`nnfast.tune.plots.plot_history`."""
+        from .plots import plot_history
+
+        return plot_history(self, ax=ax)
+
+    def plot_curves(self, top: int = 5, ax=None):
+        """Training (dashed) and validation (solid) cost per epoch of the ``top`` best completed
+        trials; returns the Figure. See :func:`nnfast.tune.plots.plot_curves`."""
+        from .plots import plot_curves
+
+        return plot_curves(self, top=top, ax=ax)
+
+    def plot_pareto(self, ax=None):
+        """Score against training time (seconds, log scale) with the Pareto front of
+        :meth:`pareto`; returns the Figure. See :func:`nnfast.tune.plots.plot_pareto`."""
+        from .plots import plot_pareto
+
+        return plot_pareto(self, ax=ax)
+
+    def plot_importances(self, ax=None):
+        """The :meth:`importances` as horizontal bars, the largest on top; returns the Figure.
+        See :func:`nnfast.tune.plots.plot_importances`."""
+        from .plots import plot_importances
+
+        return plot_importances(self, ax=ax)
 
     # --- after the search ---------------------------------------------------------------------
 
