@@ -399,7 +399,7 @@ def test_importances_need_no_scikit_learn(tmp_path):
 def looked(data):
     """A finished study whose winner was refit and looked at on the test set, once."""
     X, y, X_te, y_te = data
-    study = tune.search(BASE, {"lr": [0.3, 0.4, 0.5, 0.6]}, train=(X, y), strategy="grid", progress=False,
+    study = tune.search(BASE, {"lr": [0.4, 0.5, 0.6, 0.7]}, train=(X, y), strategy="grid", progress=False,
                         study_name="looked")
     study.refit(X, y)
     study.test(X_te, y_te)
