@@ -133,7 +133,7 @@ def test_export_needs_no_runtime(tmp_path):
             "m.fit(np.arange(40.).reshape(20, 2), np.arange(20) % 2, epochs=1, verbose=False)\n"
             f"m.to_onnx({str(tmp_path / 'm.onnx')!r})\n"
             "assert 'onnxruntime' not in [k for k, v in sys.modules.items() if v is not None]\n")
-    subprocess.run([sys.executable, "-c", code], check=True)
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)  # not the checkout's nnfast/
     assert (tmp_path / "m.onnx").stat().st_size > 0
 
 
