@@ -189,6 +189,8 @@ def _model_from_document(net, raw: bytes):
         doc = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise _FieldError("document", f"is not UTF-8 JSON: {exc}") from None
+    except ValueError as exc:  # an integer of more digits than Python converts (sys.set_int_max_str_digits)
+        raise _FieldError("document", f"holds a number nnfast does not read: {exc}") from None
     if not isinstance(doc, dict):
         raise _FieldError("document", f"must be a JSON object, not {type(doc).__name__}")
     if doc.get("format") != FORMAT:

@@ -6,7 +6,7 @@
 #   bash tests/sanitize.sh -- -k fuzz      # anything after -- goes to pytest
 #
 # What it does:
-# - copies what the tests need (nnfast/, tests/, csrc/, examples/, pyproject.toml, README.md) to
+# - copies what the tests need (nnfast/, tests/, csrc/, examples/, tools/ and the top-level files) to
 #   build/sanitize/tree/ (override build/sanitize with NNFAST_SANITIZE_DIR) and compiles
 #   nnfast._core there, with one g++ call (no setup.py: its -O3 would come last), with
 #   -fsanitize=address,undefined -fno-omit-frame-pointer -g -O1 and -fno-wrapv (Python's
@@ -65,7 +65,7 @@ PY
 # there, so `import nnfast` (and every child's, through PYTHONPATH) finds this build first
 rm -rf "$tree"
 mkdir -p "$tree"
-cp -r nnfast tests csrc examples pyproject.toml README.md "$tree/"
+cp -r nnfast tests csrc examples tools pyproject.toml setup.py README.md LICENSE MANIFEST.in "$tree/"
 find "$tree/nnfast" \( -name '_core*.so' -o -name '__pycache__' \) -prune -exec rm -rf {} +
 echo "sanitize: building nnfast._core with ${flags[*]} into $tree/nnfast/"
 ${CXX:-g++} -std=c++17 -shared -fPIC -fvisibility=hidden "${flags[@]}" \

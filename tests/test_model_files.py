@@ -73,6 +73,14 @@ def f32(x: float) -> bytes:
     return np.float32(x).tobytes()
 
 
+def huge_integer(raw: bytes) -> bytes:
+    """The file with its seed written as an integer of 5000 digits (more than Python's
+    int() converts from text by default)."""
+    m = ModelBytes(raw)
+    m.doc["seed"] = "SEED"
+    return m.bytes(json.dumps(m.doc).encode().replace(b'"SEED"', b"9" * 5000))
+
+
 def edits(raw: bytes):
     """(name, file bytes, what the error must mention) for every field of the document
     and the binary part, each edited on its own with the checksum made valid again."""
@@ -88,6 +96,7 @@ def edits(raw: bytes):
         ("json array", ModelBytes(raw).bytes(b"[]"), "document"),
         ("json not utf-8", ModelBytes(raw).bytes(b'{"format": "\xff"}'), "utf-8"),
         ("json nested deeply", ModelBytes(raw).bytes(b"[" * 100000 + b"]" * 100000), "document"),
+        ("json integer of 5000 digits", huge_integer(raw), "document"),
         ("json not json", ModelBytes(raw).bytes(b"{nope"), "document"),
         ("format", doc(lambda d: d.update(format="pickle")), "format"),
         ("missing key", doc(lambda d: d.pop("penalty")), "'penalty'"),
