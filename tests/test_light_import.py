@@ -1,0 +1,57 @@
+"""``import nnfast`` is light (issue 13): the heavy modules load on first use, the BLAS
+library is located only when the core's rpath misses it, the thread pool starts on the
+first parallel call. Import *times* are measured in bench/import_time.py, not here."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+import nnfast as nf
+
+
+def child(code: str, **env: str) -> str:
+    """stdout of ``code`` run in a fresh interpreter (outside the checkout's cwd effects)."""
+    return subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
+                          env={**os.environ, **env}, timeout=120).stdout.strip()
+
+
+def test_import_loads_no_heavy_module():
+    out = child("import sys, nnfast\n"
+                "print(nnfast._blas.preloaded)\n"
+                "print(' '.join(sorted(sys.modules)))")
+    preloaded, modules = out.splitlines()
+    modules = set(modules.split())
+    assert not modules & {"scipy_openblas32", "json", "difflib", "dataclasses", "numpy", "importlib.metadata"}
+    lazy = {"data", "diagnosis", "losses", "optimizers", "schedules", "callbacks", "hyperparams", "io", "layers",
+            "model", "training", "_convert", "_targets"}
+    assert not modules & {f"nnfast.{name}" for name in lazy}
+    # the BLAS library is loaded by path (ctypes) only where the core's rpath misses it (editable installs)
+    assert preloaded == "True" or "ctypes" not in modules
+
+
+def test_every_public_name_resolves_lazily_in_a_fresh_process():
+    out = child("import nnfast\n"
+                "missing = [name for name in nnfast.__all__ if getattr(nnfast, name, None) is None]\n"
+                "print(missing, set(nnfast.__all__) <= set(dir(nnfast)))")
+    assert out == "[] True"
+    out = child("from nnfast import *\nfrom nnfast import Sequential, train, Hyperparameters\n"
+                "print(Sequential.__module__, train.__module__, Hyperparameters.__module__, data.__name__)")
+    assert out == "nnfast.model nnfast.training nnfast.hyperparams nnfast.data"
+
+
+def test_lazy_names_are_the_modules_objects():
+    from nnfast import callbacks, io, model, training
+
+    assert nf.train is training.train and nf.Sequential is model.Sequential
+    assert nf.load is io.load and nf.EarlyStopping is callbacks.EarlyStopping
+    with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
+        nf.no_such_name  # noqa: B018
+
+
+def test_blas_info_and_the_library_search():
+    assert "OpenBLAS" in nf.blas_info() or "CBLAS" in nf.blas_info()
+    if "scipy-openblas32" in nf.blas_info():
+        path = nf._blas._library_path()
+        assert path is not None and os.path.isfile(path) and "scipy_openblas" in os.path.basename(path)
