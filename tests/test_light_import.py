@@ -55,3 +55,21 @@ def test_blas_info_and_the_library_search():
     if "scipy-openblas32" in nf.blas_info():
         path = nf._blas._library_path()
         assert path is not None and os.path.isfile(path) and "scipy_openblas" in os.path.basename(path)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads through /proc")
+def test_the_thread_pool_starts_on_first_parallel_call_not_at_import():
+    out = child("import os\n"
+                "import nnfast as nf\n"
+                "at_import = len(os.listdir('/proc/self/task'))\n"
+                "import numpy as np\n"
+                "before = len(os.listdir('/proc/self/task'))\n"
+                "rng = np.random.default_rng(0)\n"
+                "X, y = rng.random((4000, 20), dtype=np.float32), rng.random(4000, dtype=np.float32)\n"
+                "hp = nf.Hyperparameters(hidden=(64,), epochs=1, batch_size=2000, seed=0)\n"
+                "model, _ = nf.train(hp, X, y, verbose=False)\n"
+                "print(before, len(os.listdir('/proc/self/task')), model._core_net().last_threads)",
+                NNFAST_NUM_THREADS="2")
+    before, after, used = map(int, out.split())
+    assert used == 2
+    assert after == before + 1  # the pool's one worker (the caller is part 0), started by the training
