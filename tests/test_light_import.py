@@ -31,6 +31,14 @@ def test_import_loads_no_heavy_module():
     assert preloaded == "True" or "ctypes" not in modules
 
 
+def test_training_loads_no_json_or_difflib():
+    out = child("import sys\nimport numpy as np\nimport nnfast as nf\n"
+                "X = np.random.default_rng(0).random((200, 4)); y = (X[:, 0] > 0.5).astype(int)\n"
+                "nf.train(nf.Hyperparameters(hidden=(8,), epochs=1), X, y, verbose=False)\n"
+                "print(sorted({'json', 'difflib', 'scipy_openblas32'} & set(sys.modules)))")
+    assert out == "[]"
+
+
 def test_every_public_name_resolves_lazily_in_a_fresh_process():
     out = child("import nnfast\n"
                 "missing = [name for name in nnfast.__all__ if getattr(nnfast, name, None) is None]\n"
