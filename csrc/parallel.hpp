@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include <pthread.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -270,22 +271,38 @@ public:
     // threads, the pool's or the caller's own (a tuning study's trial threads), multiply at
     // full speed side by side. Callers that arrive meanwhile wait for it, so the first
     // trials of a threaded study run primed too. After it, one atomic load.
+    //
+    // A mutex, not std::call_once: fork() in one thread while another warms would leave
+    // the child a once_flag forever "in progress". The fork handlers (see warm_mutex) hold
+    // this mutex across fork, so a child never inherits it locked by a thread it lacks.
     void warm_once() {
         if (warmed_.load(std::memory_order_acquire)) return;
-        std::call_once(warm_flag_, [this] {
-            if (owner_ != getpid()) forget_after_fork();
-            blas::prime();
-            const int n = thread_setting().load();
-            if (n > 1) {
-                std::lock_guard<std::mutex> busy(region_);
-                primed_ = n;
-                region(n, [](const Region& r) {
-                    r.sync();
-                    blas::prime();
-                });
-            }
-            warmed_.store(true, std::memory_order_release);
-        });
+        std::lock_guard<std::mutex> warming(warm_mutex());
+        if (warmed_.load(std::memory_order_relaxed)) return;
+        if (owner_ != getpid()) forget_after_fork();
+        blas::prime();
+        const int n = thread_setting().load();
+        if (n > 1) {
+            std::lock_guard<std::mutex> busy(region_);
+            primed_ = n;
+            region(n, [](const Region& r) {
+                r.sync();
+                blas::prime();
+            });
+        }
+        warmed_.store(true, std::memory_order_release);
+    }
+
+    // The warm-up's mutex, taken by the forking thread before fork() and released after it
+    // in parent and child alike (pthread_atfork; registered once, with the mutex).
+    static std::mutex& warm_mutex() {
+        static std::mutex* mutex = [] {
+            auto* m = new std::mutex;  // never destroyed: fork handlers outlive static destructors
+            ::pthread_atfork([] { warm_mutex().lock(); }, [] { warm_mutex().unlock(); },
+                             [] { warm_mutex().unlock(); });
+            return m;
+        }();
+        return *mutex;
     }
 
     ~ThreadPool() {
@@ -369,7 +386,6 @@ private:
     uint64_t round_ = 0;
     bool stop_ = false;
     pid_t owner_ = getpid();
-    std::once_flag warm_flag_;
     std::atomic<bool> warmed_{false};
 };
 
