@@ -589,8 +589,7 @@ PYBIND11_MODULE(_core, m) {
         py::arg("path"), R"doc((network, json bytes) read from a model file.)doc");
     // nnfast parallelises over rows itself; its BLAS runs single-threaded in each thread
     blas::set_num_threads(1);
-    blas::prime();
-    ThreadPool::instance().warm(thread_setting().load());
+    // the thread pool starts and OpenBLAS is primed on first use (ThreadPool::warm_once)
     m.def(
         "stop_for_exit",
         [] {

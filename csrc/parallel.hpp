@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include <pthread.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -240,6 +241,7 @@ public:
 
     // Runs job on n threads (or 1 when the pool is busy); returns how many ran it.
     int run(int n, const std::function<void(const Region&)>& job) {
+        warm_once();
         if (n <= 1) {  // no pool, no lock: a one-row prediction stays at a microsecond
             job(Region{});
             return 1;
@@ -263,11 +265,44 @@ public:
         return region(n, job);
     }
 
-    // Starts n threads and primes OpenBLAS for n concurrent callers (see run). The state
-    // is process-wide: afterwards any n threads, the pool's or the caller's own (a tuning
-    // study's trial threads), multiply at full speed side by side.
-    void warm(int n) {
-        run(n, [](const Region&) {});
+    // On the first call of run in the process (not at import, which stays light): starts
+    // thread_setting() threads and primes OpenBLAS for that many concurrent callers (see
+    // run), the caller's own buffer included. The state is process-wide: afterwards any n
+    // threads, the pool's or the caller's own (a tuning study's trial threads), multiply at
+    // full speed side by side. Callers that arrive meanwhile wait for it, so the first
+    // trials of a threaded study run primed too. After it, one atomic load.
+    //
+    // A mutex, not std::call_once: fork() in one thread while another warms would leave
+    // the child a once_flag forever "in progress". The fork handlers (see warm_mutex) hold
+    // this mutex across fork, so a child never inherits it locked by a thread it lacks.
+    void warm_once() {
+        if (warmed_.load(std::memory_order_acquire)) return;
+        std::lock_guard<std::mutex> warming(warm_mutex());
+        if (warmed_.load(std::memory_order_relaxed)) return;
+        if (owner_ != getpid()) forget_after_fork();
+        blas::prime();
+        const int n = thread_setting().load();
+        if (n > 1) {
+            std::lock_guard<std::mutex> busy(region_);
+            primed_ = n;
+            region(n, [](const Region& r) {
+                r.sync();
+                blas::prime();
+            });
+        }
+        warmed_.store(true, std::memory_order_release);
+    }
+
+    // The warm-up's mutex, taken by the forking thread before fork() and released after it
+    // in parent and child alike (pthread_atfork; registered once, with the mutex).
+    static std::mutex& warm_mutex() {
+        static std::mutex* mutex = [] {
+            auto* m = new std::mutex;  // never destroyed: fork handlers outlive static destructors
+            ::pthread_atfork([] { warm_mutex().lock(); }, [] { warm_mutex().unlock(); },
+                             [] { warm_mutex().unlock(); });
+            return m;
+        }();
+        return *mutex;
     }
 
     ~ThreadPool() {
@@ -351,6 +386,7 @@ private:
     uint64_t round_ = 0;
     bool stop_ = false;
     pid_t owner_ = getpid();
+    std::atomic<bool> warmed_{false};
 };
 
 // [begin, end) of part t of n equal parts of [0, size)

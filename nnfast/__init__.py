@@ -11,23 +11,51 @@ run in C++ over BLAS; this package gives them a small Python API.
 ['accuracy', 'loss', 'lr', 'time']
 """
 
-from ._blas import preload as _preload_blas
+from ._blas import load_core as _load_core
 
-_preload_blas()
+_core = _load_core()
+del _load_core
 
-from . import _core  # noqa: E402
-from . import data, diagnosis, losses, optimizers, schedules  # noqa: E402
-from .callbacks import (Callback, DivergenceWarning, EarlyStopping, History, LearningRateWarning,  # noqa: E402
-                        ProgressBar, TimeLimit)
-from ._targets import AutoTaskWarning, LabelColumnWarning, TargetWarning  # noqa: E402
-from .hyperparams import Hyperparameters  # noqa: E402
-from .io import load, save  # noqa: E402
-from .layers import Dense, Dropout  # noqa: E402
-from .model import ModelBusyError, Sequential  # noqa: E402
-from .optimizers import SGD, Adagrad, Adam, AdamW, RMSProp  # noqa: E402
-from .training import train  # noqa: E402
+from . import _lifecycle  # noqa: E402,F401 - fork and exit hooks, registered before any model exists
 
 __version__ = _core.__version__
+
+# Everything else loads on first use (PEP 562): ``import nnfast`` costs little more than
+# NumPy's import (bench/import_time.py), and ``nf.train``, ``from nnfast import Dense``,
+# ``nf.data`` and the rest work as if imported here.
+_SUBMODULES = frozenset({"data", "diagnosis", "losses", "optimizers", "schedules", "callbacks", "hyperparams",
+                         "io", "layers", "model", "training"})
+_NAMES = {
+    "Callback": "callbacks", "DivergenceWarning": "callbacks", "EarlyStopping": "callbacks",
+    "History": "callbacks", "LearningRateWarning": "callbacks", "ProgressBar": "callbacks",
+    "TimeLimit": "callbacks",
+    "AutoTaskWarning": "_targets", "LabelColumnWarning": "_targets", "TargetWarning": "_targets",
+    "Hyperparameters": "hyperparams",
+    "load": "io", "save": "io",
+    "Dense": "layers", "Dropout": "layers",
+    "ModelBusyError": "model", "Sequential": "model",
+    "SGD": "optimizers", "Adagrad": "optimizers", "Adam": "optimizers", "AdamW": "optimizers",
+    "RMSProp": "optimizers",
+    "train": "training",
+}
+
+
+def __getattr__(name: str):
+    import importlib
+
+    if name in _NAMES:
+        value = getattr(importlib.import_module(f".{_NAMES[name]}", __name__), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | _SUBMODULES | set(_NAMES))
+
 
 from . import _threadpoolctl  # noqa: E402
 

@@ -1,22 +1,74 @@
-"""Loading of the BLAS library that the compiled core links against.
+"""Loading of the compiled core and of the BLAS library it links against.
 
-The default build links OpenBLAS from the ``scipy-openblas32`` package. Its
-library sits in that package, next to nnfast in site-packages, where the core's
-rpath finds it; loading it here first also covers other layouts (editable and
-user installs), because the dynamic loader reuses a library already loaded under
-the same soname.
+The default build links OpenBLAS from the ``scipy-openblas32`` package. In an
+installed wheel or ``pip install .`` the library sits in that package next to
+nnfast in site-packages, where the core's rpath (``$ORIGIN/../scipy_openblas32/lib``)
+finds it: the core then loads with no help and the ``scipy_openblas32`` Python
+package is not imported (its import costs some 40 ms, most of it in
+``importlib.metadata``). Other layouts (an editable install or a checkout built in
+place, a user install beside a system one) leave the rpath pointing nowhere: the
+core's import fails naming the missing library, and only then is the library located
+through the package's files and loaded by path with ``RTLD_GLOBAL``, after which the
+core loads, because the dynamic loader reuses a library already loaded under the
+same soname.
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
 
+#: True when the BLAS library had to be loaded by path before the core (see the module docstring)
+preloaded = False
 
-def preload() -> None:
-    try:
-        import scipy_openblas32
-    except ImportError:  # built against another BLAS
-        return
-    path = os.path.join(scipy_openblas32.get_lib_dir(), scipy_openblas32.get_library(fullname=True))
+
+def _library_path() -> str | None:
+    """The scipy_openblas32 shared library's path, found without running the package
+    (``importlib.util.find_spec`` gives its directory); None when it is not installed."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("scipy_openblas32")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for package in spec.submodule_search_locations:
+        lib = os.path.join(package, "lib")
+        if not os.path.isdir(lib):
+            continue
+        names = sorted(name for name in os.listdir(lib) if name.startswith("libscipy_openblas")
+                       and (".so" in name or name.endswith(".dylib") or name.endswith(".dll")))
+        if names:
+            return os.path.join(lib, names[0])
+    return None
+
+
+def _preload() -> bool:
+    """Load scipy_openblas32's library globally; False when there is none to load."""
+    path = _library_path()
+    if path is None:
+        try:  # a layout this search does not know: ask the package itself
+            import scipy_openblas32
+        except ImportError:
+            return False
+        path = os.path.join(scipy_openblas32.get_lib_dir(), scipy_openblas32.get_library(fullname=True))
+    import ctypes
+
     ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+    return True
+
+
+def load_core():
+    """Import and return ``nnfast._core``, loading its BLAS library first only when the
+    core cannot find it by itself.
+
+    Raises the core's ImportError when it fails for another reason, or when no
+    scipy_openblas32 library is there to load.
+    """
+    global preloaded
+    try:
+        from . import _core
+    except ImportError as error:
+        if "scipy_openblas" not in str(error) or not _preload():
+            raise
+        from . import _core
+
+        preloaded = True
+    return _core

@@ -14,10 +14,10 @@ controller is registered at once, otherwise on its first import (a one-shot impo
 from __future__ import annotations
 
 import sys
-from typing import Any
+from types import ModuleType
 
 
-def _controller_class(threadpoolctl: Any):
+def _controller_class(threadpoolctl: ModuleType):
     class NnfastController(threadpoolctl.LibController):
         user_api = "nnfast"
         internal_api = "nnfast"
@@ -47,7 +47,7 @@ def _controller_class(threadpoolctl: Any):
     return NnfastController
 
 
-def register(threadpoolctl: Any) -> None:
+def register(threadpoolctl: ModuleType) -> None:
     """Register nnfast's controller with a threadpoolctl module that can take one."""
     if hasattr(threadpoolctl, "register") and hasattr(threadpoolctl, "LibController"):
         threadpoolctl.register(_controller_class(threadpoolctl))

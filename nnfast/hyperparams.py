@@ -10,8 +10,6 @@ describe the pieces of a run (layers, optimizer, schedule, task) but trains noth
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import json
 import numbers
 from dataclasses import dataclass, fields
 from typing import Any, Dict, Optional, Tuple, Union
@@ -287,10 +285,14 @@ class Hyperparameters:
         return cls(**data)
 
     def to_json(self) -> str:
+        import json
+
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> "Hyperparameters":
+        import json
+
         return cls.from_dict(json.loads(text))
 
     def __repr__(self) -> str:
@@ -314,6 +316,8 @@ def check_names(data: Dict[str, Any], where: str = "") -> None:
     known = {f.name for f in fields(Hyperparameters)}
     for name in data:
         if name not in known:
+            import difflib
+
             close = [ALIASES[name]] if name in ALIASES else difflib.get_close_matches(str(name), known, n=1,
                                                                                       cutoff=0.5)
             hint = f"; did you mean {close[0]!r}?" if close else ""
