@@ -127,9 +127,11 @@ def make_folds(y: np.ndarray, k: int, seed: int, classification: bool) -> Tuple[
         if counts.min() < k:
             rare = classes[counts.argmin()]
             rare = rare.item() if isinstance(rare, np.generic) else rare
+            advice = (f"use cv <= {counts.min()}" if counts.min() >= 2 else
+                      "drop that class's rows or merge it with another (or check its labels): cv needs 2 rows "
+                      "of every class at least")
             raise ValueError(f"cv={k}: class {rare!r} has {counts.min()} rows of the training "
-                             f"data, fewer than the folds (every fold must validate every class); use cv <= "
-                             f"{counts.min()}")
+                             f"data, fewer than the folds (every fold must validate every class); {advice}")
     try:
         from sklearn.model_selection import KFold, StratifiedKFold
     except ImportError:

@@ -122,9 +122,13 @@ def score_standard_error(model, objective: str, score: float, data: Tuple[np.nda
     """The standard error of a trial's score on one set of rows (the validation data for a
     ``val_*`` objective, else the training data), from the trained model's per-sample results.
 
-    - accuracy: the binomial standard error ``sqrt(p (1 - p) / n)`` of a proportion ``p``
-      (the score) over ``n`` rows (the normal approximation of the binomial; e.g. Wasserman,
-      *All of Statistics*, 2004, section 6.3.1);
+    - accuracy: the binomial standard error of a proportion ``p`` (the score) over ``n``
+      rows, in Agresti and Coull's form ``sqrt(q (1 - q) / (n + 4))`` with
+      ``q = (p n + 2) / (n + 4)`` (A. Agresti and B. A. Coull, "Approximate is better than
+      'exact' for interval estimation of binomial proportions", The American Statistician
+      52, 1998): close to the textbook ``sqrt(p (1 - p) / n)`` for scores inside (0, 1), and
+      not 0 at a perfect (or null) score, which a few rows give by chance: 54 rows all
+      right and 53 of 54 cannot be told apart;
     - loss: the spread of the per-sample losses over the rows, ``std(l_i) / sqrt(n)`` (the
       standard error of a mean; the losses as in :mod:`nnfast.losses`, the penalty left
       out, which shifts every sample alike);
@@ -142,8 +146,8 @@ def score_standard_error(model, objective: str, score: float, data: Tuple[np.nda
     if n < 2 or math.isnan(score):
         return math.nan
     if metric == "accuracy":
-        p = min(max(score, 0.0), 1.0)
-        return math.sqrt(p * (1.0 - p) / n)
+        q = (min(max(score, 0.0), 1.0) * n + 2.0) / (n + 4.0)
+        return math.sqrt(q * (1.0 - q) / (n + 4.0))
     try:
         targets = model._trained_targets()
         Y = np.asarray(targets.transform(y, np.dtype(np.float64)), dtype=np.float64).reshape(n, -1)
@@ -195,7 +199,9 @@ def merge_folds(number: int, results: List[TrialResult]) -> TrialResult:
     """One trial's result from its ``k`` folds' (in fold order).
 
     The score is the mean of the folds' scores and ``score_se`` their standard error,
-    ``std(scores, ddof=1) / sqrt(k)``: the standard error of a mean of ``k`` values. The
+    ``std(scores, ddof=1) / sqrt(k)``: the standard error of a mean of ``k`` values; never
+    below ``sqrt(sum(se_i^2)) / k``, what the folds' own standard errors ``se_i`` give for
+    their mean (folds that all score 1.0 have no spread, but 1.0 on few rows is not certain). The
     folds' training sets overlap, so their scores are correlated and this underestimates
     the true spread of a cross-validation estimate (Bengio and Grandvalet, "No unbiased
     estimator of the variance of K-fold cross-validation", JMLR 5, 2004); it is the
@@ -226,7 +232,14 @@ def merge_folds(number: int, results: List[TrialResult]) -> TrialResult:
     else:
         keys = [k for k in results[0].history if all(isinstance(r.history.get(k), list) for r in results)]
         merged.history = {k: _carried([r.history[k] for r in results]) for k in keys}
-    merged.history["folds"] = [{"score": None if math.isnan(r.score) else r.score, "epochs": r.epochs,
+        # what reading the curves needs besides them (nnfast.diagnosis): why the trial stopped,
+        # and the cost before training, which scales every threshold
+        merged.history["stop_reason"] = merged.stop_reason
+        initial = [r.history.get("initial_loss") for r in results]
+        if all(isinstance(v, (int, float)) and math.isfinite(v) for v in initial):
+            merged.history["initial_loss"] = float(np.mean(initial))
+    merged.history["folds"] = [{"score": None if math.isnan(r.score) else r.score,
+                                "score_se": None if math.isnan(r.score_se) else r.score_se, "epochs": r.epochs,
                                 "stop_reason": r.stop_reason or r.state} for r in results]
     merged.intermediate = _carried([r.intermediate for r in results])
     if merged.state in ("complete", "pruned", "diverged"):
@@ -235,6 +248,10 @@ def merge_folds(number: int, results: List[TrialResult]) -> TrialResult:
         if not np.isnan(scores).any():
             merged.score = float(scores.mean())
             merged.score_se = float(scores.std(ddof=1) / math.sqrt(len(scores))) if len(scores) > 1 else math.nan
+            own = np.asarray([r.score_se for r in results], dtype=float)
+            if not np.isnan(own).any() and len(own):
+                floor = float(math.sqrt(np.sum(own ** 2)) / len(own))
+                merged.score_se = floor if math.isnan(merged.score_se) else max(merged.score_se, floor)
         if not np.isnan(losses).any():
             merged.score_loss = float(losses.mean())
     return merged
