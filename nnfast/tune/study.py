@@ -223,10 +223,15 @@ class Study:
         Raises
         ------
         ValueError
-            For a study without completed trials, a bad ``k``, ``cv`` or data.
+            For a study without completed trials, a bad ``k``, ``cv`` or data, or the
+            study's test set (recognised by the fingerprint :meth:`test` recorded).
         """
         from .search import score_configurations
 
+        print_ = data_fingerprint(X, y)
+        if any(look.get("data") == print_ for look in self.attrs.get("test_looks", [])):
+            raise ValueError("rescore was given the study's test set: the test set is looked at once, at the end; "
+                             "rescore on the data the study searched on (train + validation)")
         ranked = sorted(self._scored(), key=self._rank)
         if not ranked:
             raise ValueError(f"study {self.name!r} has no completed trial to rescore")
@@ -246,7 +251,7 @@ class Study:
                  for t, r in zip(top, results)]
         pairs.sort(key=lambda p: (-self.sign * p[0].score if not math.isnan(p[0].score) else math.inf,
                                   p[0].trial.number))
-        entry = {"at": _now(), "cv": int(cv), "seed": int(seed), "folds": splitter, "data": data_fingerprint(X, y),
+        entry = {"at": _now(), "cv": int(cv), "seed": int(seed), "folds": splitter, "data": print_,
                  "objective": self.objective,
                  "trials": [{"trial": r.trial.number, "score": _json_number(r.score),
                              "score_se": _json_number(r.score_se), "folds": [_json_number(v) for v in r.folds],
