@@ -5,6 +5,7 @@ first parallel call. Import *times* are measured in bench/import_time.py, not he
 import os
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -12,9 +13,10 @@ import nnfast as nf
 
 
 def child(code: str, **env: str) -> str:
-    """stdout of ``code`` run in a fresh interpreter (outside the checkout's cwd effects)."""
+    """stdout of ``code`` run in a fresh interpreter, outside the checkout (whose nnfast/ has
+    no built core when CI tests an installed package)."""
     return subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
-                          env={**os.environ, **env}, timeout=120).stdout.strip()
+                          env={**os.environ, **env}, timeout=120, cwd=tempfile.gettempdir()).stdout.strip()
 
 
 def test_import_loads_no_heavy_module():
