@@ -1,6 +1,7 @@
 """The review of issue 10's fixes: what still crashed, corrupted or went silent, each kind a
 test (crashes in child processes, so that a crash is a failure, not a lost test run)."""
 
+import contextlib
 import math
 import os
 import shutil
@@ -216,19 +217,27 @@ def test_every_change_from_every_callback_is_refused(hook, change):
     assert len(seen) == 1 and "in this thread" in str(seen[0])
 
 
-def test_build_from_another_thread_during_the_python_part_of_fit_is_refused():
+@contextlib.contextmanager
+def fit_held_in_another_thread():
+    """(model, X, y) while another thread's fit of the model is held at its start; the fit
+    is released, joined and checked error-free on the way out."""
     X, y = classification()
     m = nf.Sequential([nf.Dense(8), nf.Dense(3, "softmax")], inputs=8)
     pause = Pause()
     thread, errors = run_in_thread(m.fit, X, y, epochs=1, verbose=False, callbacks=[pause])
     assert pause.started.wait(30)
     try:
-        with pytest.raises(nf.ModelBusyError, match="fit is running on it in another thread"):
-            m.build(8)
+        yield m, X, y
     finally:
         pause.release.set()
         thread.join()
     assert errors == []
+
+
+def test_build_from_another_thread_during_the_python_part_of_fit_is_refused():
+    with fit_held_in_another_thread() as (m, _, _):
+        with pytest.raises(nf.ModelBusyError, match="fit is running on it in another thread"):
+            m.build(8)
 
 
 # --- 5. batches whose sample weights are all zero ---------------------------------------
@@ -488,12 +497,7 @@ def test_a_plateau_schedule_that_underflows_stops_training_and_says_so():
 # --- 10. fork while a model is busy ------------------------------------------------------
 
 def test_a_model_busy_in_a_parent_thread_is_free_in_a_forked_child():
-    X, y = classification()
-    m = nf.Sequential([nf.Dense(8), nf.Dense(3, "softmax")], inputs=8)
-    pause = Pause()
-    thread, errors = run_in_thread(m.fit, X, y, epochs=1, verbose=False, callbacks=[pause])
-    assert pause.started.wait(30)
-    try:
+    with fit_held_in_another_thread() as (m, X, y):
         pid = os.fork()
         if pid == 0:  # the child: the fitting thread does not exist here
             code = 1
@@ -507,10 +511,6 @@ def test_a_model_busy_in_a_parent_thread_is_free_in_a_forked_child():
         assert os.waitstatus_to_exitcode(status) == 0
         with pytest.raises(nf.ModelBusyError):  # the parent's fit still runs
             m.build(8)
-    finally:
-        pause.release.set()
-        thread.join()
-    assert errors == []
 
 
 def test_a_network_busy_in_the_core_at_fork_is_free_in_the_child():
