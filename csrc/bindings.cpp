@@ -609,6 +609,8 @@ PYBIND11_MODULE(_core, m) {
 cgroup files under `root` (a test points it at a made-up tree).)doc");
     m.def(
         "get_num_threads", [] { return thread_setting().load(); }, R"doc(Threads nnfast's kernels may use.)doc");
+    m.def("require_allocatable", &require_allocatable, py::arg("bytes"), py::arg("what"),
+          R"doc(MemoryError naming `what` when `bytes` cannot be had (csrc/checked.hpp); None otherwise.)doc");
     m.def("blas_threads", &blas::num_threads, R"doc(Threads of the BLAS library underneath (kept at 1).)doc");
     m.def("blas_info", &blas::describe, R"doc(Which BLAS is linked, its build and the kernel it picked.)doc");
 }

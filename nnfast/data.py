@@ -11,6 +11,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from . import _core
 from ._targets import looks_like_labels
 from ._convert import target_array
 from ._validation import (all_finite, check_float, check_int, check_labels, check_matrix, check_real,
@@ -60,12 +61,12 @@ def split_indices(n: int, sizes: Sequence[float], seed: int = 0,
     Raises
     ------
     TypeError, ValueError
-        For a non-integer or too large ``n``, bad sizes or seed, labels of the wrong
+        For a non-integer ``n`` or one whose indices do not fit in the memory this process
+        can still have, bad sizes or seed, labels of the wrong
         length, missing labels or numbers mixed with strings, or a part left empty.
     """
     n = check_int(n, "n", low=1)
-    if n > np.iinfo(np.intp).max // 16:
-        raise ValueError(f"n={n} rows are too many to index in memory")
+    _require_index_memory(n, "splitting")
     fractions = _fractions(sizes, "sizes")
     seed = check_int(seed, "seed", low=0)
     labels = None
@@ -73,11 +74,19 @@ def split_indices(n: int, sizes: Sequence[float], seed: int = 0,
         labels = check_labels(stratify, "stratify")
         if labels.ndim != 1 or len(labels) != n:
             raise ValueError(f"stratify must hold one label per row, shape ({n},); got shape {labels.shape}")
+    return _split(n, fractions, seed, labels, sizes)
+
+
+def _require_index_memory(n: int, doing: str) -> None:
+    """ValueError when a few int64 arrays of ``n`` row indices cannot be had in memory: asked
+    before allocating, as Linux may grant more than there is and kill the process later."""
+    copies = 4  # the indices, their permutation, the parts and their joined copy
+    if n > np.iinfo(np.int64).max // (8 * copies):
+        raise ValueError(f"n={n} rows are too many to index in memory")
     try:
-        return _split(n, fractions, seed, labels, sizes)
-    except MemoryError:
-        raise ValueError(f"n={n} rows are too many to split in memory (their indices alone take "
-                         f"{n * 8 / 2**30:.3g} GiB)") from None
+        _core.require_allocatable(n * 8 * copies, f"{doing} n={n} rows")
+    except MemoryError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def fold_indices(n: int, k: int, seed: int = 0, stratify: Optional[Any] = None) -> List[np.ndarray]:
@@ -108,7 +117,8 @@ def fold_indices(n: int, k: int, seed: int = 0, stratify: Optional[Any] = None) 
     Raises
     ------
     TypeError, ValueError
-        For a non-integer ``n`` or ``k``, ``k < 2`` or ``k > n``, a bad seed, labels of the
+        For a non-integer ``n`` or ``k``, an ``n`` whose indices do not fit in the memory
+        this process can still have, ``k < 2`` or ``k > n``, a bad seed, labels of the
         wrong length, or a class with fewer than ``k`` rows (a fold would never validate it).
     """
     n = check_int(n, "n", low=1)
@@ -116,6 +126,7 @@ def fold_indices(n: int, k: int, seed: int = 0, stratify: Optional[Any] = None) 
     if k > n:
         raise ValueError(f"k={k} folds need at least {k} rows; there are {n}")
     seed = check_int(seed, "seed", low=0)
+    _require_index_memory(n, "cutting into folds")
     order = np.random.default_rng(seed).permutation(n)
     if stratify is not None:
         labels = check_labels(stratify, "stratify")
