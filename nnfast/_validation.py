@@ -30,6 +30,54 @@ def check_matrix_extent(X: Any, name: str, dtype: np.dtype, n_features: int | No
     return check_real_extent(X, name, dtype, shape_check=matrix_shape(name, n_features))
 
 
+def column_names(X: Any) -> np.ndarray | None:
+    """The column names of a pandas DataFrame X when every one is a string (scikit-learn's
+    rule for ``feature_names_in_``) and no two are the same, as an object array; None
+    for anything else."""
+    if not type(X).__module__.startswith("pandas") or not hasattr(X, "columns") or getattr(X, "ndim", 0) != 2:
+        return None
+    names = list(X.columns)
+    if not names or not all(isinstance(n, str) for n in names) or len(set(names)) != len(names):
+        return None
+    return np.array(names, dtype=object)
+
+
+def check_column_names(fitted: np.ndarray | None, X: Any, name: str) -> None:
+    """ValueError when X is a DataFrame whose column names are not ``fitted`` (the names the
+    model was fitted with) in the same order: columns taken by position would silently feed
+    one feature's values to another's weights. Arrays, and models fitted without names,
+    are not checked (there is nothing to compare)."""
+    names = column_names(X)
+    problem = column_mismatch(fitted, names)
+    if problem is not None:
+        reorder = names is not None and fitted is not None and set(names.tolist()) == set(fitted.tolist())
+        raise ValueError(f"{name}'s columns {problem}" + (
+            f"; select them in the fitted order: {name}[model.feature_names_in_]" if reorder else ""))
+
+
+def column_mismatch(fitted: np.ndarray | None, names: np.ndarray | None) -> str | None:
+    """How column ``names`` differ from the ``fitted`` ones, in words, or None when they
+    are the same (or either is unknown)."""
+    if fitted is None or names is None or (len(names) == len(fitted) and bool((names == fitted).all())):
+        return None
+    given, known = set(names.tolist()), set(fitted.tolist())
+
+    def listed(values: list) -> str:
+        return ", ".join(repr(v) for v in values[:5]) + (f" and {len(values) - 5} more" if len(values) > 5 else "")
+
+    missing = [n for n in fitted.tolist() if n not in given]
+    unexpected = [n for n in names.tolist() if n not in known]
+    if missing or unexpected:
+        parts = ([f"lack {listed(missing)}"] if missing else []) + (
+            [f"add {listed(unexpected)}, not seen in fit"] if unexpected else [])
+        return "are not those the model was fitted with: they " + " and ".join(parts)
+    if len(names) != len(fitted):
+        return f"repeat names; the model was fitted with {len(fitted)} distinct columns"
+    first = next(i for i, (a, b) in enumerate(zip(names, fitted)) if a != b)
+    return (f"are the model's in another order (column {first} is {names[first]!r}, the model's column {first} is "
+            f"{fitted[first]!r})")
+
+
 def matrix_shape(name: str, n_features: int | None):
     """A shape check for :func:`check_real`: 2-D, at least one row and column, ``n_features`` wide."""
     def check(shape: tuple) -> None:

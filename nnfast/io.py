@@ -88,6 +88,7 @@ def save(model, path: "str | os.PathLike") -> None:
         "penalty": {"l1": config.l1, "l2": config.l2},
         "targets": None if targets is None else targets.to_json(),
         "hyperparameters": None if model.hyperparameters is None else model.hyperparameters.to_dict(),
+        "feature_names": None if model.feature_names_in_ is None else model.feature_names_in_.tolist(),
     }
     net.save(path, json.dumps(doc))
 
@@ -195,7 +196,7 @@ def _model_from_document(net, raw: bytes):
         raise _FieldError("document", f"must be a JSON object, not {type(doc).__name__}")
     if doc.get("format") != FORMAT:
         raise _FieldError("format", f"must be {FORMAT!r} (missing format marker)")
-    _fields(doc, "document", _DOC_KEYS)
+    _fields(doc, "document", _DOC_KEYS + ("feature_names",) if "feature_names" in doc else _DOC_KEYS)
     if not isinstance(doc["nnfast_version"], str):
         raise _FieldError("nnfast_version", "must be a string")
     dtype = _json_name(doc["dtype"], "dtype", ("float32", "float64"))
@@ -238,8 +239,17 @@ def _model_from_document(net, raw: bytes):
         if loss is not None:
             _check_record_describes_layers(hp, model, net.outputs, loss)
 
+    names = doc.get("feature_names")  # absent from files written before column names were kept
+    if names is not None:
+        if (not isinstance(names, list) or len(names) != net.inputs or not all(isinstance(n, str) for n in names)
+                or len(set(names)) != len(names)):
+            raise _FieldError("feature_names", f"must be null or a list of {net.inputs} distinct strings, one per "
+                                               f"input of the network")
+        names = np.array(names, dtype=object)
+
     model._net = net
     model.loss, model._targets, model.hyperparameters = loss, targets, hp
+    model.feature_names_in_ = names
     config = net.optimizer
     config.l1, config.l2 = l1, l2
     net.configure(config)

@@ -23,7 +23,8 @@ from ._bounds import certify_finite
 from ._settings import DTYPES, MAX_EPOCHS, check_schedule_for_dtype, check_settings_for_dtype, lr_problem
 from ._targets import CLASSIFICATION_LOSSES, Targets, check_class_weight, classes_array, resolve_task
 from ._validation import (all_finite, c_array, check_bool, check_float, check_for_dtype, check_int, check_matrix,
-                          check_matrix_extent, check_name, check_sample_weight, check_split_weights)
+                          check_matrix_extent, check_name, check_sample_weight, check_split_weights,
+                          check_column_names, column_names)
 from .callbacks import Callback, DivergenceWarning, History, LearningRateWarning, ProgressBar
 from .data import Standardizer, split_indices
 from .layers import ACTIVATIONS, INIT_NAMES, INITIALIZERS, SCALED_INITIALIZERS, Dense, Dropout, auto_init
@@ -158,6 +159,9 @@ class Sequential:
         self.hyperparameters = None
         #: the loss of the last fit (or of the loaded model)
         self.loss: Optional[str] = None
+        #: the column names of the pandas DataFrame X of the fit that started training (every
+        #: name a string), as an object array; None when X had no such names
+        self.feature_names_in_: Optional[np.ndarray] = None
         self._net = None
         self._targets: Optional[Targets] = None
         # what a further fit continues: the optimizer of the last fit and the epochs run since
@@ -478,6 +482,12 @@ class Sequential:
         check_schedule_for_dtype(self.dtype, sched, opt.lr, self._epochs_trained if fitted is not None else 0, epochs)
         callbacks = self._callbacks(callbacks, verbose)
         y = resolve_task(y, loss=loss, stacklevel=3).y  # class labels given as a column: read as 1-D, said
+        names = column_names(X)
+        if fitted is not None:
+            check_column_names(self.feature_names_in_, X, "X")
+        if isinstance(validation, (tuple, list)) and validation:
+            check_column_names(names if fitted is None or self.feature_names_in_ is None else self.feature_names_in_,
+                               validation[0], "X_val")
 
         dtype = DTYPES[self.dtype]
         was_built = self._net is not None
@@ -525,6 +535,8 @@ class Sequential:
         before_optimizer = (self._optimizer, self._epochs_trained)
         self._begin(config, fresh=fitted is None)
         self._optimizer = opt
+        if fitted is None:
+            self.feature_names_in_ = names
         first_epoch = self._epochs_trained
 
         history = History(targets.metric, epochs, val is not None, task=targets.task)
@@ -886,6 +898,7 @@ class Sequential:
         return method(self._checked(X), *args, False)
 
     def _checked(self, X: Any) -> np.ndarray:
+        check_column_names(self.feature_names_in_, X, "X")
         return check_matrix(X, "X", DTYPES[self.dtype], self._net.inputs)
 
     def forward(self, X: Any) -> np.ndarray:
@@ -936,6 +949,7 @@ class Sequential:
         targets = self._trained_targets()
         net = self._net
         dtype = DTYPES[self.dtype]
+        check_column_names(self.feature_names_in_, X, "X")
         X = check_matrix(X, "X", dtype, net.inputs)
         if y is None:
             raise TypeError("y is None; expected the targets, one per sample")

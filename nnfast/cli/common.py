@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Any, Optional, Sequence
+from typing import Any, List, Optional, Sequence
 
 import numpy as np
 
@@ -75,8 +75,12 @@ def check_fraction(value: float, option: str) -> None:
         raise CommandError(f"{option} must be between 0 and 1, got {value}")
 
 
-def save_model(model, path: str) -> None:
-    """model.save(path), a failure (a disk that filled up) as a one-line error."""
+def save_model(model, path: str, feature_names: Optional[List[str]] = None) -> None:
+    """model.save(path), a failure (a disk that filled up) as a one-line error. The names of
+    the CSV header's feature columns, when given and distinct, are saved with the model
+    (``nnfast predict`` checks a header against them)."""
+    if feature_names is not None and len(set(feature_names)) == len(feature_names):
+        model.feature_names_in_ = np.array(feature_names, dtype=object)
     try:
         model.save(path)
     except (OSError, RuntimeError) as exc:

@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 
+from .._validation import column_mismatch
 from ..io import load
 from .common import CommandError, check_output
 from .readers import add_data_arguments, read_data
@@ -34,6 +35,11 @@ def run(args) -> None:
                 if X.shape[1] == model.n_inputs + 1 and args.target is None else "")
         raise CommandError(f"{args.data} has {X.shape[1]} feature columns but {args.model} takes "
                            f"{model.n_inputs}{hint}")
+    names = None if table.feature_names is None else np.array(table.feature_names, dtype=object)
+    problem = column_mismatch(model.feature_names_in_, names)
+    if problem is not None:
+        raise CommandError(f"the header of {args.data}: its feature columns {problem}; the model's: "
+                           f"{', '.join(model.feature_names_in_.tolist())}")
     out = model.predict_proba(X) if args.proba else model.predict(X)
     stream = open(args.out, "w", newline="") if args.out else sys.stdout
     try:

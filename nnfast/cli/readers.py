@@ -65,12 +65,15 @@ class Table:
         ``"array 'y'"``; empty without a target.
     columns : list of str, or None
         The header of a CSV that has one (every column, the target's included).
+    feature_names : list of str, or None
+        The header's names of X's columns, in order (the target's left out).
     """
 
     X: np.ndarray
     y: Optional[np.ndarray]
     target: str = ""
     columns: Optional[List[str]] = None
+    feature_names: Optional[List[str]] = None
 
 
 def read_table(spec: str, target: Optional[str] = "last", need_target: bool = True,
@@ -387,10 +390,11 @@ def _read_csv(path: str, target: Optional[str], header: str, need_target: bool) 
         X, codes, labels = parsed if parsed is not None else _parse_python(layout)
     if X.shape[0] == 0:
         raise CommandError(f"{path} has a header row but no data rows")
+    names = None if layout.names is None else [layout.names[i] for i in features]
     if column is None or not need_target:
-        return Table(X, None, "", layout.names)
+        return Table(X, None, "", layout.names, names)
     return Table(X, _target_values(codes, labels, layout), _column_words(column, width, layout.names, target),
-                 layout.names)
+                 layout.names, names)
 
 
 def _target_names_the_column(codes: np.ndarray, labels: List[str]) -> bool:

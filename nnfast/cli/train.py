@@ -50,5 +50,5 @@ def run(args) -> None:
         for finding in findings:
             print(f"  {finding}")
     if args.out:
-        save_model(model, args.out)
+        save_model(model, args.out, table.feature_names)
         print(f"saved {args.out}")

@@ -9,7 +9,8 @@ import sys
 
 from ..data import train_test_split
 from ..hyperparams import Hyperparameters
-from .common import CommandError, check_fraction, check_output, describe_task, scores_text, tune_package
+from .common import (CommandError, check_fraction, check_output, describe_task, save_model, scores_text,
+                     tune_package)
 from .readers import add_data_arguments, read_data
 from .report import default_report_path, study_names
 from .settings import (DEFAULT_SPACE, add_hyperparameter_arguments, command_hyperparameters, read_hyperparameters,
@@ -267,7 +268,7 @@ def run(args) -> None:
     try:
         looks = study.attrs.get("test_looks") or []
         test_scores, test_note, spent = _refit_and_look(args, study, best, looks, no_test, X_rest, y_rest, X_test,
-                                                        y_test)
+                                                        y_test, table.feature_names)
     finally:
         if lease is not None:
             lease.release()
@@ -280,9 +281,10 @@ def run(args) -> None:
     _print_outcome(args, study, best, test_scores, test_note, spent, len(X_rest), report)
 
 
-def _refit_and_look(args, study, best, looks, no_test: bool, X_rest, y_rest, X_test, y_test):
+def _refit_and_look(args, study, best, looks, no_test: bool, X_rest, y_rest, X_test, y_test, feature_names):
     """Refit the best configuration and look at the test set once, unless the study's
-    test set was looked at before: then (test scores, what the look was, a note)."""
+    test set was looked at before: then (test scores, what the look was, a note). The
+    model saved with --out keeps the CSV header's ``feature_names``."""
     test_scores, test_note, spent = None, "", ""
     if best is not None:
         if looks:  # the lockbox was opened before: report that look, never look again
@@ -302,7 +304,7 @@ def _refit_and_look(args, study, best, looks, no_test: bool, X_rest, y_rest, X_t
             test_scores = study.test(X_test, y_test)
             test_note = f"{len(X_test)} rows, looked at once"
         if args.out:
-            study.model.save(args.out)
+            save_model(study.model, args.out, feature_names)
     return test_scores, test_note, spent
 
 
