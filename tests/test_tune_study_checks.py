@@ -55,6 +55,7 @@ def other_data(frame):
 def test_rescore_and_refit_refuse_data_unlike_the_studys_before_training(stored, frame, case, monkeypatch):
     (X, y), said = other_data(frame)[case]
     study = tune.load_study(stored)
+    rescored, refit = len(study.rescores()), study.attrs.get("refit")
 
     def no_training(*args, **kwargs):
         raise AssertionError("trained before checking the data")
@@ -65,7 +66,12 @@ def test_rescore_and_refit_refuse_data_unlike_the_studys_before_training(stored,
         study.rescore(X, y, k=2, cv=2)
     with pytest.raises(ValueError, match="refit was given other data than study 'nnfast' searched on: " + said):
         study.refit(X, y)
-    assert study.rescores() == [] and "refit" not in study.attrs
+    assert len(study.rescores()) == rescored and study.attrs.get("refit") == refit
+    monkeypatch.undo()
+    study.refit(*frame)
+    with pytest.raises(ValueError, match="test was given other data than study 'nnfast' searched on: " + said):
+        study.test(X, y)
+    assert "test_looks" not in tune.load_study(stored).attrs
 
 
 def test_rescore_takes_the_studys_data_as_a_frame_or_as_its_values(stored, frame):

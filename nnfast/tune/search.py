@@ -124,7 +124,10 @@ def describe_data(hp: Hyperparameters, X: Any, y: Any) -> Dict[str, Any]:
 def check_same_data(recorded: Optional[Mapping[str, Any]], given: Mapping[str, Any], what: str, study: str) -> None:
     """Raise ValueError naming what differs between the data a study searched on
     (``recorded``, from :func:`describe_data`; None for a study written before nnfast
-    recorded it: nothing to check) and the data given to ``what`` (e.g. "rescore")."""
+    recorded it: nothing to check) and the data given to ``what`` ("rescore", "refit",
+    "test"): the number of feature columns, a DataFrame's column names (when both the
+    study's data and the given data are frames: an array of a frame's values passes, its
+    columns taken by position) and the task."""
     if not recorded:
         return
     differ = []
@@ -139,9 +142,9 @@ def check_same_data(recorded: Optional[Mapping[str, Any]], given: Mapping[str, A
         differ.append(f"targets of a {given.get('task')} task, where study {study!r} searched a "
                       f"{recorded['task']} task")
     if differ:
+        rows = "the test rows held out of that data" if what == "test" else "its training + validation rows"
         raise ValueError(f"{what} was given other data than study {study!r} searched on: "
-                         + "; ".join(differ) + f". {what.capitalize()} on the data the study searched on "
-                         "(its training + validation rows)")
+                         + "; ".join(differ) + f"; give the data the study searched on ({rows})")
 
 
 def make_folds(y: np.ndarray, k: int, seed: int, classification: bool) -> Tuple[List[np.ndarray], str]:

@@ -402,9 +402,20 @@ class Study:
         The look is recorded in the study; a second look raises unless ``force=True``
         (and that look is recorded too), so a test score can't quietly become a
         validation score.
+
+        Raises
+        ------
+        RuntimeError
+            Before :meth:`refit`, or for a second look without ``force``.
+        ValueError
+            For a test set unlike the study's data (another number of feature columns,
+            other DataFrame column names, another task), before the look is recorded.
         """
         if self.model is None:
             raise RuntimeError("call refit() first: the test set is for the final model only")
+        from .search import check_same_data, describe_data
+
+        check_same_data(self.attrs.get("described"), describe_data(self.base, X, y), "test", self.name)
         looks = list(self.attrs.get("test_looks", []))
         if looks and not force:
             first = looks[0]
