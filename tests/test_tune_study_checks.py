@@ -115,6 +115,7 @@ def test_a_copied_study_file_shows_where_it_was_loaded_from(frame, tmp_path, cap
     assert f"storage {shown}" in capsys.readouterr().out
     # rerun puts its new study beside the old one, where the study is now
     again = study.rerun(*frame, k=1, name="again")
+    assert again.attrs["described"] == study.attrs["described"]  # its rescore checks data as the study's does
     assert again.storage == copy and "again" in tune.open_storage(copy).get_all_studies()[1].study_name
     assert not (tmp_path / "first.db").exists()
 

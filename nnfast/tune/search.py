@@ -904,7 +904,8 @@ def run_configurations(configurations: Sequence[Hyperparameters], X: Any, y: Any
     url = storage_url(storage)
     listed = [c.to_dict() for c in configurations]
     meta = _meta(space={"configuration": listed}, base=listed[0], strategy="listed", objective=key, sign=sign,
-                 data=data_print, storage=url, n_trials=len(listed), seed=seed, metadata={}, rerun_of=source)
+                 data=data_print, storage=url, n_trials=len(listed), seed=seed, metadata={}, rerun_of=source,
+                 described=describe_data(configurations[0], X, y))
     base = configurations[0]
 
     def propose(trial):
