@@ -70,7 +70,7 @@ def copy_study(finished, tmp_path):
 
 # --- help ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("command", [None, "train", "predict", "tune", "report", "lr-range", "export"])
+@pytest.mark.parametrize("command", [None, "train", "predict", "tune", "report", "rescore", "lr-range", "export"])
 def test_help_of_every_command_exits_0(command, capsys):
     with pytest.raises(SystemExit) as exit_:
         cli.main(([command] if command else []) + ["--help"])

@@ -14,7 +14,7 @@ import warnings
 from typing import List, Optional
 
 from .. import __version__
-from . import export, lr_range, predict, report, train, tune
+from . import export, lr_range, predict, report, rescore, train, tune
 from .common import CommandError
 from .readers import DATASETS, Table, read_data, read_table
 from .settings import (BASE_HYPERPARAMETERS, DEFAULT_SPACE, SPACE_KINDS, TUNE_BASE, read_hyperparameters,
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nnfast", description="A fast neural-network engine for CPUs.")
     parser.add_argument("--version", action="version", version=f"nnfast {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in (train, predict, tune, report, lr_range, export):
+    for command in (train, predict, tune, report, rescore, lr_range, export):
         command.add_parser(sub)
     return parser
 

@@ -106,6 +106,47 @@ def _split(hp: Hyperparameters, X: Any, y: Any, validation: Optional[Tuple[Any, 
     return (X, y), (X_val, y_val)
 
 
+def describe_data(hp: Hyperparameters, X: Any, y: Any) -> Dict[str, Any]:
+    """What a study's data is, beyond its fingerprint, so data given to the study later
+    (:meth:`Study.rescore`, :meth:`Study.refit`) can be checked against it: the number of
+    feature columns, a DataFrame's column names (as text; None for arrays) and the task
+    training reads from ``y`` with ``hp`` ("classification" or "regression"). JSON data."""
+    from .._convert import pandas_kind
+
+    columns = [str(c) for c in X.columns] if pandas_kind(X) == "frame" else None
+    shape = getattr(X, "shape", None)
+    if shape is None:
+        shape = np.shape(X)
+    features = int(shape[1]) if len(shape) == 2 else (1 if len(shape) == 1 else None)
+    return {"features": features, "columns": columns, "task": hp.resolve_task(y, warn=False).task}
+
+
+def check_same_data(recorded: Optional[Mapping[str, Any]], given: Mapping[str, Any], what: str, study: str) -> None:
+    """Raise ValueError naming what differs between the data a study searched on
+    (``recorded``, from :func:`describe_data`; None for a study written before nnfast
+    recorded it: nothing to check) and the data given to ``what`` ("rescore", "refit",
+    "test"): the number of feature columns, a DataFrame's column names (when both the
+    study's data and the given data are frames: an array of a frame's values passes, its
+    columns taken by position) and the task."""
+    if not recorded:
+        return
+    differ = []
+    if recorded.get("features") is not None and given.get("features") != recorded["features"]:
+        differ.append(f"{given.get('features')} feature columns, where study {study!r} searched on "
+                      f"{recorded['features']}")
+    then, now = recorded.get("columns"), given.get("columns")
+    if then is not None and now is not None and then != now and len(then) == len(now):
+        j = next(i for i, (a, b) in enumerate(zip(then, now)) if a != b)
+        differ.append(f"other column names (column {j}: {now[j]!r}, where the study's data has {then[j]!r})")
+    if recorded.get("task") and given.get("task") != recorded["task"]:
+        differ.append(f"targets of a {given.get('task')} task, where study {study!r} searched a "
+                      f"{recorded['task']} task")
+    if differ:
+        rows = "the test rows held out of that data" if what == "test" else "its training + validation rows"
+        raise ValueError(f"{what} was given other data than study {study!r} searched on: "
+                         + "; ".join(differ) + f"; give the data the study searched on ({rows})")
+
+
 def make_folds(y: np.ndarray, k: int, seed: int, classification: bool) -> Tuple[List[np.ndarray], str]:
     """The validation rows of each of ``k`` folds of the training data, and the splitter's
     name: scikit-learn's ``StratifiedKFold`` (classes, 1-D labels) or ``KFold`` (shuffled,
@@ -471,7 +512,9 @@ class _Driver:
 
     @property
     def study(self) -> Study:
-        return Study(self.store.study if self.store is not None else self.mirror)
+        if self.store is None:
+            return Study(self.mirror)
+        return Study(self.store.study, location=self.store.url)
 
     def _sampler(self, number: int):
         params = self.fixed.pop(number, None)
@@ -772,6 +815,7 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
             raise ValueError("give validation= or cv=, not both: with cv the folds of train validate every trial")
     dtype = "float64" if "dtype" in search_space.entries else hp.dtype
     (X_tr, y_tr), (X_val, y_val) = _split(hp, *_pair(train, "train"), validation, validation_size, seed, dtype, cv)
+    described = describe_data(hp, *_pair(train, "train"))
     key, sign = objective_key(hp, y_tr, objective)
     folds, splitter = None, None
     if cv is not None:
@@ -787,7 +831,7 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
     url = storage_url(storage)
     meta = _meta(space=search_space.to_dict(), base=hp.to_dict(), strategy=strategy.name, objective=key, sign=sign,
                  data=data_print, storage=url, n_trials=n_trials, seed=seed, metadata=dict(metadata or {}), cv=cv,
-                 folds=splitter, trial_timeout=trial_timeout)
+                 folds=splitter, trial_timeout=trial_timeout, described=described)
 
     def propose(trial):
         params = search_space.sample(trial)
@@ -860,7 +904,8 @@ def run_configurations(configurations: Sequence[Hyperparameters], X: Any, y: Any
     url = storage_url(storage)
     listed = [c.to_dict() for c in configurations]
     meta = _meta(space={"configuration": listed}, base=listed[0], strategy="listed", objective=key, sign=sign,
-                 data=data_print, storage=url, n_trials=len(listed), seed=seed, metadata={}, rerun_of=source)
+                 data=data_print, storage=url, n_trials=len(listed), seed=seed, metadata={}, rerun_of=source,
+                 described=describe_data(configurations[0], X, y))
     base = configurations[0]
 
     def propose(trial):

@@ -96,8 +96,9 @@ class Study:
         ``"maximize"`` or ``"minimize"``.
     """
 
-    def __init__(self, optuna_study: optuna.Study) -> None:
+    def __init__(self, optuna_study: optuna.Study, location: Optional[str] = None) -> None:
         self.optuna = optuna_study
+        self._location = location
         attrs = self.attrs
         self.objective: str = attrs.get("objective", "")
         if "sign" in attrs:
@@ -121,6 +122,24 @@ class Study:
         stored = self.optuna.user_attrs
         return {**(stored.get(SETTINGS_ATTR) or {}),
                 **{k: v for k, v in stored.items() if k != SETTINGS_ATTR and not k.startswith(LEASE_PREFIX)}}
+
+    @property
+    def storage(self) -> Optional[str]:
+        """Where the study is kept now: the file or URL it was loaded from
+        (:func:`load_study`), else where it was created (``attrs["storage"]``, recorded
+        then); None in memory. A study file copied or moved elsewhere and loaded from
+        there is that new place."""
+        return self._location if self._location is not None else self.attrs.get("storage")
+
+    def storage_text(self) -> str:
+        """:attr:`storage` for people: the path, saying where the study was created when
+        that was another place (a copied or moved file); "in memory" without storage."""
+        here, created = self.storage, self.attrs.get("storage")
+        if here is None:
+            return "in memory"
+        if created and created != here:
+            return f"{here} (created as {created})"
+        return here
 
     @property
     def base(self) -> Hyperparameters:
@@ -223,10 +242,13 @@ class Study:
         Raises
         ------
         ValueError
-            For a study without completed trials, a bad ``k``, ``cv`` or data, or the
-            study's test set (recognised by the fingerprint :meth:`test` recorded).
+            For a study without completed trials, a bad ``k``, ``cv`` or data, the
+            study's test set (recognised by the fingerprint :meth:`test` recorded), or
+            data unlike the study's own (another number of feature columns, other
+            DataFrame column names, or targets of another task than the study recorded
+            when it was created; named in the message, before any training).
         """
-        from .search import score_configurations
+        from .search import check_same_data, describe_data, score_configurations
 
         print_ = data_fingerprint(X, y)
         if any(look.get("data") == print_ for look in self.attrs.get("test_looks", [])):
@@ -240,6 +262,9 @@ class Study:
         if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
             raise ValueError(f"k must be a positive integer or None, got {k!r}")
         top = [t for t in ranked if t.hyperparameters is not None][:int(k)]
+        if not top:
+            raise ValueError(f"study {self.name!r} has no configuration to rescore (its trials failed before training)")
+        check_same_data(self.attrs.get("described"), describe_data(top[0].hyperparameters, X, y), "rescore", self.name)
         earlier = self.rescores()
         if seed is None:
             seed = int(self.attrs.get("seed") or 0) + 1 + len(earlier)
@@ -347,11 +372,20 @@ class Study:
         cost, or on the rows ``validation_split`` holds out), which finds its own length on
         the larger data. ``epochs`` trains for exactly that many epochs instead, without
         early stopping. Returns the model, which :meth:`test` then evaluates.
+
+        Raises
+        ------
+        ValueError
+            For data unlike the study's own (another number of feature columns, other
+            DataFrame column names, another task), before any training; or a bad ``epochs``.
         """
         chosen = trial or self.best()
         if chosen.hyperparameters is None:
             raise ValueError(f"trial {chosen.number} has no configuration to refit (it failed before training)")
         hp = chosen.hyperparameters
+        from .search import check_same_data, describe_data
+
+        check_same_data(self.attrs.get("described"), describe_data(hp, X, y), "refit", self.name)
         if epochs is not None:
             if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
                 raise ValueError(f"epochs must be a positive integer or None, got {epochs!r}")
@@ -368,9 +402,20 @@ class Study:
         The look is recorded in the study; a second look raises unless ``force=True``
         (and that look is recorded too), so a test score can't quietly become a
         validation score.
+
+        Raises
+        ------
+        RuntimeError
+            Before :meth:`refit`, or for a second look without ``force``.
+        ValueError
+            For a test set unlike the study's data (another number of feature columns,
+            other DataFrame column names, another task), before the look is recorded.
         """
         if self.model is None:
             raise RuntimeError("call refit() first: the test set is for the final model only")
+        from .search import check_same_data, describe_data
+
+        check_same_data(self.attrs.get("described"), describe_data(self.base, X, y), "test", self.name)
         looks = list(self.attrs.get("test_looks", []))
         if looks and not force:
             first = looks[0]
@@ -395,7 +440,7 @@ class Study:
         if not top:
             raise ValueError(f"study {self.name!r} has no completed trial to re-run")
         return run_configurations([t.hyperparameters for t in top], X, y, validation=validation,
-                                  storage=self.attrs.get("storage"), name=name or f"{self.name}-rerun-{_stamp()}",
+                                  storage=self.storage, name=name or f"{self.name}-rerun-{_stamp()}",
                                   objective=self.objective, n_jobs=n_jobs, executor=executor,
                                   validation_size=validation_size, source=self.name)
 
@@ -492,4 +537,4 @@ def load_study(storage: str, name: Optional[str] = None) -> Study:
         if len(names) != 1:
             raise ValueError(f"{storage} holds studies {names}; name the one to load")
         name = names[0]
-    return Study(optuna.load_study(study_name=name, storage=backend))
+    return Study(optuna.load_study(study_name=name, storage=backend), location=storage_url(storage))

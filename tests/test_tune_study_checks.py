@@ -1,0 +1,193 @@
+"""A stored study and the data, places and readers it meets after the search (issue 12 review):
+rescore and refit check the data against the study's own, a copied study file shows where it
+was loaded from, every Study plot says what it shows, and `nnfast rescore`."""
+
+import shutil
+import sqlite3
+
+import numpy as np
+import pytest
+
+import nnfast as nf
+
+tune = pytest.importorskip("nnfast.tune")
+pd = pytest.importorskip("pandas")
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+
+from nnfast import cli  # noqa: E402
+
+search_module = __import__("importlib").import_module("nnfast.tune.search")
+
+BASE = nf.Hyperparameters(hidden=(8,), epochs=2, standardize=True, batch_size=64)
+SPACE = {"lr": tune.choice([3e-3, 1e-2, 3e-2])}
+
+
+@pytest.fixture(scope="module")
+def frame():
+    X, y = nf.data.load_digits()
+    return pd.DataFrame(X[:300], columns=[f"p{j}" for j in range(X.shape[1])]), y[:300]
+
+
+@pytest.fixture(scope="module")
+def stored(frame, tmp_path_factory):
+    db = str(tmp_path_factory.mktemp("checks") / "s.db")
+    tune.search(BASE, SPACE, train=frame, strategy="grid", seed=0, progress=False, pruning=False, storage=db)
+    return db
+
+
+# --- rescore and refit: the study's own data, or a clear error before any training --------------
+
+def other_data(frame):
+    X, y = frame
+    renamed = X.rename(columns={"p5": "q5"})
+    return {
+        "fewer columns": ((X.iloc[:, :60], y), r"60 feature columns, where study 'nnfast' searched on 64"),
+        "an array with fewer columns": ((X.to_numpy()[:, :10], y), "10 feature columns"),
+        "other column names": ((renamed, y), r"other column names \(column 5: 'q5', where the study's data has 'p5'\)"),
+        "another task": ((X, y + 0.5), "targets of a regression task, where study 'nnfast' searched a "
+                                       "classification task"),
+    }
+
+
+@pytest.mark.parametrize("case", ["fewer columns", "an array with fewer columns", "other column names",
+                                  "another task"])
+def test_rescore_and_refit_refuse_data_unlike_the_studys_before_training(stored, frame, case, monkeypatch):
+    (X, y), said = other_data(frame)[case]
+    study = tune.load_study(stored)
+    rescored, refit = len(study.rescores()), study.attrs.get("refit")
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before checking the data")
+
+    monkeypatch.setattr(search_module, "score_configurations", no_training)
+    monkeypatch.setattr(tune.study, "train", no_training)
+    with pytest.raises(ValueError, match="rescore was given other data than study 'nnfast' searched on: " + said):
+        study.rescore(X, y, k=2, cv=2)
+    with pytest.raises(ValueError, match="refit was given other data than study 'nnfast' searched on: " + said):
+        study.refit(X, y)
+    assert len(study.rescores()) == rescored and study.attrs.get("refit") == refit
+    monkeypatch.undo()
+    study.refit(*frame)
+    with pytest.raises(ValueError, match="test was given other data than study 'nnfast' searched on: " + said):
+        study.test(X, y)
+    assert "test_looks" not in tune.load_study(stored).attrs
+
+
+def test_rescore_takes_the_studys_data_as_a_frame_or_as_its_values(stored, frame):
+    study = tune.load_study(stored)
+    X, y = frame
+    assert len(study.rescore(X, y, k=1, cv=2)) == 1
+    assert len(study.rescore(X.to_numpy(), y, k=1, cv=2)) == 1  # the same columns, by position
+    assert len(study.rescores()) == 2
+
+
+# --- a copied or moved study file --------------------------------------------------------------
+
+def copy_study(source, destination):
+    """A whole copy of a study file (its write-ahead log included), as a backup tool makes it."""
+    with sqlite3.connect(source) as src, sqlite3.connect(destination) as dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+
+
+def test_a_copied_study_file_shows_where_it_was_loaded_from(frame, tmp_path, capsys):
+    from nnfast.tune.report import render_report, summary_table
+
+    first = str(tmp_path / "first.db")
+    made = tune.search(BASE, SPACE, train=frame, strategy="grid", seed=0, progress=False, storage=first)
+    assert made.storage == first and made.storage_text() == first
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    copy = str(moved / "copy.db")
+    copy_study(first, copy)
+    shutil.move(first, str(tmp_path / "gone.db"))
+    study = tune.load_study(copy)
+    assert study.attrs["storage"] == first  # as recorded when it was created
+    assert study.storage == copy
+    shown = f"{copy} (created as {first})"
+    assert study.storage_text() == shown
+    assert f"storage {shown}" in summary_table(study)
+    page = render_report(study)
+    assert f"The study lives in {shown}" in page and first not in page.replace(shown, "")
+    assert cli.main(["report", copy, "--out", str(tmp_path / "r.html")]) == 0
+    assert f"storage {shown}" in capsys.readouterr().out
+    # rerun puts its new study beside the old one, where the study is now
+    again = study.rerun(*frame, k=1, name="again")
+    assert again.attrs["described"] == study.attrs["described"]  # its rescore checks data as the study's does
+    assert again.storage == copy and "again" in tune.open_storage(copy).get_all_studies()[1].study_name
+    assert not (tmp_path / "first.db").exists()
+
+
+# --- the Study plots say what they show -----------------------------------------------------------
+
+def title(ax):
+    return " ".join(t for t in (ax.get_title(loc="left"), ax.get_title(), ax.get_title(loc="right")) if t)
+
+
+@pytest.mark.parametrize("method, shows, xunit, yunit", [
+    ("plot_history", "Optimisation history", "trial number", "validation accuracy"),
+    ("plot_curves", "Learning curves", "epoch", "cost"),
+    ("plot_pareto", "Score against training time", "seconds", "validation accuracy"),
+    ("plot_importances", "Hyperparameter importance", "importance", "hyperparameter"),
+])
+def test_every_study_plot_has_a_title_naming_the_study_and_labelled_axes(stored, method, shows, xunit, yunit):
+    import matplotlib.pyplot as plt
+
+    study = tune.load_study(stored)
+    fig = getattr(study, method)()
+    try:
+        [ax] = fig.axes
+        assert shows in title(ax) and f"study {study.name!r}" in title(ax)
+        assert xunit in ax.get_xlabel() and yunit in ax.get_ylabel()
+    finally:
+        plt.close(fig)
+
+
+# --- nnfast rescore -----------------------------------------------------------------------------
+
+def test_cli_rescore_rereads_the_studys_data_and_records_the_result(tmp_path, capsys):
+    db = str(tmp_path / "cli.db")
+    space = tmp_path / "space.json"
+    space.write_text('{"lr": [0.003, 0.01, 0.03]}')
+    assert cli.main(["tune", "--space", str(space), "--strategy", "grid", "--set", "epochs=2", "--set", "hidden=[8]",
+                     "--seed", "0", "--storage", db, "--report", str(tmp_path / "r.html")]) == 0
+    capsys.readouterr()
+    assert cli.main(["rescore", db, "--top", "2", "--cv", "2", "--jobs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "its test part held out as nnfast tune cut it: 2 fresh folds" in out
+    [entry] = tune.load_study(db).rescores()
+    assert entry["cv"] == 2 and len(entry["trials"]) == 2
+    for row in entry["trials"]:
+        assert f"{row['trial']:>5}" in out
+    # the rows it rescored are the study's non-test rows: the test part is never among them
+    X, y = nf.data.load_digits()
+    X_rest, _, y_rest, _ = nf.data.train_test_split(X, y, test_size=0.2, seed=0)
+    assert entry["data"] == tune.study.data_fingerprint(X_rest, y_rest)
+
+
+def test_cli_rescore_errors_are_one_line(frame, stored, tmp_path, capsys):
+    status = cli.main(["rescore", stored])  # a study made in Python recorded no data file
+    err = capsys.readouterr().err
+    assert status == 1 and err.startswith("nnfast rescore: error: study 'nnfast' was not started by nnfast tune")
+    status = cli.main(["rescore", stored, "--cv", "1"])
+    assert status == 1 and "--cv must be at least 2 folds, got 1" in capsys.readouterr().err
+    status = cli.main(["rescore", stored, "--top", "0"])
+    assert status == 1 and "--top must be at least 1, got 0" in capsys.readouterr().err
+    status = cli.main(["rescore", str(tmp_path / "none.db")])
+    assert status == 1 and "no study file" in capsys.readouterr().err
+    # data of another shape is refused by name
+    np.save(tmp_path / "other.npy", np.hstack([np.random.default_rng(0).random((50, 5)),
+                                               np.repeat(np.arange(5), 10)[:, None]]))
+    status = cli.main(["rescore", stored, "--data", str(tmp_path / "other.npy")])
+    err = capsys.readouterr().err
+    assert status == 1 and "5 feature columns, where study 'nnfast' searched on 64" in err
+
+
+def test_cli_rescore_has_help(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["rescore", "--help"])
+    out = capsys.readouterr().out
+    for option in ("--top", "--cv", "--seed", "--jobs", "--data", "--study-name"):
+        assert option in out
