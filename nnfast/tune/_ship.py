@@ -13,7 +13,10 @@ once per worker and sends each trial with an index into it:
 - a Dask executor (``distributed.Client.get_executor()``): the data is scattered to every
   worker once (``Client.scatter(..., broadcast=True)``, straight to the workers), each trial's task takes the
   resulting future as an argument, which Dask resolves to the worker's copy; the future is
-  released when the study ends;
+  released when the study ends. Dask's Active Memory Manager (on by default, policy
+  ``ReduceReplicas``) may drop all copies but one between trials; a worker that lost its copy
+  then fetches it from a peer, worker to worker, before its next trial: a transfer, still
+  never the large task graph of a trial that carries its data;
 - any other executor: each trial carries its data, as before (nnfast cannot reach into an
   executor it does not know).
 """

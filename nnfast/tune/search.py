@@ -12,7 +12,8 @@ study gives the same trials on every run with the same ``n_jobs``, and a resumed
 extended study continues the sequence instead of replaying it.
 
 Trials go out as plain data to any ``concurrent.futures.Executor`` (threads by default:
-training releases the GIL) and come back as plain data. Only the driver touches storage,
+training releases the GIL) and come back as plain data; the study's data goes to each worker
+of a process pool or Dask cluster once (:mod:`nnfast.tune._ship`). Only the driver touches storage,
 and one driver at a time (:class:`~nnfast.tune.storage.DriverLease`).
 """
 
@@ -665,7 +666,10 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
         Results are told in the order trials were asked, so a seeded study is the same on
         every run with the same ``n_jobs``.
     executor : "threads" (default), "processes" or a concurrent.futures.Executor
-        E.g. ``distributed.Client(...).get_executor()`` for a Dask cluster.
+        E.g. ``distributed.Client(...).get_executor()`` for a Dask cluster. The training
+        and validation data reach each worker once (:mod:`nnfast.tune._ship`): "processes"
+        through the pool's initializer (spawned processes), Dask by a scatter to every
+        worker, released when the study ends; any other executor gets them with each trial.
     objective : str
         The per-epoch history value to optimise: "auto" (validation accuracy for
         classes, R^2 for real values; maximised) or e.g. "val_loss" (minimised).
