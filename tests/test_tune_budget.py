@@ -15,7 +15,7 @@ from nnfast.diagnosis import KINDS
 tune = pytest.importorskip("nnfast.tune")
 optuna = pytest.importorskip("optuna")
 search_module = pytest.importorskip("nnfast.tune.search")
-ship_module = pytest.importorskip("nnfast.tune._ship")
+ship_module = pytest.importorskip("nnfast._ship")
 
 from nnfast.tune.study import RESULT_ATTR, SETTINGS_ATTR, Study  # noqa: E402
 from nnfast.tune.trial import TrialResult, merge_folds  # noqa: E402

@@ -2,6 +2,7 @@
 every trial (issue 13), and the trials' results are the same as on threads."""
 
 import concurrent.futures as cf
+import importlib
 import multiprocessing
 import os
 import pickle
@@ -14,8 +15,8 @@ import pytest
 import nnfast as nf
 
 tune = pytest.importorskip("nnfast.tune")
-from nnfast.tune import _ship as ship  # noqa: E402  (after the skip: the tuning extra may be absent)
-from nnfast.tune import search as search_module  # noqa: E402
+from nnfast import _ship as ship  # noqa: E402
+search_module = importlib.import_module("nnfast.tune.search")
 
 BASE = nf.Hyperparameters(hidden=(16,), epochs=3, standardize=True, batch_size=64, patience=None)
 # a grid of four, two of which fail in training (binary cross-entropy on ten classes): errors stay per trial

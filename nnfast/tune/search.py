@@ -13,7 +13,7 @@ extended study continues the sequence instead of replaying it.
 
 Trials go out as plain data to any ``concurrent.futures.Executor`` (threads by default:
 training releases the GIL) and come back as plain data; the study's data goes to each worker
-of a process pool or Dask cluster once (:mod:`nnfast.tune._ship`). Only the driver touches storage,
+of a process pool or Dask cluster once (:mod:`nnfast._ship`). Only the driver touches storage,
 and one driver at a time (:class:`~nnfast.tune.storage.DriverLease`).
 """
 
@@ -50,7 +50,7 @@ from .storage import LEASE_INTERVAL, DriverLease, data_fingerprint, open_storage
 from .strategies import STRATEGIES, Strategy
 from .strategies.base import FixedSampler, PerTrialSampler
 from .study import RESULT_ATTR, SETTINGS_ATTR, Study
-from ._ship import Pool, Shipment
+from .._ship import Pool, Shipment
 from .trial import TrialResult, TrialSpec, merge_folds, objective_key
 
 __all__ = ["search", "run_configurations", "make_folds"]
@@ -199,7 +199,7 @@ def _threads(n: int):
 
 def _make_executor(executor: Union[str, cf.Executor, None], n_jobs: int, shipment: Shipment,
                    local_data: List[Any]) -> Pool:
-    """The study's executor, its data shipped to the workers once (:mod:`nnfast.tune._ship`),
+    """The study's executor, its data shipped to the workers once (:mod:`nnfast._ship`),
     and nnfast's threads per trial (by default the CPUs this process may use: affinity
     mask, cgroup quota), shared out between the trials that run at once."""
     return Pool(executor, n_jobs, shipment, local_data)
@@ -667,7 +667,7 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
         every run with the same ``n_jobs``.
     executor : "threads" (default), "processes" or a concurrent.futures.Executor
         E.g. ``distributed.Client(...).get_executor()`` for a Dask cluster. The training
-        and validation data reach each worker once (:mod:`nnfast.tune._ship`): "processes"
+        and validation data reach each worker once (:mod:`nnfast._ship`): "processes"
         through the pool's initializer (spawned processes), Dask by a scatter to every
         worker, released when the study ends; any other executor gets them with each trial.
     objective : str

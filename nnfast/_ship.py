@@ -1,6 +1,6 @@
 """The study's data, sent to each worker once rather than with every trial.
 
-A trial's :class:`~nnfast.tune.trial.TrialSpec` is small (hyperparameters, pruning
+A trial's :class:`~nnfast._trial.TrialSpec` is small (hyperparameters, pruning
 thresholds); its data is not. Pickled into every trial, an 80 MB training set costs a
 process pool or a Dask cluster more than the training itself. So the driver ships the data
 once per worker and sends each trial with an index into it:
@@ -34,10 +34,10 @@ from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
-from .. import _core
-from .._targets import TargetWarning
-from ..callbacks import DivergenceWarning
-from .trial import TrialResult, TrialSpec, run_trial
+from . import _core
+from ._targets import TargetWarning
+from .callbacks import DivergenceWarning
+from ._trial import TrialResult, TrialSpec, run_trial
 
 Pair = Tuple[np.ndarray, np.ndarray]
 
