@@ -45,6 +45,6 @@ def test_train_lives_in_training_under_every_old_name():
 
     assert nf.train is training.train is hyperparams.train
     assert hyperparams.build_model is training.build_model
-    for module in ("tune/trial.py", "tune/study.py", "tune/lr.py", "sklearn.py"):
+    for module in ("_trial.py", "tune/study.py", "tune/lr.py", "sklearn.py"):
         assert "from ..training import" in (PACKAGE / module).read_text() or \
                "from .training import" in (PACKAGE / module).read_text(), module

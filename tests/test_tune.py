@@ -127,7 +127,7 @@ def test_budgets_that_cannot_work_are_refused_and_a_timeout_alone_runs_until_it(
 def test_bad_data_is_refused_before_the_first_trial(small, data, message, monkeypatch):
     # every trial used to fail on it, and the CLI said so only after the whole search
     ran = []
-    monkeypatch.setattr(sys.modules["nnfast.tune.search"], "run_trial", lambda *a: ran.append(a))
+    monkeypatch.setattr(sys.modules["nnfast._ship"], "run_trial", lambda *a: ran.append(a))
     with pytest.raises((ValueError, TypeError), match=re.escape(message)):
         tune.search(BASE, {"lr": tune.loguniform(1e-3, 1e-1)}, n_trials=2, progress=False, **data(*small[:2]))
     assert ran == []

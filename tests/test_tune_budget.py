@@ -15,6 +15,7 @@ from nnfast.diagnosis import KINDS
 tune = pytest.importorskip("nnfast.tune")
 optuna = pytest.importorskip("optuna")
 search_module = pytest.importorskip("nnfast.tune.search")
+ship_module = pytest.importorskip("nnfast._ship")
 
 from nnfast.tune.study import RESULT_ATTR, SETTINGS_ATTR, Study  # noqa: E402
 from nnfast.tune.trial import TrialResult, merge_folds  # noqa: E402
@@ -87,13 +88,13 @@ def test_bad_trial_timeout_is_refused_before_the_first_trial(small, value):
 
 def test_with_cv_the_trials_budget_is_shared_between_its_folds(small, monkeypatch):
     budgets = []
-    real = search_module.run_trial
+    real = ship_module.run_trial
 
     def spy(spec, stop=None):
         budgets.append(spec.timeout)
         return real(spec, stop)
 
-    monkeypatch.setattr(search_module, "run_trial", spy)
+    monkeypatch.setattr(ship_module, "run_trial", spy)
     study = tune.search(BASE, SPACE, train=small, strategy="grid", cv=3, trial_timeout=6.0, progress=False)
     assert budgets == [2.0] * 6
     assert study.attrs["trial_timeout"] == 6.0

@@ -50,7 +50,7 @@ def small():
 ])
 def test_bad_spaces_are_refused_before_any_trial(small, space, message, monkeypatch):
     ran = []
-    monkeypatch.setattr(sys.modules["nnfast.tune.search"], "run_trial", lambda spec: ran.append(spec))
+    monkeypatch.setattr(sys.modules["nnfast._ship"], "run_trial", lambda spec: ran.append(spec))
     with pytest.raises((ValueError, TypeError), match=message):
         tune.search(BASE, space, train=small, n_trials=1, progress=False)
     assert ran == []

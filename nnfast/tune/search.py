@@ -12,7 +12,8 @@ study gives the same trials on every run with the same ``n_jobs``, and a resumed
 extended study continues the sequence instead of replaying it.
 
 Trials go out as plain data to any ``concurrent.futures.Executor`` (threads by default:
-training releases the GIL) and come back as plain data. Only the driver touches storage,
+training releases the GIL) and come back as plain data; the study's data goes to each worker
+of a process pool or Dask cluster once (:mod:`nnfast._ship`). Only the driver touches storage,
 and one driver at a time (:class:`~nnfast.tune.storage.DriverLease`).
 """
 
@@ -23,8 +24,6 @@ import concurrent.futures as cf
 import contextlib
 import json
 import math
-import multiprocessing
-import os
 import threading
 import warnings
 import sys
@@ -51,7 +50,8 @@ from .storage import LEASE_INTERVAL, DriverLease, data_fingerprint, open_storage
 from .strategies import STRATEGIES, Strategy
 from .strategies.base import FixedSampler, PerTrialSampler
 from .study import RESULT_ATTR, SETTINGS_ATTR, Study
-from .trial import TrialResult, TrialSpec, merge_folds, objective_key, run_trial
+from .._ship import Pool, Shipment
+from .trial import TrialResult, TrialSpec, merge_folds, objective_key
 
 __all__ = ["search", "run_configurations", "make_folds"]
 
@@ -238,19 +238,12 @@ def _threads(n: int):
         _core.set_num_threads(before)
 
 
-def _make_executor(executor: Union[str, cf.Executor, None], n_jobs: int):
-    """(executor, owned, threads per trial): nnfast's threads (by default the CPUs this
-    process may use: affinity mask, cgroup quota), shared out between the trials that run at once."""
-    cores = _core.get_num_threads()
-    if executor is None or executor == "threads":
-        return cf.ThreadPoolExecutor(max_workers=n_jobs), True, max(1, cores // n_jobs)
-    if executor == "processes":
-        context = multiprocessing.get_context("spawn")  # safe with BLAS thread pools, unlike fork
-        return cf.ProcessPoolExecutor(max_workers=n_jobs, mp_context=context), True, max(1, cores // n_jobs)
-    if isinstance(executor, cf.Executor):
-        return executor, False, 1
-    raise TypeError("executor must be 'threads', 'processes' or a concurrent.futures.Executor "
-                    "(e.g. distributed.Client(...).get_executor())")
+def _make_executor(executor: Union[str, cf.Executor, None], n_jobs: int, shipment: Shipment,
+                   local_data: List[Any]) -> Pool:
+    """The study's executor, its data shipped to the workers once (:mod:`nnfast._ship`),
+    and nnfast's threads per trial (by default the CPUs this process may use: affinity
+    mask, cgroup quota), shared out between the trials that run at once."""
+    return Pool(executor, n_jobs, shipment, local_data)
 
 
 class _Progress:
@@ -488,7 +481,8 @@ class _Driver:
     def __init__(self, strategy: Strategy, queued: Sequence[Dict[str, Any]], propose, n_trials: Optional[int],
                  exhaustive: bool, data, key: str, sign: float, pruning: bool, warmup_epochs: int,
                  data_print: str, meta: Dict[str, Any], name: str, url: Optional[str], resume: bool,
-                 folds: Optional[list] = None, trial_timeout: Optional[float] = None) -> None:
+                 folds: Optional[list] = None, trial_timeout: Optional[float] = None,
+                 parts: Optional[List[np.ndarray]] = None) -> None:
         self.strategy, self.queued, self.propose = strategy, list(queued), propose
         self.folds = folds  # per fold ((X_train, y_train), (X_val, y_val)), or None: one validation set
         # each run's time budget: the trial's, shared equally between its folds
@@ -496,6 +490,9 @@ class _Driver:
         self.n_trials = math.inf if n_trials is None else n_trials
         self.exhaustive = exhaustive
         self.data, self.key, self.sign = data, key, sign
+        # what the workers of a process pool or a Dask cluster receive once: the training data and
+        # the validation data, or the fold rows (each fold cut where its trial runs)
+        self.shipment = Shipment(data[0], data[1]) if folds is None else Shipment(data[0], parts=parts)
         self.pruning, self.warmup_epochs, self.data_print = pruning, warmup_epochs, data_print
         self.fixed: Dict[int, Dict[str, Any]] = {}  # trial number -> the Optuna params it takes
         self.stop = threading.Event()
@@ -528,13 +525,13 @@ class _Driver:
                 self.store.close()
 
     def _run(self, executor, n_jobs: int, timeout: Optional[float], progress: Union[bool, str]) -> None:
-        pool, owned, threads = _make_executor(executor, n_jobs)
-        local = executor is None or executor == "threads"
+        pool = _make_executor(executor, n_jobs, self.shipment, self.folds or [self.data])
         line = _Progress(self.n_trials, self.key, progress, timeout=timeout)
         start = time.perf_counter()
         pending: Deque[_Pending] = collections.deque()  # in the order asked
         try:
-            with _threads(threads) if local else contextlib.nullcontext(), quiet_optuna(), warnings.catch_warnings():
+            with _threads(pool.threads) if pool.local else contextlib.nullcontext(), quiet_optuna(), \
+                    warnings.catch_warnings():
                 # a trial's divergence is its recorded state, and what the targets are was said once, above;
                 # warning filters are the process's, so they are set here, not in each trial's thread
                 warnings.simplefilter("ignore", DivergenceWarning)
@@ -546,7 +543,7 @@ class _Driver:
                 while True:
                     out_of_time = timeout is not None and time.perf_counter() - start > timeout
                     while not out_of_time and len(pending) < n_jobs and self._room(len(pending)):
-                        pending.append(self._start(pool, local, threads))
+                        pending.append(self._start(pool))
                     if not pending:
                         break
                     future = pending[0].future  # the oldest: results are told in the order trials were asked
@@ -560,16 +557,14 @@ class _Driver:
             # stopped (Ctrl-C, an error): running trials end at their next epoch and are not
             # recorded; those that finished in order before them are kept
             self.stop.set()
-            if owned:
-                pool.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown()
             with quiet_optuna():
                 while pending and pending[0].future.done() and _finished_well(pending[0].future):
                     self._finish(pending.popleft())
             raise
         finally:
             line.close()
-            if owned:
-                pool.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown()
 
     def _ask(self, fixed: Optional[Dict[str, Any]]):
         """The next trial (with the Optuna params ``fixed``, if given) and its configuration:
@@ -594,18 +589,15 @@ class _Driver:
         point = (stored.user_attrs.get(RESULT_ATTR) or {}).get("point")
         return _Pending(_done(None), trial, params, hp, point, stored=stored)
 
-    def _start(self, pool, local: bool, threads: int) -> _Pending:
+    def _start(self, pool: Pool) -> _Pending:
         point = self.waiting.popleft() if self.waiting else None
         trial, params, hp, error = self._ask(None if point is None else self.queued[point])
         if error is not None:  # an impossible combination: recorded in its turn, not fatal
             return _Pending(_done(TrialResult(trial.number, "failed", error=str(error))), trial, params, None, point)
         thresholds = _thresholds(self.mirror, self.sign, hp.epochs) if self.pruning else []
-        specs = [TrialSpec(trial.number, hp.to_dict(), *data, self.key, self.sign, thresholds, self.warmup_epochs,
-                           self.run_timeout) for data in (self.folds or [self.data])]
-        if local:
-            futures = [pool.submit(run_trial, spec, self.stop) for spec in specs]
-        else:
-            futures = [pool.submit(_run_in_worker, spec, threads, os.getpid()) for spec in specs]
+        spec = TrialSpec(trial.number, hp.to_dict(), None, None, self.key, self.sign, thresholds,  # type: ignore
+                         self.warmup_epochs, self.run_timeout)
+        futures = [pool.submit(spec, index, self.stop) for index in range(len(self.folds or [self.data]))]
         future = futures[0] if self.folds is None else _gather(futures, trial.number)
         return _Pending(future, trial, params, hp, point)
 
@@ -643,18 +635,6 @@ def _finished_well(future: cf.Future) -> bool:
         return False
     result = future.result()
     return result is None or result.state != "interrupted"
-
-
-def _run_in_worker(spec: TrialSpec, threads: int, driver_pid: int) -> TrialResult:
-    """Entry point on an executor of the caller's (process pool, Dask, or threads of this
-    process): in another process, that process's nnfast threads and warning filter."""
-    if os.getpid() == driver_pid:  # a thread of the driver's process: its settings are the driver's
-        return run_trial(spec)
-    _core.set_num_threads(threads)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DivergenceWarning)
-        warnings.simplefilter("ignore", TargetWarning)
-        return run_trial(spec)
 
 
 def _strategy(strategy: Union[str, Strategy], seed: int) -> Strategy:
@@ -729,7 +709,10 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
         Results are told in the order trials were asked, so a seeded study is the same on
         every run with the same ``n_jobs``.
     executor : "threads" (default), "processes" or a concurrent.futures.Executor
-        E.g. ``distributed.Client(...).get_executor()`` for a Dask cluster.
+        E.g. ``distributed.Client(...).get_executor()`` for a Dask cluster. The training
+        and validation data reach each worker once (:mod:`nnfast._ship`): "processes"
+        through the pool's initializer (spawned processes), Dask by a scatter to every
+        worker, released when the study ends; any other executor gets them with each trial.
     objective : str
         The per-epoch history value to optimise: "auto" (validation accuracy for
         classes, R^2 for real values; maximised) or e.g. "val_loss" (minimised).
@@ -817,7 +800,7 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
     (X_tr, y_tr), (X_val, y_val) = _split(hp, *_pair(train, "train"), validation, validation_size, seed, dtype, cv)
     described = describe_data(hp, *_pair(train, "train"))
     key, sign = objective_key(hp, y_tr, objective)
-    folds, splitter = None, None
+    folds, splitter, parts = None, None, None
     if cv is not None:
         classification = hp.resolve_task(y_tr, warn=False).task == "classification"
         parts, splitter = make_folds(y_tr, cv, seed, classification)
@@ -843,7 +826,8 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
 
     driver = _Driver(strategy, queued, propose, n_trials, strategy.exhaustive or bool(queued),
                      ((X_tr, y_tr), (X_val, y_val)), key,
-                     sign, pruning, warmup_epochs, data_print, meta, study_name, url, resume, folds, trial_timeout)
+                     sign, pruning, warmup_epochs, data_print, meta, study_name, url, resume, folds, trial_timeout,
+                     parts)
     driver.run(executor, n_jobs, timeout, progress)
     return driver.study
 
@@ -867,22 +851,18 @@ def score_configurations(configurations: Sequence[Hyperparameters], X: Any, y: A
     key, sign = objective_key(first, y_tr, objective)
     parts, splitter = make_folds(y_tr, int(cv), seed, first.resolve_task(y_tr, warn=False).task == "classification")
     folds = _fold_data(X_tr, y_tr, parts)
-    pool, owned, threads = _make_executor(executor, n_jobs)
-    local = executor is None or executor == "threads"
+    pool = _make_executor(executor, n_jobs, Shipment((X_tr, y_tr), parts=parts), folds)
     try:
-        with _threads(threads) if local else contextlib.nullcontext(), warnings.catch_warnings():
+        with _threads(pool.threads) if pool.local else contextlib.nullcontext(), warnings.catch_warnings():
             warnings.simplefilter("ignore", DivergenceWarning)
             warnings.simplefilter("ignore", TargetWarning)
             gathered = []
             for number, hp in enumerate(configurations):
-                specs = [TrialSpec(number, hp.to_dict(), *data, key, sign, [], 0) for data in folds]
-                gathered.append(_gather([pool.submit(run_trial, spec) if local else
-                                         pool.submit(_run_in_worker, spec, threads, os.getpid()) for spec in specs],
-                                        number))
+                spec = TrialSpec(number, hp.to_dict(), None, None, key, sign, [], 0)  # type: ignore
+                gathered.append(_gather([pool.submit(spec, index) for index in range(len(folds))], number))
             results = [future.result() for future in gathered]
     finally:
-        if owned:
-            pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown()
     return results, splitter
 
 
