@@ -61,8 +61,17 @@ MLPClassifier: Any = None
 ConvergenceWarning: Any = None
 
 
+onnxruntime: Any = None
+
+
 def import_peers() -> None:
-    global torch, sklearn, MLPClassifier, ConvergenceWarning
+    global torch, sklearn, MLPClassifier, ConvergenceWarning, onnxruntime
+    try:
+        import onnx  # noqa: F401  (model.to_onnx needs it)
+        import onnxruntime as onnxruntime_module
+        onnxruntime = onnxruntime_module
+    except ImportError:
+        pass
     try:
         import torch as torch_module
         torch = torch_module
@@ -78,8 +87,9 @@ def import_peers() -> None:
 
 
 ENV_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-SYSTEMS = ("nnfast", "floor", "numpy", "torch", "sklearn")
-LABELS = {"nnfast": "nnfast", "floor": "BLAS floor", "numpy": "NumPy", "torch": "PyTorch", "sklearn": "sklearn"}
+SYSTEMS = ("nnfast", "floor", "numpy", "torch", "sklearn", "onnxruntime")
+LABELS = {"nnfast": "nnfast", "floor": "BLAS floor", "numpy": "NumPy", "torch": "PyTorch", "sklearn": "sklearn",
+          "onnxruntime": "ORT"}
 # pause between systems: idle OpenBLAS workers spin for about 0.1 s before they sleep,
 # and would steal a core from the next measurement
 SETTLE_SECONDS = 0.3
@@ -486,6 +496,33 @@ class Sklearn:
         return lambda: model.predict(x)
 
 
+class OnnxRuntime:
+    """onnxruntime (CPU) as an inference peer: nnfast's own trained model exported with
+    model.to_onnx (the same weights, labels as output), run by an InferenceSession with
+    `threads` intra-op threads, sequential execution, full graph optimisation. Its predict
+    returns the class labels, like nnfast's; it checks only the input's dtype and shape."""
+
+    name = "onnxruntime"
+
+    @staticmethod
+    def session(model: Any, threads: int, folder: Path) -> Any:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"peers-{model._net.inputs}-{threads}.onnx"
+        model.to_onnx(path)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    @staticmethod
+    def predictor(session: Any, x: np.ndarray) -> Callable[[], Any]:
+        name = session.get_inputs()[0].name
+        feed = {name: x}
+        return lambda: session.run(["label"], feed)[0]
+
+
 # --- environment ---------------------------------------------------------------------------
 
 def cpu_name() -> str:
@@ -524,6 +561,9 @@ def blas_by_system(libs: List[Dict[str, Any]]) -> Dict[str, str]:
         out["torch"] = (f"{blas} linked into libtorch_cpu (invisible to threadpoolctl), oneDNN "
                         f"{'on' if torch.backends.mkldnn.is_available() else 'off'}, "
                         f"CPU capability {torch.backends.cpu.get_cpu_capability()}")
+    if onnxruntime is not None:
+        out["onnxruntime"] = (f"onnxruntime {onnxruntime.__version__}, CPUExecutionProvider (its own MLAS GEMM), "
+                              f"nnfast's model via model.to_onnx")
     if sklearn is not None:
         out["sklearn"] = "NumPy's BLAS (MLPClassifier multiplies with numpy @): " + out["numpy"]
     return out
@@ -659,6 +699,15 @@ def run_threads(cfg: Config, threads: int, data: Dict[str, Any], peers: List[Any
                    latency(system.predictor(model, x1), cfg.latency_blocks, cfg.latency_block))
             one_batch = system.predictor(model, X_pred)
             record(f"{net.name}_predict_batch", system.name, best_of(timed(one_batch), cfg.batch_repeats, one_batch))
+        if onnxruntime is not None and extras.get("onnx_folder") is not None:
+            session = OnnxRuntime.session(models[(net.name, "nnfast")], threads, extras["onnx_folder"])
+            labels = OnnxRuntime.predictor(session, X_pred)()
+            if not np.array_equal(labels, models[(net.name, "nnfast")].predict(X_pred)):
+                print(f"  NOTE: onnxruntime's labels differ from nnfast's on {net.name} (rounding at near-ties?)")
+            record(f"{net.name}_predict1", "onnxruntime",
+                   latency(OnnxRuntime.predictor(session, x1), cfg.latency_blocks, cfg.latency_block))
+            one_batch = OnnxRuntime.predictor(session, X_pred)
+            record(f"{net.name}_predict_batch", "onnxruntime", best_of(timed(one_batch), cfg.batch_repeats, one_batch))
     extras.setdefault("thread_pools", {})[threads] = blas_libraries()
 
 
@@ -856,6 +905,11 @@ def targets(results: Results, threads_list: Sequence[int]) -> List[Target]:
             if nn:
                 out.append(Target(f"single-sample predict <= {limit * 1e6:g} us ({what})", t, nn, limit, False, "us",
                                   nn, limit))
+        for key, factor, what in (("mnist_predict_batch", 1.0, "10,000-row predict (784-256-128-10) level with"),
+                                  ("mnist_predict1", 1.0, "one-row predict (784-256-128-10) faster than")):
+            nn, v = get(results, key, "nnfast", t), get(results, key, "onnxruntime", t)
+            if nn and v:
+                out.append(Target(f"{what} onnxruntime", t, v / nn, factor, True, "x", nn, v / factor))
         f32, f64 = get(results, "mnist_train", "nnfast", t), get(results, "mnist_train_f64", "nnfast", t)
         if f32 and f64:
             out.append(Target("MNIST epoch float64 <= 2.2x float32", t, f64 / f32, 2.2, False, "x", f64, 2.2 * f32))
@@ -898,7 +952,8 @@ def plot(results: Results, threads_list: Sequence[int], systems: Sequence[str], 
     cols = 4
     rows = -(-len(panels) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.6 * rows), squeeze=False)
-    colors = {"nnfast": "#1f77b4", "floor": "#7f7f7f", "numpy": "#2ca02c", "torch": "#d62728", "sklearn": "#ff7f0e"}
+    colors = {"nnfast": "#1f77b4", "floor": "#7f7f7f", "numpy": "#2ca02c", "torch": "#d62728", "sklearn": "#ff7f0e",
+              "onnxruntime": "#9467bd"}
     for ax, (key, label) in zip(axes.flat, panels):
         present = [s for s in systems if s in results[key]]
         width = 0.8 / max(1, len(threads_list))
@@ -983,18 +1038,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         peers.append(Sklearn())
     else:
         notes.append("scikit-learn is not installed: skipped (pip install scikit-learn)")
+    if onnxruntime is None:
+        notes.append("onnxruntime (or onnx) is not installed: no ONNX inference peer (pip install onnx onnxruntime)")
     if threadpoolctl is None:
         notes.append("threadpoolctl is not installed: NumPy's and sklearn's BLAS threads are NOT limited by "
                       "--threads, and the BLAS report below is incomplete (pip install threadpoolctl)")
     if args.no_peers:
-        peers, notes = [], notes + ["--no-peers: NumPy, PyTorch and sklearn not run"]
+        peers, notes = [], notes + ["--no-peers: NumPy, PyTorch, sklearn and onnxruntime not run"]
+    extras: Dict[str, Any] = {"onnx_folder": None if args.no_peers or onnxruntime is None else args.out}
     for note in notes:
         print("  NOTE: " + note)
 
     libs = blas_libraries()
     blas_map = blas_by_system(libs)
     print("  BLAS per system:")
-    for s in ("nnfast", "floor") + tuple(p.name for p in peers):
+    for s in ("nnfast", "floor") + tuple(p.name for p in peers) + (("onnxruntime",) if extras["onnx_folder"] else ()):
         print(f"    {LABELS[s]:10s} {blas_map.get(s, '-')}")
     print("  BLAS / OpenMP libraries loaded (threadpoolctl):")
     for lib in libs:
@@ -1012,7 +1070,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     data["small_predict"] = make_data(cfg.predict_rows, cfg.small.dims[0], cfg.small.dims[-1], cfg.seed + 3)[0]
 
     results: Results = {}
-    extras: Dict[str, Any] = {}
     for t in args.threads:
         print(f"  [{t} thread{'s' if t > 1 else ''}] MNIST epoch in a fresh process", flush=True)
         results.setdefault("mnist_train_cold", {}).setdefault("nnfast", {})[t] = cold_epochs(cfg, t, args.quick)
@@ -1096,6 +1153,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "environment": {
             "python": platform.python_version(), "numpy": np.__version__, "nnfast": nf.__version__,
             "torch": torch.__version__ if torch else None, "sklearn": sklearn.__version__ if sklearn else None,
+            "onnxruntime": onnxruntime.__version__ if onnxruntime else None,
             "cpu": cpu_name(), "cpu_count": os.cpu_count(), "env": env, "nnfast_blas": nf.blas_info(),
             "nnfast_source": source, "busy_threshold_cores": BUSY_CORES,
             "blas_by_system": blas_map, "libraries": libs, "thread_pools": extras.get("thread_pools", {}),
