@@ -11,6 +11,13 @@ pays a binding cost that the C++ loop does not; it is measured on 1x1 shapes and
 subtracted ("C++ est."). The same epoch with plain SGD instead of Adam shows the
 optimizer's share inside the real loop, without the binding.
 
+The epoch itself, at the per-thread split sizes, in one process: bench/epoch_probe.cpp
+(compiled here with setup.py's flags) runs Network::train_epoch and the same epoch rebuilt
+from the core's own functions with a timer per phase: the GEMMs (and their rate against a
+2048^3 SGEMM on one core, in the same process), gathers, bias + activations, the loss, the
+bias row sums, activation derivatives, barriers, the reduction of the per-thread gradients
+and the Adam step. Fractions of the epoch; `--probe-only` runs just that.
+
 Predict: model.predict on one row, split into the input check, the core forward pass
 and the label decoding, and the core pass split into its per-layer GEMVs.
 
@@ -174,6 +181,81 @@ def training_report(net: Net, threads: int, repeats: int, calls: int) -> None:
     print(f"  {'nnfast batch':48s} {'':11s} {per_batch * 1e6:8.1f}us {100.0:9.1f}%")
 
 
+PROBE_PHASES = [  # (name in epoch_probe's output, label)
+    ("gemm_forward", "GEMM forward x W"),
+    ("gemm_weight_grad", "GEMM dW = x^T dz"),
+    ("gemm_input_grad", "GEMM dx = dz W^T (layers 2..L)"),
+    ("gather", "gather rows of X, Y"),
+    ("bias_activation", "bias + relu / softmax"),
+    ("loss", "cross-entropy + its gradient"),
+    ("bias_sum", "bias gradient row sums"),
+    ("activation_backward", "relu' (activation backward)"),
+    ("barrier", "barriers (waiting for the other thread)"),
+    ("reduce", "gradient reduction between threads"),
+    ("optimizer", "Adam step over the parameters"),
+    ("metric", "accuracy sums"),
+]
+
+
+def build_probe() -> Path:
+    """Compiles bench/epoch_probe.cpp with setup.py's flags against nnfast's OpenBLAS (once per
+    source version, in the temp folder); returns the binary."""
+    import hashlib
+    import subprocess
+    import tempfile
+
+    import scipy_openblas32 as ob
+
+    root = HERE.parent
+    source = HERE / "epoch_probe.cpp"
+    digest = hashlib.sha1(b"".join(f.read_bytes() for f in [source] + sorted((root / "csrc").glob("*.hpp"))))
+    binary = Path(tempfile.gettempdir()) / f"nnfast_epoch_probe_{digest.hexdigest()[:12]}"
+    if not binary.exists():
+        lib = ob.get_lib_dir()
+        cmd = ["g++", "-O3", "-fno-math-errno", "-fno-trapping-math", "-std=c++17", "-pthread",
+               f"-I{root / 'csrc'}", f"-I{ob.get_include_dir()}", "-DNNFAST_BLAS_SCIPY_OPENBLAS=1", str(source),
+               f"-L{lib}", f"-l{ob.get_library()}", f"-Wl,-rpath,{lib}", "-o", str(binary)]
+        print("compiling: " + " ".join(cmd), flush=True)
+        subprocess.run(cmd, check=True)
+    return binary
+
+
+def probe_report(net: Net, threads: int, repeats: int) -> dict:
+    """The epoch taken apart in C++ (bench/epoch_probe.cpp): fractions of the epoch per phase."""
+    import subprocess
+
+    cmd = [str(build_probe()), str(threads), str(net.rows), str(net.batch), str(repeats)] + [str(d) for d in net.dims]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    r = {k: float(v) for k, v in (line.split() for line in out.strip().splitlines())}
+    rate, real, wall = r["square_sgemm_rate"], r["real_epoch"], r["instrumented_epoch"]
+    print(f"\n== training epoch taken apart in C++ (bench/epoch_probe.cpp), {net.name}: {net.describe()}; "
+          f"{threads} thread(s), best of {repeats} ==")
+    print(f"real epoch (Network::train_epoch) {real * 1e3:.1f} ms; the instrumented rebuild {wall * 1e3:.1f} ms "
+          f"({wall / real:.2f}x: the phases below are where the real epoch's time goes when this is near 1.00x)")
+    print(f"one core's large-SGEMM rate (2048^3, this process): {rate / 1e9:.1f} GFLOP/s; seconds are per epoch, "
+          f"mean over the threads; % of the instrumented epoch")
+    print(f"  {'phase':44s} {'ms':>8s} {'%':>6s}  GEMM rate (% of the square SGEMM's)")
+    flops = {"gemm_forward": r["flops_gemm_forward"], "gemm_weight_grad": r["flops_gemm_weight_grad"],
+             "gemm_input_grad": r["flops_gemm_input_grad"]}
+    total = 0.0
+    for key, label in PROBE_PHASES:
+        sec = r[key]
+        total += sec
+        extra = ""
+        if key in flops and sec > 0:
+            extra = f"{flops[key] / sec / 1e9:6.1f} GFLOP/s ({100 * flops[key] / sec / rate:.0f}%)"
+        print(f"  {label:44s} {sec * 1e3:8.2f} {100 * sec / wall:5.1f}%  {extra}")
+    gemm = sum(r[k] for k in flops)
+    print(f"  {'shuffle (one thread, before the batches)':44s} {r['shuffle'] * 1e3:8.2f} {100 * r['shuffle'] / wall:5.1f}%")
+    print(f"  {'not in a phase (timers, loop)':44s} {(wall - total - r['shuffle']) * 1e3:8.2f} "
+          f"{100 * (wall - total - r['shuffle']) / wall:5.1f}%")
+    print(f"  -> GEMMs {100 * gemm / wall:.1f}% of the epoch, everything else {100 * (1 - gemm / wall):.1f}%; all the "
+          f"GEMMs' FLOPs at the square rate would take {sum(flops.values()) / rate * 1e3:.1f} ms per thread "
+          f"(the limit) against {wall * 1e3:.1f} ms")
+    r.update({"threads": threads, "net": net.name})
+    return r
+
+
 def predict_report(net: Net, threads: int, number: int) -> None:
     X, y = make_data(2000, net.dims[0], net.dims[-1], 0)
     hp = nf.Hyperparameters(hidden=net.hidden, batch_size=net.batch, epochs=1)
@@ -200,8 +282,13 @@ def predict_report(net: Net, threads: int, number: int) -> None:
                       f"dense_forward", lambda xin=xin, W=W: _core.dense_forward(xin, W)))
     t1 = np.ones((2, 1), np.float32)
     parts.append(("    binding cost of one dense_forward call (1x1)", lambda: _core.dense_forward(t1[:1], t1[:1])))
+    measured = {}
     for name, fn in parts:
-        print(f"  {name:62s} {per_call(fn, number) * 1e6:8.2f} us")
+        measured[name] = per_call(fn, number)
+        print(f"  {name:62s} {measured[name] * 1e6:8.2f} us")
+    total, core_call = measured[parts[0][0]], measured[parts[3][0]]
+    print(f"  Python side of model.predict (total - core call): {(total - core_call) * 1e6:.2f} us, "
+          f"{100 * (total - core_call) / total:.0f}% of the call")
     W1 = params["W1"]
     gemv = per_call(lambda: _core.dense_forward(x1, W1), number)
     print(f"  layer-1 GEMV streams its weights at {W1.nbytes / gemv / 1e9:.1f} GB/s")
@@ -211,6 +298,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--quick", action="store_true", help="small sizes, few repeats")
+    ap.add_argument("--probe-only", action="store_true",
+                    help="only the C++ epoch breakdown (bench/epoch_probe.cpp), not the Python kernels and predict")
+    ap.add_argument("--no-kernels", action="store_true",
+                    help="skip the Python per-kernel batch breakdown (the C++ one and predict still run)")
     args = ap.parse_args()
     cfg = QUICK if args.quick else FULL
     print(f"nnfast breakdown; BLAS: {nf.blas_info()}")
@@ -224,9 +315,14 @@ def main() -> int:
     print(f"GEMM 128x784 @ 784x256, BLAS threads {blas_threads()}: {cold * 1e6:.0f} us in this fresh process, "
           f"{warm * 1e6:.0f} us after one 1024^3 GEMM ({cold / warm:.1f}x)")
     for t in args.threads:
+        probe_report(cfg.mnist, t, repeats=1 if args.quick else 3)
+    if args.probe_only:
+        return 0
+    for t in args.threads:
         set_threads(t)
-        for net in (cfg.mnist, cfg.small):
-            training_report(net, t, repeats=1 if args.quick else 3, calls=50 if args.quick else 400)
+        if not args.no_kernels:
+            for net in (cfg.mnist, cfg.small):
+                training_report(net, t, repeats=1 if args.quick else 3, calls=50 if args.quick else 400)
         for net in (cfg.mnist, cfg.small):
             predict_report(net, t, number=200 if args.quick else 5000)
     return 0

@@ -61,8 +61,17 @@ MLPClassifier: Any = None
 ConvergenceWarning: Any = None
 
 
+onnxruntime: Any = None
+
+
 def import_peers() -> None:
-    global torch, sklearn, MLPClassifier, ConvergenceWarning
+    global torch, sklearn, MLPClassifier, ConvergenceWarning, onnxruntime
+    try:
+        import onnx  # noqa: F401  (model.to_onnx needs it)
+        import onnxruntime as onnxruntime_module
+        onnxruntime = onnxruntime_module
+    except ImportError:
+        pass
     try:
         import torch as torch_module
         torch = torch_module
@@ -78,8 +87,9 @@ def import_peers() -> None:
 
 
 ENV_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-SYSTEMS = ("nnfast", "floor", "numpy", "torch", "sklearn")
-LABELS = {"nnfast": "nnfast", "floor": "BLAS floor", "numpy": "NumPy", "torch": "PyTorch", "sklearn": "sklearn"}
+SYSTEMS = ("nnfast", "floor", "numpy", "torch", "sklearn", "onnxruntime")
+LABELS = {"nnfast": "nnfast", "floor": "BLAS floor", "numpy": "NumPy", "torch": "PyTorch", "sklearn": "sklearn",
+          "onnxruntime": "ORT"}
 # pause between systems: idle OpenBLAS workers spin for about 0.1 s before they sleep,
 # and would steal a core from the next measurement
 SETTLE_SECONDS = 0.3
@@ -109,28 +119,61 @@ class Net:
         return (f"{self.rows:,} x {self.dims[0]}, {'-'.join(map(str, self.dims))} relu/softmax, Adam, "
                 f"batch {self.batch}, {self.epochs} epoch{'s' if self.epochs > 1 else ''}")
 
+    @property
+    def weights(self) -> Tuple[int, ...]:
+        """I x O of every layer: the multiply-adds one row costs in one product with W."""
+        return tuple(i * o for i, o in zip(self.dims[:-1], self.dims[1:]))
+
+    def train_flops(self) -> int:
+        """Floating-point operations of the GEMMs nnfast's training runs (csrc/network.hpp), exactly.
+
+        Per row and layer l with W_l (I, O), one multiply-add = 2 FLOPs:
+          forward  z = x W            2 I O   every layer        (dense_forward)
+          backward dW = x^T dz        2 I O   every layer        (dense_backward's first GEMM)
+                   dx = dz W^T        2 I O   layers 2..L only   (its second GEMM; the input
+                                              layer's dx is not computed: dense_backward gets null)
+        Counted over every row of every epoch (a short last batch counts its own rows). Not
+        counted: bias adds and row sums, activations, the loss, the optimizer step, the
+        reduction between threads: O(B O) or O(params) per batch, not O(B I O).
+        """
+        w = self.weights
+        per_row = 2 * sum(w) + 2 * sum(w) + 2 * sum(w[1:])
+        return per_row * self.rows * self.epochs
+
+    def predict_flops(self, rows: int) -> int:
+        """The forward GEMMs (GEMVs for one row) of `rows` rows: 2 I O per row and layer."""
+        return 2 * sum(self.weights) * rows
+
 
 @dataclass(frozen=True)
 class Config:
     mnist: Net
     small: Net
+    wide: Net              # the wider workload: how the limit ratio holds as the work grows
     predict_rows: int
     train_repeats: int     # best of this many timed training runs (after a warm-up)
     small_repeats: int
     batch_repeats: int     # best of this many batch predictions
     latency_blocks: int    # single-sample latency: median over this many blocks ...
     latency_block: int     # ... of this many back-to-back calls
+    wide_repeats: int      # best of this many timed runs of the wide workload
+    limit_size: int        # n of the n x n x n SGEMM that measures one core's rate
+    limit_repeats: int     # best of this many of them
     seed: int = 0
 
 
+# The wide workload trains on 20,000 rows (one third of an MNIST epoch: ~191 GFLOP, 3x the
+# MNIST epoch's work) so that five systems at two thread counts stay within minutes.
 FULL = Config(mnist=Net("mnist", 60_000, (784, 256, 128, 10), 128, 1),
               small=Net("small", 8_985, (64, 64, 10), 32, 2),
+              wide=Net("wide", 20_000, (784, 1024, 1024, 10), 256, 1),
               predict_rows=10_000, train_repeats=5, small_repeats=7, batch_repeats=7,
-              latency_blocks=300, latency_block=10)
+              latency_blocks=300, latency_block=10, wide_repeats=3, limit_size=2048, limit_repeats=5)
 QUICK = Config(mnist=Net("mnist", 2_000, (784, 256, 128, 10), 128, 1),
                small=Net("small", 2_000, (64, 64, 10), 32, 2),
+               wide=Net("wide", 512, (784, 1024, 1024, 10), 256, 1),
                predict_rows=1_000, train_repeats=1, small_repeats=1, batch_repeats=2,
-               latency_blocks=20, latency_block=10)
+               latency_blocks=20, latency_block=10, wide_repeats=1, limit_size=512, limit_repeats=2)
 
 
 # --- data and timing helpers -------------------------------------------------------------
@@ -255,6 +298,36 @@ def prime_openblas() -> None:
             big = np.ones((1024, 1024), dtype=dtype)
             _core.dense_forward(big, big)
             big @ big
+
+
+def sgemm_rate(n: int, repeats: int, dtype: Any = np.float32) -> Dict[str, Any]:
+    """One core's SGEMM (DGEMM for float64) rate, FLOP/s: the best of `repeats` n x n @ n x n
+    products through nnfast's own OpenBLAS (nnfast._core.dense_forward, a plain sgemm), on one BLAS
+    thread, pinned with threadpoolctl for the call and read back from it.
+
+    This is the rate the machine limit assumes every thread of every system could reach:
+    `epoch time / (FLOPs / (threads x rate))` is how far a system is from it (1.0 = every
+    core multiplying at the large-GEMM rate for the whole epoch).
+    """
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((n, n)).astype(dtype)
+    b = rng.standard_normal((n, n)).astype(dtype)
+    pinned: Optional[int] = None
+    with nnfast_blas_threads(1):
+        if threadpoolctl is not None:
+            pinned = next((lib["num_threads"] for lib in threadpoolctl.threadpool_info()
+                           if _is_nnfast_blas(lib.get("filepath"))), None)
+        threads_in_core = _core.blas_threads()
+        m = best_of(timed(lambda: _core.dense_forward(a, b)), repeats, lambda: _core.dense_forward(a, b))
+    flops = 2.0 * n ** 3
+    m.update({"n": n, "flops": flops, "rate": flops / m["seconds"], "blas_threads_threadpoolctl": pinned,
+              "blas_threads_core": threads_in_core})
+    return m
+
+
+def limit_seconds(flops: float, threads: int, rate: float) -> float:
+    """The machine limit: `flops` on `threads` cores, each at the single-core large-SGEMM rate."""
+    return flops / (threads * rate)
 
 
 def fmt_time(seconds: Optional[float]) -> str:
@@ -423,6 +496,33 @@ class Sklearn:
         return lambda: model.predict(x)
 
 
+class OnnxRuntime:
+    """onnxruntime (CPU) as an inference peer: nnfast's own trained model exported with
+    model.to_onnx (the same weights, labels as output), run by an InferenceSession with
+    `threads` intra-op threads, sequential execution, full graph optimisation. Its predict
+    returns the class labels, like nnfast's; it checks only the input's dtype and shape."""
+
+    name = "onnxruntime"
+
+    @staticmethod
+    def session(model: Any, threads: int, folder: Path) -> Any:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"peers-{model._net.inputs}-{threads}.onnx"
+        model.to_onnx(path)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    @staticmethod
+    def predictor(session: Any, x: np.ndarray) -> Callable[[], Any]:
+        name = session.get_inputs()[0].name
+        feed = {name: x}
+        return lambda: session.run(["label"], feed)[0]
+
+
 # --- environment ---------------------------------------------------------------------------
 
 def cpu_name() -> str:
@@ -461,6 +561,9 @@ def blas_by_system(libs: List[Dict[str, Any]]) -> Dict[str, str]:
         out["torch"] = (f"{blas} linked into libtorch_cpu (invisible to threadpoolctl), oneDNN "
                         f"{'on' if torch.backends.mkldnn.is_available() else 'off'}, "
                         f"CPU capability {torch.backends.cpu.get_cpu_capability()}")
+    if onnxruntime is not None:
+        out["onnxruntime"] = (f"onnxruntime {onnxruntime.__version__}, CPUExecutionProvider (its own MLAS GEMM), "
+                              f"nnfast's model via model.to_onnx")
     if sklearn is not None:
         out["sklearn"] = "NumPy's BLAS (MLPClassifier multiplies with numpy @): " + out["numpy"]
     return out
@@ -544,8 +647,16 @@ def run_threads(cfg: Config, threads: int, data: Dict[str, Any], peers: List[Any
     record = lambda workload, system, m: results.setdefault(workload, {}).setdefault(system, {}).__setitem__(threads, m)  # noqa: E731
     nnfast_sys = Nnfast()
     models: Dict[Tuple[str, str], Any] = {}
+    rate = sgemm_rate(cfg.limit_size, cfg.limit_repeats)
+    rate64 = sgemm_rate(cfg.limit_size, cfg.limit_repeats, np.float64)
+    extras.setdefault("sgemm_rate", {})[threads] = rate
+    extras.setdefault("dgemm_rate", {})[threads] = rate64
+    print(f"  [{threads} thread{'s' if threads > 1 else ''}] one core's GEMM rate ({rate['n']}^3, nnfast's OpenBLAS "
+          f"on {rate['blas_threads_threadpoolctl'] or rate['blas_threads_core']} thread): SGEMM "
+          f"{rate['rate'] / 1e9:.1f} GFLOP/s, DGEMM {rate64['rate'] / 1e9:.1f} GFLOP/s", flush=True)
 
-    for net, repeats in ((cfg.mnist, cfg.train_repeats), (cfg.small, cfg.small_repeats)):
+    for net, repeats in ((cfg.mnist, cfg.train_repeats), (cfg.small, cfg.small_repeats),
+                         (cfg.wide, cfg.wide_repeats)):
         X, y = data[net.name]
         warm_rows = min(net.rows, 20 * net.batch)
         workload = f"{net.name}_train"
@@ -588,6 +699,15 @@ def run_threads(cfg: Config, threads: int, data: Dict[str, Any], peers: List[Any
                    latency(system.predictor(model, x1), cfg.latency_blocks, cfg.latency_block))
             one_batch = system.predictor(model, X_pred)
             record(f"{net.name}_predict_batch", system.name, best_of(timed(one_batch), cfg.batch_repeats, one_batch))
+        if onnxruntime is not None and extras.get("onnx_folder") is not None:
+            session = OnnxRuntime.session(models[(net.name, "nnfast")], threads, extras["onnx_folder"])
+            labels = OnnxRuntime.predictor(session, X_pred)()
+            if not np.array_equal(labels, models[(net.name, "nnfast")].predict(X_pred)):
+                print(f"  NOTE: onnxruntime's labels differ from nnfast's on {net.name} (rounding at near-ties?)")
+            record(f"{net.name}_predict1", "onnxruntime",
+                   latency(OnnxRuntime.predictor(session, x1), cfg.latency_blocks, cfg.latency_block))
+            one_batch = OnnxRuntime.predictor(session, X_pred)
+            record(f"{net.name}_predict_batch", "onnxruntime", best_of(timed(one_batch), cfg.batch_repeats, one_batch))
     extras.setdefault("thread_pools", {})[threads] = blas_libraries()
 
 
@@ -625,9 +745,11 @@ def floor_child(cfg: Config, threads: int) -> None:
     out: Dict[str, Any] = {}
     prime_openblas()
     with nnfast_blas_threads(threads):
+        Xw, _ = make_data(cfg.wide.rows, cfg.wide.dims[0], cfg.wide.dims[-1], cfg.seed + 4)
         for key, net, data, repeats in (("mnist_train", cfg.mnist, X, cfg.train_repeats),
                                         ("mnist_train_f64", cfg.mnist, X.astype(np.float64), cfg.train_repeats),
-                                        ("small_train", cfg.small, Xs, cfg.small_repeats)):
+                                        ("small_train", cfg.small, Xs, cfg.small_repeats),
+                                        ("wide_train", cfg.wide, Xw, cfg.wide_repeats)):
             warm_rows = min(net.rows, 20 * net.batch)
             out[key] = best_of(Floor.epoch(net, data), repeats, Floor.epoch(net, data[:warm_rows]))
             out[key]["stat"] += " (in a separate process)"
@@ -647,6 +769,7 @@ WORKLOADS = [  # key, label
     ("mnist_train_cold", "MNIST epoch, fresh process"),
     ("mnist_train_f64", "MNIST epoch float64"),
     ("small_train", "small, 2 epochs (b)"),
+    ("wide_train", "wide 784-1024-1024-10 (e)"),
     ("mnist_predict1", "predict 1 row, 784-256-128-10 (c)"),
     ("small_predict1", "predict 1 row, 64-64-10 (c)"),
     ("mnist_predict_batch", "predict batch, 784-256-128-10 (d)"),
@@ -694,6 +817,56 @@ def print_table(results: Results, threads_list: Sequence[int], systems: Sequence
         print(line(r))
 
 
+def workload_flops(cfg: Config, key: str) -> Optional[int]:
+    """The exact GEMM FLOPs of a workload as nnfast computes it (Net.train_flops,
+    Net.predict_flops); the same count divides every system's time."""
+    return {"mnist_train": cfg.mnist.train_flops(), "mnist_train_cold": cfg.mnist.train_flops(),
+            "mnist_train_f64": cfg.mnist.train_flops(), "small_train": cfg.small.train_flops(),
+            "wide_train": cfg.wide.train_flops(),
+            "mnist_predict1": cfg.mnist.predict_flops(1), "small_predict1": cfg.small.predict_flops(1),
+            "mnist_predict_batch": cfg.mnist.predict_flops(cfg.predict_rows),
+            "small_predict_batch": cfg.small.predict_flops(cfg.predict_rows)}.get(key)
+
+
+def limit_rows(cfg: Config, results: Results, extras: Dict[str, Any], threads_list: Sequence[int],
+               systems: Sequence[str]) -> List[Dict[str, Any]]:
+    """Per workload and thread count: FLOPs, the machine limit and every system's time over it."""
+    out = []
+    for key, label in WORKLOADS:
+        flops = workload_flops(cfg, key)
+        if key not in results or flops is None:
+            continue
+        for t in threads_list:
+            rates = extras.get("dgemm_rate" if key == "mnist_train_f64" else "sgemm_rate", {})
+            if t not in rates or all(get(results, key, s, t) is None for s in systems):
+                continue
+            limit = limit_seconds(flops, t, rates[t]["rate"])
+            ratios = {s: get(results, key, s, t) / limit for s in systems if get(results, key, s, t)}
+            nn, fl = get(results, key, "nnfast", t), get(results, key, "floor", t)
+            out.append({"workload": key, "label": label, "threads": t, "flops": flops, "rate": rates[t]["rate"],
+                        "limit_seconds": limit, "time_over_limit": ratios,
+                        "nnfast_over_floor": nn / fl if nn and fl else None})
+    return out
+
+
+def print_limit_table(rows: List[Dict[str, Any]], systems: Sequence[str]) -> None:
+    head = (["workload", "thr", "GFLOP", "GEMM GF/s", "limit"] + [f"{LABELS[s]}/limit" for s in systems]
+            + ["nnfast/floor"])
+    table = []
+    for r in rows:
+        f64 = r["workload"] == "mnist_train_f64"
+        table.append([r["label"], str(r["threads"]), f"{r['flops'] / 1e9:.4g}",
+                      f"{r['rate'] / 1e9:.1f}" + (" (D)" if f64 else ""), fmt_time(r["limit_seconds"])]
+                     + [f"{r['time_over_limit'][s]:.2f}x" if s in r["time_over_limit"] else "-" for s in systems]
+                     + [f"{r['nnfast_over_floor']:.2f}x" if r["nnfast_over_floor"] else "-"])
+    widths = [max(len(x[i]) for x in [head] + table) for i in range(len(head))]
+    line = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
+    print(line(head))
+    print("-" * len(line(head)))
+    for r in table:
+        print(line(r))
+
+
 @dataclass
 class Target:
     name: str
@@ -732,6 +905,11 @@ def targets(results: Results, threads_list: Sequence[int]) -> List[Target]:
             if nn:
                 out.append(Target(f"single-sample predict <= {limit * 1e6:g} us ({what})", t, nn, limit, False, "us",
                                   nn, limit))
+        for key, factor, what in (("mnist_predict_batch", 1.0, "10,000-row predict (784-256-128-10) level with"),
+                                  ("mnist_predict1", 1.0, "one-row predict (784-256-128-10) faster than")):
+            nn, v = get(results, key, "nnfast", t), get(results, key, "onnxruntime", t)
+            if nn and v:
+                out.append(Target(f"{what} onnxruntime", t, v / nn, factor, True, "x", nn, v / factor))
         f32, f64 = get(results, "mnist_train", "nnfast", t), get(results, "mnist_train_f64", "nnfast", t)
         if f32 and f64:
             out.append(Target("MNIST epoch float64 <= 2.2x float32", t, f64 / f32, 2.2, False, "x", f64, 2.2 * f32))
@@ -774,7 +952,8 @@ def plot(results: Results, threads_list: Sequence[int], systems: Sequence[str], 
     cols = 4
     rows = -(-len(panels) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.6 * rows), squeeze=False)
-    colors = {"nnfast": "#1f77b4", "floor": "#7f7f7f", "numpy": "#2ca02c", "torch": "#d62728", "sklearn": "#ff7f0e"}
+    colors = {"nnfast": "#1f77b4", "floor": "#7f7f7f", "numpy": "#2ca02c", "torch": "#d62728", "sklearn": "#ff7f0e",
+              "onnxruntime": "#9467bd"}
     for ax, (key, label) in zip(axes.flat, panels):
         present = [s for s in systems if s in results[key]]
         width = 0.8 / max(1, len(threads_list))
@@ -859,18 +1038,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         peers.append(Sklearn())
     else:
         notes.append("scikit-learn is not installed: skipped (pip install scikit-learn)")
+    if onnxruntime is None:
+        notes.append("onnxruntime (or onnx) is not installed: no ONNX inference peer (pip install onnx onnxruntime)")
     if threadpoolctl is None:
         notes.append("threadpoolctl is not installed: NumPy's and sklearn's BLAS threads are NOT limited by "
                       "--threads, and the BLAS report below is incomplete (pip install threadpoolctl)")
     if args.no_peers:
-        peers, notes = [], notes + ["--no-peers: NumPy, PyTorch and sklearn not run"]
+        peers, notes = [], notes + ["--no-peers: NumPy, PyTorch, sklearn and onnxruntime not run"]
+    extras: Dict[str, Any] = {"onnx_folder": None if args.no_peers or onnxruntime is None else args.out}
     for note in notes:
         print("  NOTE: " + note)
 
     libs = blas_libraries()
     blas_map = blas_by_system(libs)
     print("  BLAS per system:")
-    for s in ("nnfast", "floor") + tuple(p.name for p in peers):
+    for s in ("nnfast", "floor") + tuple(p.name for p in peers) + (("onnxruntime",) if extras["onnx_folder"] else ()):
         print(f"    {LABELS[s]:10s} {blas_map.get(s, '-')}")
     print("  BLAS / OpenMP libraries loaded (threadpoolctl):")
     for lib in libs:
@@ -878,16 +1060,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               f"arch={lib['architecture']} threads={lib['num_threads']}  {lib['filepath']}")
 
     print(f"  workloads: mnist = {cfg.mnist.describe()}; small = {cfg.small.describe()}; "
-          f"batch predict {cfg.predict_rows:,} rows")
+          f"wide = {cfg.wide.describe()}; batch predict {cfg.predict_rows:,} rows")
     data: Dict[str, Any] = {}
     data["mnist"] = make_data(cfg.mnist.rows, cfg.mnist.dims[0], cfg.mnist.dims[-1], cfg.seed)
     data["mnist64"] = data["mnist"][0].astype(np.float64)
     data["small"] = make_data(cfg.small.rows, cfg.small.dims[0], cfg.small.dims[-1], cfg.seed + 1)
+    data["wide"] = make_data(cfg.wide.rows, cfg.wide.dims[0], cfg.wide.dims[-1], cfg.seed + 4)
     data["mnist_predict"] = make_data(cfg.predict_rows, cfg.mnist.dims[0], cfg.mnist.dims[-1], cfg.seed + 2)[0]
     data["small_predict"] = make_data(cfg.predict_rows, cfg.small.dims[0], cfg.small.dims[-1], cfg.seed + 3)[0]
 
     results: Results = {}
-    extras: Dict[str, Any] = {}
     for t in args.threads:
         print(f"  [{t} thread{'s' if t > 1 else ''}] MNIST epoch in a fresh process", flush=True)
         results.setdefault("mnist_train_cold", {}).setdefault("nnfast", {})[t] = cold_epochs(cfg, t, args.quick)
@@ -903,6 +1085,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
           f"{cfg.batch_repeats}, single-sample predict = median of {cfg.latency_blocks} blocks of "
           f"{cfg.latency_block} calls. Ratios: peer time / nnfast time (higher = nnfast faster).")
     print_table(results, args.threads, systems)
+    print()
+    limits = limit_rows(cfg, results, extras, args.threads, systems)
+    print("Machine limit: FLOPs / (threads x one core's large-GEMM rate), measured in this run. FLOPs = the GEMMs "
+          "nnfast computes: forward x W and dW = x^T dz for every layer, dx = dz W^T for layers 2..L (2 per "
+          "multiply-add; bias, activation, loss and optimizer work not counted); every system is divided by the "
+          "same count. system/limit = its time over the limit (1.00x = every core at the large-GEMM rate all the "
+          "time); (D) = DGEMM rate, for float64.")
+    print_limit_table(limits, systems)
     print()
     for t in args.threads:
         ov = results["mnist_train"]["floor"][t]["call_overhead"]
@@ -963,6 +1153,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "environment": {
             "python": platform.python_version(), "numpy": np.__version__, "nnfast": nf.__version__,
             "torch": torch.__version__ if torch else None, "sklearn": sklearn.__version__ if sklearn else None,
+            "onnxruntime": onnxruntime.__version__ if onnxruntime else None,
             "cpu": cpu_name(), "cpu_count": os.cpu_count(), "env": env, "nnfast_blas": nf.blas_info(),
             "nnfast_source": source, "busy_threshold_cores": BUSY_CORES,
             "blas_by_system": blas_map, "libraries": libs, "thread_pools": extras.get("thread_pools", {}),
@@ -971,6 +1162,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "notes": notes,
         "results": {k: {s: {str(t): m for t, m in v.items()} for s, v in per.items()} for k, per in results.items()},
         "targets": [asdict(tg) for tg in found],
+        "machine_limit": limits,
+        "gemm_rates": {"sgemm": {str(t): m for t, m in extras.get("sgemm_rate", {}).items()},
+                       "dgemm": {str(t): m for t, m in extras.get("dgemm_rate", {}).items()}},
         "wall_seconds": time.perf_counter() - began,
     }
     json_path.write_text(json.dumps(report, indent=1))
