@@ -24,6 +24,7 @@ once per worker and sends each trial with an index into it:
 from __future__ import annotations
 
 import concurrent.futures as cf
+from concurrent.futures.process import BrokenProcessPool
 import dataclasses
 import multiprocessing
 import os
@@ -40,6 +41,11 @@ from .callbacks import DivergenceWarning
 from ._trial import TrialResult, TrialSpec, run_trial
 
 Pair = Tuple[np.ndarray, np.ndarray]
+
+#: the error recorded for trials running or queued in a process pool when one of its
+#: workers died
+WORKER_DIED = ("a worker process of the study died while this trial was running or queued (killed by a signal: "
+               "the system's out-of-memory killer, or kill -9); the study went on in new worker processes")
 
 
 @dataclass
@@ -162,9 +168,8 @@ class Pool:
             self.executor: cf.Executor = cf.ThreadPoolExecutor(max_workers=n_jobs)
             self.local = True
         elif executor == "processes":
-            context = multiprocessing.get_context("spawn")  # safe with BLAS thread pools, unlike fork
-            self.executor = cf.ProcessPoolExecutor(max_workers=n_jobs, mp_context=context, initializer=_receive,
-                                                   initargs=(shipment,))
+            self.n_jobs = n_jobs
+            self.executor = self._process_pool()
         elif isinstance(executor, cf.Executor):
             self.executor, self.owned, self.threads = executor, False, 1
             self._client = _dask_client(executor)
@@ -174,12 +179,27 @@ class Pool:
             raise TypeError("executor must be 'threads', 'processes' or a concurrent.futures.Executor "
                             "(e.g. distributed.Client(...).get_executor())")
 
+    def _process_pool(self) -> cf.ProcessPoolExecutor:
+        context = multiprocessing.get_context("spawn")  # safe with BLAS thread pools, unlike fork
+        return cf.ProcessPoolExecutor(max_workers=self.n_jobs, mp_context=context, initializer=_receive,
+                                      initargs=(self.shipment,))
+
     def submit(self, spec: TrialSpec, index: int, stop: Any = None) -> cf.Future:
         if self.local:
             train, validation = self.local_data[index]
             return self.executor.submit(run_trial, dataclasses.replace(spec, train=train, validation=validation),
                                         stop)
-        if self.owned or self._scattered is not None:  # nnfast's process pool, or Dask: shipped once
+        if self.owned:  # nnfast's process pool: shipped once per worker process
+            try:
+                return self.executor.submit(run_shipped, spec, None, index, self.threads, os.getpid())
+            except BrokenProcessPool:
+                # a worker died (killed by a signal, such as the out-of-memory killer's): the
+                # trials it took down are recorded failed (see WORKER_DIED); the study goes on
+                # in a new pool
+                self.executor.shutdown(wait=False, cancel_futures=True)
+                self.executor = self._process_pool()
+                return self.executor.submit(run_shipped, spec, None, index, self.threads, os.getpid())
+        if self._scattered is not None:  # Dask: shipped once per worker
             return self.executor.submit(run_shipped, spec, self._scattered, index, self.threads, os.getpid())
         train, validation = self.local_data[index]
         return self.executor.submit(run_carried, dataclasses.replace(spec, train=train, validation=validation),

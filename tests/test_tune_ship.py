@@ -130,3 +130,34 @@ def test_a_shipment_settles_arrays_received_at_odd_addresses():
 def test_an_unknown_executor_is_refused():
     with pytest.raises(TypeError, match="executor must be 'threads', 'processes' or a concurrent.futures.Executor"):
         tune.search(BASE, SPACE, train=(np.zeros((20, 2)), np.arange(20) % 2), executor="dask", progress=False)
+
+
+class _KillingPool(cf.ProcessPoolExecutor):
+    """A process pool whose first instance has a worker killed (as the out-of-memory killer
+    would) right after its second trial is submitted."""
+    made = 0
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _KillingPool.made += 1
+        self.kill, self.submitted = _KillingPool.made == 1, 0
+
+    def submit(self, fn, *args, **kwargs):
+        future = super().submit(fn, *args, **kwargs)
+        self.submitted += 1
+        if self.kill and self.submitted == 2:
+            os.kill(next(iter(self._processes)), 9)
+        return future
+
+
+def test_a_worker_killed_fails_its_trials_by_name_and_the_study_goes_on(small, monkeypatch):
+    monkeypatch.setattr(ship.cf, "ProcessPoolExecutor", _KillingPool)
+    _KillingPool.made = 0
+    study = tune.search(BASE, {"lr": tune.loguniform(1e-3, 1e-1)}, train=small, strategy="random", n_trials=5,
+                        executor="processes", n_jobs=2, progress=False, pruning=False)
+    states = [t.state for t in study.trials]
+    assert len(states) == 5 and _KillingPool.made == 2  # one pool replaced the broken one
+    died = [t for t in study.trials if t.state == "failed"]
+    assert died and all(t.error == ship.WORKER_DIED for t in died)
+    assert states[-1] == "complete" and states.count("complete") == 5 - len(died)
+    assert multiprocessing.active_children() == []

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures as cf
+from concurrent.futures.process import BrokenProcessPool
 import contextlib
 import json
 import math
@@ -50,7 +51,7 @@ from .storage import LEASE_INTERVAL, DriverLease, data_fingerprint, open_storage
 from .strategies import STRATEGIES, Strategy
 from .strategies.base import FixedSampler, PerTrialSampler
 from .study import RESULT_ATTR, SETTINGS_ATTR, Study
-from .._ship import Pool, Shipment
+from .._ship import WORKER_DIED, Pool, Shipment
 from .trial import TrialResult, TrialSpec, merge_folds, objective_key
 
 __all__ = ["search", "run_configurations", "make_folds"]
@@ -607,7 +608,9 @@ class _Driver:
             return
         try:
             result = entry.future.result()
-        except Exception as exc:  # the executor failed (a worker died, pickling, ...)
+        except BrokenProcessPool:
+            result = TrialResult(entry.trial.number, "failed", error=WORKER_DIED)
+        except Exception as exc:  # the executor failed (pickling, a Dask worker lost, ...)
             result = TrialResult(entry.trial.number, "failed", error=f"{type(exc).__name__}: {exc}")
         _record(self.mirror, entry.trial, entry.params, entry.hp, result, self.data_print, entry.point)
         if self.store is not None:
