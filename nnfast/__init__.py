@@ -11,10 +11,16 @@ run in C++ over BLAS; this package gives them a small Python API.
 ['accuracy', 'loss', 'lr', 'time']
 """
 
-from ._blas import load_core as _load_core
+# ``if TYPE_CHECKING:`` without importing typing (which ``import nnfast`` does not need):
+# type checkers treat any name TYPE_CHECKING as true
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from . import _core
+else:
+    from ._blas import load_core as _load_core
 
-_core = _load_core()
-del _load_core
+    _core = _load_core()
+    del _load_core
 
 from . import _lifecycle  # noqa: E402,F401 - fork and exit hooks, registered before any model exists
 
@@ -40,21 +46,35 @@ _NAMES = {
 }
 
 
-def __getattr__(name: str):
-    import importlib
+if TYPE_CHECKING:  # what __getattr__ gives, seen by type checkers and IDEs
+    from . import callbacks, data, diagnosis, hyperparams, io, layers, losses, model, optimizers, schedules, training
+    from ._targets import AutoTaskWarning, LabelColumnWarning, TargetWarning
+    from .callbacks import (Callback, DivergenceWarning, EarlyStopping, History, LearningRateWarning, ProgressBar,
+                            TimeLimit)
+    from .hyperparams import Hyperparameters
+    from .io import load, save
+    from .layers import Dense, Dropout
+    from .model import ModelBusyError, Sequential
+    from .optimizers import SGD, Adagrad, Adam, AdamW, RMSProp
+    from .training import train
 
-    if name in _NAMES:
-        value = getattr(importlib.import_module(f".{_NAMES[name]}", __name__), name)
-    elif name in _SUBMODULES:
-        value = importlib.import_module(f".{name}", __name__)
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value
-    return value
 
+if not TYPE_CHECKING:  # type checkers see the names above, and an unknown name as an error
 
-def __dir__():
-    return sorted(set(globals()) | _SUBMODULES | set(_NAMES))
+    def __getattr__(name: str) -> object:
+        import importlib
+
+        if name in _NAMES:
+            value = getattr(importlib.import_module(f".{_NAMES[name]}", __name__), name)
+        elif name in _SUBMODULES:
+            value = importlib.import_module(f".{name}", __name__)
+        else:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        globals()[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(set(globals()) | _SUBMODULES | set(_NAMES))
 
 
 from . import _threadpoolctl  # noqa: E402

@@ -17,6 +17,10 @@ from __future__ import annotations
 
 import os
 
+TYPE_CHECKING = False  # typing itself is not imported by ``import nnfast``
+if TYPE_CHECKING:
+    from types import ModuleType
+
 #: True when the BLAS library had to be loaded by path before the core (see the module docstring)
 preloaded = False
 
@@ -55,7 +59,7 @@ def _preload() -> bool:
     return True
 
 
-def load_core():
+def load_core() -> ModuleType:
     """Import and return ``nnfast._core``, loading its BLAS library first only when the
     core cannot find it by itself.
 

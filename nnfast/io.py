@@ -35,7 +35,7 @@ def _layer_json(layer) -> Dict[str, Any]:
             "alpha": layer.alpha}
 
 
-def save(model, path: "str | os.PathLike") -> None:
+def save(model: Sequential, path: "str | os.PathLike[str]") -> None:
     """Write ``model`` to ``path`` atomically (a reader never sees half a file).
 
     The file is written to a temporary file beside the target (locked until it is renamed
@@ -93,7 +93,7 @@ def save(model, path: "str | os.PathLike") -> None:
     net.save(path, json.dumps(doc))
 
 
-def load(path: "str | os.PathLike"):
+def load(path: "str | os.PathLike[str]") -> Sequential:
     """The model saved at ``path``, with its hyperparameters, ready to predict.
 
     Every field is checked as it is read: the binary part by the core (sizes against

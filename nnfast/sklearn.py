@@ -53,11 +53,10 @@ checks that fail, with the reasons.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import numbers
 import os
 import tempfile
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -91,11 +90,9 @@ class DataConversionWarning(LabelColumnWarning, sklearn_exceptions.DataConversio
     scikit-learn's name, which scikit-learn's estimator checks read."""
 
 
-#: the Hyperparameters fields, with their defaults: the estimators' parameters ...
+#: the Hyperparameters fields, with their defaults: the estimators' parameters (with
+#: scikit-learn's own random_state and warm_start, which are the estimator's, not the record's)
 _FIELDS: Dict[str, Any] = {f.name: f.default for f in dataclasses.fields(Hyperparameters)}
-#: ... and scikit-learn's own names, which are the estimator's and not the record's
-_SKLEARN_PARAMS: Dict[str, Any] = {"random_state": None, "warm_start": False}
-_DEFAULTS: Dict[str, Any] = {**_FIELDS, **_SKLEARN_PARAMS}
 
 
 def _validate_data(estimator: BaseEstimator, X: Any, reset: bool) -> None:
@@ -113,19 +110,84 @@ def _validate_data(estimator: BaseEstimator, X: Any, reset: bool) -> None:
 
 
 class _NNEstimator(BaseEstimator):
-    def __init__(self, **params: Any) -> None:
-        unknown = sorted(set(params) - set(_DEFAULTS))
-        if unknown:
-            raise TypeError(f"{type(self).__name__} got unknown parameter(s) {unknown}; the parameters are the "
-                            f"fields of nnfast.Hyperparameters, random_state and warm_start")
-        for name, default in _DEFAULTS.items():
-            setattr(self, name, params.get(name, default))
-
-    # get_params / set_params / clone read the parameter names from the signature
-    __init__.__signature__ = inspect.Signature(
-        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-        + [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
-           for name, default in _DEFAULTS.items()])
+    # The parameters spelled out, so that type checkers and IDEs know them (a misspelt
+    # one is an error there, and a TypeError here) and scikit-learn's get_params,
+    # set_params and clone read them from the signature: the fields of Hyperparameters
+    # with their defaults (tests/test_types.py checks that they stay in step), then
+    # scikit-learn's two. Values are checked by fit, as scikit-learn expects.
+    def __init__(self, *,
+                 hidden: Sequence[int] = (64,),
+                 activation: str = "relu",
+                 output: str = "auto",
+                 init: str = "auto",
+                 init_scale: Optional[float] = None,
+                 task: str = "auto",
+                 loss: str = "auto",
+                 class_weight: Union[None, str, Mapping[Any, float], Tuple[Tuple[Any, float], ...]] = None,
+                 optimizer: str = "adam",
+                 lr: float = 1e-3,
+                 momentum: Optional[float] = None,
+                 nesterov: bool = False,
+                 beta1: Optional[float] = None,
+                 beta2: Optional[float] = None,
+                 eps: Optional[float] = None,
+                 rho: Optional[float] = None,
+                 weight_decay: Optional[float] = None,
+                 batch_size: Optional[int] = 32,
+                 epochs: int = 100,
+                 l1: float = 0.0,
+                 l2: float = 0.0,
+                 dropout: Union[float, Sequence[float]] = 0.0,
+                 clip_norm: Optional[float] = None,
+                 schedule: str = "constant",
+                 decay_rate: Optional[float] = None,
+                 decay_steps: Optional[int] = None,
+                 min_lr: Optional[float] = None,
+                 patience: Optional[int] = None,
+                 min_delta: float = 0.0,
+                 validation_split: float = 0.0,
+                 standardize: bool = False,
+                 shuffle: bool = True,
+                 seed: int = 0,
+                 dtype: str = "float32",
+                 random_state: Union[None, int, np.random.RandomState] = None,
+                 warm_start: bool = False) -> None:
+        self.hidden = hidden
+        self.activation = activation
+        self.output = output
+        self.init = init
+        self.init_scale = init_scale
+        self.task = task
+        self.loss = loss
+        self.class_weight = class_weight
+        self.optimizer = optimizer
+        self.lr = lr
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.eps = eps
+        self.rho = rho
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.l1 = l1
+        self.l2 = l2
+        self.dropout = dropout
+        self.clip_norm = clip_norm
+        self.schedule = schedule
+        self.decay_rate = decay_rate
+        self.decay_steps = decay_steps
+        self.min_lr = min_lr
+        self.patience = patience
+        self.min_delta = min_delta
+        self.validation_split = validation_split
+        self.standardize = standardize
+        self.shuffle = shuffle
+        self.seed = seed
+        self.dtype = dtype
+        self.random_state = random_state
+        self.warm_start = warm_start
 
     #: the task this estimator learns: "classification" or "regression"
     _task = ""

@@ -35,7 +35,7 @@ def test_parameters_are_the_hyperparameter_fields():
     twin = clone(est)
     assert twin.get_params() == params and twin is not est
     assert est.set_params(epochs=7).epochs == 7
-    with pytest.raises(TypeError, match="unknown parameter"):
+    with pytest.raises(TypeError, match="unexpected keyword argument .learning_rate."):
         NNClassifier(learning_rate=0.1)
     with pytest.raises(ValueError):
         est.set_params(no_such_thing=1)

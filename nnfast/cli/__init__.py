@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 import warnings
-from typing import List, Optional
+from typing import List, Optional, TextIO
 
 from .. import __version__
 from . import export, lr_range, predict, report, rescore, train, tune
@@ -38,7 +38,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
 
-    def one_line(message, category, filename, lineno, file=None, line=None):
+    def one_line(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                 file: TextIO | None = None, line: str | None = None) -> None:
         # a warning to the user, not to a programmer: no source path, no line of code
         print(f"nnfast {args.command}: warning: {message}", file=sys.stderr if file is None else file)
 

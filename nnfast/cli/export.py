@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 
 import numpy as np
@@ -11,7 +12,7 @@ from .common import CommandError, check_output
 from .readers import HEADER_CHOICES, read_data
 
 
-def add_parser(sub) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("export", help="write a saved model as ONNX or as C source",
                        description="Write a saved model as an ONNX graph (--onnx, needs the onnx package: "
                                    "pip install 'nnfast[onnx]') and/or as C99 source that needs only <math.h> "
@@ -30,7 +31,7 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def run(args) -> None:
+def run(args: argparse.Namespace) -> None:
     if not args.onnx and not args.c_dir:
         raise CommandError("nothing to do: give --onnx FILE and/or --c DIR")
     check_output(args.onnx, "--onnx", inputs=[args.model])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from ..data import train_test_split
@@ -10,7 +11,7 @@ from .readers import add_data_arguments, read_data
 from .settings import add_hyperparameter_arguments, command_hyperparameters
 
 
-def add_parser(sub) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("lr-range", help="learning-rate range test: which rates make the cost fall",
                        description="Train a fresh model while the learning rate rises geometrically, one batch per "
                                    "step, and report the rate at which the cost falls fastest (a good largest rate "
@@ -28,7 +29,7 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def run(args) -> None:
+def run(args: argparse.Namespace) -> None:
     tune = tune_package()
     hp = command_hyperparameters(args)
     if args.test_size:

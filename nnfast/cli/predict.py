@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import sys
 
@@ -13,7 +14,7 @@ from .common import CommandError, check_output
 from .readers import add_data_arguments, read_data
 
 
-def add_parser(sub) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("predict", help="predict with a saved model",
                        description="Write one prediction per input row as CSV. The rows hold the features the "
                                    "model was trained on, in the same order; a label column among them is left out "
@@ -25,7 +26,7 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def run(args) -> None:
+def run(args: argparse.Namespace) -> None:
     check_output(args.out, "--out", replaced=False, inputs=[args.model, args.data])
     model = load(args.model)
     table = read_data(args.data, args.target, header=args.header or "auto", need_target=False)
@@ -51,5 +52,5 @@ def run(args) -> None:
             stream.close()
 
 
-def _format(value) -> str:
+def _format(value: object) -> str:
     return repr(float(value)) if isinstance(value, (float, np.floating)) else str(value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 from typing import List, Optional
@@ -9,7 +10,7 @@ from typing import List, Optional
 from .common import CommandError, check_output, first_line, tune_package
 
 
-def add_parser(sub) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("report", help="summarise a stored study and write its HTML report",
                        description="Print the summary of a study kept with nnfast tune --storage and write its "
                                    "self-contained HTML report (plots embedded, no external files).")
@@ -20,7 +21,7 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def run(args) -> None:
+def run(args: argparse.Namespace) -> None:
     tune_package()
     from ..tune.report import summary_table, write_report
 

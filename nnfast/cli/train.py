@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from .. import train as train_model  # the package's entry point, wherever its module is
@@ -11,7 +12,7 @@ from .readers import add_data_arguments, read_data
 from .settings import add_hyperparameter_arguments, command_hyperparameters
 
 
-def add_parser(sub) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("train", help="train one configuration and report validation and test scores",
                        description="Train one configuration: split off a test part (looked at once, at the end) and "
                                    "a validation part (watched every epoch, for early stopping), train, report, "
@@ -26,7 +27,7 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def run(args) -> None:
+def run(args: argparse.Namespace) -> None:
     hp = command_hyperparameters(args)
     check_fraction(args.test_size, "--test-size")
     check_fraction(args.val_size, "--val-size")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -17,7 +18,7 @@ from .settings import (DEFAULT_SPACE, add_hyperparameter_arguments, command_hype
                        read_space, space_from_data)
 
 
-def add_parser(sub) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("tune", help="search hyperparameters, refit the best, look at the test set once, report",
                        description="Search hyperparameters: split off a test part first (seeded, stratified for "
                                    "labels), search on the rest (each trial validated on --val-size of it), print "
@@ -118,7 +119,7 @@ def _check_resumable(stored, space, hp: Hyperparameters, strategy: str, objectiv
              f"--cv, --no-test and --seed, and the same data file")
 
 
-def run(args) -> None:
+def run(args: argparse.Namespace) -> None:
     tune = tune_package()
     from ..tune.report import summary_table, write_report
     from ..tune.storage import DriverLease

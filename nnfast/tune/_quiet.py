@@ -6,6 +6,7 @@ import logging
 import threading
 import warnings
 from contextlib import contextmanager
+from typing import Iterator
 
 import optuna
 
@@ -26,7 +27,7 @@ _FILTER = _InsideNnfast()
 
 
 @contextmanager
-def quiet_optuna():
+def quiet_optuna() -> Iterator[None]:
     """Optuna's per-trial log lines and warnings stay out of nnfast's output, without
     changing Optuna's log level for the caller."""
     for name in ["optuna", *[n for n in logging.root.manager.loggerDict if n.startswith("optuna.")]]:

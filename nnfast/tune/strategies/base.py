@@ -1,12 +1,17 @@
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import optuna
 from optuna.samplers import BaseSampler
 
 from ..space import Space
+
+if TYPE_CHECKING:
+    from optuna.distributions import BaseDistribution
+    from optuna.study import Study
+    from optuna.trial import FrozenTrial, TrialState
 
 
 def trial_seed(seed: Optional[int], number: int) -> Optional[int]:
@@ -47,13 +52,15 @@ class FixedSampler(BaseSampler):
     def __init__(self, params: Dict[str, Any]) -> None:
         self.params = params
 
-    def infer_relative_search_space(self, study, trial):
+    def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> Dict[str, BaseDistribution]:
         return {}
 
-    def sample_relative(self, study, trial, search_space):
+    def sample_relative(self, study: Study, trial: FrozenTrial,
+                        search_space: Dict[str, BaseDistribution]) -> Dict[str, Any]:
         return {}
 
-    def sample_independent(self, study, trial, param_name, param_distribution):
+    def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str,
+                           param_distribution: BaseDistribution) -> Any:
         if param_name not in self.params:
             raise ValueError(f"the queued point has no value for {param_name!r}")
         return self.params[param_name]
@@ -72,24 +79,27 @@ class PerTrialSampler(BaseSampler):
         self._make = make
         self._current: Dict[int, BaseSampler] = {}
 
-    def _for(self, trial) -> BaseSampler:
+    def _for(self, trial: FrozenTrial) -> BaseSampler:
         sampler = self._current.get(trial.number)
         if sampler is None:
             sampler = self._current[trial.number] = self._make(trial.number)
         return sampler
 
-    def infer_relative_search_space(self, study, trial):
+    def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> Dict[str, BaseDistribution]:
         return self._for(trial).infer_relative_search_space(study, trial)
 
-    def sample_relative(self, study, trial, search_space):
+    def sample_relative(self, study: Study, trial: FrozenTrial,
+                        search_space: Dict[str, BaseDistribution]) -> Dict[str, Any]:
         return self._for(trial).sample_relative(study, trial, search_space)
 
-    def sample_independent(self, study, trial, param_name, param_distribution):
+    def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str,
+                           param_distribution: BaseDistribution) -> Any:
         return self._for(trial).sample_independent(study, trial, param_name, param_distribution)
 
-    def before_trial(self, study, trial) -> None:
+    def before_trial(self, study: Study, trial: FrozenTrial) -> None:
         self._for(trial).before_trial(study, trial)
 
-    def after_trial(self, study, trial, state, values: Optional[Sequence[float]]) -> None:
+    def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState,
+                    values: Optional[Sequence[float]]) -> None:
         self._for(trial).after_trial(study, trial, state, values)
         self._current.pop(trial.number, None)

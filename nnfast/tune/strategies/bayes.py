@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import warnings
+from typing import Optional
 
 import optuna
+from optuna.samplers import BaseSampler
 
 from .base import Strategy, trial_seed
 
@@ -18,11 +20,11 @@ class Bayes(Strategy):
 
     name = "bayes"
 
-    def __init__(self, seed=0, startup: int = 8) -> None:
+    def __init__(self, seed: Optional[int] = 0, startup: int = 8) -> None:
         super().__init__(seed)
         self.startup = startup
 
-    def sampler(self, number: int):
+    def sampler(self, number: int) -> BaseSampler:
         with warnings.catch_warnings():  # `group` is marked experimental in Optuna
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.samplers.TPESampler(seed=trial_seed(self.seed, number), n_startup_trials=self.startup,

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any, Dict, List
 
 import optuna
+from optuna.samplers import BaseSampler
 
 from ..space import Space
 from .base import Strategy, trial_seed
@@ -18,7 +19,7 @@ class Grid(Strategy):
     name = "grid"
     exhaustive = True
 
-    def sampler(self, number: int):
+    def sampler(self, number: int) -> BaseSampler:
         # every trial of a grid runs a queued point; nothing is left to draw
         return optuna.samplers.RandomSampler(seed=trial_seed(self.seed, number))
 

@@ -4,6 +4,7 @@ from typing import Any, Dict, List
 
 import numpy as np
 import optuna
+from optuna.samplers import BaseSampler
 
 from ..space import Space
 from .base import Strategy, trial_seed
@@ -24,7 +25,7 @@ class Random(Strategy):
 
     name = "random"
 
-    def sampler(self, number: int):
+    def sampler(self, number: int) -> BaseSampler:
         return optuna.samplers.RandomSampler(seed=trial_seed(self.seed, number))
 
     def queued(self, space: Space) -> List[Dict[str, Any]]:
