@@ -77,6 +77,7 @@ class Shipment:
         fold ``index``: the rows outside the fold train, the fold's validate (as
         ``search._fold_data`` cuts them for threads, so the arrays are the same)."""
         if self.parts is None:
+            assert self.validation is not None  # one validation set: given when there are no folds
             return self.train, self.validation
         X, y = self.train
         part = self.parts[index]
@@ -184,7 +185,7 @@ class Pool:
         return cf.ProcessPoolExecutor(max_workers=self.n_jobs, mp_context=context, initializer=_receive,
                                       initargs=(self.shipment,))
 
-    def submit(self, spec: TrialSpec, index: int, stop: Any = None) -> cf.Future:
+    def submit(self, spec: TrialSpec, index: int, stop: Any = None) -> "cf.Future[TrialResult]":
         if self.local:
             train, validation = self.local_data[index]
             return self.executor.submit(run_trial, dataclasses.replace(spec, train=train, validation=validation),
@@ -210,7 +211,7 @@ class Pool:
         releases the data scattered to a Dask cluster. Safe to call more than once."""
         if self.owned:
             self.executor.shutdown(wait=True, cancel_futures=True)
-        if self._scattered is not None:
+        if self._scattered is not None and self._client is not None:
             scattered, self._scattered = self._scattered, None
             try:
                 self._client.cancel([scattered])

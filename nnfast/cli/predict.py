@@ -37,10 +37,11 @@ def run(args: argparse.Namespace) -> None:
         raise CommandError(f"{args.data} has {X.shape[1]} feature columns but {args.model} takes "
                            f"{model.n_inputs}{hint}")
     names = None if table.feature_names is None else np.array(table.feature_names, dtype=object)
-    problem = column_mismatch(model.feature_names_in_, names)
-    if problem is not None:
+    fitted = model.feature_names_in_
+    problem = column_mismatch(fitted, names)
+    if problem is not None and fitted is not None:
         raise CommandError(f"the header of {args.data}: its feature columns {problem}; the model's: "
-                           f"{', '.join(model.feature_names_in_.tolist())}")
+                           f"{', '.join(fitted.tolist())}")
     out = model.predict_proba(X) if args.proba else model.predict(X)
     stream = open(args.out, "w", newline="") if args.out else sys.stdout
     try:
