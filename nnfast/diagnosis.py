@@ -57,6 +57,7 @@ DIVERGING_RISE = 0.10
 #: oscillating: the cost rose in at least this share of the epoch steps (and in runs of
 #: at least :data:`OSCILLATION_MIN_STEPS` steps, so one bump in a short run does not count).
 OSCILLATION_SHARE = 0.25
+#: oscillating: the fewest epoch steps a run needs before its rises are read as an oscillation.
 OSCILLATION_MIN_STEPS = 4
 #: the window read as "now": the last epochs for the trend at the end of a run and the
 #: averages that smooth the epoch-to-epoch noise of the gap (3 epochs: enough to average

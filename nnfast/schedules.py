@@ -119,6 +119,7 @@ class ReduceOnPlateau:
         return rate
 
 
+#: any of the schedule specs above: the type :func:`make_schedule` returns
 Schedule = Union[Constant, Step, Exponential, InverseTime, Cosine, ReduceOnPlateau]
 
 #: schedule name -> spec class
