@@ -215,7 +215,7 @@ def diagnose(curves: Any) -> List[Finding]:
     >>> for train, val in [(1.2, 1.3), (0.6, 0.7), (0.4, 0.5), (0.3, 0.4)]:
     ...     history.append(loss=train, val_loss=val)
     >>> history.stop_reason = "max_epochs"
-    >>> [f.kind for f in diagnose(history)]
+    >>> [f.kind for f in nf.diagnosis.diagnose(history)]
     ['learning', 'epoch_cap', 'generalising']
     """
     from .callbacks import History
