@@ -18,7 +18,7 @@ if not glob.glob(os.path.join(_root, "nnfast", "_core*")):
 
 import nnfast  # noqa: E402
 
-# the version comes from the package, whose one source is nnfast/_version.py
+# the version comes from the package (its one source: VERSION in setup.py, via the core)
 project = "nnfast"
 author = "the nnfast authors"
 copyright = "the nnfast authors"  # noqa: A001 - Sphinx's name

@@ -186,3 +186,22 @@ def test_every_public_docstring_names_the_errors_its_code_raises():
     assert not silent, f"{len(silent)} public docstrings do not name errors their code raises: {'; '.join(silent)}"
     fixed = KNOWN_SILENT - named
     assert not fixed, f"now documented, remove from KNOWN_SILENT: {', '.join(sorted(fixed))}"
+
+
+def test_the_version_is_written_once_and_the_changelog_names_it():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    setup, changelog = root / "setup.py", root / "CHANGELOG.md"
+    if not (setup.exists() and changelog.exists()):
+        pytest.skip("needs the checkout's setup.py and CHANGELOG.md (not in sanitize.sh's copy)")
+    written = re.findall(r'^VERSION = "([^"]+)"$', setup.read_text(), flags=re.M)
+    assert len(written) == 1
+    # the core is compiled with setup.py's VERSION; nnfast.__version__ reads the core
+    assert nnfast.__version__ == nnfast._core.__version__ == written[0]
+    releases = re.findall(r"^## \[(\d[^\]]*)\] - \d{4}-\d{2}-\d{2}$", changelog.read_text(), flags=re.M)
+    assert releases and releases[0] == written[0]
+    assert re.search(r"^## \[Unreleased\]$", changelog.read_text(), flags=re.M)
+    # no other file writes the version: pyproject reads it from setup.py (dynamic)
+    assert 'dynamic = ["version"]' in (root / "pyproject.toml").read_text()
