@@ -70,6 +70,7 @@ class History:
         self.diverged_epoch: Optional[int] = None
 
     def append(self, **values: float) -> None:
+        """Record one epoch: each named series gets its value, the others NaN."""
         for key, series in self._data.items():
             series.append(float(values.get(key, math.nan)))
 
@@ -80,9 +81,11 @@ class History:
         return key in self._data
 
     def get(self, key: str, default: Any = None) -> Any:
+        """The series ``key`` (a list of floats, one per epoch), or ``default``."""
         return self._data.get(key, default)
 
     def keys(self):
+        """The names of the recorded series (``loss``, ``accuracy`` or ``r2``, ``lr``, ``time``, ``val_*``)."""
         return self._data.keys()
 
     @property
@@ -92,10 +95,12 @@ class History:
 
     @property
     def monitor(self) -> str:
+        """The cost early stopping reads: ``"val_loss"`` with validation data, else ``"loss"``."""
         return "val_loss" if self.validation else "loss"
 
     @property
     def message(self) -> str:
+        """Why training stopped, in a sentence (from :attr:`stop_reason`)."""
         return STOP_REASONS.get(self.stop_reason or "", "training has not finished")
 
     def diagnose(self) -> List["Finding"]:
@@ -130,12 +135,15 @@ class Callback:
     stop_reason = "callback"
 
     def on_train_begin(self, model, history: History) -> None:
+        """Called once before the first epoch, with the model and its (empty) history."""
         pass
 
     def on_epoch_end(self, model, epoch: int, history: History) -> Optional[bool]:
+        """Called after each epoch (0-based ``epoch``), its values in ``history``; True stops training."""
         return None
 
     def on_train_end(self, model, history: History) -> None:
+        """Called once when training ends, whatever the reason (``history.stop_reason``)."""
         pass
 
 

@@ -354,6 +354,7 @@ class Standardizer:
             return self._finite((X - self.mean_) / self.scale_, dtype)
 
     def fit_transform(self, X: Any) -> np.ndarray:
+        """:meth:`fit` on ``X``, then ``X`` standardised (a new array)."""
         return self.fit(X).transform(X)
 
     def inverse_transform(self, X: Any) -> np.ndarray:

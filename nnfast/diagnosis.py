@@ -57,6 +57,7 @@ DIVERGING_RISE = 0.10
 #: oscillating: the cost rose in at least this share of the epoch steps (and in runs of
 #: at least :data:`OSCILLATION_MIN_STEPS` steps, so one bump in a short run does not count).
 OSCILLATION_SHARE = 0.25
+#: oscillating: the fewest epoch steps a run needs before its rises are read as an oscillation.
 OSCILLATION_MIN_STEPS = 4
 #: the window read as "now": the last epochs for the trend at the end of a run and the
 #: averages that smooth the epoch-to-epoch noise of the gap (3 epochs: enough to average
@@ -214,7 +215,7 @@ def diagnose(curves: Any) -> List[Finding]:
     >>> for train, val in [(1.2, 1.3), (0.6, 0.7), (0.4, 0.5), (0.3, 0.4)]:
     ...     history.append(loss=train, val_loss=val)
     >>> history.stop_reason = "max_epochs"
-    >>> [f.kind for f in diagnose(history)]
+    >>> [f.kind for f in nf.diagnosis.diagnose(history)]
     ['learning', 'epoch_cap', 'generalising']
     """
     from .callbacks import History

@@ -285,12 +285,14 @@ class Hyperparameters:
         return cls(**data)
 
     def to_json(self) -> str:
+        """The record as a JSON string (:meth:`to_dict`), read back by :meth:`from_json`."""
         import json
 
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> "Hyperparameters":
+        """The record written by :meth:`to_json`; raises ValueError or TypeError as :meth:`from_dict` does."""
         import json
 
         return cls.from_dict(json.loads(text))

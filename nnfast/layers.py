@@ -73,6 +73,7 @@ class Dense:
 
     @property
     def resolved_alpha(self) -> float:
+        """``alpha`` as the core uses it: the given value, else the activation's default."""
         return ACTIVATIONS[self.activation][1] if self.alpha is None else float(self.alpha)
 
 

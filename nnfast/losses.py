@@ -3,12 +3,12 @@
 The cost of a batch is the weighted mean of per-sample losses,
 ``sum_i w_i l_i / sum_i w_i`` (``w_i = 1`` without sample weights), where
 
-================== ======================================================
-``mse``            ``mean_k (p_k - y_k)^2``
-``mae``            ``mean_k |p_k - y_k|``
+========================  ======================================================
+``mse``                   ``mean_k (p_k - y_k)^2``
+``mae``                   ``mean_k |p_k - y_k|``
 ``binary_cross_entropy``  ``mean_k -[y_k log p_k + (1 - y_k) log(1 - p_k)]``
-``cross_entropy``  ``sum_k -y_k log p_k``
-================== ======================================================
+``cross_entropy``         ``sum_k -y_k log p_k``
+========================  ======================================================
 
 for predictions ``p`` and targets ``y`` of shape (samples, outputs). Inside a model,
 cross-entropies are computed from the logits of their softmax or sigmoid output, which

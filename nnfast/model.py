@@ -238,6 +238,7 @@ class Sequential:
 
     @property
     def built(self) -> bool:
+        """Whether the model has its parameters (built by :meth:`build` or a first ``fit``)."""
         return self._net is not None
 
     def _core_net(self):
@@ -247,10 +248,12 @@ class Sequential:
 
     @property
     def n_inputs(self) -> int:
+        """The number of input features of a built model."""
         return self._core_net().inputs
 
     @property
     def n_outputs(self) -> int:
+        """The number of outputs (units of the last layer) of a built model."""
         return self._core_net().outputs
 
     @property

@@ -21,6 +21,7 @@ class Constant:
     """The base rate throughout."""
 
     def lr(self, epoch: int, base_lr: float, history) -> float:
+        """The learning rate of ``epoch`` (0-based), from the base rate ``base_lr`` and the run's history so far."""
         return base_lr
 
 
@@ -36,6 +37,7 @@ class Step:
         check_float(self.gamma, "gamma", low=0.0, high=1.0, low_open=True)
 
     def lr(self, epoch: int, base_lr: float, history) -> float:
+        """The learning rate of ``epoch`` (0-based), from the base rate ``base_lr`` and the run's history so far."""
         return base_lr * self.gamma ** (epoch // self.step_size)
 
 
@@ -49,6 +51,7 @@ class Exponential:
         check_float(self.gamma, "gamma", low=0.0, high=1.0, low_open=True)
 
     def lr(self, epoch: int, base_lr: float, history) -> float:
+        """The learning rate of ``epoch`` (0-based), from the base rate ``base_lr`` and the run's history so far."""
         return base_lr * self.gamma**epoch
 
 
@@ -64,6 +67,7 @@ class InverseTime:
         check_int(self.step_size, "step_size", low=1)
 
     def lr(self, epoch: int, base_lr: float, history) -> float:
+        """The learning rate of ``epoch`` (0-based), from the base rate ``base_lr`` and the run's history so far."""
         return base_lr / (1.0 + self.decay * epoch / self.step_size)
 
 
@@ -80,6 +84,7 @@ class Cosine:
         check_float(self.min_lr, "min_lr", low=0.0)
 
     def lr(self, epoch: int, base_lr: float, history) -> float:
+        """The learning rate of ``epoch`` (0-based), from the base rate ``base_lr`` and the run's history so far."""
         period = self.period or max(history.max_epochs, 1)
         progress = min(epoch, period) / period
         return self.min_lr + (base_lr - self.min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
@@ -107,6 +112,7 @@ class ReduceOnPlateau:
         check_float(self.min_delta, "min_delta", low=0.0)
 
     def lr(self, epoch: int, base_lr: float, history) -> float:
+        """The learning rate of ``epoch`` (0-based), from the base rate ``base_lr`` and the run's history so far."""
         values = history.get(self.monitor) or history.get("loss") or []
         rate, best, waited = base_lr, math.inf, 0
         for value in values[:epoch]:
@@ -119,6 +125,7 @@ class ReduceOnPlateau:
         return rate
 
 
+#: any of the schedule specs above: the type :func:`make_schedule` returns
 Schedule = Union[Constant, Step, Exponential, InverseTime, Cosine, ReduceOnPlateau]
 
 #: schedule name -> spec class

@@ -1,5 +1,7 @@
 """scikit-learn estimators over nnfast: drop-in for Pipeline, GridSearchCV, cross_val_score.
 
+For example::
+
     from nnfast.sklearn import NNClassifier
     search = GridSearchCV(make_pipeline(StandardScaler(), NNClassifier(epochs=30)),
                           {"nnclassifier__lr": [1e-3, 3e-3], "nnclassifier__hidden": [(64,), (128, 64)]})

@@ -171,6 +171,8 @@ class Comparison:
     seconds: List[float] = field(default_factory=list)
 
     def table(self) -> List[Dict[str, Any]]:
+        """One dict per value compared: the value, its verdict, final training cost, epochs, seconds
+        and (with validation data) best validation cost."""
         rows = []
         for value, history, v, s in zip(self.values, self.histories, self.verdicts, self.seconds):
             row = {self.name: value, "verdict": v, "final cost": history["loss"][-1], "epochs": history.epochs,

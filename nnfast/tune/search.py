@@ -755,6 +755,8 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
         side by side or one after the other. Recorded with the study; a resume must give the
         same. Unlike ``timeout``, which ends the study, this ends a trial.
 
+    Notes
+    -----
     Every trial records ``score_se``, the standard error of its score: from the folds
     with ``cv``, else from the validation set's per-sample results
     (:func:`~nnfast.tune.trial.score_standard_error`). See :meth:`Study.contenders`.

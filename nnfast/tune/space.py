@@ -74,6 +74,7 @@ class Distribution:
         raise NotImplementedError
 
     def to_dict(self) -> Dict[str, Any]:
+        """The entry as plain data (JSON-ready): its type, settings and conditions."""
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "conditions"}
         data = {k: (v.to_dict() if isinstance(v, Distribution) else v) for k, v in data.items()}
         return {"type": type(self).__name__, **data,
@@ -546,8 +547,10 @@ class Space:
                 yield values, params
 
     def to_dict(self) -> Dict[str, Any]:
+        """The space as plain data (JSON-ready), read back by :meth:`from_dict`."""
         return {name: dist.to_dict() for name, dist in self.entries.items()}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], base: Hyperparameters) -> "Space":
+        """The space written by :meth:`to_dict`, checked against ``base``."""
         return cls({name: _from_dict(d) for name, d in data.items()}, base)

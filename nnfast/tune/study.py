@@ -109,10 +109,12 @@ class Study:
 
     @property
     def name(self) -> str:
+        """The study's name in its storage."""
         return self.optuna.study_name
 
     @property
     def sign(self) -> float:
+        """+1 when a larger score is better (accuracy, R²), -1 when smaller is (a cost)."""
         return 1.0 if self.direction == "maximize" else -1.0
 
     @property
@@ -143,6 +145,7 @@ class Study:
 
     @property
     def base(self) -> Hyperparameters:
+        """The hyperparameters every trial starts from, before the space's values."""
         return Hyperparameters.from_dict(self.attrs["base"])
 
     @property
@@ -294,7 +297,8 @@ class Study:
         return front
 
     def table(self):
-        """Every trial as a row: a pandas DataFrame when pandas is installed, else a list of dicts."""
+        """Every trial as a row: a pandas DataFrame indexed by trial number when pandas is
+        installed, else a list of dicts."""
         rows = self._table_rows()
         try:
             import pandas as pd

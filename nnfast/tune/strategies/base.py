@@ -40,9 +40,11 @@ class Strategy:
         self.seed = seed
 
     def sampler(self, number: int) -> BaseSampler:
+        """The Optuna sampler that draws trial ``number``'s configuration."""
         raise NotImplementedError
 
     def queued(self, space: Space) -> List[Dict[str, Any]]:
+        """Configurations of ``space`` to run first, in order (none by default)."""
         return []
 
 
