@@ -13,7 +13,7 @@ import sys
 # is the source tree, whose nnfast/ has no compiled core after a non-editable install (CI's
 # ``pip install ".[docs]"``). Then the installed package is the one to document.
 _root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if not glob.glob(os.path.join(_root, "nnfast", "_core*")):
+if not any(glob.glob(os.path.join(_root, "nnfast", "_core*" + ext)) for ext in (".so", ".pyd")):  # not _core.pyi
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _root]
 
 import nnfast  # noqa: E402

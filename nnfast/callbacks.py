@@ -193,7 +193,8 @@ class EarlyStopping(Callback):
 
 class TimeLimit(Callback):
     """Stop training at the end of the first epoch that ends ``seconds`` or more after
-    training began (``stop_reason`` "timed_out"). The clock is ``time.monotonic`` of the
+    training began (``stop_reason`` "timed_out"), unless it is the last epoch of the run
+    (then the run ends at its epoch cap, ``stop_reason`` "max_epochs"). The clock is ``time.monotonic`` of the
     process that trains, started in ``on_train_begin``; an epoch is never cut short, so a
     run takes its budget plus at most one epoch.
 
@@ -216,7 +217,8 @@ class TimeLimit(Callback):
         self._deadline = time.monotonic() + self.seconds
 
     def on_epoch_end(self, model, epoch: int, history: History) -> Optional[bool]:
-        return time.monotonic() >= self._deadline
+        # the last epoch ends the run anyway: then the epoch cap, not the clock, stopped it
+        return time.monotonic() >= self._deadline and epoch + 1 < history.max_epochs
 
 
 class ProgressBar(Callback):

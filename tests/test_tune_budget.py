@@ -48,6 +48,14 @@ def test_time_limit_stops_after_the_epoch_that_passes_it(small):
     assert history.epochs == BASE.epochs and history.stop_reason == "max_epochs"
 
 
+def test_time_limit_passed_in_the_last_epoch_leaves_the_epoch_cap_as_the_reason(small):
+    # every epoch has run: the budget stopped nothing, and the advice is the epoch cap's, not more time
+    assert BASE.epochs > 1
+    _, history = nf.train(BASE.replace(epochs=1), *small, callbacks=[TimeLimit(TINY)], verbose=False)
+    assert history.epochs == 1 and history.stop_reason == "max_epochs"
+    assert "time_cap" not in [f.kind for f in history.diagnose()]
+
+
 # --- trial_timeout in a study --------------------------------------------------------------------
 
 def _timed_out(study, epochs=1):

@@ -328,14 +328,17 @@ def test_rescore_scores_the_top_on_fresh_folds_and_records_it(small, tmp_path):
     assert len(again) == 2 and len(tune.load_study(db).rescores()) == 2
     with pytest.raises(ValueError, match="k must be a positive integer"):
         stored.rescore(*small, k=0)
-    # the test set, once looked at, is recognised and refused: rescoring on it would tune on it
+    with pytest.raises(ValueError, match="cv must be an integer number of folds >= 2"):
+        stored.rescore(*small, cv=1)
+    # the test set, once looked at, is recognised and refused: rescoring on it would tune on it;
+    # so is data that holds its rows (here all of `small`, which the test rows were taken from)
     X, y = small
     stored.refit(X, y)
     stored.test(X[:40], y[:40])
     with pytest.raises(ValueError, match="test set"):
         stored.rescore(X[:40], y[:40], k=2, cv=2)
-    with pytest.raises(ValueError, match="cv must be an integer number of folds >= 2"):
-        stored.rescore(*small, cv=1)
+    with pytest.raises(ValueError, match=r"rows of the study's test set \(40 of the 40"):
+        stored.rescore(*small, k=2, cv=2)
 
 
 # --- the command line ----------------------------------------------------------------------------

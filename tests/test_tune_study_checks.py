@@ -47,11 +47,14 @@ def other_data(frame):
         "other column names": ((renamed, y), r"other column names \(column 5: 'q5', where the study's data has 'p5'\)"),
         "another task": ((X, y + 0.5), "targets of a regression task, where study 'nnfast' searched a "
                                        "classification task"),
+        "other classes": ((X, y + 100), r"classes 100, 101, .* that the study never saw"),
+        "fewer classes": ((X[y < 3], y[y < 3]), r"classes without 3, 4, 5, 6, 7, 8, 9 \(study 'nnfast' searched on "
+                                                r"classes 0, 1, "),
     }
 
 
 @pytest.mark.parametrize("case", ["fewer columns", "an array with fewer columns", "other column names",
-                                  "another task"])
+                                  "another task", "other classes", "fewer classes"])
 def test_rescore_and_refit_refuse_data_unlike_the_studys_before_training(stored, frame, case, monkeypatch):
     (X, y), said = other_data(frame)[case]
     study = tune.load_study(stored)
@@ -68,10 +71,38 @@ def test_rescore_and_refit_refuse_data_unlike_the_studys_before_training(stored,
         study.refit(X, y)
     assert len(study.rescores()) == rescored and study.attrs.get("refit") == refit
     monkeypatch.undo()
+    if case == "fewer classes":  # a test set may lack classes (test() takes it; not looked at here: the
+        return                   # study is shared, and its test rows would be the frame's)
     study.refit(*frame)
     with pytest.raises(ValueError, match="test was given other data than study 'nnfast' searched on: " + said):
         study.test(X, y)
     assert "test_looks" not in tune.load_study(stored).attrs
+
+
+def test_rescore_recognises_test_rows_shuffled_cut_or_mixed_in(frame, tmp_path):
+    X, y = frame
+    X_search, y_search, X_test, y_test = X.iloc[:200], y[:200], X.iloc[200:], y[200:]
+    study = tune.search(BASE, SPACE, train=(X_search, y_search), strategy="grid", progress=False, cv=2,
+                        storage=str(tmp_path / "s.db"))
+    study.refit(X_search, y_search)
+    study.test(X_test, y_test)
+    flipped = X_test.iloc[::-1]
+    for X_given, y_given in ((flipped, y_test[::-1]), (X_test.iloc[1:], y_test[1:]),
+                             (pd.concat([X_search, X_test.iloc[:5]]), np.concatenate([y_search, y_test[:5]]))):
+        with pytest.raises(ValueError, match=r"rescore was given rows of the study's test set \(\d+ of the 100 test "
+                                             r"rows test\(\) recorded are among them\)"):
+            study.rescore(X_given, y_given, k=1, cv=2)
+    assert len(study.rescore(X_search, y_search, k=1, cv=2)) == 1
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 1.5, "3", True])
+def test_a_bad_seed_is_refused_by_name_before_any_work(stored, frame, seed):
+    with pytest.raises((TypeError, ValueError), match="^seed must be"):
+        tune.search(BASE, SPACE, train=frame, seed=seed, progress=False)
+    with pytest.raises((TypeError, ValueError), match="^seed must be"):
+        tune.search(BASE, SPACE, train=frame, seed=seed, cv=2, progress=False)
+    with pytest.raises((TypeError, ValueError), match="^seed must be"):
+        tune.load_study(stored).rescore(*frame, k=1, cv=2, seed=seed)
 
 
 def test_rescore_takes_the_studys_data_as_a_frame_or_as_its_values(stored, frame):
@@ -181,8 +212,28 @@ def test_cli_rescore_errors_are_one_line(frame, stored, tmp_path, capsys):
     np.save(tmp_path / "other.npy", np.hstack([np.random.default_rng(0).random((50, 5)),
                                                np.repeat(np.arange(5), 10)[:, None]]))
     status = cli.main(["rescore", stored, "--data", str(tmp_path / "other.npy")])
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert status == 1 and "5 feature columns, where study 'nnfast' searched on 64" in err
+    assert "rescoring" not in out  # refused before it says it starts
+
+
+def test_cli_rescore_of_a_tune_study_takes_only_the_data_it_cut_its_test_part_from(tmp_path, capsys):
+    db = str(tmp_path / "cli.db")
+    space = tmp_path / "space.json"
+    space.write_text('{"lr": [0.003, 0.01]}')
+    assert cli.main(["tune", "--space", str(space), "--strategy", "grid", "--set", "epochs=2", "--set", "hidden=[8]",
+                     "--storage", db, "--report", str(tmp_path / "r.html")]) == 0
+    X, y = nf.data.load_digits()
+    np.savez(tmp_path / "same.npz", X=X, y=y)
+    np.savez(tmp_path / "more.npz", X=np.vstack([X, X[:10]]), y=np.concatenate([y, y[:10]]))
+    capsys.readouterr()
+    # all of the digits (its test rows among them) in another file: refused, naming why
+    status = cli.main(["rescore", db, "--data", str(tmp_path / "more.npz"), "--top", "1", "--cv", "2"])
+    out, err = capsys.readouterr()
+    assert status == 1 and "which may hold those test rows: leave --data out" in err and "rescoring" not in out
+    # the very data, moved elsewhere: its test part is held out again
+    assert cli.main(["rescore", db, "--data", str(tmp_path / "same.npz"), "--top", "1", "--cv", "2"]) == 0
+    assert "its test part held out as nnfast tune cut it" in capsys.readouterr().out
 
 
 def test_cli_rescore_has_help(capsys):
@@ -191,3 +242,14 @@ def test_cli_rescore_has_help(capsys):
     out = capsys.readouterr().out
     for option in ("--top", "--cv", "--seed", "--jobs", "--data", "--study-name"):
         assert option in out
+
+
+def test_a_test_set_may_lack_classes_but_data_to_train_on_may_not():
+    recorded = {"features": 4, "columns": None, "task": "classification", "classes": ["a", "b", "c"]}
+    fewer = {**recorded, "classes": ["a", "b"]}
+    search_module.check_same_data(recorded, fewer, "test", "s")
+    for what in ("rescore", "refit"):
+        with pytest.raises(ValueError, match=rf"^{what} was given other data .*: classes without c \(study 's'"):
+            search_module.check_same_data(recorded, fewer, what, "s")
+    with pytest.raises(ValueError, match="classes d that the study never saw"):
+        search_module.check_same_data(recorded, {**recorded, "classes": ["a", "d"]}, "test", "s")

@@ -33,7 +33,8 @@ def add_parser(sub) -> None:
 
 def run(args) -> None:
     tune = tune_package()
-    from ..tune.storage import DriverLease
+    from ..tune.search import check_same_data, describe_data
+    from ..tune.storage import DriverLease, data_fingerprint
     from .tune import data_location
 
     if args.top is not None and args.top < 1:
@@ -48,15 +49,23 @@ def run(args) -> None:
         raise CommandError(f"study {study.name!r} was not started by nnfast tune, so it did not record its data: "
                            f"give --data (the training + validation rows it searched on)")
     data = data_location(args.data) if args.data is not None else recorded["data"]
-    own = recorded is not None and data == recorded.get("data")
-    target = args.target if args.target is not None else (recorded.get("target", "last") if own else "last")
-    header = args.header if args.header is not None else (recorded.get("header", "auto") if own else "auto")
+    target = args.target if args.target is not None else (recorded or {}).get("target", "last")
+    header = args.header if args.header is not None else (recorded or {}).get("header", "auto")
     table = read_data(data, target, header=header)
     X, y = table.X, table.y
     held_out = ""
-    if own and not recorded.get("no_test", False):  # the study's test part stays out, as nnfast tune cut it
+    if recorded is not None and not recorded.get("no_test", False):
+        # the study's test part stays out, as nnfast tune cut it: only from the very data it cut it from
+        if data_fingerprint(X, y) != recorded.get("fingerprint"):
+            raise CommandError(f"study {study.name!r} was made by nnfast tune on {recorded['data']} with a test part "
+                               f"held out, and {data} holds other data, which may hold those test rows: leave "
+                               f"--data out (the study rereads its data), or give that same data")
         X, _, y, _ = train_test_split(X, y, test_size=recorded.get("test_size", 0.2), seed=recorded.get("seed", 0))
         held_out = ", its test part held out as nnfast tune cut it"
+    try:
+        check_same_data(study.attrs.get("described"), describe_data(study.base, X, y), "rescore", study.name)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
     print(f"rescoring study {study.name!r} on {len(X)} rows of {data}{held_out}: {args.cv} fresh folds")
     lease = DriverLease(study.optuna)
     try:

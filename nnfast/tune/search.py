@@ -41,7 +41,7 @@ from .. import __version__, _core
 from .._convert import target_array
 from .._settings import DTYPES
 from .._targets import TargetWarning, Targets, resolve_task
-from .._validation import check_matrix
+from .._validation import check_int, check_matrix
 from ..data import fold_indices, split_indices
 from ..callbacks import DivergenceWarning
 from ..hyperparams import Hyperparameters
@@ -111,7 +111,8 @@ def describe_data(hp: Hyperparameters, X: Any, y: Any) -> Dict[str, Any]:
     """What a study's data is, beyond its fingerprint, so data given to the study later
     (:meth:`Study.rescore`, :meth:`Study.refit`) can be checked against it: the number of
     feature columns, a DataFrame's column names (as text; None for arrays) and the task
-    training reads from ``y`` with ``hp`` ("classification" or "regression"). JSON data."""
+    training reads from ``y`` with ``hp`` ("classification" or "regression"), and for one
+    column of class labels the classes (as text, sorted). JSON data."""
     from .._convert import pandas_kind
 
     columns = [str(c) for c in X.columns] if pandas_kind(X) == "frame" else None
@@ -119,7 +120,15 @@ def describe_data(hp: Hyperparameters, X: Any, y: Any) -> Dict[str, Any]:
     if shape is None:
         shape = np.shape(X)
     features = int(shape[1]) if len(shape) == 2 else (1 if len(shape) == 1 else None)
-    return {"features": features, "columns": columns, "task": hp.resolve_task(y, warn=False).task}
+    choice = hp.resolve_task(y, warn=False)
+    classes = None
+    labels = np.asarray(getattr(choice.y, "to_numpy", lambda: choice.y)())
+    if choice.task == "classification" and labels.ndim == 1:
+        try:
+            classes = sorted({str(c) for c in np.unique(labels).tolist()})
+        except TypeError:  # labels that do not sort: no classes to compare
+            classes = None
+    return {"features": features, "columns": columns, "task": choice.task, "classes": classes}
 
 
 def check_same_data(recorded: Optional[Mapping[str, Any]], given: Mapping[str, Any], what: str, study: str) -> None:
@@ -128,7 +137,8 @@ def check_same_data(recorded: Optional[Mapping[str, Any]], given: Mapping[str, A
     recorded it: nothing to check) and the data given to ``what`` ("rescore", "refit",
     "test"): the number of feature columns, a DataFrame's column names (when both the
     study's data and the given data are frames: an array of a frame's values passes, its
-    columns taken by position) and the task."""
+    columns taken by position), the task, and the classes (a test set may lack some; data
+    to rescore or refit on must hold exactly the study's)."""
     if not recorded:
         return
     differ = []
@@ -142,10 +152,26 @@ def check_same_data(recorded: Optional[Mapping[str, Any]], given: Mapping[str, A
     if recorded.get("task") and given.get("task") != recorded["task"]:
         differ.append(f"targets of a {given.get('task')} task, where study {study!r} searched a "
                       f"{recorded['task']} task")
+    then, now = recorded.get("classes"), given.get("classes")
+    if then is not None and now is not None and not differ:
+        # a test set may lack a class; data to train and score on must hold the study's classes
+        unknown, missing = sorted(set(now) - set(then)), sorted(set(then) - set(now))
+        if unknown or (missing and what != "test"):
+            def listed(values: List[str]) -> str:
+                return ", ".join(values[:8]) + (f" and {len(values) - 8} more" if len(values) > 8 else "")
+
+            differ.append("classes " + "; ".join(
+                ([f"{listed(unknown)} that the study never saw"] if unknown else [])
+                + ([f"without {listed(missing)}"] if missing and what != "test" else []))
+                + f" (study {study!r} searched on classes {listed(then)})")
     if differ:
         rows = "the test rows held out of that data" if what == "test" else "its training + validation rows"
         raise ValueError(f"{what} was given other data than study {study!r} searched on: "
                          + "; ".join(differ) + f"; give the data the study searched on ({rows})")
+
+
+#: the largest seed of a study: the splitters and samplers it seeds take 32-bit seeds
+MAX_SEED = 2**32 - 1
 
 
 def make_folds(y: np.ndarray, k: int, seed: int, classification: bool) -> Tuple[List[np.ndarray], str]:
@@ -724,7 +750,7 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
         trials' best at the same epoch (a trial that stopped earlier counting with its
         best value), after ``warmup_epochs`` epochs and once five trials completed.
     seed : int
-        Seeds the strategy and the validation split.
+        Seeds the strategy, the validation split and the folds: 0 to 2**32 - 1.
     progress : bool or "auto"
         Progress on stderr: trials done of the budget, best so far, elapsed time, ETA. On a
         terminal a live line; elsewhere (a log, a notebook, CI) a line every
@@ -778,6 +804,7 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
     """
     if not isinstance(hp, Hyperparameters):
         raise TypeError(f"hp must be nnfast.Hyperparameters, got {type(hp).__name__}")
+    seed = check_int(seed, "seed", low=0, high=MAX_SEED)
     strategy = _strategy(strategy, seed)
     n_jobs = _check_count(n_jobs, "n_jobs")
     search_space = Space(space, hp)
@@ -849,6 +876,7 @@ def score_configurations(configurations: Sequence[Hyperparameters], X: Any, y: A
         raise ValueError("no configurations to score")
     if isinstance(cv, bool) or not isinstance(cv, (int, np.integer)) or cv < 2:
         raise ValueError(f"cv must be an integer number of folds >= 2, got {cv!r}")
+    seed = check_int(seed, "seed", low=0, high=MAX_SEED)
     n_jobs = _check_count(n_jobs, "n_jobs")
     dtypes = {c.dtype for c in configurations}
     first = configurations[0]
@@ -880,6 +908,7 @@ def run_configurations(configurations: Sequence[Hyperparameters], X: Any, y: Any
     configurations = list(configurations)
     if not configurations:
         raise ValueError("no configurations to run")
+    seed = check_int(seed, "seed", low=0, high=MAX_SEED)
     n_jobs = _check_count(n_jobs, "n_jobs")
     dtypes = {c.dtype for c in configurations}
     (X_tr, y_tr), (X_val, y_val) = _split(configurations[0], X, y, validation, validation_size, seed,

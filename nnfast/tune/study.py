@@ -8,11 +8,13 @@ through :func:`nnfast.tune.open_storage`.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import math
 import numbers
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
+import numpy as np
 import optuna
 
 from ..hyperparams import Hyperparameters
@@ -254,9 +256,17 @@ class Study:
         from .search import check_same_data, describe_data, score_configurations
 
         print_ = data_fingerprint(X, y)
-        if any(look.get("data") == print_ for look in self.attrs.get("test_looks", [])):
+        looks = self.attrs.get("test_looks", [])
+        if any(look.get("data") == print_ for look in looks):
             raise ValueError("rescore was given the study's test set: the test set is looked at once, at the end; "
                              "rescore on the data the study searched on (train + validation)")
+        kept = {digest for look in looks for digest in look.get("rows") or []}
+        if kept:
+            shared = len(kept.intersection(_row_digests(X)))
+            if shared:
+                raise ValueError(f"rescore was given rows of the study's test set ({shared} of the {len(kept)} test "
+                                 f"rows test() recorded are among them): the test set is looked at once, at the "
+                                 f"end; rescore on the data the study searched on (train + validation)")
         ranked = sorted(self._scored(), key=self._rank)
         if not ranked:
             raise ValueError(f"study {self.name!r} has no completed trial to rescore")
@@ -427,7 +437,8 @@ class Study:
                                f"{first['scores']}); pass force=True to look again, which is recorded")
         scores = self.model.evaluate(X, y)
         looks.append({"at": _now(), "scores": scores, "forced": bool(looks), "data": data_fingerprint(X, y),
-                      "trial": self.attrs.get("refit", {}).get("trial")})
+                      "trial": self.attrs.get("refit", {}).get("trial"),
+                      "rows": sorted(_row_digests(X))[:_TEST_ROWS_KEPT]})
         self.optuna.set_user_attr("test_looks", looks)
         return scores
 
@@ -523,6 +534,20 @@ def _short(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(list(value)) if isinstance(value, tuple) else str(value)
+
+
+#: how many of the test set's rows test() records (by digest), for rescore to recognise
+#: test rows in other data: a shuffled, cut or mixed-in test set, not only the same one
+_TEST_ROWS_KEPT = 256
+
+
+def _row_digests(X: Any) -> List[str]:
+    """One short digest per row of X (its float64 values): a row's identity, whatever the
+    order of the rows or what other rows come with it."""
+    from .._validation import check_matrix
+
+    rows = np.ascontiguousarray(check_matrix(X, "X", np.dtype(np.float64))) + 0.0  # -0.0 as 0.0
+    return [hashlib.blake2b(row.tobytes(), digest_size=8).hexdigest() for row in rows]
 
 
 def _now() -> str:
