@@ -122,8 +122,9 @@ class Sequential:
         If ``layers`` is empty, holds two Dropout layers in a row, ends with a Dropout,
         or has a softmax layer before the last; if ``init`` or ``dtype`` is not a known
         name, ``seed`` is negative or above 2**63 - 1, ``init_scale`` is not finite, or
-        ``init_scale`` or a layer's ``alpha`` is subnormal or infinite in ``dtype``; if
-        ``inputs`` is below 1 or above 2**31 - 1 (a TypeError when it is not an integer).
+        a non-zero ``init_scale`` or layer ``alpha`` becomes 0, subnormal or infinite in
+        ``dtype``; if ``inputs`` is below 1 or above 2**31 - 1 (a TypeError when it is
+        not an integer).
     MemoryError
         With ``inputs``, when the parameters do not fit in the memory the process can
         still have (as :meth:`build`).
