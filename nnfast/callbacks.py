@@ -165,6 +165,15 @@ class EarlyStopping(Callback):
         self.restore_best = restore_best
 
     def on_train_begin(self, model, history: History) -> None:
+        """Start watching ``monitor`` (or ``history.monitor`` when it is None): no best yet.
+
+        Raises
+        ------
+        ValueError
+            If the monitored name is not a series this run records (``"val_loss"``
+            without validation data, a metric the task does not have); the message
+            lists the recorded ones.
+        """
         self._key = self.monitor or history.monitor
         if self._key not in history:
             raise ValueError(f"EarlyStopping monitors {self._key!r}, which this run does not record; "

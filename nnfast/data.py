@@ -275,7 +275,22 @@ def train_val_test_split(X: Any, y: Any, val_size: float = 0.15, test_size: floa
                          stratify: Any = "auto"):
     """``(X_train, X_val, X_test, y_train, y_val, y_test)``: tune on val, look at test once.
 
-    Reads X and y, and raises, as :func:`train_test_split` does.
+    Reads X and y, and ``stratify``, as :func:`train_test_split` does.
+
+    Raises
+    ------
+    TypeError
+        As ``nnfast.train`` would for X and y (categorical or string columns, mixed
+        labels, ...), for a ``val_size`` or ``test_size`` that is not a number, a
+        ``seed`` that is not an integer, or a ``stratify`` that is neither a string nor
+        a bool (nor None).
+    ValueError
+        As ``nnfast.train`` would for X and y (missing or infinite values, missing
+        labels, ...); if X and y have different numbers of samples; if ``val_size`` or
+        ``test_size`` is not strictly between 0 and 1, or together they reach 1; if
+        ``seed`` is negative; if ``stratify`` is a string other than "auto", or True
+        with y not 1-D labels; or if a part would be left empty (too few rows, or too few
+        of a class when stratified).
     """
     X, y = _samples(X, "X"), _targets(y, "y")
     if len(X) != len(y):
@@ -394,6 +409,17 @@ def one_hot(y: Any, classes: Optional[Any] = None, dtype: Any = np.float32) -> T
     -------
     Y : ndarray of shape (samples, classes)
     classes : ndarray of shape (classes,)
+
+    Raises
+    ------
+    TypeError
+        If ``dtype`` is not a numeric dtype (booleans, integers, floats), or if ``y``
+        or ``classes`` mixes numbers and strings (labels that cannot be sorted).
+    ValueError
+        If ``y`` or ``classes`` is not 1-D or holds missing labels (NaN, None);
+        if ``classes`` repeats a label or is empty while ``y`` is not; or if ``y``
+        has labels that are not in ``classes`` (the message lists up to 10; numbers
+        given against string ``classes`` are such labels).
     """
     y = _labels(y, "y")
     dtype = np.dtype(dtype)

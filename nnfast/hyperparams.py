@@ -278,7 +278,17 @@ class Hyperparameters:
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> "Hyperparameters":
-        """A record from a dict such as :meth:`to_dict` gives; unknown keys are errors."""
+        """A record from a dict such as :meth:`to_dict` gives; unknown keys are errors.
+
+        Raises
+        ------
+        TypeError
+            If ``data`` is not a dict, or if a field's value has the wrong type (as
+            :class:`Hyperparameters` checks it, naming the field).
+        ValueError
+            If a key of ``data`` is not a hyperparameter (the message names it, with the
+            closest field name as a hint), or if a field's value is out of range.
+        """
         if not isinstance(data, dict):
             raise TypeError(f"expected a dict of hyperparameters, got {type(data).__name__}")
         check_names(data)

@@ -45,6 +45,8 @@ def save(model: Sequential, path: "str | os.PathLike[str]") -> None:
 
     Raises
     ------
+    TypeError
+        If ``model`` is not an :class:`nnfast.Sequential`.
     ValueError
         If the model has not been built, if a parameter is NaN or infinite (the file
         would not load; the message names the parameter), or if its class labels are not

@@ -112,6 +112,23 @@ class Sequential:
         seed gives the same weights and the same training run.
     dtype : {"float32", "float64"}
 
+    Raises
+    ------
+    TypeError
+        If ``layers`` is not a sequence of layers (a single layer, a string, something
+        not iterable), if one of its items is not a Dense or Dropout, or if ``seed`` is
+        not an integer or ``init_scale`` not a number.
+    ValueError
+        If ``layers`` is empty, holds two Dropout layers in a row, ends with a Dropout,
+        or has a softmax layer before the last; if ``init`` or ``dtype`` is not a known
+        name, ``seed`` is negative or above 2**63 - 1, ``init_scale`` is not finite, or
+        a non-zero ``init_scale`` or layer ``alpha`` becomes 0, subnormal or infinite in
+        ``dtype``; if ``inputs`` is below 1 or above 2**31 - 1 (a TypeError when it is
+        not an integer).
+    MemoryError
+        With ``inputs``, when the parameters do not fit in the memory the process can
+        still have (as :meth:`build`).
+
     Notes
     -----
     Threads: a model may predict, evaluate and save from many threads at once, also while
@@ -934,7 +951,18 @@ class Sequential:
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, shape (samples, classes); for binary models the columns
-        are P(classes_[0]) and P(classes_[1])."""
+        are P(classes_[0]) and P(classes_[1]).
+
+        Raises
+        ------
+        TypeError
+            If the model was trained as a regressor (a loss on values such as mse): it
+            has no classes.
+        RuntimeError
+            If the model has not been trained.
+        ValueError
+            For bad X, and for rows whose outputs are not finite, as :meth:`forward` does.
+        """
         targets = self._trained_targets()
         if not targets.is_classifier:
             raise TypeError(f"predict_proba is for classifiers; this model was trained with loss {self.loss!r}")
@@ -945,9 +973,15 @@ class Sequential:
 
         Raises
         ------
+        TypeError
+            If ``y`` is None.
+        RuntimeError
+            If the model has not been trained.
         ValueError
-            For bad X, y or weights, and when the model's outputs on some rows, or the
-            cost, are NaN or infinite (values that overflow the model's dtype).
+            For bad X, y or weights (X and y of different lengths, X of another width
+            than the model's inputs, labels the model was not trained on), and when the
+            model's outputs on some rows, or the cost, are NaN or infinite (values that
+            overflow the model's dtype).
         """
         targets = self._trained_targets()
         net = self._net

@@ -143,7 +143,17 @@ OPTIMIZERS = {cls.name: cls for cls in (SGD, Adagrad, RMSProp, Adam, AdamW)}
 
 
 def make_optimizer(optimizer: "str | Optimizer") -> Optimizer:
-    """An optimizer spec from a name (with its default settings) or a spec."""
+    """An optimizer spec from a name (with its default settings) or a spec.
+
+    Raises
+    ------
+    TypeError
+        If ``optimizer`` is neither a string nor an nnfast optimizer spec (:class:`SGD`,
+        :class:`Adagrad`, :class:`RMSProp`, :class:`Adam`, :class:`AdamW`).
+    ValueError
+        If ``optimizer`` is a string that is not a key of :data:`OPTIMIZERS`; the
+        message lists the valid names.
+    """
     if isinstance(optimizer, str):
         if optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {optimizer!r}; valid: {', '.join(OPTIMIZERS)}")

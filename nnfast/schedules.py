@@ -134,7 +134,17 @@ SCHEDULES = {"constant": Constant, "step": Step, "exponential": Exponential, "in
 
 
 def make_schedule(schedule: "str | Schedule") -> Schedule:
-    """A schedule from a name (default settings) or a schedule spec."""
+    """A schedule from a name (default settings) or a schedule spec.
+
+    Raises
+    ------
+    TypeError
+        If ``schedule`` is neither a string nor one of the schedule specs of
+        :data:`SCHEDULES` (:class:`Constant`, :class:`Step`, ...).
+    ValueError
+        If ``schedule`` is a string that is not a key of :data:`SCHEDULES`; the message
+        lists the valid names.
+    """
     if isinstance(schedule, str):
         if schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {schedule!r}; valid: {', '.join(SCHEDULES)}")

@@ -156,20 +156,8 @@ def test_raised_names_reads_the_function_body():
     assert _raised_names(example) == {"ValueError", "TypeError"}
 
 
-# Docstrings found silent about an error their code raises when this test was written (issue
-# 15); the list may only shrink: a fixed docstring must leave it, a new gap fails the test.
-KNOWN_SILENT = {
-    "nnfast.Hyperparameters.from_dict", "nnfast.Sequential", "nnfast.Sequential.evaluate",
-    "nnfast.Sequential.predict_proba", "nnfast.save", "nnfast.EarlyStopping.on_train_begin", "nnfast.tune.search",
-    "nnfast.tune.run_configurations", "nnfast.tune.Study.best", "nnfast.tune.Study.rerun",
-    "nnfast.tune.load_study", "nnfast.tune.Space", "nnfast.tune.lr_range_test",
-    "nnfast.tune.compare", "nnfast.data.train_val_test_split", "nnfast.data.one_hot",
-    "nnfast.optimizers.make_optimizer", "nnfast.schedules.make_schedule",
-}
-
-
 def test_every_public_docstring_names_the_errors_its_code_raises():
-    silent, named = [], set()
+    silent = []
     for name, obj in public_objects():
         func = obj.fget if isinstance(obj, property) else obj
         if inspect.isclass(func):
@@ -179,12 +167,8 @@ def test_every_public_docstring_names_the_errors_its_code_raises():
         doc = _doc(obj) + ("\n" + _doc(obj.__init__) if inspect.isclass(obj) else "")
         unnamed = sorted(e for e in _raised_names(func) if e not in doc)
         if unnamed:
-            named.add(name)
-            if name not in KNOWN_SILENT:
-                silent.append(f"{name} ({', '.join(unnamed)})")
+            silent.append(f"{name} ({', '.join(unnamed)})")
     assert not silent, f"{len(silent)} public docstrings do not name errors their code raises: {'; '.join(silent)}"
-    fixed = KNOWN_SILENT - named
-    assert not fixed, f"now documented, remove from KNOWN_SILENT: {', '.join(sorted(fixed))}"
 
 
 def test_the_version_is_written_once_and_the_changelog_names_it():

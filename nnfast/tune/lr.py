@@ -74,6 +74,16 @@ def lr_range_test(hp: Hyperparameters, X: Any, y: Any, *, min_lr: float = 1e-6, 
     fresh model built from ``hp`` (its optimizer, batch size, penalties, seed), recording
     the cost of each batch. The sweep runs in C++ and stops once the cost blows up.
 
+    Raises
+    ------
+    TypeError
+        If ``hp`` is not an :class:`~nnfast.Hyperparameters`.
+    ValueError
+        Unless ``0 < min_lr < max_lr`` with ``max_lr`` finite, ``steps`` is an integer
+        >= 20 and ``stop_factor`` > 1; if the cost is NaN or infinite within the first 10
+        steps (the sweep started too high: lower ``min_lr``); and for bad X, y or
+        ``sample_weight``, as :func:`nnfast.train` raises.
+
     Examples
     --------
     >>> import nnfast as nf
@@ -203,6 +213,16 @@ def compare(hp: Hyperparameters, name: str, values: Sequence[Any], X: Any, y: An
     ``validation=(X_val, y_val)`` from its validation cost curve too, so a value whose
     training cost falls fast while the validation cost rises is "overfitting", not
     "good". ``result.histories[i].diagnose()`` gives each run's findings in full.
+
+    Raises
+    ------
+    TypeError
+        If ``hp`` is not an :class:`~nnfast.Hyperparameters`, or a value has a type
+        the field ``name`` refuses.
+    ValueError
+        If ``values`` is empty, ``name`` is not a hyperparameter, or a value is outside
+        the field's domain (every value is checked before the first run); and for bad
+        X, y or ``validation``, as :func:`nnfast.train` raises.
 
     Examples
     --------

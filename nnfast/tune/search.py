@@ -793,12 +793,18 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
 
     Raises
     ------
+    TypeError
+        If ``hp`` is not an :class:`~nnfast.Hyperparameters`, if ``train`` or
+        ``validation`` is not a pair (X, y), or for a space entry of the wrong type (see
+        :class:`Space`).
     ValueError
         For a bad space (unknown field, value outside a field's domain, ...), a study that
         exists (without ``resume``) or differs from this search (with it, e.g. another
         ``cv`` or ``trial_timeout``, both values named), ``cv`` with ``validation``, ``cv``
-        not an integer >= 2 or more folds than a class has rows, or ``trial_timeout`` not a
-        positive finite number.
+        not an integer >= 2 or more folds than a class has rows, ``timeout`` or
+        ``trial_timeout`` not a positive finite number, ``n_trials`` or ``n_jobs`` not a
+        positive integer, an unknown ``strategy`` name, or bad data (X and y of different
+        lengths, targets the base configuration refuses).
     nnfast.tune.StudyBusyError
         If another live driver is running the stored study.
     """
@@ -904,7 +910,17 @@ def run_configurations(configurations: Sequence[Hyperparameters], X: Any, y: Any
                        storage: Optional[str] = None, name: str = "nnfast-rerun", objective: str = "auto",
                        n_jobs: int = 1, executor: Union[str, cf.Executor, None] = None, seed: int = 0,
                        source: Optional[str] = None, progress: Union[bool, str] = "auto") -> Study:
-    """Run the given configurations once each, as a study of their own (see :meth:`Study.rerun`)."""
+    """Run the given configurations once each, as a study of their own (see :meth:`Study.rerun`).
+
+    Raises
+    ------
+    ValueError
+        If ``configurations`` is empty, ``n_jobs`` is not a positive integer, or for bad
+        data (X and y, or the validation pair, of different lengths; targets the first
+        configuration refuses).
+    TypeError
+        If ``validation`` is not a pair (X_val, y_val).
+    """
     configurations = list(configurations)
     if not configurations:
         raise ValueError("no configurations to run")

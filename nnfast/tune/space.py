@@ -308,7 +308,30 @@ def _from_dict(data: Dict[str, Any]) -> Distribution:
 
 
 class Space:
-    """A validated search space over the fields of a base :class:`~nnfast.Hyperparameters`."""
+    """A validated search space over the fields of a base :class:`~nnfast.Hyperparameters`.
+
+    Parameters
+    ----------
+    entries : mapping of field name -> distribution
+        A distribution (``choice``, ``uniform``, ``loguniform``, ``int``, ``intlog``,
+        ``layers``) or a plain list of values (a choice) per field of ``base``.
+    base : Hyperparameters
+        The configuration the entries change.
+
+    Raises
+    ------
+    TypeError
+        If an entry is neither a distribution nor a list or tuple of values, or if a
+        value it can take has a type its field refuses (the message names the entry).
+    ValueError
+        If ``entries`` is empty; if a key, or a field a condition names, is not a
+        hyperparameter; if ``layers(...)`` is given for a field other than ``hidden``,
+        or its depth, width or shrink is out of range; if a value an entry can take (a
+        choice, the ends of a range, a grid point) is outside its field's domain, also
+        under each dtype the search tries; if the conditions form a cycle or one never
+        holds; or if a setting of one optimizer or schedule (``momentum``, ``decay_rate``,
+        ...) is searched where another is also tried, without a condition.
+    """
 
     def __init__(self, entries: Mapping[str, Any], base: Hyperparameters) -> None:
         self.base = base

@@ -159,7 +159,14 @@ class Study:
         return [t for t in self.trials if t.state == "complete" and not math.isnan(t.score)]
 
     def best(self, max_seconds: Optional[float] = None) -> TrialRecord:
-        """The best completed trial, optionally among those that trained within ``max_seconds``."""
+        """The best completed trial, optionally among those that trained within ``max_seconds``.
+
+        Raises
+        ------
+        ValueError
+            If the study has no completed trial with a score (none yet, or all pruned,
+            diverged or failed), or none that trained within ``max_seconds`` seconds.
+        """
         pool = [t for t in self._scored() if max_seconds is None or t.seconds <= max_seconds]
         if not pool:
             within = "" if max_seconds is None else f" within {max_seconds} s"
@@ -448,6 +455,12 @@ class Study:
 
         Hyperparameters that were best on old data are worth re-checking when the data,
         the hardware or the code change.
+
+        Raises
+        ------
+        ValueError
+            If the study has no completed trial (nothing to re-run), and for bad data or
+            settings as :func:`~nnfast.tune.run_configurations` raises.
         """
         from .search import run_configurations
 
@@ -559,7 +572,17 @@ def _stamp() -> str:
 
 
 def load_study(storage: str, name: Optional[str] = None) -> Study:
-    """A stored study (the only one in the storage when ``name`` is None)."""
+    """A stored study (the only one in the storage when ``name`` is None).
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is None and ``storage`` does not hold exactly one study (the message
+        lists the names it holds; none for a new or empty file), or if ``storage`` is a
+        file that is not an SQLite database.
+    KeyError
+        From Optuna, if ``storage`` holds no study named ``name``.
+    """
     backend = open_storage(storage_url(storage))
     if name is None:
         names = optuna.get_all_study_names(backend)
