@@ -253,3 +253,19 @@ def test_a_test_set_may_lack_classes_but_data_to_train_on_may_not():
             search_module.check_same_data(recorded, fewer, what, "s")
     with pytest.raises(ValueError, match="classes d that the study never saw"):
         search_module.check_same_data(recorded, {**recorded, "classes": ["a", "d"]}, "test", "s")
+
+
+def test_load_study_creates_nothing_and_names_what_it_cannot_find(stored, tmp_path):
+    missing = tmp_path / "typo.db"
+    with pytest.raises(FileNotFoundError, match=f"no study file {missing}"):
+        tune.load_study(str(missing))
+    assert not missing.exists()  # a mistyped path leaves no empty study file behind
+    with pytest.raises(ValueError, match=r"holds no study named 'other'; it holds \['nnfast'\]"):
+        tune.load_study(stored, "other")
+    assert tune.load_study(stored, "nnfast").name == "nnfast"
+
+
+@pytest.mark.parametrize("k", [0, -1, 1.5, True])
+def test_rerun_refuses_a_k_that_is_no_count(stored, frame, k):
+    with pytest.raises(ValueError, match=f"k must be a positive integer, got {k!r}"):
+        tune.load_study(stored).rerun(*frame, k=k)

@@ -8,8 +8,10 @@ through :func:`nnfast.tune.open_storage`.
 from __future__ import annotations
 
 import datetime
+import errno
 import hashlib
 import math
+import os
 import numbers
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
@@ -459,12 +461,15 @@ class Study:
         Raises
         ------
         ValueError
-            If the study has no completed trial (nothing to re-run), and for bad data or
-            settings as :func:`~nnfast.tune.run_configurations` raises.
+            If ``k`` is not a positive integer, if the study has no completed trial (nothing
+            to re-run), and for bad data or settings as
+            :func:`~nnfast.tune.run_configurations` raises.
         """
         from .search import run_configurations
 
-        top = sorted(self._scored(), key=self._rank)[:k]
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
+        top = sorted(self._scored(), key=self._rank)[:int(k)]
         if not top:
             raise ValueError(f"study {self.name!r} has no completed trial to re-run")
         return run_configurations([t.hyperparameters for t in top], X, y, validation=validation,
@@ -576,17 +581,24 @@ def load_study(storage: str, name: Optional[str] = None) -> Study:
 
     Raises
     ------
+    FileNotFoundError
+        If ``storage`` names an SQLite file that does not exist (nothing is created).
     ValueError
-        If ``name`` is None and ``storage`` does not hold exactly one study (the message
-        lists the names it holds; none for a new or empty file), or if ``storage`` is a
-        file that is not an SQLite database.
-    KeyError
-        From Optuna, if ``storage`` holds no study named ``name``.
+        If ``name`` is None and ``storage`` does not hold exactly one study, or if it
+        holds no study named ``name`` (the message lists the names it holds), or if
+        ``storage`` is a file that is not an SQLite database.
     """
+    from .storage import sqlite_path
+
+    path = sqlite_path(storage)
+    if path is not None and not os.path.exists(path):
+        raise FileNotFoundError(errno.ENOENT, f"no study file {path}", path)
     backend = open_storage(storage_url(storage))
+    names = optuna.get_all_study_names(backend)
     if name is None:
-        names = optuna.get_all_study_names(backend)
         if len(names) != 1:
             raise ValueError(f"{storage} holds studies {names}; name the one to load")
         name = names[0]
+    elif name not in names:
+        raise ValueError(f"{storage} holds no study named {name!r}; it holds {names}")
     return Study(optuna.load_study(study_name=name, storage=backend), location=storage_url(storage))
