@@ -19,6 +19,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Tuple, Union
 
 from .. import __version__
 from ..diagnosis import diagnose
+from .study import _count, seconds_text
 from .trial import SCORE_EPOCHS
 
 __all__ = ["write_report", "summary_table", "render_report", "interpretation"]
@@ -273,7 +274,7 @@ def interpretation(study) -> List[str]:
         source = f"{study.attrs['cv']}-fold cross-validation" if study.attrs.get("cv") else "the validation data"
         out.append(f"Its contenders, within one standard error of its score: {others}{more}. {source.capitalize()} "
                    f"cannot tell these {len(contenders)} configurations apart; re-score them on fresh folds with "
-                   f"study.rescore(X, y, k={len(contenders)}, cv=5) before trusting the pick.")
+                   f"{study.rescore_advice(len(contenders))} before trusting the pick.")
     elif math.isnan(best.score_se):
         out.append("Its score has no standard error on record, so its contenders are unknown.")
     else:
@@ -485,17 +486,17 @@ def _table_html(study, best) -> str:
                 cells.append(_state_cell(value))
             elif column == "error":
                 cells.append(f'<td class="error">{"" if _missing(value) else _e(value)}</td>')
-            elif column == study.objective or column == "score":
+            elif column in (study.objective, "score", "score_se"):  # one format: score ± its error
                 cells.append(f'<td class="num">{_score(value)}</td>')
             elif column == "seconds":
-                cells.append(f'<td class="num">{"–" if _missing(value) else _e(f"{float(value):.2f}")}</td>')
+                cells.append(f'<td class="num">{"–" if _missing(value) else _e(seconds_text(float(value)))}</td>')
             elif _is_number(value) or _missing(value):
                 cells.append(f'<td class="num">{_e(_fmt(value))}</td>')
             else:
                 cells.append(f"<td>{_e(_fmt(value))}</td>")
         cls = ' class="best"' if best is not None and row.get("trial") == best.number else ""
         body.append(f"<tr{cls}>{''.join(cells)}</tr>")
-    return (f"<h2>Trials</h2><p>All {len(rows)} trials, best first: the completed ones by score (the best "
+    return (f"<h2>Trials</h2><p>All {_count(len(rows), 'trial')}, best first: the completed ones by score (the best "
             "highlighted), then the others by how far they got.</p>"
             f'<table class="trials"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>')
 
@@ -523,7 +524,7 @@ def render_report(study, *, extra_figures=None) -> str:
              '<meta name="viewport" content="width=device-width, initial-scale=1">',
              f"<title>nnfast study {_e(study.name)}</title><style>{_CSS}</style></head><body>",
              f"<h1>nnfast study <code>{_e(study.name)}</code></h1>",
-             f'<p class="sub">{_e(len(trials))} trials; {_e(study.objective or "score")}, {_e(study.direction)}; '
+             f'<p class="sub">{_e(_count(len(trials), "trial"))}; {_e(study.objective or "score")}, {_e(study.direction)}; '
              f"report written {_e(now)} by nnfast {_e(__version__)}</p>",
              _interpretation_html(study),
              _summary_html(study, trials, best),
@@ -585,7 +586,7 @@ def summary_table(study, top: int = 10) -> str:
     attrs = study.attrs
     extra = [f"strategy {attrs.get('strategy', '?')}"]
     if attrs.get("n_trials") is not None:
-        extra.append(f"budget {attrs['n_trials']} trials")
+        extra.append(f"budget {_count(attrs['n_trials'], 'trial')}")
     if study.storage:
         extra.append(f"storage {study.storage_text()}")
     lines.insert(1, "  " + ", ".join(extra))
@@ -594,7 +595,7 @@ def summary_table(study, top: int = 10) -> str:
         failed = [t for t in study.trials if t.error]
         lines.append("no trial completed" + (f"; last error: {failed[-1].error}" if failed else ""))
         return "\n".join(lines)
-    lines.append(f"best: trial {best.number}, {study.objective} {best.score:.4f}, {best.seconds:.2f} s, "
+    lines.append(f"best: trial {best.number}, {study.objective} {best.score:.4f}, {seconds_text(best.seconds)} s, "
                  f"{best.epochs} epochs ({best.stop_reason})")
     if best.hyperparameters is not None:
         lines.append(f"  {best.hyperparameters!r}")

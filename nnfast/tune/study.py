@@ -8,11 +8,13 @@ through :func:`nnfast.tune.open_storage`.
 from __future__ import annotations
 
 import datetime
+import decimal
 import errno
 import hashlib
 import math
-import os
 import numbers
+import os
+import shlex
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -21,7 +23,7 @@ import optuna
 
 from ..hyperparams import Hyperparameters
 from ..training import train
-from .storage import LEASE_PREFIX, data_fingerprint, open_storage, storage_url
+from .storage import LEASE_PREFIX, data_fingerprint, open_storage, sqlite_path, storage_url
 
 __all__ = ["Study", "TrialRecord", "Rescored", "load_study", "storage_url", "data_fingerprint"]
 
@@ -484,13 +486,13 @@ class Study:
         for t in trials:
             counts[t.state] = counts.get(t.state, 0) + 1
         states = f" ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))})" if counts else ""
-        lines = [f"study {self.name!r}: {len(trials)} trials{states}; {self.objective or 'value'}, {self.direction}"]
+        lines = [f"study {self.name!r}: {_count(len(trials), 'trial')}{states}; {self.objective or 'value'}, {self.direction}"]
         ranked = sorted(self._scored(), key=self._rank)[:top]
         if ranked:
             lines.append(f"{'trial':>5}  {self.objective or 'value':>14}  {'seconds':>8}  {'epochs':>6}  settings")
             for t in ranked:
                 settings = ", ".join(f"{k}={_short(v)}" for k, v in t.params.items())
-                lines.append(f"{t.number:>5}  {t.score:>14.4f}  {t.seconds:>8.2f}  {t.epochs:>6}  {settings}")
+                lines.append(f"{t.number:>5}  {t.score:>14.4f}  {seconds_text(t.seconds):>8}  {t.epochs:>6}  {settings}")
             lines.extend(self.contenders_note())
         failures: Dict[str, List[int]] = {}
         for t in trials:
@@ -525,13 +527,14 @@ class Study:
             lines.append(f"{len(contenders)} configurations (trials {numbers_}) score within one standard error "
                          f"({best.score_se:.4f}) of the best: {source} cannot tell these {len(contenders)} "
                          f"configurations apart. best() keeps trial {best.number}; re-score them on fresh folds "
-                         f"with study.rescore(X, y, k={len(contenders)}, cv=5) before trusting the pick.")
+                         f"with {self.rescore_advice(len(contenders))} before trusting the pick.")
             fastest = self.fastest_contender()
             if fastest.number != best.number and fastest.seconds < best.seconds:
                 lines.append(f"fastest within one standard error of the best: trial {fastest.number}, "
-                             f"{fastest.score:.4f} in {fastest.seconds:.2f} s (the best, trial {best.number}: "
-                             f"{best.score:.4f} in {best.seconds:.2f} s); "
-                             f"study.best(max_seconds={math.ceil(fastest.seconds * 100) / 100:g}) picks it.")
+                             f"{fastest.score:.4f} in {seconds_text(fastest.seconds)} s (the best, trial "
+                             f"{best.number}: {best.score:.4f} in {seconds_text(best.seconds)} s); "
+                             f"study.best(max_seconds={self._time_bound(fastest)}) picks it, as does "
+                             f"study.fastest_contender().")
         for entry in self.rescores():
             scored = [r for r in entry.get("trials", []) if r.get("score") is not None]
             ranked = ", ".join(f"trial {r['trial']} {r['score']:.4f} ± {_number(r.get('score_se')):.4f}"
@@ -540,8 +543,62 @@ class Study:
                          f"{entry.get('seed')}: {ranked or 'no configuration completed'}")
         return lines
 
+    def rescore_advice(self, k: int) -> str:
+        """How to re-score the top ``k`` configurations, as a phrase: ``study.rescore(X, y,
+        k=K, cv=5)``, and for a study started by ``nnfast tune`` (which records its command
+        line in ``attrs["metadata"]["cli"]``) first the command ``nnfast rescore STUDY.db
+        --top K``, which rereads the study's own data."""
+        python = f"study.rescore(X, y, k={k}, cv=5)"
+        if not (self.attrs.get("metadata") or {}).get("cli"):
+            return python
+        storage = self.storage
+        if storage is None:
+            return (f"nnfast rescore STUDY.db --top {k} (run nnfast tune with --storage STUDY.db to keep the "
+                    f"study) or {python} in Python")
+        path = sqlite_path(storage) or storage
+        here = os.path.join(os.getcwd(), "")
+        if path.startswith(here):  # a file below the working directory: as the user would type it
+            path = path[len(here):]
+        named = f" --study-name {shlex.quote(self.name)}" if self.name != "nnfast" else ""
+        return f"nnfast rescore {shlex.quote(path)}{named} --top {k} (or {python} in Python)"
+
+    def _time_bound(self, chosen: TrialRecord) -> str:
+        """The shortest decimal ``max_seconds`` for which :meth:`best` picks ``chosen``: at
+        least its ``seconds`` and below those of every trial ranked before it (as text,
+        exact when no shorter decimal fits)."""
+        better = [t.seconds for t in self._scored()
+                  if self._rank(t) < self._rank(chosen) and not math.isnan(t.seconds)]
+        ceiling = min(better, default=math.inf)
+        exact = decimal.Decimal(chosen.seconds)
+        for digits in range(1, 18):
+            step = decimal.Decimal(1).scaleb(exact.adjusted() - digits + 1)
+            for rounding in (decimal.ROUND_HALF_EVEN, decimal.ROUND_CEILING):
+                bound = float(exact.quantize(step, rounding=rounding))
+                if chosen.seconds <= bound < ceiling:
+                    return _shortest(bound)
+        return _shortest(chosen.seconds)
+
     def __repr__(self) -> str:
         return f"Study(name={self.name!r}, trials={len(self.optuna.trials)}, objective={self.objective!r})"
+
+
+def _count(n: int, noun: str) -> str:
+    """``n`` and the noun, plural unless ``n`` is 1 (1 trial, 3 trials)."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _shortest(value: float) -> str:
+    """A float as Python reads it back exactly, without a trailing ``.0`` (2.0 -> 2)."""
+    text = repr(value)
+    return text[:-2] if text.endswith(".0") else text
+
+
+def seconds_text(seconds: float) -> str:
+    """A training time for display, in seconds: two decimals from one second up, three
+    significant digits below (0.03, 0.0812), so short trials do not all read 0.0."""
+    if not isinstance(seconds, numbers.Real) or math.isnan(seconds):
+        return "?"
+    return f"{seconds:.2f}" if abs(seconds) >= 1 else f"{seconds:.3g}"
 
 
 def _json_number(value: float) -> Optional[float]:
