@@ -361,12 +361,19 @@ def test_cli_cross_validates_and_a_resume_with_another_cv_names_both(tmp_path, c
     assert status == 0, err
     assert "3-fold cross-validation" in err
     study = tune.load_study(str(db))
+    best = study.best()  # its time as the summary gives it: significant digits, never "0.0 s" for 0.03 s
+    assert f"(trial {best.number}, {best.epochs} epochs, {tune.study.seconds_text(best.seconds)} s)" in out
     assert study.attrs["cv"] == 3 and all(len(t.history["folds"]) == 3 for t in study.trials)
     assert study.attrs["refit"]["data"] == tune.study.data_fingerprint(
         *nf.data.train_test_split(*nf.data.load_digits(), test_size=0.2, seed=1)[0::2])  # all the non-test rows
     assert "3-fold cross-validation" in (tmp_path / "r.html").read_text()
     status, _, err = run(capsys, "tune", "--storage", db, "--resume", "--cv", 2)
     assert status == 1 and "--cv 2 contradicts study 'nnfast', which runs with --cv 3" in err
+    status, _, err = run(capsys, "tune", "--storage", db, "--resume", "--val-size", 0.2)
+    assert_one_line = err.strip().splitlines()
+    assert status == 1 and len(assert_one_line) == 1, err
+    assert "--val-size 0.2 contradicts study 'nnfast', which runs with --cv 3; leave it out" in err
+    assert "exclude each other" not in err  # the user gave no --cv
     status, out, err = run(capsys, "tune", "--storage", db, "--resume", "--trials", 3, "--report", tmp_path / "r.html")
     assert status == 0, err
     assert len(tune.load_study(str(db)).trials) == 3

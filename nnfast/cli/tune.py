@@ -7,6 +7,7 @@ import json
 import math
 import os
 import sys
+from typing import Optional
 
 from ..data import train_test_split
 from ..hyperparams import Hyperparameters
@@ -80,11 +81,14 @@ def _brief(value) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _contradiction(study: str, name: str, given, stored) -> None:
-    option = "--" + name.replace("_", "-")
-    show = lambda value: option if value is True else f"{option} {value}"  # noqa: E731
-    raise CommandError(f"{show(given)} contradicts study {study!r}, which runs with "
-                       f"{show(stored) if stored not in (False, None) else 'no ' + option}; "
+def _contradiction(study: str, name: str, given, stored, stored_name: Optional[str] = None) -> None:
+    """Refuse an option given on a resume that contradicts the study's own setting
+    ``stored_name`` (by default the same option)."""
+    option = lambda key: "--" + key.replace("_", "-")  # noqa: E731
+    show = lambda key, value: option(key) if value is True else f"{option(key)} {value}"  # noqa: E731
+    stored_name = stored_name or name
+    kept = show(stored_name, stored) if stored not in (False, None) else "no " + option(stored_name)
+    raise CommandError(f"{show(name, given)} contradicts study {study!r}, which runs with {kept}; "
                        f"leave it out to continue the study as it was started")
 
 
@@ -180,6 +184,8 @@ def run(args: argparse.Namespace) -> None:
     data, target, header = setting("data", "digits"), setting("target", "last"), setting("header", "auto")
     cv, trial_timeout = setting("cv", None), setting("trial_timeout", None)
     if cv is not None and args.val_size is not None:
+        if args.cv is None:  # the resumed study's --cv, not the user's
+            _contradiction(stored.name, "val_size", args.val_size, cv, "cv")
         raise CommandError(f"--cv {cv} and --val-size {args.val_size} exclude each other: with --cv the folds of the "
                            f"non-test rows validate every trial")
     test_size, val_size = setting("test_size", 0.2), setting("val_size", None if cv is not None else 0.2)
@@ -310,6 +316,8 @@ def _refit_and_look(args, study, best, looks, no_test: bool, X_rest, y_rest, X_t
 
 
 def _print_outcome(args, study, best, test_scores, test_note: str, spent: str, rows: int, report) -> None:
+    from ..tune.study import seconds_text
+
     if best is None:
         errors = [t.error for t in study.trials if t.error]
         last = f"; last error: {errors[-1]}" if errors else ""
@@ -317,7 +325,7 @@ def _print_outcome(args, study, best, test_scores, test_note: str, spent: str, r
     print(f"best configuration (trial {best.number}): {best.hyperparameters!r}")
     objective = study.objective[4:] if study.objective.startswith("val_") else study.objective
     print(f"validation {objective}: {best.score:.4f}   "
-          f"(trial {best.number}, {best.epochs} epochs, {best.seconds:.1f} s)")
+          f"(trial {best.number}, {best.epochs} epochs, {seconds_text(best.seconds)} s)")
     if test_scores is not None:
         print(f"test {scores_text(test_scores)}   ({test_note})")
         if spent:
