@@ -109,3 +109,11 @@ def test_the_report_table_gives_every_standard_error_in_one_format():
     for shown in ("0.0145", "0.0147", "0.1000"):
         assert f'<td class="num">{shown}</td>' in page
     assert "0.01474" not in page
+
+
+def test_the_report_says_where_the_data_of_a_study_nnfast_tune_started_came_from():
+    trials = [(0.95, 0.01, 1.0)]
+    page = render_report(_crafted(trials, metadata={"cli": CLI}))
+    assert "digits, test part 0.2, 3-fold cross-validation of the rest" in page
+    split = {**CLI, "cv": None, "val_size": 0.25, "no_test": True}
+    assert "digits, no test part, validation 0.25 of the rest" in render_report(_crafted(trials, metadata={"cli": split}))

@@ -438,7 +438,7 @@ def _hyperparameters_html(best, base: Mapping[str, Any]) -> str:
 def _data_text(attrs: Mapping[str, Any]) -> str:
     """Where the data came from, when the command line recorded it, and its fingerprint."""
     parts = []
-    cli = attrs.get("cli")
+    cli = (attrs.get("metadata") or {}).get("cli")  # as nnfast tune records it
     if isinstance(cli, Mapping):
         parts.append(str(cli.get("data", "?")))
         parts.append("no test part" if cli.get("no_test") else f"test part {_fmt(cli.get('test_size'))}")
