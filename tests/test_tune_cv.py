@@ -392,6 +392,8 @@ def test_cli_refuses_cv_with_val_size_and_too_few_folds(tmp_path, capsys):
     assert status == 0, err
     status, _, err = run(capsys, "tune", "--storage", db, "--resume", "--cv", 3)
     assert status == 1 and "--cv 3 contradicts study 'nnfast', which runs with no --cv" in err
+    status, _, err = run(capsys, "tune", "--storage", db, "--resume", "--test-size", 0.3)
+    assert status == 1 and "--test-size 0.3 contradicts study 'nnfast', which runs with --no-test;" in err
 
 
 def test_a_merge_that_fails_is_the_trials_failure_not_a_hang(small, monkeypatch):

@@ -188,6 +188,8 @@ def run(args: argparse.Namespace) -> None:
             _contradiction(stored.name, "val_size", args.val_size, cv, "cv")
         raise CommandError(f"--cv {cv} and --val-size {args.val_size} exclude each other: with --cv the folds of the "
                            f"non-test rows validate every trial")
+    if kept.get("no_test") and args.test_size is not None:  # a study without a test part has no size for it
+        _contradiction(stored.name, "test_size", args.test_size, True, "no_test")
     test_size, val_size = setting("test_size", 0.2), setting("val_size", None if cv is not None else 0.2)
     no_test = args.no_test or kept.get("no_test", False)
 
