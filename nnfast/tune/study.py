@@ -645,8 +645,6 @@ def load_study(storage: str, name: Optional[str] = None) -> Study:
         holds no study named ``name`` (the message lists the names it holds), or if
         ``storage`` is a file that is not an SQLite database.
     """
-    from .storage import sqlite_path
-
     path = sqlite_path(storage)
     if path is not None and not os.path.exists(path):
         raise FileNotFoundError(errno.ENOENT, f"no study file {path}", path)
