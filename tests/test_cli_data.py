@@ -558,3 +558,14 @@ def test_warnings_are_one_line_without_source_code(tmp_path, capsys):
     lines = [line for line in err.splitlines() if "warning" in line]
     assert lines and all(line.startswith("nnfast train: warning: task='auto'") for line in lines), err
     assert ".py:" not in err and "train_model(" not in err
+
+
+def test_train_that_diverges_reports_the_validation_scores_of_the_weights_it_kept(capsys):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        status, out, err = run(capsys, "train", "--set", "optimizer=sgd", "--set", "lr=10", "--set", "epochs=5")
+    assert status == 0 and "diverged" in out
+    line = next(x for x in out.splitlines() if x.startswith("validation "))
+    assert "nan" not in line and "(the weights kept when training diverged)" in line

@@ -42,7 +42,12 @@ def run(args: argparse.Namespace) -> None:
     best = history.best_epoch if history.best_epoch is not None else history.epochs - 1
     metric = history.metric
     print(f"stopped after {history.epochs} epochs: {history.message}")
-    print(f"validation {metric}: {history['val_' + metric][best]:.4f}   cost: {history['val_loss'][best]:.4f}")
+    if history.stop_reason == "diverged":  # the curve's last values are the diverged ones: score what was kept
+        val = model.evaluate(X_val, y_val)
+        print(f"validation {metric}: {val[metric]:.4f}   cost: {val['loss']:.4f}   (the weights kept when training "
+              f"diverged)")
+    else:
+        print(f"validation {metric}: {history['val_' + metric][best]:.4f}   cost: {history['val_loss'][best]:.4f}")
     test = model.evaluate(X_test, y_test)
     print(f"test {metric}: {test[metric]:.4f}   cost: {test['loss']:.4f}   ({len(X_test)} rows, looked at once)")
     findings = history.diagnose()
