@@ -13,11 +13,10 @@ from nnfast.callbacks import STOP_REASONS, TimeLimit
 from nnfast.diagnosis import KINDS
 
 tune = pytest.importorskip("nnfast.tune")
-optuna = pytest.importorskip("optuna")
 search_module = pytest.importorskip("nnfast.tune.search")
 ship_module = pytest.importorskip("nnfast._ship")
 
-from nnfast.tune.study import RESULT_ATTR, SETTINGS_ATTR, Study  # noqa: E402
+from conftest import crafted_study  # noqa: E402
 from nnfast.tune.trial import TrialResult, merge_folds  # noqa: E402
 
 BASE = nf.Hyperparameters(hidden=(16,), epochs=6, standardize=True, batch_size=64)
@@ -157,24 +156,12 @@ def test_a_run_cut_short_by_its_budget_while_improving_says_so():
 
 # --- the fastest configuration within one standard error -------------------------------------------
 
-def _crafted(trials):
-    """An in-memory study of completed trials given as (score, score_se, seconds)."""
-    study = optuna.create_study(direction="maximize")
-    study.set_user_attr(SETTINGS_ATTR, {"objective": "val_accuracy", "sign": 1.0, "strategy": "random",
-                                        "n_trials": len(trials)})
-    for number, (score, se, seconds) in enumerate(trials):
-        study.add_trial(optuna.trial.create_trial(
-            value=score, params={}, distributions={},
-            user_attrs={RESULT_ATTR: {"searched": {"lr": 0.01 * (number + 1)}, "score": score, "score_se": se,
-                                      "seconds": seconds, "epochs": 10, "stop_reason": "max_epochs",
-                                      "history": {}}}))
-    return Study(study)
 
 
 def test_the_summary_names_the_fastest_configuration_within_one_standard_error():
     from nnfast.tune.report import summary_table
 
-    study = _crafted([(0.95, 0.01, 9.0), (0.945, 0.01, 2.0), (0.90, 0.01, 0.5), (0.942, 0.01, 3.0)])
+    study = crafted_study([(0.95, 0.01, 9.0), (0.945, 0.01, 2.0), (0.90, 0.01, 0.5), (0.942, 0.01, 3.0)])
     fastest = study.fastest_contender()
     assert fastest.number == 1  # trial 2 is faster but not within one standard error of the best
     said = "fastest within one standard error of the best: trial 1, 0.9450 in 2.00 s"
@@ -182,7 +169,7 @@ def test_the_summary_names_the_fastest_configuration_within_one_standard_error()
     assert "study.best(max_seconds=2)" in study.summary()
     assert study.best(max_seconds=2).number == 1
     # the best is the fastest of its contenders: nothing to name
-    plain = _crafted([(0.95, 0.01, 1.0), (0.945, 0.01, 2.0)])
+    plain = crafted_study([(0.95, 0.01, 1.0), (0.945, 0.01, 2.0)])
     assert plain.fastest_contender().number == 0 and "fastest within" not in plain.summary()
 
 
