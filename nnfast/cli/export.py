@@ -9,7 +9,7 @@ import numpy as np
 
 from ..io import load
 from .common import CommandError, check_output
-from .readers import HEADER_CHOICES, read_data
+from .readers import add_data_arguments, read_data
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,10 +24,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    help="the C prefix of the functions and the files' name (default: model)")
     p.add_argument("--int8", action="store_true",
                    help="C weights as int8 with a scale per output channel (activations stay floating point)")
-    p.add_argument("--data", help="with --int8: data to score the quantised model on, the accuracy (or R^2) "
-                                  "change reported (a .csv, .npy or .npz file with the target, or a bundled name)")
-    p.add_argument("--target", metavar="COLUMN", help="the target column of --data (default: the last)")
-    p.add_argument("--header", choices=HEADER_CHOICES, help="whether the first row of a CSV --data names the columns")
+    add_data_arguments(p, default=None, purpose="with --int8: data to score the quantised model on, the accuracy "
+                                                 "(or R^2) change reported: ")
     p.set_defaults(run=run)
 
 

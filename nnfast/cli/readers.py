@@ -594,8 +594,10 @@ def _target_from_numbers(y: np.ndarray) -> np.ndarray:
     return y.astype(np.int64) if whole else y
 
 
-def add_data_arguments(parser, *, predict: bool = False, default: Optional[str] = "digits") -> None:
-    """--data, --target and --header, as every command that reads data takes them."""
+def add_data_arguments(parser, *, predict: bool = False, default: Optional[str] = "digits",
+                       purpose: str = "") -> None:
+    """--data, --target and --header, as every command that reads data takes them;
+    ``purpose`` starts --data's help (what the command does with the data)."""
     if predict:
         parser.add_argument("--data", required=True, help="the rows to predict: a .csv, .npy or .npz file")
         parser.add_argument("--target", metavar="COLUMN",
@@ -603,8 +605,8 @@ def add_data_arguments(parser, *, predict: bool = False, default: Optional[str] 
                                  "negative from the end), to predict on the file the model was trained on")
     else:
         shown = f" (default: {default})" if default else ""
-        parser.add_argument("--data", help=f"bundled dataset name ({', '.join(DATASETS)}), or a .csv, .npy or "
-                                           f".npz file{shown}")
+        parser.add_argument("--data", help=f"{purpose}bundled dataset name ({', '.join(DATASETS)}), or a .csv, "
+                                           f".npy or .npz file{shown}")
         parser.add_argument("--target", metavar="COLUMN",
                             help="the target column of a CSV or NPY file: its header name, or its index from 0 "
                                  "(negative from the end: -1 is the last); default: the last column")
