@@ -260,6 +260,11 @@ def test_load_study_creates_nothing_and_names_what_it_cannot_find(stored, tmp_pa
     with pytest.raises(FileNotFoundError, match=f"no study file {missing}"):
         tune.load_study(str(missing))
     assert not missing.exists()  # a mistyped path leaves no empty study file behind
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    with pytest.raises(ValueError, match="empty.db is empty, not a study"):
+        tune.load_study(str(empty))
+    assert empty.stat().st_size == 0  # left as it was, not made a database
     with pytest.raises(ValueError, match=r"holds no study named 'other'; it holds \['nnfast'\]"):
         tune.load_study(stored, "other")
     assert tune.load_study(stored, "nnfast").name == "nnfast"

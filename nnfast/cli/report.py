@@ -58,10 +58,14 @@ def study_names(storage: str) -> List[str]:
 
 def load_stored_study(storage: str, name: Optional[str]):
     tune = tune_package()
-    if "://" not in storage and not os.path.isfile(storage):
-        raise CommandError(f"no study file {storage!r}")
-    if "://" not in storage and os.path.getsize(storage) == 0:  # SQLite would make it a database: not ours to change
-        raise CommandError(f"{storage} is empty, not a study (nnfast tune --storage writes one)")
+    from ..tune.study import check_study_file
+
+    try:
+        check_study_file(storage)
+    except FileNotFoundError as exc:
+        raise CommandError(exc.strerror) from None
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
     names = study_names(storage)
     if not names:
         raise CommandError(f"{storage} holds no study")

@@ -633,6 +633,27 @@ def _stamp() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
 
 
+def check_study_file(storage: str) -> None:
+    """Refuse an SQLite study location that holds no study file, before it is opened:
+    opening would make a database of it (a stray file where a path was mistyped, or the
+    user's empty file changed).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist (or is not a regular file): "no study file PATH".
+    ValueError
+        If the file is empty.
+    """
+    path = sqlite_path(storage)
+    if path is None:
+        return
+    if not os.path.isfile(path):
+        raise FileNotFoundError(errno.ENOENT, f"no study file {path}", path)
+    if os.path.getsize(path) == 0:
+        raise ValueError(f"{path} is empty, not a study (nnfast tune --storage writes one)")
+
+
 def load_study(storage: str, name: Optional[str] = None) -> Study:
     """A stored study (the only one in the storage when ``name`` is None).
 
@@ -641,13 +662,12 @@ def load_study(storage: str, name: Optional[str] = None) -> Study:
     FileNotFoundError
         If ``storage`` names an SQLite file that does not exist (nothing is created).
     ValueError
-        If ``name`` is None and ``storage`` does not hold exactly one study, or if it
+        If ``storage`` names an empty file (left as it is), if ``name`` is None and
+        ``storage`` does not hold exactly one study, or if it
         holds no study named ``name`` (the message lists the names it holds), or if
         ``storage`` is a file that is not an SQLite database.
     """
-    path = sqlite_path(storage)
-    if path is not None and not os.path.exists(path):
-        raise FileNotFoundError(errno.ENOENT, f"no study file {path}", path)
+    check_study_file(storage)
     backend = open_storage(storage_url(storage))
     names = optuna.get_all_study_names(backend)
     if name is None:
