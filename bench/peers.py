@@ -809,8 +809,16 @@ def print_table(results: Results, threads_list: Sequence[int], systems: Sequence
                 v = get(results, key, p, t)
                 row.append(f"{v / nn:.2f}x" if v and nn else "-")
             rows.append(row)
+    print_aligned(head, rows)
+
+
+def print_aligned(head: List[str], rows: List[List[str]]) -> None:
+    """A text table: the first column left-aligned, the others right-aligned, a rule under the head."""
     widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
-    line = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
+
+    def line(r: List[str]) -> str:
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+
     print(line(head))
     print("-" * len(line(head)))
     for r in rows:
@@ -859,12 +867,7 @@ def print_limit_table(rows: List[Dict[str, Any]], systems: Sequence[str]) -> Non
                       f"{r['rate'] / 1e9:.1f}" + (" (D)" if f64 else ""), fmt_time(r["limit_seconds"])]
                      + [f"{r['time_over_limit'][s]:.2f}x" if s in r["time_over_limit"] else "-" for s in systems]
                      + [f"{r['nnfast_over_floor']:.2f}x" if r["nnfast_over_floor"] else "-"])
-    widths = [max(len(x[i]) for x in [head] + table) for i in range(len(head))]
-    line = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
-    print(line(head))
-    print("-" * len(line(head)))
-    for r in table:
-        print(line(r))
+    print_aligned(head, table)
 
 
 @dataclass
