@@ -602,6 +602,9 @@ PYBIND11_MODULE(_core, m) {
         R"doc(How many calls into the core are running without the GIL.)doc");
     m.def("set_num_threads", &set_thread_count, py::arg("n"),
           R"doc(Threads nnfast's kernels may use (process-wide), 1 to max_threads().)doc");
+    m.def(
+        "partner_tasks", [] { return Partner::instance().tasks(); },
+        R"doc(Half products of one-row predictions that the partner core has run (see Partner in parallel.hpp).)doc");
     m.def("usable_cpus", &usable_cpus, R"doc(CPUs this process may use: affinity mask and cgroup CPU quota.)doc");
     m.def("max_threads", &max_threads, R"doc(The most threads set_num_threads accepts.)doc");
     m.def("cgroup_cpu_limit", &cpu_detail::cgroup_cpu_limit, py::arg("root") = "",

@@ -145,6 +145,22 @@ inline void dense_forward(T* z, const T* x, const T* w, int64_t B, int64_t I, in
         blas::gemm(false, false, B, O, I, T(1), x, I, w, O, T(0), z, O);
 }
 
+// Weights from which one row's product is split between two cores (Partner): reading
+// 65,536 float32 weights from L2 takes ~3 us, so halving it pays for the hand-over.
+constexpr int64_t kSplitRowWeights = 65536;
+
+// z (O) = x (I) W (I,O) for one row through a wide layer, as two halves of the inputs:
+// z = x[:k] W[:k] + x[k:] W[k:], the second half on the partner core when it is awake
+// (`part` is O scratch values). Always computed as the same two products added in the
+// same order, so the result does not depend on which core ran what.
+template <class T>
+inline void wide_row_times_matrix(T* z, T* part, const T* x, const T* w, int64_t I, int64_t O) {
+    const int64_t k = I / 2;
+    Partner::instance().both([&] { blas::gemv(true, k, O, T(1), w, O, x, T(0), z); },
+                             [&] { blas::gemv(true, I - k, O, T(1), w + k * O, O, x + k, T(0), part); });
+    for (int64_t o = 0; o < O; ++o) z[o] += part[o];
+}
+
 // dz (B,O), x (B,I), w (I,O) -> dw (I,O) = x^T dz, db (O) = sum_rows dz, dx (B,I) = dz w^T (skipped when null)
 template <class T>
 inline void dense_backward(T* dx, T* dw, T* db, const T* dz, const T* x, const T* w, int64_t B, int64_t I,
@@ -566,6 +582,7 @@ private:
     // allocates nothing (one row through a small network takes about a microsecond).
     struct InferenceBuffers {
         T *x, *h0, *h1, *z, *out;
+        T* part;           // one row's half product through a wide layer (widest values)
         const T* scaling;  // the network's scaling() at the start of the call
         InferenceBuffers(const Network& net, int64_t rows, const T* scaling_snapshot) : scaling(scaling_snapshot) {
             thread_local Arena<T> arena;
@@ -573,14 +590,15 @@ private:
             for (const auto& layer : net.layers_) widest = std::max(widest, layer.units);
             const int64_t O = net.outputs();
             const int64_t hidden = checked_mul(rows, widest, "an inference buffer");
-            const auto buffers = arena.carve(std::array<int64_t, 5>{
+            const auto buffers = arena.carve(std::array<int64_t, 6>{
                 scaling ? checked_mul(rows, net.inputs_, "an inference buffer") : 0, hidden, hidden,
-                checked_mul(rows, O, "an inference buffer"), checked_mul(rows, O, "an inference buffer")});
+                checked_mul(rows, O, "an inference buffer"), checked_mul(rows, O, "an inference buffer"), widest});
             x = buffers[0];
             h0 = buffers[1];
             h1 = buffers[2];
             z = buffers[3];
             out = buffers[4];
+            part = buffers[5];
         }
     };
 
@@ -931,17 +949,23 @@ private:
             const int64_t I = layer_inputs(l), O = layer.units;
             const T* W = params_ + w_offset_[l];
             const T* b = params_ + b_offset_[l];
+            auto product = [&](T* out) {
+                if (B == 1 && I * O >= kSplitRowWeights)
+                    wide_row_times_matrix(out, buf.part, in, W, I, O);
+                else
+                    dense_forward(out, in, W, B, I, O);
+            };
             if (l + 1 < L) {
                 T* h = hidden[l % 2];
-                dense_forward(h, in, W, B, I, O);
+                product(h);
                 bias_activation_forward(h, h, b, B, O, layer.activation, T(layer.alpha));
                 in = h;
             } else if (z) {
-                dense_forward(z, in, W, B, I, O);
+                product(z);
                 add_bias(z, b, B, O);
                 bias_activation_forward(a, z, static_cast<const T*>(nullptr), B, O, layer.activation, T(layer.alpha));
             } else {
-                dense_forward(a, in, W, B, I, O);
+                product(a);
                 bias_activation_forward(a, a, b, B, O, layer.activation, T(layer.alpha));
             }
         }

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <cmath>
 #include <condition_variable>
@@ -24,6 +25,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include <pthread.h>
@@ -387,6 +389,182 @@ private:
     bool stop_ = false;
     pid_t owner_ = getpid();
     std::atomic<bool> warmed_{false};
+};
+
+// A second core for one-row predictions, kept awake only while they arrive.
+//
+// One row through a wide layer is a matrix-vector product that reads every weight
+// once: 784 x 256 float32 weights (784 KB) take ~12 us from L2, and no amount of
+// arithmetic speeds that up. Two cores reading half the weights each take ~7 us, but
+// only if the second core is already running: waking a parked thread takes longer than
+// the whole product. So the partner spins for kAwake after its last task (or after a
+// caller woke it) and then parks, and a caller hands it work only while it spins. A
+// caller never waits for a partner that is not running: a task the partner has not
+// taken by the time the caller finished its own part is taken back and run by the
+// caller. Callers split their work the same way whether the partner helps or not, so
+// results do not depend on it.
+//
+// An isolated prediction costs nothing extra (no wake-up, no second thread); the
+// second of two predictions less than kAwake apart wakes the partner, and from then on
+// a stream of predictions keeps it awake. Its price: one core spins for at most kAwake
+// after the last prediction of a stream. With thread_setting() below 2 it is never used,
+// and on a machine too busy to give it a core (kStrikes tasks in a row that it did not
+// take in time, or took more than twice as long over as the caller did over its own
+// part) it rests for kRest.
+class Partner {
+public:
+    static constexpr std::chrono::microseconds kAwake{1000};
+    static constexpr std::chrono::milliseconds kRest{100};
+    static constexpr int kStrikes = 4;
+
+    static Partner& instance() {
+        static Partner* partner = [] {
+            auto* p = new Partner;  // never destroyed: its thread may be spinning at exit
+            ::pthread_atfork(nullptr, nullptr, [] { instance().forget_after_fork(); });
+            return p;
+        }();
+        return *partner;
+    }
+
+    // Runs mine() and theirs(), theirs() on the partner thread when it is awake and free;
+    // returns when both have run. Either may run on the caller's thread.
+    template <class Mine, class Theirs>
+    void both(Mine&& mine, Theirs&& theirs) {
+        if (!post(&call<Theirs>, &theirs)) {
+            mine();
+            theirs();
+            return;
+        }
+        const auto start = Clock::now();
+        mine();
+        const auto mine_done = Clock::now();
+        bool slow = false;
+        if (int expected = kPosted; state_.compare_exchange_strong(expected, kIdle, std::memory_order_acq_rel)) {
+            theirs();  // not taken: the partner is not running
+            slow = true;
+        } else {
+            // the partner's part is as large as ours: waiting twice as long as ours took
+            // means it lost its core (an oversubscribed machine)
+            const auto patience = mine_done + 2 * (mine_done - start);
+            for (int spins = 1; state_.load(std::memory_order_acquire) != kDone; ++spins) {
+                if (spins < 100000)
+                    NNFAST_PAUSE();
+                else
+                    std::this_thread::yield();
+                if (!slow && spins % 64 == 0) slow = Clock::now() > patience;
+            }
+            state_.store(kIdle, std::memory_order_relaxed);
+        }
+        // on a machine too busy to give the partner a core, spinning only takes time from
+        // others: after kStrikes slow hand-overs in a row, leave it parked for kRest
+        if (!slow)
+            strikes_ = 0;
+        else if (++strikes_ >= kStrikes) {
+            strikes_ = 0;
+            rest_until_.store((Clock::now() + kRest).time_since_epoch().count(), std::memory_order_relaxed);
+        }
+        claimed_.store(false, std::memory_order_release);
+    }
+
+    // tasks the partner thread has run since the process started (for the tests and
+    // the benchmarks)
+    int64_t tasks() const { return tasks_.load(std::memory_order_relaxed); }
+
+private:
+    enum : int { kIdle, kPosted, kTaken, kDone };
+    using Clock = std::chrono::steady_clock;
+
+    template <class F>
+    static void call(void* f) {
+        (*static_cast<std::remove_reference_t<F>*>(f))();
+    }
+
+    // Hands task(arg) to the partner when it is awake and no other caller holds it, and
+    // returns whether it did; otherwise wakes it when the previous call was recent.
+    bool post(void (*task)(void*), void* arg) {
+        if (thread_setting().load(std::memory_order_relaxed) < 2) return false;
+        const int64_t now = Clock::now().time_since_epoch().count();
+        const int64_t previous = last_call_.exchange(now, std::memory_order_relaxed);
+        if (now < rest_until_.load(std::memory_order_relaxed)) return false;
+        if (awake_.load(std::memory_order_acquire) && !claimed_.exchange(true, std::memory_order_acquire)) {
+            task_ = task;
+            arg_ = arg;
+            state_.store(kPosted, std::memory_order_release);
+            return true;
+        }
+        if (now - previous < std::chrono::duration_cast<Clock::duration>(kAwake).count() &&
+            !awake_.load(std::memory_order_acquire))
+            wake();
+        return false;
+    }
+
+    void wake() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!started_) {
+            started_ = true;
+            awake_.store(true, std::memory_order_release);
+            thread_ = new std::thread([this] { work(); });  // never joined: see instance()
+            thread_->detach();
+            return;
+        }
+        wake_requested_ = true;
+        wake_.notify_one();
+    }
+
+    void work() {
+        for (;;) {
+            auto deadline = Clock::now() + kAwake;
+            for (int spins = 1;; ++spins) {
+                if (state_.load(std::memory_order_acquire) == kPosted) {
+                    int expected = kPosted;
+                    if (state_.compare_exchange_strong(expected, kTaken, std::memory_order_acq_rel)) {
+                        task_(arg_);
+                        tasks_.fetch_add(1, std::memory_order_relaxed);
+                        state_.store(kDone, std::memory_order_release);
+                        deadline = Clock::now() + kAwake;
+                    }
+                    continue;
+                }
+                NNFAST_PAUSE();
+                if (spins % 256 == 0 && Clock::now() > deadline) break;
+            }
+            std::unique_lock<std::mutex> lock(mutex_);
+            awake_.store(false, std::memory_order_release);
+            wake_.wait(lock, [this] { return wake_requested_; });
+            wake_requested_ = false;
+            awake_.store(true, std::memory_order_release);
+        }
+    }
+
+    // A forked child has no partner thread (and maybe a lock a parent thread held).
+    void forget_after_fork() {
+        new (&mutex_) std::mutex;
+        new (&wake_) std::condition_variable;
+        thread_ = nullptr;
+        started_ = wake_requested_ = false;
+        awake_.store(false);
+        claimed_.store(false);
+        state_.store(kIdle);
+        last_call_.store(0);
+        rest_until_.store(0);
+        strikes_ = 0;
+    }
+
+    Partner() = default;
+
+    std::atomic<int> state_{kIdle};
+    std::atomic<bool> claimed_{false};  // a caller owns the partner until its task is done
+    std::atomic<bool> awake_{false};
+    std::atomic<int64_t> last_call_{0};
+    std::atomic<int64_t> tasks_{0};
+    std::atomic<int64_t> rest_until_{0};  // no task is posted before this time (see both)
+    int strikes_ = 0;                     // slow hand-overs in a row (written by the claimant)
+    void (*task_)(void*) = nullptr;
+    void* arg_ = nullptr;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::thread* thread_ = nullptr;
+    bool started_ = false, wake_requested_ = false;
 };
 
 // [begin, end) of part t of n equal parts of [0, size)

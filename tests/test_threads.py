@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -230,6 +231,7 @@ def test_the_default_follows_a_real_cgroup_cpu_quota(tmp_path):
 
 THREADPOOLCTL_CHILD = """
 import sys
+import time
 import nnfast as nf
 imported_by_nnfast = "threadpoolctl" in sys.modules
 from threadpoolctl import threadpool_info, threadpool_limits
@@ -252,3 +254,54 @@ def test_threadpoolctl_sees_and_limits_nnfast_threads(tmp_path, order):
     code = ("import threadpoolctl\n" if order == "threadpoolctl-first" else "") + THREADPOOLCTL_CHILD
     out = thread_count_in_child(tmp_path, {"NNFAST_NUM_THREADS": "2"}, code=code)
     assert out == f"{order == 'threadpoolctl-first'} 1 2 True 1 1 2"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_one_row_through_a_wide_layer_is_the_same_whichever_core_helps(threads, dtype):
+    """One row through a layer of >= 65,536 weights is split between two cores (the
+    partner thread) when it is awake: the result must not depend on whether it helped."""
+    r = np.random.default_rng(3)
+    X = r.normal(size=(64, 300))
+    model = nf.Sequential([nf.Dense(256, "relu"), nf.Dense(10, "softmax")], inputs=300, seed=2, dtype=dtype)
+    model.fit(X, np.arange(64) % 10, epochs=1, verbose=False)
+    rows = [np.ascontiguousarray(X[i:i + 1], dtype=dtype) for i in range(len(X))]
+    threads(1)
+    alone = [model.predict_proba(x) for x in rows]
+    threads(2)
+    before, deadline = nf._core.partner_tasks(), time.monotonic() + 20
+    while nf._core.partner_tasks() == before and time.monotonic() < deadline:  # a stream wakes the partner
+        for x, expected in zip(rows, alone):
+            np.testing.assert_array_equal(model.predict_proba(x), expected)
+    if nf._core.partner_tasks() == before:  # it runs only on a core of its own
+        pytest.skip("the machine was too busy to give the partner thread a core in 20 s")
+    for x, expected in zip(rows, alone):
+        np.testing.assert_array_equal(model.predict_proba(x), expected)
+    # and it is the network's output: the batch path (GEMM) agrees to rounding
+    np.testing.assert_allclose(np.vstack(alone), model.predict_proba(X.astype(dtype)),
+                               rtol=1e-4 if dtype == "float32" else 1e-12, atol=1e-7)
+
+
+def _predict_rows_in_child(queue):
+    nf.set_num_threads(2)
+    X = np.random.default_rng(4).normal(size=(8, 300)).astype(np.float32)
+    model = nf.Sequential([nf.Dense(256), nf.Dense(3, "softmax")], inputs=300, seed=0)
+    model.fit(X, np.arange(8) % 3, epochs=1, verbose=False)
+    queue.put([model.predict_proba(X[i % 8:i % 8 + 1]).tolist() for i in range(3000)][-8:])
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_child_predicts_one_row_after_the_parent_woke_its_partner(threads):
+    threads(2)
+    model = nf.Sequential([nf.Dense(256), nf.Dense(2, "softmax")], inputs=300, seed=0)
+    x = np.ones((1, 300), np.float32)
+    model.fit(np.vstack([x, -x]), [0, 1], epochs=1, verbose=False)
+    for _ in range(3000):  # the parent's partner is awake (or resting) now
+        model.predict_proba(x)
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_predict_rows_in_child, args=(queue,))
+    child.start()
+    child.join(timeout=60)
+    assert child.exitcode == 0, "the child hung or failed"
+    assert len(queue.get(timeout=5)) == 8
