@@ -202,7 +202,7 @@ _FORMULAS = {
     "nnfast.AdamW", "nnfast.optimizers", "nnfast.losses.mse", "nnfast.losses.mae",
     "nnfast.losses.binary_cross_entropy", "nnfast.losses.cross_entropy", "nnfast.schedules.Step",
     "nnfast.schedules.Exponential", "nnfast.schedules.InverseTime", "nnfast.schedules.Cosine",
-    "nnfast.schedules.ReduceOnPlateau", "nnfast.Sequential.evaluate", "nnfast.tune.Study.contenders",
+    "nnfast.schedules.ReduceOnPlateau", "nnfast.Sequential.evaluate", "nnfast.tune.Study.contenders", "nnfast.Dense",
 }
 
 
