@@ -55,6 +55,8 @@ class Hyperparameters:
     Initialisation
         ``init``: ``"auto"`` (He for ReLU-family layers, Xavier otherwise) or a name in
         :data:`nnfast.layers.INITIALIZERS`; ``init_scale`` for constant/normal/uniform.
+        Each initialiser's distribution and source (He et al. 2015, Glorot and Bengio
+        2010, LeCun et al. 1998): :class:`nnfast.Dense`.
     Task and cost
         ``task``: ``"classification"``, ``"regression"`` or ``"auto"``, which reads y:
         booleans, strings and one-hot rows are classes, floating-point values a

@@ -203,6 +203,7 @@ _FORMULAS = {
     "nnfast.losses.binary_cross_entropy", "nnfast.losses.cross_entropy", "nnfast.schedules.Step",
     "nnfast.schedules.Exponential", "nnfast.schedules.InverseTime", "nnfast.schedules.Cosine",
     "nnfast.schedules.ReduceOnPlateau", "nnfast.Sequential.evaluate", "nnfast.tune.Study.contenders", "nnfast.Dense",
+    "nnfast.tune.Bayes", "nnfast.Hyperparameters",
 }
 
 
