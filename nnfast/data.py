@@ -251,6 +251,9 @@ def train_test_split(X: Any, y: Any, test_size: float = 0.25, seed: int = 0, str
     """``(X_train, X_test, y_train, y_test)``: a seeded split, stratified for class labels.
 
     ``stratify`` is ``"auto"`` (stratified when y holds class labels), True or False.
+    ``X`` has shape (n_samples, n_features) and ``y`` (n_samples,) or (n_samples,
+    n_outputs); each part keeps those trailing dimensions. ``test_size`` is a fraction of
+    the rows, in (0, 1).
 
     X and y are read as training reads them, and come back as NumPy arrays: X as finite
     real numbers (an array of numbers keeps its dtype; a pandas frame, nullable or object
@@ -275,7 +278,9 @@ def train_val_test_split(X: Any, y: Any, val_size: float = 0.15, test_size: floa
                          stratify: Any = "auto"):
     """``(X_train, X_val, X_test, y_train, y_val, y_test)``: tune on val, look at test once.
 
-    Reads X and y, and ``stratify``, as :func:`train_test_split` does.
+    Reads X, of shape (n_samples, n_features), and y, of shape (n_samples,) or
+    (n_samples, n_outputs), and ``stratify``, as :func:`train_test_split` does;
+    ``val_size`` and ``test_size`` are fractions of the rows.
 
     Raises
     ------
@@ -369,11 +374,17 @@ class Standardizer:
             return self._finite((X - self.mean_) / self.scale_, dtype)
 
     def fit_transform(self, X: Any) -> np.ndarray:
-        """:meth:`fit` on ``X``, then ``X`` standardised (a new array)."""
+        """:meth:`fit` on ``X``, then ``X`` standardised (a new array).
+
+        ``X`` has shape (n_samples, n_features); the result has X's shape, in X's floating
+        dtype (float64 for other dtypes)."""
         return self.fit(X).transform(X)
 
     def inverse_transform(self, X: Any) -> np.ndarray:
-        """``X * scale_ + mean_``: back to the original units."""
+        """``X * scale_ + mean_``: back to the original units.
+
+        ``X`` has shape (n_samples, n_features); the result has X's shape, in X's floating
+        dtype (float64 for other dtypes)."""
         X, dtype = self._checked(X)
         with np.errstate(over="ignore", invalid="ignore"):
             return self._finite(X * self.scale_ + self.mean_, dtype)

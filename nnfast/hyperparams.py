@@ -55,6 +55,8 @@ class Hyperparameters:
     Initialisation
         ``init``: ``"auto"`` (He for ReLU-family layers, Xavier otherwise) or a name in
         :data:`nnfast.layers.INITIALIZERS`; ``init_scale`` for constant/normal/uniform.
+        Each initialiser's distribution and source (He et al. 2015, Glorot and Bengio
+        2010, LeCun et al. 1998): :class:`nnfast.Dense`.
     Task and cost
         ``task``: ``"classification"``, ``"regression"`` or ``"auto"``, which reads y:
         booleans, strings and one-hot rows are classes, floating-point values a
@@ -237,7 +239,7 @@ class Hyperparameters:
 
     def resolve_task(self, y: Any, warn: bool = True, stacklevel: int = 1) -> TaskChoice:
         """The task, loss and targets (``.task``, ``.loss``, ``.y``) a run of this record
-        trains on for targets y.
+        trains on for targets y, of shape (n_samples,) or (n_samples, n_outputs).
 
         Follows ``task`` and ``loss`` (see the class docstring); ``warn`` emits the
         :class:`nnfast.TargetWarning` s of a doubtful guess or a column of labels, at
@@ -248,7 +250,8 @@ class Hyperparameters:
 
     def resolve_loss(self, y: Any) -> str:
         """The loss for targets y: this record's, or the one its ``task`` (or "auto") picks
-        from y, without warnings (:meth:`resolve_task` warns)."""
+        from y, without warnings (:meth:`resolve_task` warns). ``y`` has shape (n_samples,)
+        or (n_samples, n_outputs), in any of the forms :meth:`nnfast.Sequential.fit` takes."""
         return self.resolve_task(y, warn=False).loss
 
     def layers(self, n_outputs: int, loss: str) -> list:

@@ -53,7 +53,28 @@ class Dense:
     activation : str
         One of :data:`ACTIVATIONS`; ``softmax`` only in the last layer.
     init : str, optional
-        Initialiser for W (one of :data:`INIT_NAMES`); None takes the model's.
+        Initialiser for W, of shape (fan_in, fan_out) = (inputs, units) (one of
+        :data:`INIT_NAMES`); None takes the model's. Biases start at 0. The draws:
+
+        ==================  ===========================================  ==========================
+        ``zeros``           0
+        ``constant``        ``init_scale``
+        ``normal``          ``N(0, init_scale^2)``
+        ``uniform``         ``U(-init_scale, init_scale)``
+        ``xavier_normal``   ``N(0, 2 / (fan_in + fan_out))``             Glorot and Bengio (2010)
+        ``xavier_uniform``  ``U(+-sqrt(6 / (fan_in + fan_out)))``        Glorot and Bengio (2010)
+        ``he_normal``       ``N(0, 2 / fan_in)``                         He et al. (2015)
+        ``he_uniform``      ``U(+-sqrt(6 / fan_in))``                    He et al. (2015)
+        ``lecun_normal``    ``N(0, 1 / fan_in)``                         LeCun et al. (1998)
+        ``lecun_uniform``   ``U(+-sqrt(3 / fan_in))``                    LeCun et al. (1998)
+        ==================  ===========================================  ==========================
+
+        (``N(0, v)`` has variance ``v``; not truncated.) Glorot and Bengio (2010),
+        "Understanding the difficulty of training deep feedforward neural networks",
+        AISTATS; He, Zhang, Ren and Sun (2015), "Delving Deep into Rectifiers", ICCV;
+        LeCun, Bottou, Orr and Müller (1998), "Efficient BackProp", in *Neural Networks:
+        Tricks of the Trade*. He and Xavier as PyTorch's ``kaiming_*_`` (``mode="fan_in"``,
+        ReLU gain) and ``xavier_*_`` (gain 1), https://pytorch.org/docs/stable/nn.init.html
     alpha : float, optional
         Slope of ``leaky_relu`` (default 0.01) or scale of ``elu`` (default 1.0).
     """

@@ -79,10 +79,15 @@ def loss(name: str, y_true: Any, y_pred: Any, sample_weight: Any = None) -> floa
     ----------
     name : str
         One of :data:`LOSSES`.
-    y_true, y_pred : array of shape (samples,) or (samples, outputs)
+    y_true, y_pred : array of shape (n_samples,) or (n_samples, n_outputs)
         Finite real numbers; probabilities in [0, 1] for the cross-entropies.
-    sample_weight : array of shape (samples,), optional
+    sample_weight : array of shape (n_samples,), optional
         Finite, non-negative, not all zero.
+
+    Returns
+    -------
+    float
+        The weighted mean over samples of the per-sample losses of the module's table.
 
     Raises
     ------
@@ -98,7 +103,24 @@ def loss(name: str, y_true: Any, y_pred: Any, sample_weight: Any = None) -> floa
 def gradient(name: str, y_true: Any, y_pred: Any, sample_weight: Any = None) -> np.ndarray:
     """The gradient of :func:`loss` with respect to ``y_pred``, in ``y_pred``'s shape (float64).
 
-    Takes and checks its arguments as :func:`loss` does.
+    Parameters
+    ----------
+    name : str
+        One of :data:`LOSSES`.
+    y_true, y_pred : array of shape (n_samples,) or (n_samples, n_outputs)
+        As for :func:`loss`.
+    sample_weight : array of shape (n_samples,), optional
+        As for :func:`loss`.
+
+    Returns
+    -------
+    ndarray of float64, the shape of ``y_pred``
+        ``d loss / d y_pred``, including the ``1 / sum_i w_i`` of the weighted mean.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`loss` raises them, and when a gradient is not finite.
     """
     check_name(name, "loss", LOSSES)
     y, p, w = _prepare(name, y_true, y_pred, sample_weight)
@@ -109,20 +131,118 @@ def gradient(name: str, y_true: Any, y_pred: Any, sample_weight: Any = None) -> 
 
 
 def mse(y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:
-    """Mean squared error."""
+    """Mean squared error, ``mean_k (p_k - y_k)^2`` averaged over samples.
+
+    Parameters
+    ----------
+    y_true, y_pred : array of shape (n_samples,) or (n_samples, n_outputs)
+        Real numbers, converted to float64; finite.
+    sample_weight : array of shape (n_samples,), optional
+        Finite, non-negative, not all zero; the cost is ``sum_i w_i l_i / sum_i w_i``.
+
+    Returns
+    -------
+    float
+        The weighted mean over samples, in the units of ``y`` squared.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`loss` raises them.
+
+    References
+    ----------
+    As scikit-learn's ``mean_squared_error`` (multioutput averaged uniformly),
+    https://scikit-learn.org/stable/modules/model_evaluation.html#mean-squared-error
+    """
     return loss("mse", y_true, y_pred, sample_weight)
 
 
 def mae(y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:
-    """Mean absolute error."""
+    """Mean absolute error, ``mean_k |p_k - y_k|`` averaged over samples.
+
+    Parameters
+    ----------
+    y_true, y_pred : array of shape (n_samples,) or (n_samples, n_outputs)
+        Real numbers, converted to float64; finite.
+    sample_weight : array of shape (n_samples,), optional
+        Finite, non-negative, not all zero; the cost is ``sum_i w_i l_i / sum_i w_i``.
+
+    Returns
+    -------
+    float
+        The weighted mean over samples, in the units of ``y``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`loss` raises them.
+
+    References
+    ----------
+    As scikit-learn's ``mean_absolute_error`` (multioutput averaged uniformly),
+    https://scikit-learn.org/stable/modules/model_evaluation.html#mean-absolute-error
+    """
     return loss("mae", y_true, y_pred, sample_weight)
 
 
 def binary_cross_entropy(y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:
-    """Binary cross-entropy of probabilities ``y_pred`` in [0, 1]."""
+    """Binary cross-entropy of probabilities ``y_pred`` in [0, 1]:
+    ``mean_k -[y_k log p_k + (1 - y_k) log(1 - p_k)]`` averaged over samples.
+
+    Parameters
+    ----------
+    y_true, y_pred : array of shape (n_samples,) or (n_samples, n_outputs)
+        Real numbers, converted to float64; ``y_pred`` in [0, 1], clipped
+        to ``[eps, 1 - eps]``; ``y_true`` in [0, 1].
+    sample_weight : array of shape (n_samples,), optional
+        Finite, non-negative, not all zero; the cost is ``sum_i w_i l_i / sum_i w_i``.
+
+    Returns
+    -------
+    float
+        The weighted mean over samples, in the units of nats (natural logarithm).
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`loss` raises them.
+
+    References
+    ----------
+    The negative Bernoulli log-likelihood: Goodfellow, Bengio and Courville (2016), *Deep
+    Learning*, section 6.2.2.2; as PyTorch's ``BCELoss`` with ``reduction="mean"`` over
+    outputs, https://pytorch.org/docs/stable/generated/torch.nn.BCELoss.html
+    """
     return loss("binary_cross_entropy", y_true, y_pred, sample_weight)
 
 
 def cross_entropy(y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:
-    """Categorical cross-entropy of one-hot (or soft) targets and class probabilities."""
+    """Categorical cross-entropy of one-hot (or soft) targets and class probabilities:
+    ``sum_k -y_k log p_k`` averaged over samples.
+
+    Parameters
+    ----------
+    y_true, y_pred : array of shape (n_samples,) or (n_samples, n_outputs)
+        Real numbers, converted to float64; rows of ``y_pred`` are class
+        probabilities in [0, 1] (clipped to ``[eps, 1 - eps]``), one column per class.
+    sample_weight : array of shape (n_samples,), optional
+        Finite, non-negative, not all zero; the cost is ``sum_i w_i l_i / sum_i w_i``.
+
+    Returns
+    -------
+    float
+        The weighted mean over samples, in the units of nats (natural logarithm).
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`loss` raises them.
+
+    References
+    ----------
+    The negative multinomial log-likelihood: Bishop (2006), *Pattern Recognition and Machine
+    Learning*, eq. 4.108; as scikit-learn's ``log_loss`` for one-hot ``y_true``,
+    https://scikit-learn.org/stable/modules/model_evaluation.html#log-loss
+    """
     return loss("cross_entropy", y_true, y_pred, sample_weight)

@@ -349,13 +349,13 @@ class Sequential:
 
         Parameters
         ----------
-        X : array of shape (samples, features)
+        X : array of shape (n_samples, n_features)
             A finite, C-ordered array of the model's dtype is used as it is (no copy);
             another dtype, Fortran order, a list or a pandas frame costs one conversion.
-        y : targets
+        y : array of shape (n_samples,) or (n_samples, n_outputs)
             Class labels or one-hot rows for ``cross_entropy``, two classes (or 0/1
             columns) for ``binary_cross_entropy``, real values for ``mse``/``mae``. Class
-            labels given as a column, shape (samples, 1), are read as ``y.ravel()`` with
+            labels given as a column, shape (n_samples, 1), are read as ``y.ravel()`` with
             a :class:`nnfast.LabelColumnWarning`.
         loss : str
             One of :data:`nnfast.losses.LOSSES`, or ``"auto"``: the loss of the previous
@@ -376,7 +376,7 @@ class Sequential:
             Without ``validation``: the fraction of (X, y) held out for it, split with
             the model's seed (stratified for classes). The held-out rows are copied (a
             fraction of X); training reads its rows of X in place.
-        sample_weight : array of shape (samples,), optional
+        sample_weight : array of shape (n_samples,), optional
             Finite, non-negative, not all zero; positive weights below the dtype's
             smallest normal number are refused. A batch whose weights are all zero has
             no mean cost: it is skipped (no step).
@@ -924,6 +924,9 @@ class Sequential:
     def forward(self, X: Any) -> np.ndarray:
         """The output layer's activation for X, without dropout (for untrained models too).
 
+        ``X`` is an array of shape (n_samples, n_features); the result is an array of shape
+        (n_samples, n_outputs) in the model's dtype (float32 or float64).
+
         Raises ValueError for bad X, and when some rows' outputs are NaN or infinite
         (inputs so large that values overflow the model's dtype inside the network): the
         message says how many. Every prediction method does the same.
@@ -932,6 +935,10 @@ class Sequential:
 
     def predict(self, X: Any) -> np.ndarray:
         """Class labels for classifiers; values for regression (1-D when trained on 1-D y).
+
+        ``X`` is an array of shape (n_samples, n_features). The result has shape
+        (n_samples,) (labels, of the dtype of the classes trained on), or for regression
+        (n_samples,) or (n_samples, n_outputs) in the model's dtype.
 
         Raises ValueError for rows whose outputs are not finite, as :meth:`forward` does.
         """
@@ -950,8 +957,9 @@ class Sequential:
         return index if classes is None else classes[index]
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities, shape (samples, classes); for binary models the columns
-        are P(classes_[0]) and P(classes_[1]).
+        """Class probabilities, shape (n_samples, n_classes) in the model's dtype, for X of
+        shape (n_samples, n_features); for binary models the columns are P(classes_[0]) and
+        P(classes_[1]).
 
         Raises
         ------
@@ -970,6 +978,26 @@ class Sequential:
 
     def evaluate(self, X: Any, y: Any, sample_weight: Any = None) -> Dict[str, float]:
         """``{"loss": cost, "accuracy" or "r2": metric}`` on (X, y); the cost includes the penalty.
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_features)
+            Converted to the model's dtype (float32 or float64).
+        y : array of shape (n_samples,) or (n_samples, n_outputs)
+            Targets in the forms :meth:`fit` takes.
+        sample_weight : array of shape (n_samples,), optional
+            Finite, non-negative, not all zero; weights the cost and the metric.
+
+        Returns
+        -------
+        dict of str to float
+            ``"loss"``: the weighted mean loss (see :mod:`nnfast.losses`) plus the penalty.
+            ``"accuracy"`` (classifiers): the weighted share of rows whose predicted class
+            is the true one, as scikit-learn's ``accuracy_score``. ``"r2"`` (regressors):
+            the coefficient of determination ``1 - sum w (y - p)^2 / sum w (y - mean_w y)^2``
+            per output, averaged uniformly over the outputs, as scikit-learn's ``r2_score``
+            (``multioutput="uniform_average"``; an output with constant targets scores 1 when
+            predicted exactly, else 0), https://scikit-learn.org/stable/modules/model_evaluation.html#r2-score.
 
         Raises
         ------

@@ -1,7 +1,10 @@
 """Optimizers: frozen specs of the fused update that the core runs on the flat buffer.
 
 Each step reads the cost gradient ``g`` (penalties added: ``g + l2 w + l1 sign(w)`` on
-weights), optionally rescales it to a global norm of at most ``clip_norm``, then
+weights), optionally rescales it to a global norm of at most ``clip_norm`` (``g *=
+clip_norm / |g|_2`` when the norm over all parameters at once exceeds it: Pascanu,
+Mikolov and Bengio (2013), "On the difficulty of training recurrent neural networks",
+ICML, Algorithm 1; as PyTorch's ``clip_grad_norm_``), then
 
 =========== ==================================================================
 ``sgd``     ``v = momentum v + g``; ``w -= lr (g + momentum v)`` with Nesterov,
@@ -65,7 +68,12 @@ class _Base:
             check_for_dtype(self.lr * self.weight_decay, "lr * weight_decay", dtype)
 
     def config(self, l1: float = 0.0, l2: float = 0.0, clip_norm: float | None = None) -> _core.OptimizerConfig:
-        """The core's settings for this optimizer with the given penalties and clipping."""
+        """The core's settings for this optimizer with the given penalties and clipping.
+
+        ``l1``, ``l2``: penalty coefficients (see :meth:`nnfast.Sequential.fit`);
+        ``clip_norm``: the global gradient norm bound (None or 0: no clipping), see
+        :mod:`nnfast.optimizers` for the formula and its source.
+        """
         c = _core.OptimizerConfig()
         c.kind = self.kind
         for f in fields(self):
@@ -76,7 +84,21 @@ class _Base:
 
 @dataclass(frozen=True)
 class SGD(_Base):
-    """Gradient descent, with optional (Nesterov) momentum."""
+    """Gradient descent, with optional (Nesterov) momentum.
+
+    ``v = momentum v + g``; ``w -= lr v``, or ``w -= lr (g + momentum v)`` with
+    ``nesterov=True``; ``momentum`` in [0, 1). Momentum: Polyak (1964), "Some methods of
+    speeding up the convergence of iteration methods"; Nesterov momentum in the form of
+    Sutskever, Martens, Dahl and Hinton (2013), "On the importance of initialization and
+    momentum in deep learning", ICML; both as PyTorch's ``SGD`` (dampening 0),
+    https://pytorch.org/docs/stable/generated/torch.optim.SGD.html
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a setting of the wrong type or outside its range (``lr`` > 0, ``momentum``
+        in [0, 1)); ValueError also for ``nesterov=True`` with ``momentum == 0``.
+    """
 
     lr: float = 0.01
     momentum: float = 0.0
@@ -92,7 +114,17 @@ class SGD(_Base):
 
 @dataclass(frozen=True)
 class Adagrad(_Base):
-    """Adagrad (Duchi et al., 2011)."""
+    """Adagrad: ``s += g^2``; ``w -= lr g / (sqrt(s) + eps)``.
+
+    Duchi, Hazan and Singer (2011), "Adaptive Subgradient Methods for Online Learning and
+    Stochastic Optimization", JMLR 12; as PyTorch's ``Adagrad`` (no lr decay),
+    https://pytorch.org/docs/stable/generated/torch.optim.Adagrad.html
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a setting of the wrong type or outside its range (``lr`` > 0; ``eps`` > 0).
+    """
 
     lr: float = 0.01
     eps: float = 1e-8
@@ -102,7 +134,17 @@ class Adagrad(_Base):
 
 @dataclass(frozen=True)
 class RMSProp(_Base):
-    """RMSProp (Tieleman & Hinton, 2012)."""
+    """RMSProp: ``s = rho s + (1 - rho) g^2``; ``w -= lr g / (sqrt(s) + eps)``.
+
+    Tieleman and Hinton (2012), Coursera "Neural Networks for Machine Learning", lecture
+    6.5; as PyTorch's ``RMSprop`` (``alpha`` = ``rho``, no momentum, not centred),
+    https://pytorch.org/docs/stable/generated/torch.optim.RMSprop.html
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a setting of the wrong type or outside its range (``lr`` > 0; ``rho`` in [0, 1), ``eps`` > 0).
+    """
 
     lr: float = 0.001
     rho: float = 0.9
@@ -113,7 +155,18 @@ class RMSProp(_Base):
 
 @dataclass(frozen=True)
 class Adam(_Base):
-    """Adam (Kingma & Ba, 2015)."""
+    """Adam: bias-corrected moment estimates, ``w -= lr m_hat / (sqrt(v_hat) + eps)``.
+
+    ``m = beta1 m + (1 - beta1) g``, ``v = beta2 v + (1 - beta2) g^2``,
+    ``m_hat = m / (1 - beta1^t)``, ``v_hat = v / (1 - beta2^t)`` at step ``t`` (1-based,
+    counted in updates, i.e. batches). Kingma and Ba (2015), "Adam: A Method for Stochastic
+    Optimization", ICLR, Algorithm 1, https://arxiv.org/abs/1412.6980
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a setting of the wrong type or outside its range (``lr`` > 0; ``beta1``, ``beta2`` in [0, 1), ``eps`` > 0).
+    """
 
     lr: float = 0.001
     beta1: float = 0.9
@@ -125,7 +178,17 @@ class Adam(_Base):
 
 @dataclass(frozen=True)
 class AdamW(_Base):
-    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019)."""
+    """Adam with decoupled weight decay: ``w -= lr weight_decay w`` (weights, not biases), then Adam.
+
+    Loshchilov and Hutter (2019), "Decoupled Weight Decay Regularization", ICLR,
+    Algorithm 2, https://arxiv.org/abs/1711.05101; as PyTorch's ``AdamW``,
+    https://pytorch.org/docs/stable/generated/torch.optim.AdamW.html
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a setting of the wrong type or outside its range (``lr`` > 0; ``beta1``, ``beta2`` in [0, 1), ``eps`` > 0, ``weight_decay`` >= 0).
+    """
 
     lr: float = 0.001
     beta1: float = 0.9

@@ -27,7 +27,16 @@ class Constant:
 
 @dataclass(frozen=True)
 class Step:
-    """``base_lr * gamma ** (epoch // step_size)``."""
+    """``base_lr * gamma ** (epoch // step_size)``: the rate falls by ``gamma`` every ``step_size`` epochs.
+
+    ``step_size`` is in epochs (int >= 1); ``gamma`` is a factor in (0, 1]. As PyTorch's
+    ``StepLR``, https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.StepLR.html
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a ``step_size`` or ``gamma`` of the wrong type or outside its range.
+    """
 
     step_size: int = 10
     gamma: float = 0.1
@@ -43,7 +52,16 @@ class Step:
 
 @dataclass(frozen=True)
 class Exponential:
-    """``base_lr * gamma ** epoch``."""
+    """``base_lr * gamma ** epoch``: the rate falls by ``gamma`` each epoch.
+
+    ``gamma`` is a factor in (0, 1]. As PyTorch's ``ExponentialLR``,
+    https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.ExponentialLR.html
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a ``gamma`` of the wrong type or outside (0, 1].
+    """
 
     gamma: float = 0.95
 
@@ -57,7 +75,17 @@ class Exponential:
 
 @dataclass(frozen=True)
 class InverseTime:
-    """``base_lr / (1 + decay * epoch / step_size)``."""
+    """``base_lr / (1 + decay * epoch / step_size)``.
+
+    ``decay`` >= 0 (unitless); ``step_size`` in epochs (int >= 1). As Keras's
+    ``InverseTimeDecay`` with ``staircase=False`` (counted in epochs, not steps),
+    https://keras.io/api/optimizers/learning_rate_schedules/inverse_time_decay/
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a ``decay`` or ``step_size`` of the wrong type or outside its range.
+    """
 
     decay: float = 1.0
     step_size: int = 1
@@ -73,7 +101,19 @@ class InverseTime:
 
 @dataclass(frozen=True)
 class Cosine:
-    """Cosine annealing from the base rate to ``min_lr`` over ``period`` epochs (default: all)."""
+    """Cosine annealing from the base rate to ``min_lr`` over ``period`` epochs (default: all).
+
+    ``min_lr + (base_lr - min_lr) * (1 + cos(pi * min(epoch, period) / period)) / 2``: one
+    half-cosine without restarts, then ``min_lr``. Loshchilov and Hutter (2017), "SGDR:
+    Stochastic Gradient Descent with Warm Restarts", ICLR, eq. 5; as PyTorch's
+    ``CosineAnnealingLR``,
+    https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.CosineAnnealingLR.html
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a ``period`` (epochs, int >= 1) or ``min_lr`` (>= 0) of the wrong type or range.
+    """
 
     period: Optional[int] = None
     min_lr: float = 0.0
@@ -96,7 +136,15 @@ class ReduceOnPlateau:
     ``min_delta`` for ``patience`` epochs (never below ``min_lr``).
 
     ``monitor`` is ``"val_loss"`` by default and falls back to ``"loss"`` when training
-    has no validation data.
+    has no validation data. ``patience`` is in epochs; ``factor`` in (0, 1); ``min_delta``
+    in the units of the monitored cost. As PyTorch's ``ReduceLROnPlateau`` (mode
+    ``"min"``, absolute threshold, no cooldown),
+    https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.ReduceLROnPlateau.html
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a setting of the wrong type or outside its range.
     """
 
     factor: float = 0.1

@@ -231,7 +231,8 @@ class _NNEstimator(BaseEstimator):
     def hyperparameters(self, y: Any = None) -> Hyperparameters:
         """The validated record of this estimator's parameters, its task fixed to the
         estimator's, its seed as ``random_state`` says (a RandomState draws one), and,
-        given y, its "auto" loss resolved for y.
+        given y (shape (n_samples,) or (n_samples, n_outputs)), its "auto" loss resolved
+        for y.
 
         Raises
         ------

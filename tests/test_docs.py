@@ -188,3 +188,50 @@ def test_the_version_is_written_once_and_the_changelog_names_it():
     assert re.search(r"^## \[Unreleased\]$", changelog.read_text(), flags=re.M)
     # no other file writes the version: pyproject reads it from setup.py (dynamic)
     assert 'dynamic = ["version"]' in (root / "pyproject.toml").read_text()
+
+
+# Shapes and sources. A public function or method taking an array (the parameters named
+# below) states its shape in the docstring, in the (n_samples, ...) convention; a public
+# optimizer, cost or schedule that implements a formula names the source of the formula
+# (an author and year, or the URL of the documentation it follows).
+_ARRAY_PARAMETERS = {"X", "y", "sample_weight", "y_true", "y_pred", "X_val", "y_val"}
+_SHAPE = r"\((?:n_)?samples\b"
+_SOURCE = r"\b(?:19|20)\d\d\b|https?://"
+_FORMULAS = {
+    "nnfast.SGD", "nnfast.Adagrad", "nnfast.RMSProp", "nnfast.Adam",
+    "nnfast.AdamW", "nnfast.optimizers", "nnfast.losses.mse", "nnfast.losses.mae",
+    "nnfast.losses.binary_cross_entropy", "nnfast.losses.cross_entropy", "nnfast.schedules.Step",
+    "nnfast.schedules.Exponential", "nnfast.schedules.InverseTime", "nnfast.schedules.Cosine",
+    "nnfast.schedules.ReduceOnPlateau", "nnfast.Sequential.evaluate", "nnfast.tune.Study.contenders", "nnfast.Dense",
+    "nnfast.tune.Bayes", "nnfast.Hyperparameters",
+}
+
+
+def _parameters(obj):
+    func = obj.fget if isinstance(obj, property) else obj.__init__ if inspect.isclass(obj) else obj
+    try:
+        return set(inspect.signature(func).parameters)
+    except (TypeError, ValueError):
+        return set()
+
+
+def _full_doc(obj) -> str:
+    return _doc(obj) + ("\n" + _doc(obj.__init__) if inspect.isclass(obj) else "")
+
+
+def test_every_public_function_taking_arrays_states_their_shape():
+    import re
+
+    lacking = sorted(name for name, obj in public_objects()
+                     if not isinstance(obj, types.ModuleType) and _parameters(obj) & _ARRAY_PARAMETERS
+                     and not re.search(_SHAPE, _full_doc(obj)))
+    assert not lacking, f"docstrings of functions taking arrays that state no (n_samples, ...) shape: {', '.join(lacking)}"
+
+
+def test_every_formula_names_its_source():
+    import re
+
+    objects = dict(public_objects())
+    assert _FORMULAS <= set(objects), sorted(_FORMULAS - set(objects))
+    unsourced = sorted(name for name in _FORMULAS if not re.search(_SOURCE, _full_doc(objects[name])))
+    assert not unsourced, f"formulas without a source (author and year, or a URL): {', '.join(unsourced)}"

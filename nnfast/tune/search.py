@@ -912,6 +912,9 @@ def run_configurations(configurations: Sequence[Hyperparameters], X: Any, y: Any
                        source: Optional[str] = None, progress: Union[bool, str] = "auto") -> Study:
     """Run the given configurations once each, as a study of their own (see :meth:`Study.rerun`).
 
+    ``X`` has shape (n_samples, n_features), ``y`` (n_samples,) or (n_samples, n_outputs); ``validation``, if given, a pair of the same widths;
+    ``validation_size`` a fraction of the rows, in (0, 1).
+
     Raises
     ------
     ValueError

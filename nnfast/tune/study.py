@@ -235,7 +235,7 @@ class Study:
 
         Parameters
         ----------
-        X, y : array-like
+        X, y : array-like of shape (n_samples, n_features) and (n_samples,) or (n_samples, n_outputs)
             The data the study searched on (train + validation, or the cross-validated
             training data); never the test set.
         k : int, optional
@@ -397,6 +397,8 @@ class Study:
         cost, or on the rows ``validation_split`` holds out), which finds its own length on
         the larger data. ``epochs`` trains for exactly that many epochs instead, without
         early stopping. Returns the model, which :meth:`test` then evaluates.
+        ``X`` has shape (n_samples, n_features), ``y`` (n_samples,) or (n_samples, n_outputs);
+        ``sample_weight`` (n_samples,); ``epochs`` is a count of epochs.
 
         Raises
         ------
@@ -426,7 +428,8 @@ class Study:
 
         The look is recorded in the study; a second look raises unless ``force=True``
         (and that look is recorded too), so a test score can't quietly become a
-        validation score.
+        validation score. ``X`` has shape (n_samples, n_features), ``y`` (n_samples,) or (n_samples, n_outputs); returns
+        ``{"loss": ..., "accuracy" or "r2": ...}`` as :meth:`nnfast.Sequential.evaluate` does.
 
         Raises
         ------
@@ -458,7 +461,8 @@ class Study:
         """Re-run the top ``k`` configurations on new data, as a new study in the same storage.
 
         Hyperparameters that were best on old data are worth re-checking when the data,
-        the hardware or the code change.
+        the hardware or the code change. ``X`` has shape (n_samples, n_features), ``y`` (n_samples,) or (n_samples, n_outputs); ``validation``, if given, a pair
+        of the same widths; ``validation_size`` a fraction of the rows, in (0, 1).
 
         Raises
         ------

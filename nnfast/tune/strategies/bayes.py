@@ -16,6 +16,14 @@ class Bayes(Strategy):
     results are more likely than bad ones, modelling the space jointly (multivariate,
     grouped for conditional entries). Trials running in parallel are told apart with
     the constant-liar heuristic.
+
+    TPE: Bergstra, Bardenet, Bengio and Kégl (2011), "Algorithms for Hyper-Parameter
+    Optimization", NeurIPS; run by Optuna's ``TPESampler`` (``multivariate=True``,
+    ``group=True``, ``constant_liar=True``),
+    https://optuna.readthedocs.io/en/stable/reference/samplers/generated/optuna.samplers.TPESampler.html;
+    the constant liar: Ginsbourger, Le Riche and Carraro (2010), "Kriging is well-suited
+    to parallelize optimization", in *Computational Intelligence in Expensive
+    Optimization Problems*.
     """
 
     name = "bayes"
