@@ -15,18 +15,21 @@ runs the model over the data instead.
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
 from . import _core
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
 
 _A = _core.Activation
 # rows of W per block when summing |W|: bounds the temporaries, whatever the layer's size
 _BLOCK_ELEMENTS = 1 << 16
 
 
-def certify_finite(net, x_max: float, y_max: Optional[float], w_max: float, n_rows: int) -> bool:
+def certify_finite(net: _core.Network32 | _core.Network64, x_max: float, y_max: Optional[float], w_max: float, n_rows: int) -> bool:
     """Whether, for every row with ``|x_j| <= x_max`` (and targets ``|y| <= y_max`` for
     losses on values, None for classes), the network's logits, outputs and the summed cost
     of ``n_rows`` rows weighted up to ``w_max`` are finite. False means "not proven", not
@@ -72,11 +75,11 @@ def certify_finite(net, x_max: float, y_max: Optional[float], w_max: float, n_ro
     return bool(math.isfinite(total) and total <= float(np.finfo(np.float64).max) / 16)
 
 
-def _finite_below(v: np.ndarray, limit: float) -> bool:
+def _finite_below(v: NDArray[np.float64], limit: float) -> bool:
     return bool(np.isfinite(v).all() and v.max(initial=0.0) <= limit)
 
 
-def _activation_bound(activation, alpha: float, z: np.ndarray) -> np.ndarray:
+def _activation_bound(activation: _core.Activation, alpha: float, z: NDArray[np.float64]) -> NDArray[np.float64]:
     """Bounds on |f(z)| per unit, given bounds z on |z|."""
     if activation in (_A.sigmoid, _A.tanh, _A.softmax):
         return np.ones_like(z)

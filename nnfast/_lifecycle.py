@@ -25,13 +25,17 @@ import weakref
 
 from . import _core
 
+TYPE_CHECKING = False  # typing itself is not imported by ``import nnfast``
+if TYPE_CHECKING:
+    from .model import Sequential
+
 #: the longest the exit hook waits for calls into the core that run without the GIL
 EXIT_WAIT_SECONDS = 60.0
 #: the longest it then waits for running fits to return (a callback may block forever)
 EXIT_GRACE_SECONDS = 2.0
 
 #: every Sequential alive (weakly): what a forked child looks through
-_MODELS: "weakref.WeakSet" = weakref.WeakSet()
+_MODELS: "weakref.WeakSet[Sequential]" = weakref.WeakSet()
 #: how many changes of models (fit, build) are running, in any thread
 _running = [0]
 _running_lock = threading.Lock()
@@ -40,16 +44,16 @@ _running_lock = threading.Lock()
 class running_change:
     """Context of one change of a model, counted: the exit hook waits for them to end."""
 
-    def __enter__(self):
+    def __enter__(self) -> None:
         with _running_lock:
             _running[0] += 1
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         with _running_lock:
             _running[0] -= 1
 
 
-def track(model) -> None:
+def track(model: Sequential) -> None:
     """Register a Sequential so that a forked child can clear its busy state."""
     _MODELS.add(model)
 

@@ -7,12 +7,17 @@ these functions and compare. Read it as the definition of what each kernel compu
 from __future__ import annotations
 
 import math
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from numpy.typing import DTypeLike, NDArray
 
-def activate(z: np.ndarray, name: str, alpha: float = 0.0) -> np.ndarray:
+    _F = NDArray[np.floating[Any]]
+
+
+def activate(z: _F, name: str, alpha: float = 0.0) -> _F:
     """f(z) element-wise (row-wise for softmax)."""
     if name == "identity":
         return z.copy()
@@ -32,12 +37,12 @@ def activate(z: np.ndarray, name: str, alpha: float = 0.0) -> np.ndarray:
     raise ValueError(name)
 
 
-def bias_activation_forward(z: np.ndarray, b: np.ndarray, name: str, alpha: float = 0.0) -> np.ndarray:
+def bias_activation_forward(z: _F, b: _F, name: str, alpha: float = 0.0) -> _F:
     """a (B,O) = f(z + b)"""
     return activate(z + b, name, alpha)
 
 
-def activation_backward(da: np.ndarray, a: np.ndarray, name: str, alpha: float = 0.0) -> np.ndarray:
+def activation_backward(da: _F, a: _F, name: str, alpha: float = 0.0) -> _F:
     """dz (B,O) = da * f'(z), with f' written in terms of a = f(z)."""
     if name == "identity":
         return da.copy()
@@ -56,21 +61,21 @@ def activation_backward(da: np.ndarray, a: np.ndarray, name: str, alpha: float =
     raise ValueError(name)
 
 
-def dense_forward(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+def dense_forward(x: _F, w: _F) -> _F:
     """z (B,O) = x (B,I) @ w (I,O)"""
     return x @ w
 
 
-def dense_backward(dz: np.ndarray, x: np.ndarray, w: np.ndarray, want_dx: bool = True):
+def dense_backward(dz: _F, x: _F, w: _F, want_dx: bool = True) -> Tuple[Optional[_F], _F, _F]:
     """(dx (B,I) or None, dw (I,O), db (O))"""
     return (dz @ w.T if want_dx else None), x.T @ dz, dz.sum(axis=0)
 
 
-def _clip(dtype) -> float:
+def _clip(dtype: DTypeLike) -> float:
     return 1e-7 if dtype == np.float32 else 1e-12
 
 
-def per_sample_loss(name: str, y: np.ndarray, a: np.ndarray, z: Optional[np.ndarray] = None) -> np.ndarray:
+def per_sample_loss(name: str, y: _F, a: _F, z: Optional[_F] = None) -> _F:
     """l_i (B,): mse and mae and binary cross-entropy average over outputs, cross-entropy sums.
     With logits z given, the cross-entropies are computed from z (softmax / sigmoid outputs)."""
     eps = _clip(a.dtype)
@@ -92,7 +97,7 @@ def per_sample_loss(name: str, y: np.ndarray, a: np.ndarray, z: Optional[np.ndar
     raise ValueError(name)
 
 
-def loss_gradient_wrt_a(name: str, y: np.ndarray, a: np.ndarray) -> np.ndarray:
+def loss_gradient_wrt_a(name: str, y: _F, a: _F) -> _F:
     """dl_i/da (B,O) of :func:`per_sample_loss` on probabilities (the clipped forms)."""
     eps = _clip(a.dtype)
     O = a.shape[1]
@@ -109,8 +114,9 @@ def loss_gradient_wrt_a(name: str, y: np.ndarray, a: np.ndarray) -> np.ndarray:
     raise ValueError(name)
 
 
-def loss_forward_backward(name: str, out: str, alpha: float, z: Optional[np.ndarray], a: np.ndarray,
-                          y: np.ndarray, w: Optional[np.ndarray], want_grad: bool, scale: float = 1.0):
+def loss_forward_backward(name: str, out: str, alpha: float, z: Optional[_F], a: _F,
+                          y: _F, w: Optional[_F], want_grad: bool, scale: float = 1.0
+                          ) -> Tuple[float, Optional[_F]]:
     """(sum_i w_i l_i, dz): dz = scale * w_i * dl_i/dz through the output activation ``out``."""
     fused = (name, out) in (("cross_entropy", "softmax"), ("binary_cross_entropy", "sigmoid"))
     weights = np.ones(len(a), dtype=a.dtype) if w is None else w
@@ -128,7 +134,7 @@ def loss_forward_backward(name: str, out: str, alpha: float, z: Optional[np.ndar
     return total, dz.astype(a.dtype)
 
 
-def optimizer_step(kind: str, p: np.ndarray, g: np.ndarray, s1: np.ndarray, s2: np.ndarray, n_decay: int, t: int,
+def optimizer_step(kind: str, p: _F, g: _F, s1: _F, s2: _F, n_decay: int, t: int,
                    lr: float, momentum: float = 0.0, nesterov: bool = False, beta1: float = 0.9,
                    beta2: float = 0.999, rho: float = 0.9, eps: float = 1e-8, weight_decay: float = 0.0,
                    l1: float = 0.0, l2: float = 0.0, clip_norm: float = 0.0) -> Tuple[float, float]:
@@ -169,10 +175,10 @@ def optimizer_step(kind: str, p: np.ndarray, g: np.ndarray, s1: np.ndarray, s2: 
     return penalty, norm
 
 
-def network_cost_and_gradient(X: np.ndarray, Y: np.ndarray, Ws: Sequence[np.ndarray], bs: Sequence[np.ndarray],
+def network_cost_and_gradient(X: _F, Y: _F, Ws: Sequence[_F], bs: Sequence[_F],
                               activations: Sequence[str], loss: str, alphas: Sequence[float],
-                              w: Optional[np.ndarray] = None, l1: float = 0.0, l2: float = 0.0,
-                              masks: Optional[Sequence[Optional[np.ndarray]]] = None):
+                              w: Optional[_F] = None, l1: float = 0.0, l2: float = 0.0,
+                              masks: Optional[Sequence[Optional[_F]]] = None) -> Tuple[float, List[_F], List[_F]]:
     """Cost (weighted mean loss + penalty) of a dense network and its gradient by backprop.
 
     ``masks[l]`` (B, inputs of layer l), optional, is the inverted-dropout multiplier
@@ -180,7 +186,7 @@ def network_cost_and_gradient(X: np.ndarray, Y: np.ndarray, Ws: Sequence[np.ndar
     """
     L = len(Ws)
     masks = masks or [None] * L
-    inputs: List[np.ndarray] = []
+    inputs: List[_F] = []
     a = X
     z = None
     for l in range(L):
@@ -192,8 +198,8 @@ def network_cost_and_gradient(X: np.ndarray, Y: np.ndarray, Ws: Sequence[np.ndar
     weights = np.ones(len(X), dtype=X.dtype) if w is None else w
     total, dz = loss_forward_backward(loss, activations[-1], alphas[-1], z, a, Y, w, True, 1.0 / weights.sum())
     cost = total / float(weights.sum())
-    dWs: List[np.ndarray] = [None] * L
-    dbs: List[np.ndarray] = [None] * L
+    dWs: List[_F] = [None] * L
+    dbs: List[_F] = [None] * L
     for l in range(L - 1, -1, -1):
         dx, dWs[l], dbs[l] = dense_backward(dz, inputs[l], Ws[l], want_dx=l > 0)
         dWs[l] = dWs[l] + l2 * Ws[l] + l1 * np.sign(Ws[l])
@@ -206,20 +212,20 @@ def network_cost_and_gradient(X: np.ndarray, Y: np.ndarray, Ws: Sequence[np.ndar
     return float(cost), dWs, dbs
 
 
-def _undo_mask(a_masked: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def _undo_mask(a_masked: _F, mask: _F) -> _F:
     # activation before dropout where kept (a = masked / multiplier); dropped entries get no gradient anyway
     safe = np.where(mask > 0, mask, 1.0)
     return a_masked / safe
 
 
-def named_parameters(Ws: Sequence[np.ndarray], bs: Sequence[np.ndarray]) -> Dict[str, np.ndarray]:
-    out: Dict[str, np.ndarray] = {}
+def named_parameters(Ws: Sequence[_F], bs: Sequence[_F]) -> Dict[str, _F]:
+    out: Dict[str, _F] = {}
     for l, (W, b) in enumerate(zip(Ws, bs), start=1):
         out[f"W{l}"], out[f"b{l}"] = W, b
     return out
 
 
-def r2_score(y: np.ndarray, a: np.ndarray, w: Optional[np.ndarray] = None) -> float:
+def r2_score(y: _F, a: _F, w: Optional[_F] = None) -> float:
     """R^2 of predictions a (B,O) for targets y (B,O), rows weighted by w (B) or not,
     averaged uniformly over the outputs, in float64 whatever the inputs' dtype: per output
     ``1 - sum w (y - a)^2 / sum w (y - mean)^2``, the denominator from a second, centred

@@ -6,7 +6,7 @@ which validate the same settings the same way.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -19,7 +19,7 @@ from .schedules import Schedule
 #: refused by name
 MAX_EPOCHS = 2**31 - 1
 #: dtype name -> NumPy scalar type of a model's parameters and data
-DTYPES = {"float32": np.float32, "float64": np.float64}
+DTYPES: dict[str, type[np.floating[Any]]] = {"float32": np.float32, "float64": np.float64}
 
 
 def check_settings_for_dtype(dtype: str, optimizer: Optimizer, l1: float = 0.0, l2: float = 0.0,

@@ -14,11 +14,17 @@ controller is registered at once, otherwise on its first import (a one-shot impo
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
+from importlib.machinery import ModuleSpec
 from types import ModuleType
+from typing import Any
 
 
-def _controller_class(threadpoolctl: ModuleType):
-    class NnfastController(threadpoolctl.LibController):
+def _controller_class(threadpoolctl: ModuleType) -> type:
+    # the base class comes from the module object given (threadpoolctl ships no types)
+    base: Any = threadpoolctl.LibController
+
+    class NnfastController(base):  # type: ignore[misc]  # subclassing Any: see base above
         user_api = "nnfast"
         internal_api = "nnfast"
         filename_prefixes = ("_core",)
@@ -26,23 +32,24 @@ def _controller_class(threadpoolctl: ModuleType):
 
         # threadpoolctl builds a controller for every library whose name matches before it
         # looks for check_symbols: each method must survive a foreign "_core" library
-        def get_num_threads(self):
+        def get_num_threads(self) -> int | None:
             getter = getattr(self.dynlib, "nnfast_get_num_threads", None)
             return None if getter is None else getter()
 
-        def set_num_threads(self, num_threads):
+        def set_num_threads(self, num_threads: int) -> None:
             setter = getattr(self.dynlib, "nnfast_set_num_threads", None)
             if setter is not None:
                 setter(int(num_threads))
 
-        def get_version(self):
+        def get_version(self) -> str | None:
             version = getattr(self.dynlib, "nnfast_version", None)
             if version is None:
                 return None
             import ctypes
 
             version.restype = ctypes.c_char_p
-            return version().decode()
+            text: bytes = version()
+            return text.decode()
 
     return NnfastController
 
@@ -57,7 +64,8 @@ class _RegisterOnImport:
     """A meta path finder that steps aside for threadpoolctl's own import and registers
     nnfast's controller once that module has run; it removes itself on first use."""
 
-    def find_spec(self, name, path=None, target=None):
+    def find_spec(self, name: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+                  ) -> ModuleSpec | None:
         if name != "threadpoolctl":
             return None
         try:
@@ -71,14 +79,14 @@ class _RegisterOnImport:
             return spec
         run = spec.loader.exec_module
 
-        def exec_module(module):
+        def exec_module(module: ModuleType) -> None:
             run(module)
             try:
                 register(module)
             except Exception:  # noqa: BLE001 - an unexpected threadpoolctl must not break its import
                 pass
 
-        spec.loader.exec_module = exec_module
+        setattr(spec.loader, "exec_module", exec_module)  # on this loader object only
         return spec
 
 

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import numbers
-from typing import Any
+from collections.abc import Callable, Collection, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ._convert import nonfinite_error, real_array, target_array
 
+if TYPE_CHECKING:
+    from numpy.typing import DTypeLike
 
-def check_matrix(X: Any, name: str, dtype: np.dtype, n_features: int | None = None) -> np.ndarray:
+#: checks the shape of an array before it is converted (ValueError when it does not fit)
+ShapeCheck = Callable[[tuple[int, ...]], None]
+
+
+def check_matrix(X: Any, name: str, dtype: DTypeLike, n_features: int | None = None) -> np.ndarray:
     """X as a finite, C-ordered 2-D array of ``dtype`` with at least one row and column.
 
     Copies only when X is not already in that form: a C-ordered array of ``dtype`` is
@@ -23,7 +30,7 @@ def check_matrix(X: Any, name: str, dtype: np.dtype, n_features: int | None = No
     return check_matrix_extent(X, name, dtype, n_features)[0]
 
 
-def check_matrix_extent(X: Any, name: str, dtype: np.dtype, n_features: int | None = None) -> tuple[np.ndarray, float]:
+def check_matrix_extent(X: Any, name: str, dtype: DTypeLike, n_features: int | None = None) -> tuple[np.ndarray, float]:
     """:func:`check_matrix`, and the largest ``|x|`` in X (from the same pass that checks it is finite)."""
     if X is None:
         raise TypeError(f"{name} is None; expected a 2-D array of numbers")
@@ -62,7 +69,7 @@ def column_mismatch(fitted: np.ndarray | None, names: np.ndarray | None) -> str 
         return None
     given, known = set(names.tolist()), set(fitted.tolist())
 
-    def listed(values: list) -> str:
+    def listed(values: list[object]) -> str:
         return ", ".join(repr(v) for v in values[:5]) + (f" and {len(values) - 5} more" if len(values) > 5 else "")
 
     missing = [n for n in fitted.tolist() if n not in given]
@@ -78,9 +85,9 @@ def column_mismatch(fitted: np.ndarray | None, names: np.ndarray | None) -> str 
             f"{fitted[first]!r})")
 
 
-def matrix_shape(name: str, n_features: int | None):
+def matrix_shape(name: str, n_features: int | None) -> ShapeCheck:
     """A shape check for :func:`check_real`: 2-D, at least one row and column, ``n_features`` wide."""
-    def check(shape: tuple) -> None:
+    def check(shape: tuple[int, ...]) -> None:
         if len(shape) != 2:
             hint = (" (Reshape your data: X.reshape(-1, 1) for one feature or X.reshape(1, -1) for one sample)"
                     if len(shape) == 1 else "")
@@ -95,7 +102,8 @@ def matrix_shape(name: str, n_features: int | None):
     return check
 
 
-def check_real(value: Any, name: str, dtype: Any = None, *, context: str = "", shape_check=None) -> np.ndarray:
+def check_real(value: Any, name: str, dtype: DTypeLike | None = None, *, context: str = "",
+               shape_check: ShapeCheck | None = None) -> np.ndarray:
     """value as an array of finite real numbers: C-ordered ``dtype`` (as it came when None).
 
     The one way numbers enter nnfast (see :mod:`nnfast._convert`): frames, Series,
@@ -115,7 +123,8 @@ def check_real(value: Any, name: str, dtype: Any = None, *, context: str = "", s
     return check_real_extent(value, name, dtype, context=context, shape_check=shape_check)[0]
 
 
-def check_real_extent(value: Any, name: str, dtype: Any = None, *, context: str = "", shape_check=None
+def check_real_extent(value: Any, name: str, dtype: DTypeLike | None = None, *, context: str = "",
+                      shape_check: ShapeCheck | None = None
                       ) -> tuple[np.ndarray, float]:
     """:func:`check_real`, and the largest ``|x|`` (0 for an empty array)."""
     arr = real_array(value, name, dtype, context=context, shape_check=shape_check)
@@ -135,7 +144,7 @@ def check_real_extent(value: Any, name: str, dtype: Any = None, *, context: str 
     return out, float(max(-low, high))
 
 
-def c_array(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
+def c_array(arr: np.ndarray, dtype: DTypeLike) -> np.ndarray:
     """arr as a C-ordered, aligned array of ``dtype``, copied only when it is not one.
 
     Aligned too: an array can be contiguous yet start at an odd address (np.frombuffer on
@@ -149,7 +158,7 @@ def all_finite(arr: np.ndarray) -> bool:
     return arr.size == 0 or bool(np.isfinite(arr.min()) and np.isfinite(arr.max()))
 
 
-def check_sample_weight(w: Any, n: int, dtype: np.dtype, name: str = "sample_weight") -> np.ndarray | None:
+def check_sample_weight(w: Any, n: int, dtype: DTypeLike, name: str = "sample_weight") -> np.ndarray | None:
     """Per-sample weights: None, or n finite non-negative numbers with a positive, finite sum.
 
     Converted as :func:`check_real` converts (a pandas Series, nullable or object
@@ -158,7 +167,7 @@ def check_sample_weight(w: Any, n: int, dtype: np.dtype, name: str = "sample_wei
     if w is None:
         return None
 
-    def one_per_sample(shape: tuple) -> None:
+    def one_per_sample(shape: tuple[int, ...]) -> None:
         if len(shape) != 1 or shape[0] != n:
             raise ValueError(f"{name} must have shape ({n},), one weight per sample; got {shape}")
 
@@ -184,7 +193,7 @@ def check_sample_weight(w: Any, n: int, dtype: np.dtype, name: str = "sample_wei
     return arr
 
 
-def check_split_weights(w: np.ndarray | None, parts: dict, fraction: float) -> None:
+def check_split_weights(w: np.ndarray | None, parts: Mapping[str, np.ndarray], fraction: float) -> None:
     """After ``validation_split``: the weights of each part (name -> row indices) must not all be
     zero, or that part's cost is 0/0."""
     if w is None:
@@ -226,28 +235,28 @@ def check_bool(value: Any, name: str) -> bool:
 def check_int(value: Any, name: str, low: int | None = None, high: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r}")
-    value = int(value)
-    if low is not None and value < low or high is not None and value > high:
-        raise ValueError(f"{name} must be {_range_text(low, high)}, got {value}")
-    return value
+    number = int(value)
+    if low is not None and number < low or high is not None and number > high:
+        raise ValueError(f"{name} must be {_range_text(low, high)}, got {number}")
+    return number
 
 
 def check_float(value: Any, name: str, low: float | None = None, high: float | None = None,
                 low_open: bool = False, high_open: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number, got {value!r}")
-    value = float(value)
-    ok = np.isfinite(value)
+    number = float(value)
+    ok = bool(np.isfinite(number))
     if low is not None:
-        ok = ok and (value > low if low_open else value >= low)
+        ok = ok and (number > low if low_open else number >= low)
     if high is not None:
-        ok = ok and (value < high if high_open else value <= high)
+        ok = ok and (number < high if high_open else number <= high)
     if not ok:
-        raise ValueError(f"{name} must be {_range_text(low, high, low_open, high_open)}, got {value}")
-    return value
+        raise ValueError(f"{name} must be {_range_text(low, high, low_open, high_open)}, got {number}")
+    return number
 
 
-def check_for_dtype(value: float, name: str, dtype: Any, below_one: bool = False) -> float:
+def check_for_dtype(value: float, name: str, dtype: type[np.floating[Any]], below_one: bool = False) -> float:
     """A setting the core uses in ``dtype``: refused when it becomes 0, subnormal or infinite
     there (or, with ``below_one``, rounds up to 1), rather than silently meaning something else."""
     dt = np.dtype(dtype)
@@ -266,14 +275,14 @@ def check_for_dtype(value: float, name: str, dtype: Any, below_one: bool = False
     return value
 
 
-def check_name(value: Any, name: str, valid) -> str:
+def check_name(value: Any, name: str, valid: Collection[str]) -> str:
     """value must be one of the names in ``valid``; the error lists them."""
     if not isinstance(value, str) or value not in valid:
         raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(sorted(valid))}")
     return value
 
 
-def _range_text(low, high, low_open=False, high_open=False) -> str:
+def _range_text(low: float | None, high: float | None, low_open: bool = False, high_open: bool = False) -> str:
     if low is not None and high is not None:
         return f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
     if low is not None:
