@@ -171,6 +171,20 @@ def worker_copy(copies: Dict[str, str]) -> Optional[Shipment]:
         return None
 
 
+def warm_up() -> None:
+    """Trains a tiny model once, so that a fresh worker process pays the imports a first
+    training makes (NumPy's random and masked-array modules, ~10-25 ms here) while the
+    study's data travels, not in its first trial."""
+    from .hyperparams import Hyperparameters
+    from .training import train
+
+    X = np.zeros((8, 2), dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        train(Hyperparameters(hidden=(2,), epochs=1, batch_size=8, patience=None, seed=0), X, np.arange(8) % 2,
+              verbose=False)
+
+
 def _dask_client(executor: Any) -> Any:
     """The ``distributed.Client`` behind ``client.get_executor()``, or None."""
     if type(executor).__module__.split(".")[0] != "distributed":
@@ -223,6 +237,7 @@ class Pool:
         self._held: List[Any] = []  # the Dask futures of the workers' copies
         self._copies: Dict[str, str] = {}  # worker address -> the key of its copy
         self._trials: "set[cf.Future[TrialResult]]" = set()  # the trials sent to Dask and not done yet
+        self._warming: List[Any] = []  # the Dask futures of the workers' warm-ups (:func:`warm_up`)
         if executor is None or executor == "threads":
             self.executor: cf.Executor = cf.ThreadPoolExecutor(max_workers=n_jobs)
             self.local = True
@@ -233,6 +248,9 @@ class Pool:
             self.executor, self.owned, self.threads = executor, False, 1
             self._client = _dask_client(executor)
             if self._client is not None:
+                # each worker's first training's imports, made while the data travels
+                self._warming = [self._client.submit(warm_up, workers=[address], allow_other_workers=False, pure=False)
+                                 for address in self._client.nthreads()]
                 self._held, self._copies = _scatter(self._client, shipment)
         else:
             raise TypeError("executor must be 'threads', 'processes' or a concurrent.futures.Executor "
@@ -300,6 +318,7 @@ class Pool:
             self.executor.shutdown(wait=True, cancel_futures=True)
         for future in list(self._trials):  # a stopped study's trials still queued or running on Dask
             future.cancel()
+        self._warming = []  # released: a warm-up still queued is forgotten
         if self._held:
             held, self._held = self._held, []
             try:

@@ -271,3 +271,16 @@ def test_a_dask_worker_receives_the_arrays_aligned(small):
             aligned, settled = client.submit(_arrival, key, workers=[address], pure=False).result()
             assert aligned == [True] * 4 and not settled
         client.cancel(held)
+
+
+def test_each_dask_worker_warms_up_while_the_data_travels(small):
+    # a fresh worker process's first training imported NumPy's random and masked-array modules: its first
+    # trial paid them (~10-25 ms here); now a tiny training on each worker pays them, beside the scatter
+    distributed = pytest.importorskip("distributed")
+    config, cluster = _cluster(distributed)
+    with config, cluster, distributed.Client(cluster) as client:
+        with distributed.get_task_stream(client) as stream:
+            tune.search(BASE, {"lr": tune.choice([1e-2])}, train=small, strategy="grid", progress=False,
+                        executor=client.get_executor())
+        warmed = sorted(task["worker"] for task in stream.data if task["key"].startswith("warm_up-"))
+        assert warmed == sorted(client.nthreads())
