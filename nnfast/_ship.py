@@ -166,9 +166,10 @@ def worker_copy(copies: Dict[str, str]) -> Optional[Shipment]:
     worker = get_worker()
     key = copies.get(worker.address)
     try:
-        return None if key is None else worker.data[key]
+        copy = None if key is None else worker.data[key]
     except KeyError:  # not (or no longer) in this worker's store
         return None
+    return copy if isinstance(copy, Shipment) else None
 
 
 def warm_up() -> None:
@@ -236,7 +237,7 @@ class Pool:
         self._client: Any = None
         self._held: List[Any] = []  # the Dask futures of the workers' copies
         self._copies: Dict[str, str] = {}  # worker address -> the key of its copy
-        self._trials: "set[cf.Future[TrialResult]]" = set()  # the trials sent to Dask and not done yet
+        self._trials: "set[cf.Future[Optional[TrialResult]]]" = set()  # the trials sent to Dask and not done yet
         self._warming: List[Any] = []  # the Dask futures of the workers' warm-ups (:func:`warm_up`)
         if executor is None or executor == "threads":
             self.executor: cf.Executor = cf.ThreadPoolExecutor(max_workers=n_jobs)
@@ -294,8 +295,8 @@ class Pool:
                 outcome.set_running_or_notify_cancel()
             elif future.exception() is not None:
                 outcome.set_exception(future.exception())
-            elif future.result() is not None:
-                outcome.set_result(future.result())
+            elif (result := future.result()) is not None:
+                outcome.set_result(result)
             elif not again or not self._held:  # never expected: the data given is there
                 outcome.set_exception(RuntimeError("no Dask worker received the study's data"))
             else:
