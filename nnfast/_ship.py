@@ -21,7 +21,9 @@ once per worker and sends each trial with an index into it:
   Manager (policy ``ReduceReplicas``) dropped the extra replicas while a worker waited, so the
   data was fetched again for the worker's next trial. A key with one replica is left alone.
   A trial that lands on a worker without a copy (one that joined the cluster during the
-  study) is sent again with a copy as its dependency, which Dask fetches to that worker;
+  study) is sent again with a copy as its dependency, which Dask fetches to that worker.
+  The arrays arrive aligned (:meth:`Shipment.__getstate__`), and each worker makes a first
+  training's imports (:func:`warm_up`) while the data travels;
 - any other executor: each trial carries its data, as before (nnfast cannot reach into an
   executor it does not know).
 """
