@@ -2,6 +2,7 @@
 every trial (issue 13), and the trials' results are the same as on threads."""
 
 import concurrent.futures as cf
+import dataclasses
 import importlib
 import multiprocessing
 import os
@@ -97,7 +98,7 @@ def test_a_dask_cluster_receives_the_data_once(small):
         deadline = time.monotonic() + 10
         while any(client.has_what().values()) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not any(client.has_what().values())  # the scattered data released with the study
+        assert not any(client.has_what().values()), client.has_what()  # the scattered data released with the study
     assert _outcome(on_dask) == _outcome(threads)
     assert _outcome(cv) == _outcome(tune.search(BASE, SPACE, cv=2, **kwargs))
 
@@ -161,3 +162,125 @@ def test_a_worker_killed_fails_its_trials_by_name_and_the_study_goes_on(small, m
     assert died and all(t.error == ship.WORKER_DIED for t in died)
     assert states[-1] == "complete" and states.count("complete") == 5 - len(died)
     assert multiprocessing.active_children() == []
+
+
+def _cluster(distributed, **config):
+    dask = pytest.importorskip("dask")
+    return dask.config.set(config), distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
+                                                             dashboard_address=None, processes=True)
+
+
+def _incoming_transfers(dask_worker):
+    return dask_worker.state.transfer_incoming_count_total
+
+
+def test_each_dask_worker_keeps_its_own_copy_for_the_whole_study(small, monkeypatch):
+    # Dask's Active Memory Manager (here every 5 ms) drops the extra replicas of a key, which a
+    # broadcast made: a worker then fetched the data from its peer again for its next trial
+    distributed = pytest.importorskip("distributed")
+    scattered = []
+    real = ship._scatter
+
+    def spy(client, shipment):
+        held, copies = real(client, shipment)
+        scattered.append((client.who_has(held), copies, sorted(client.nthreads())))
+        return held, copies
+
+    monkeypatch.setattr(ship, "_scatter", spy)
+    config, cluster = _cluster(distributed, **{"distributed.scheduler.active-memory-manager.interval": "5ms"})
+    # trials of uneven length, so that a worker sits idle while the other trains
+    space = {"epochs": tune.choice([1, 30]), "lr": tune.choice([1e-2, 2e-2, 3e-2])}
+    kwargs = dict(train=small, strategy="grid", progress=False, pruning=False, n_jobs=2)
+    with config, cluster, distributed.Client(cluster) as client:
+        on_dask = tune.search(BASE, space, executor=client.get_executor(), **kwargs)
+        assert client.run(_incoming_transfers) == dict.fromkeys(client.nthreads(), 0)
+    [(who_has, copies, workers)] = scattered
+    assert sorted(copies) == workers and len(set(copies.values())) == 2  # one key for each worker
+    assert all(len(holders) == 1 for holders in who_has.values())  # each key on one worker only
+    assert _outcome(on_dask) == _outcome(tune.search(BASE, space, **kwargs))
+
+
+def test_a_trial_landed_on_a_dask_worker_without_a_copy_is_sent_again_with_the_data(small, monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    real = ship._scatter
+
+    def elsewhere(client, shipment):  # as if the copies were on workers that left, the trials' on workers that joined
+        held, copies = real(client, shipment)
+        return held, {"tcp://gone:1": key for key in copies.values()}
+
+    monkeypatch.setattr(ship, "_scatter", elsewhere)
+    kwargs = dict(train=small, strategy="grid", progress=False, pruning=False, n_jobs=2)
+    config, cluster = _cluster(distributed)
+    with config, cluster, distributed.Client(cluster) as client:
+        with distributed.get_task_stream(client) as stream:
+            on_dask = tune.search(BASE, SPACE, executor=client.get_executor(), **kwargs)
+        ran = [task["key"].split("-")[0] for task in stream.data]
+        assert ran.count("run_on_dask") == ran.count("run_shipped") == 4  # each sent again, with the data
+        spec = ship.TrialSpec(0, BASE.to_dict(), None, None)  # type: ignore[arg-type]
+        assert client.submit(ship.run_on_dask, spec, {}, 0, 1, 0, pure=False).result() is None
+    assert _outcome(on_dask) == _outcome(tune.search(BASE, SPACE, **kwargs))
+
+
+def test_a_stopped_dask_study_cancels_its_queued_trials(small):
+    distributed = pytest.importorskip("distributed")
+    X, y = np.asarray(small[0], dtype=np.float32), small[1]
+    shipment = ship.Shipment((X, y), (X, y))
+    long = dataclasses.replace(BASE, epochs=500)
+    config, cluster = _cluster(distributed)
+    with config, cluster, distributed.Client(cluster) as client:
+        pool = ship.Pool(client.get_executor(), 2, shipment, [((X, y), (X, y))])
+        futures = [pool.submit(ship.TrialSpec(i, long.to_dict(), None, None, "val_loss", -1.0), 0)  # type: ignore
+                   for i in range(6)]
+        pool.shutdown()
+        assert sum(f.cancelled() for f in futures) >= 4  # two workers of one thread: at most two were running
+        assert pool._trials == set()
+
+
+def test_the_folds_futures_of_a_trial_are_freed_without_the_garbage_collector():
+    # a reference cycle kept them (and on Dask the results on the cluster) until gc ran
+    import gc
+    import weakref
+    folds = [cf.Future() for _ in range(3)]
+    refs = [weakref.ref(f) for f in folds]
+    gc.disable()
+    try:
+        combined = search_module._gather(folds, 0)
+        for f in folds:
+            f.set_result(ship.TrialResult(0, "complete", score=1.0, objective="val_accuracy"))
+        del folds, f
+        assert combined.done() and [r() for r in refs] == [None] * 3
+    finally:
+        gc.enable()
+
+
+def _arrival(key):
+    from distributed import get_worker
+    shipment = get_worker().data[key]
+    return [a.flags.aligned for a in (*shipment.train, *shipment.validation)], getattr(shipment, "_settled", False)
+
+
+def test_a_dask_worker_receives_the_arrays_aligned(small):
+    # Dask read the first array of a message into its header's buffer, at an odd byte: each worker then
+    # copied X once before its first trial (80 MB: up to 0.16 s here)
+    distributed = pytest.importorskip("distributed")
+    X, y = np.asarray(small[0], dtype=np.float32), np.asarray(small[1])
+    config, cluster = _cluster(distributed)
+    with config, cluster, distributed.Client(cluster) as client:
+        held, copies = ship._scatter(client, ship.Shipment((X, y), (X[:50], y[:50])))
+        for address, key in copies.items():
+            aligned, settled = client.submit(_arrival, key, workers=[address], pure=False).result()
+            assert aligned == [True] * 4 and not settled
+        client.cancel(held)
+
+
+def test_each_dask_worker_warms_up_while_the_data_travels(small):
+    # a fresh worker process's first training imported NumPy's random and masked-array modules: its first
+    # trial paid them (~10-25 ms here); now a tiny training on each worker pays them, beside the scatter
+    distributed = pytest.importorskip("distributed")
+    config, cluster = _cluster(distributed)
+    with config, cluster, distributed.Client(cluster) as client:
+        with distributed.get_task_stream(client) as stream:
+            tune.search(BASE, {"lr": tune.choice([1e-2])}, train=small, strategy="grid", progress=False,
+                        executor=client.get_executor())
+        warmed = sorted(task["worker"] for task in stream.data if task["key"].startswith("warm_up-"))
+        assert warmed == sorted(client.nthreads())

@@ -234,7 +234,11 @@ def _gather(futures: List[cf.Future], number: int) -> cf.Future:
             left[0] -= 1
             if left[0]:
                 return
-        for f in futures:
+        folds = futures[:]
+        # each fold's future holds this callback, which held the list of them: a reference cycle that kept
+        # them, and on a Dask cluster the results they stand for, until the garbage collector ran
+        futures.clear()
+        for f in folds:
             if f.cancelled():
                 combined.set_exception(cf.CancelledError(f"a fold of trial {number} was cancelled"))
                 return
@@ -242,7 +246,7 @@ def _gather(futures: List[cf.Future], number: int) -> cf.Future:
                 combined.set_exception(f.exception())
                 return
         try:
-            merged = merge_folds(number, [f.result() for f in futures])
+            merged = merge_folds(number, [f.result() for f in folds])
         except Exception as exc:  # never leave the trial's future unset: the driver waits on it
             combined.set_exception(exc)
         else:
