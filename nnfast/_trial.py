@@ -38,7 +38,7 @@ class TrialSpec:
     #: the per-epoch value the study optimises, e.g. "val_accuracy"; and +1 to maximise, -1 to minimise
     objective: str = "auto"
     sign: float = 1.0
-    #: per epoch, the median of completed trials' best objective so far: prune below it
+    #: per epoch, the median of completed trials' running average of the objective: prune below it
     thresholds: List[float] = field(default_factory=list)
     warmup_epochs: int = 5
     #: the run's time budget in seconds (stopped after the epoch that passes it), or None
@@ -68,7 +68,7 @@ SCORE_EPOCHS = 5
 class TrialMonitor(Callback):
     """Watches a trial on the study's validation data, which never steers its training:
     evaluates the model there after every epoch, and stops a trial whose best objective
-    so far is below the median of completed trials' best at the same epoch (after a
+    so far is below the median of completed trials' running averages at the same epoch (after a
     warm-up); the thresholds come with the trial.
 
     Training keys (``loss``, ``accuracy``, ...) are read from the run's history; ``val_*``
@@ -213,11 +213,12 @@ def merge_folds(number: int, results: List[TrialResult]) -> TrialResult:
     Friedman, *The Elements of Statistical Learning*, 2nd ed., section 7.10).
 
     The per-epoch curve and history are fold averages (a fold that stopped sooner counting
-    with its last value), so pruning compares fold-averaged curves. The state is the worst
+    with its last value). The state is the worst
     of the folds' (interrupted, failed, diverged, pruned, complete); ``seconds`` is the
     folds' total training time, ``epochs`` the longest fold's; the stop reason the most common
     of the folds' ("timed_out" when any fold timed out); ``history["folds"]`` keeps
-    each fold's score, epochs and stop reason.
+    each fold's score, epochs, stop reason and curve (the objective per epoch, None for
+    a NaN; pruning compares fold by fold).
     """
     merged = TrialResult(number=number, state="complete", objective=results[0].objective if results else "")
     for state in ("interrupted", "failed", "diverged", "pruned"):
@@ -244,7 +245,9 @@ def merge_folds(number: int, results: List[TrialResult]) -> TrialResult:
             merged.history["initial_loss"] = float(np.mean(initial))
     merged.history["folds"] = [{"score": None if math.isnan(r.score) else r.score,
                                 "score_se": None if math.isnan(r.score_se) else r.score_se, "epochs": r.epochs,
-                                "stop_reason": r.stop_reason or r.state} for r in results]
+                                "stop_reason": r.stop_reason or r.state,
+                                "curve": [None if math.isnan(v) else float(v) for v in r.intermediate]}
+                               for r in results]
     merged.intermediate = _carried([r.intermediate for r in results])
     if merged.state in ("complete", "pruned", "diverged"):
         scores = np.asarray([r.score for r in results], dtype=float)

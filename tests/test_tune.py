@@ -162,19 +162,23 @@ def test_a_trial_that_raises_is_recorded_shown_in_the_summary_and_the_study_goes
 
 # --- pruning and divergence ----------------------------------------------------------------
 
-def test_pruning_thresholds_are_best_so_far_curves_by_epoch():
+def test_pruning_thresholds_are_medians_of_running_averages_by_epoch():
+    # the median stopping rule (Golovin et al., 2017): not the best-so-far curves, against
+    # which a configuration as good as the completed ones is pruned by one dip of noise
     from nnfast.tune.search import _thresholds
 
     study = optuna.create_study(direction="maximize")
     curves = [{0: 0.5, 2: 0.7}, {0: 0.4, 1: 0.6}, {0: 0.6}, {0: 0.3, 1: 0.2, 2: 0.9}, {1: 0.8}]
     for values in curves:  # epoch 1 missing from the first: a gap, not a shift
         study.add_trial(optuna.trial.create_trial(value=max(values.values()), intermediate_values=values))
-    assert _thresholds(study, 1.0, 4) == pytest.approx([0.4, 0.6, 0.7, 0.7])
+    # running averages, a trial that ended sooner going on at its last value, gaps left out:
+    # [.5 .5 .6 .633], [.4 .5 .533 .55], [.6 .6 .6 .6], [.3 .25 .467 .575], [none .8 .8 .8]
+    assert _thresholds(study, 1.0, 4) == pytest.approx([0.4, 0.5, 0.6, 0.6])
     # minimising: the same in the other direction
     low = optuna.create_study(direction="minimize")
     for values in curves:
         low.add_trial(optuna.trial.create_trial(value=min(values.values()), intermediate_values=values))
-    assert _thresholds(low, -1.0, 3) == pytest.approx([0.5, 0.5, 0.5])
+    assert _thresholds(low, -1.0, 3) == pytest.approx([0.5, 0.5, 0.6])
     assert _thresholds(optuna.create_study(), 1.0, 3) == []  # too few completed trials
 
 

@@ -117,16 +117,47 @@ def test_a_cross_validated_study_is_the_same_on_every_run_and_with_two_jobs(smal
     assert [(t.params, t.state, t.score) for t in c.trials] == [(t.params, t.state, t.score) for t in d.trials]
 
 
-def test_pruning_reads_fold_averaged_curves(small):
+def running_averages(curve, epochs):
+    values = np.asarray(curve, dtype=float)
+    values = np.concatenate([values, np.full(epochs - len(values), values[-1])])
+    return np.cumsum(values) / np.arange(1, epochs + 1)
+
+
+def test_pruning_compares_each_fold_with_the_same_fold_of_the_completed_trials(small):
     space = {"lr": tune.loguniform(1e-6, 3e-2)}  # the smaller rates learn little in eight epochs
     study = tune.search(BASE.replace(epochs=8), space, train=small, strategy="random", n_trials=12, seed=0,
                         progress=False, cv=2, warmup_epochs=2)
     pruned = [t for t in study.trials if t.state == "pruned"]
     assert pruned and all(len(t.history["folds"]) == 2 for t in pruned)
-    # the thresholds a later trial got are medians of the completed trials' fold-averaged curves
-    thresholds = search_module._thresholds(study.optuna, 1.0, 8)
-    curves = [np.maximum.accumulate(t.history["val_accuracy"]) for t in study.trials if t.state == "complete"]
-    assert thresholds == pytest.approx(np.median(np.vstack(curves), axis=0).tolist())
+    complete = [t for t in study.trials if t.state == "complete"]
+    for t in complete:  # each fold's curve is kept, and the trial's curve is their average
+        fold_curves = [f["curve"] for f in t.history["folds"]]
+        assert all(len(c) == 8 for c in fold_curves)
+        assert t.history["val_accuracy"] == pytest.approx(np.mean(fold_curves, axis=0).tolist())
+    # the thresholds of fold k: medians of the completed trials' running averages on fold k
+    per_fold = []
+    for fold in range(2):
+        thresholds = search_module._thresholds(study.optuna, 1.0, 8, fold)
+        expected = np.median([running_averages(t.history["folds"][fold]["curve"], 8) for t in complete], axis=0)
+        assert thresholds == pytest.approx(expected.tolist())
+        per_fold.append(thresholds)
+    assert per_fold[0] != per_fold[1]
+
+
+def test_each_fold_of_a_trial_gets_its_own_folds_thresholds(small, monkeypatch):
+    sent = []
+    real = search_module._thresholds
+
+    def spy(study, sign, epochs, fold=None):
+        sent.append(fold)
+        return real(study, sign, epochs, fold)
+
+    monkeypatch.setattr(search_module, "_thresholds", spy)
+    cv_search(small, n_trials=7)
+    assert sent == [0, 1, 2] * 7
+    sent.clear()
+    tune.search(BASE, SPACE, train=small, strategy="random", n_trials=2, seed=2, progress=False)
+    assert sent == [None, None]  # one validation set: the completed trials' own curves
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -23,6 +23,7 @@ import collections
 import concurrent.futures as cf
 from concurrent.futures.process import BrokenProcessPool
 import contextlib
+import dataclasses
 import json
 import math
 import threading
@@ -331,23 +332,46 @@ class _Progress:
             self.stream.flush()
 
 
-def _thresholds(study: optuna.Study, sign: float, epochs: int) -> List[float]:
-    """Per epoch (up to ``epochs``), the median of completed trials' best objective so far.
+def _thresholds(study: optuna.Study, sign: float, epochs: int, fold: Optional[int] = None) -> List[float]:
+    """Per epoch (up to ``epochs``), the median of completed trials' running average of
+    the objective (the mean of its values up to that epoch): the median stopping rule of
+    Golovin et al., "Google Vizier: A Service for Black-Box Optimization" (KDD 2017),
+    section 3.2.1. A trial is pruned when its best value so far falls below it.
 
-    A trial that stopped early (early stopping keeps its best weights) counts from then
-    on with the best value it reached, so trials that run longer than the finished ones
-    are still compared, and a slow learner is stopped instead of running to the last epoch.
+    A trial that stopped early counts from then on with its last value, so trials that run
+    longer than the finished ones are still compared, and a slow learner is stopped instead
+    of running to the last epoch. The running average, not the best value so far (nor the
+    value at the epoch, Optuna's ``MedianPruner``), because the completed trials are the
+    survivors of earlier pruning: against their best-so-far curves a configuration as good
+    as the winner was pruned whenever noise dipped it below them once, late in training
+    too, and the search narrowed to its first few trials.
+
+    ``fold``: with cross-validation, the curves of that fold of each completed trial (a
+    fold is pruned against the same fold of the others, so a hard fold does not prune
+    every trial); a trial recorded without per-fold curves counts with its fold average.
     """
     curves = []
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
-        if not t.intermediate_values:
+        given = t.intermediate_values
+        if fold is not None:
+            folds = ((t.user_attrs.get(RESULT_ATTR) or {}).get("history") or {}).get("folds") or []
+            if fold < len(folds) and folds[fold].get("curve"):
+                given = {e: (math.nan if v is None else v) for e, v in enumerate(folds[fold]["curve"])}
+        if not given:
             continue
-        # by epoch number (an epoch without a value is a gap, not a shift); no value yet = worst
-        values = np.full(max(max(t.intermediate_values) + 1, epochs), -np.inf)
-        for epoch, value in t.intermediate_values.items():
-            if not math.isnan(value):
-                values[epoch] = sign * value
-        curves.append(np.maximum.accumulate(values)[:epochs])  # the best so far, carried forward
+        # by epoch number (an epoch without a value is a gap, not a shift)
+        values = np.full(max(max(given) + 1, epochs), np.nan)
+        for epoch, value in given.items():
+            values[epoch] = sign * value
+        known = np.flatnonzero(~np.isnan(values))
+        if not len(known):
+            continue
+        values[known[-1] + 1:] = values[known[-1]]  # a trial that ended sooner goes on at its last value
+        counts = np.cumsum(~np.isnan(values))
+        sums = np.cumsum(np.nan_to_num(values, nan=0.0))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            running = np.where(counts > 0, sums / np.maximum(counts, 1), -np.inf)
+        curves.append(running[:epochs])  # the running average
     if len(curves) < MIN_TRIALS_FOR_PRUNING:
         return []
     return [float(sign * v) for v in np.median(np.vstack(curves), axis=0)]
@@ -625,10 +649,13 @@ class _Driver:
         trial, params, hp, error = self._ask(None if point is None else self.queued[point])
         if error is not None:  # an impossible combination: recorded in its turn, not fatal
             return _Pending(_done(TrialResult(trial.number, "failed", error=str(error))), trial, params, None, point)
-        thresholds = _thresholds(self.mirror, self.sign, hp.epochs) if self.pruning else []
-        spec = TrialSpec(trial.number, hp.to_dict(), None, None, self.key, self.sign, thresholds,  # type: ignore
+        spec = TrialSpec(trial.number, hp.to_dict(), None, None, self.key, self.sign, [],  # type: ignore
                          self.warmup_epochs, self.run_timeout)
-        futures = [pool.submit(spec, index, self.stop) for index in range(len(self.folds or [self.data]))]
+        futures = []
+        for index in range(len(self.folds or [self.data])):
+            fold = None if self.folds is None else index
+            thresholds = _thresholds(self.mirror, self.sign, hp.epochs, fold) if self.pruning else []
+            futures.append(pool.submit(dataclasses.replace(spec, thresholds=thresholds), index, self.stop))
         future = futures[0] if self.folds is None else _gather(futures, trial.number)
         return _Pending(future, trial, params, hp, point)
 
@@ -751,8 +778,9 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
         classes, R^2 for real values; maximised) or e.g. "val_loss" (minimised).
     pruning : bool
         Stop a trial whose best objective so far is below the median of completed
-        trials' best at the same epoch (a trial that stopped earlier counting with its
-        best value), after ``warmup_epochs`` epochs and once five trials completed.
+        trials' running averages of the objective at the same epoch (the median stopping
+        rule; a trial that stopped earlier counting with its last value), after
+        ``warmup_epochs`` epochs and once five trials completed.
     seed : int
         Seeds the strategy, the validation split and the folds: 0 to 2**32 - 1.
     progress : bool or "auto"
@@ -769,9 +797,9 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
         (see :func:`make_folds`). A trial trains once per fold on the other folds; its
         score is the mean of the folds' scores and its ``score_se`` their standard error
         (:func:`~nnfast.tune.trial.merge_folds`); its curve and history are fold averages,
-        so pruning compares fold-averaged curves (each fold is stopped when its own
-        best-so-far falls below the median of the completed trials' fold-averaged curves,
-        and a trial with a pruned fold is pruned). The folds of the ``n_jobs`` trials in
+        and each fold is stopped when its own best-so-far falls below the median of the
+        completed trials' running averages on the same fold (a trial with a pruned fold
+        is pruned). The folds of the ``n_jobs`` trials in
         flight run side by side on the executor. The cv is recorded with the study; a
         resume must give the same. Costs ``cv`` times the training of a single split.
     trial_timeout : float, optional
