@@ -153,6 +153,25 @@ class EarlyStopping(Callback):
 
     ``monitor`` defaults to ``"val_loss"``, or ``"loss"`` when there is no validation
     data; names ending in ``loss`` are minimised, others (accuracy, r2) maximised.
+
+    Parameters
+    ----------
+    patience : int, default 5
+        Epochs (>= 1) without an improvement after which training stops.
+    min_delta : float, default 0.0
+        The smallest change (>= 0) that counts as an improvement, in the units of the
+        monitored series: the cost's units for a loss (nats for the cross-entropies, the
+        target's units squared for ``mse``), a fraction of the samples for accuracy,
+        a fraction of the variance for r2.
+    monitor : str, optional
+        The history series to watch (``"val_loss"``, ``"val_accuracy"``, ...).
+    restore_best : bool, default True
+        Put back the parameters of the best epoch when training stops.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``patience`` is not an integer >= 1 or ``min_delta`` not a finite number >= 0.
     """
 
     stop_reason = "early_stopped"

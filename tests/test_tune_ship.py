@@ -278,9 +278,13 @@ def test_each_dask_worker_warms_up_while_the_data_travels(small):
     # trial paid them (~10-25 ms here); now a tiny training on each worker pays them, beside the scatter
     distributed = pytest.importorskip("distributed")
     config, cluster = _cluster(distributed)
+    X, y = np.asarray(small[0], dtype=np.float32), np.asarray(small[1])
     with config, cluster, distributed.Client(cluster) as client:
         with distributed.get_task_stream(client) as stream:
-            tune.search(BASE, {"lr": tune.choice([1e-2])}, train=small, strategy="grid", progress=False,
-                        executor=client.get_executor())
+            pool = ship.Pool(client.get_executor(), 2, ship.Shipment((X, y), (X[:50], y[:50])), [])
+            try:  # a study that ends first forgets the warm-ups still queued: wait for them here
+                distributed.wait(pool._warming, timeout=60)
+            finally:
+                pool.shutdown()
         warmed = sorted(task["worker"] for task in stream.data if task["key"].startswith("warm_up-"))
         assert warmed == sorted(client.nthreads())
