@@ -503,8 +503,7 @@ private:
         if (!started_) {
             started_ = true;
             awake_.store(true, std::memory_order_release);
-            thread_ = new std::thread([this] { work(); });  // never joined: see instance()
-            thread_->detach();
+            std::thread([this] { work(); }).detach();  // never joined: see instance()
             return;
         }
         wake_requested_ = true;
@@ -540,7 +539,6 @@ private:
     void forget_after_fork() {
         new (&mutex_) std::mutex;
         new (&wake_) std::condition_variable;
-        thread_ = nullptr;
         started_ = wake_requested_ = false;
         awake_.store(false);
         claimed_.store(false);
@@ -563,7 +561,6 @@ private:
     void* arg_ = nullptr;
     std::mutex mutex_;
     std::condition_variable wake_;
-    std::thread* thread_ = nullptr;
     bool started_ = false, wake_requested_ = false;
 };
 

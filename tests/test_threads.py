@@ -83,17 +83,22 @@ def _train_in_child(queue):
     queue.put(model._net.last_threads)
 
 
+def in_forked_child(target):
+    """What target(queue) put in its queue, run in a forked child that must exit cleanly."""
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=target, args=(queue,))
+    child.start()
+    child.join(timeout=60)
+    assert child.exitcode == 0, "the child hung or failed"
+    return queue.get(timeout=5)
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_forked_child_can_train_with_threads(threads):
     train(2, threads)  # the parent's pool has workers now
-    context = multiprocessing.get_context("fork")
-    queue = context.Queue()
-    child = context.Process(target=_train_in_child, args=(queue,))
-    child.start()
-    child.join(timeout=60)
-    assert child.exitcode == 0, "the child hung or failed"
-    assert queue.get(timeout=5) == 2
+    assert in_forked_child(_train_in_child) == 2
 
 
 @pytest.mark.parametrize("env, expected", [
@@ -298,10 +303,4 @@ def test_a_forked_child_predicts_one_row_after_the_parent_woke_its_partner(threa
     model.fit(np.vstack([x, -x]), [0, 1], epochs=1, verbose=False)
     for _ in range(3000):  # the parent's partner is awake (or resting) now
         model.predict_proba(x)
-    context = multiprocessing.get_context("fork")
-    queue = context.Queue()
-    child = context.Process(target=_predict_rows_in_child, args=(queue,))
-    child.start()
-    child.join(timeout=60)
-    assert child.exitcode == 0, "the child hung or failed"
-    assert len(queue.get(timeout=5)) == 8
+    assert len(in_forked_child(_predict_rows_in_child)) == 8
