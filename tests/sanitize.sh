@@ -20,6 +20,9 @@
 #       allocator_may_return_null=1   a request too large to serve returns NULL, as glibc's
 #                                     malloc does (NumPy then raises MemoryError), instead of
 #                                     aborting the whole run
+#       hard_rss_limit_mb=12288       a run that grows past 12 GiB (the suite peaks near 2.5 GiB)
+#                                     stops with a report instead of being killed by the
+#                                     kernel's OOM killer without a word
 #     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1   undefined behaviour fails the run
 #   and LD_PRELOAD of libstdc++ too (Python does not link it, and ASan must find the real
 #   __cxa_throw when it starts). ASan aborts the process on the first error it finds, so a
@@ -108,7 +111,7 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 export LD_PRELOAD="$libasan:$libstdcxx"
 # reports go to files too: pytest captures stderr, and an aborting process never shows it
 rm -rf reports && mkdir reports
-export ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1:abort_on_error=1:log_path=$PWD/reports/asan"
+export ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1:abort_on_error=1:hard_rss_limit_mb=12288:log_path=$PWD/reports/asan"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$PWD/reports/ubsan"
 python -c "import nnfast; assert nnfast.__file__.startswith('$PWD/'), nnfast.__file__"
 status=0
