@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 import numpy as np
 
-from ._validation import check_float, check_int
+from ._validation import check_float, check_int, check_name
 
 if TYPE_CHECKING:  # pragma: no cover
     from .diagnosis import Finding
@@ -147,6 +147,11 @@ class Callback:
         pass
 
 
+#: what an epoch must beat by ``min_delta`` to count as an improvement (EarlyStopping's
+#: ``improvement_over``, Hyperparameters' ``improvement_over``)
+IMPROVEMENT_OVER = ("last_improvement", "best")
+
+
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs,
     then restore the weights of the best epoch.
@@ -167,21 +172,32 @@ class EarlyStopping(Callback):
         The history series to watch (``"val_loss"``, ``"val_accuracy"``, ...).
     restore_best : bool, default True
         Put back the parameters of the best epoch when training stops.
+    improvement_over : {"last_improvement", "best"}, default "last_improvement"
+        What an epoch must beat by ``min_delta`` to count as an improvement.
+        ``"last_improvement"`` (Keras's ``EarlyStopping``): the value at the last
+        improvement, so gains smaller than ``min_delta`` add up until together they
+        count. ``"best"`` (scikit-learn's ``n_iter_no_change`` and ``tol`` in
+        ``MLPClassifier``): the best value so far, which follows every new best, so each
+        epoch must gain ``min_delta`` on its own and a slow, steady decrease stops
+        sooner. The same when ``min_delta`` is 0. Either way the best epoch (whose
+        weights are restored) is the one with the best value.
 
     Raises
     ------
     TypeError, ValueError
-        If ``patience`` is not an integer >= 1 or ``min_delta`` not a finite number >= 0.
+        If ``patience`` is not an integer >= 1, ``min_delta`` not a finite number >= 0
+        or ``improvement_over`` not one of the two names.
     """
 
     stop_reason = "early_stopped"
 
     def __init__(self, patience: int = 5, min_delta: float = 0.0, monitor: Optional[str] = None,
-                 restore_best: bool = True) -> None:
+                 restore_best: bool = True, improvement_over: str = "last_improvement") -> None:
         self.patience = check_int(patience, "patience", low=1)
         self.min_delta = check_float(min_delta, "min_delta", low=0.0)
         self.monitor = monitor
         self.restore_best = restore_best
+        self.improvement_over = check_name(improvement_over, "improvement_over", IMPROVEMENT_OVER)
 
     def on_train_begin(self, model, history: History) -> None:
         """Start watching ``monitor`` (or ``history.monitor`` when it is None): no best yet.
@@ -198,17 +214,23 @@ class EarlyStopping(Callback):
             raise ValueError(f"EarlyStopping monitors {self._key!r}, which this run does not record; "
                              f"recorded: {', '.join(history.keys())}")
         self._sign = 1.0 if self._key.endswith("loss") else -1.0
-        self._best = math.inf
+        self._best = self._reference = math.inf
         self._waited = 0
         self._weights: Optional[np.ndarray] = None
         self._best_epoch: Optional[int] = None
 
     def on_epoch_end(self, model, epoch: int, history: History) -> Optional[bool]:
         value = self._sign * history[self._key][-1]
-        if value < self._best - self.min_delta:
-            self._best, self._waited, self._best_epoch = value, 0, epoch
+        # _reference: what the next epoch must beat by min_delta; _best: the best value seen
+        improved = value < self._reference - self.min_delta
+        if improved or (self.improvement_over == "best" and value < self._best):
+            self._best, self._best_epoch = value, epoch
             if self.restore_best:
                 self._weights = model._flat_params().copy()
+        if improved or self.improvement_over == "best":
+            self._reference = self._best
+        if improved:
+            self._waited = 0
             return None
         self._waited += 1
         return self._waited >= self.patience

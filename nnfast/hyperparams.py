@@ -17,6 +17,7 @@ from typing import Any, Dict, Optional, Tuple, Union
 from ._settings import DTYPES, MAX_EPOCHS, check_settings_for_dtype
 from ._targets import REGRESSION_LOSSES, TASKS, ClassWeight, TaskChoice, check_class_weight, resolve_task, task_of_loss
 from ._validation import check_float, check_for_dtype, check_int, check_name
+from .callbacks import IMPROVEMENT_OVER
 from .layers import ACTIVATIONS, HIDDEN_ACTIVATIONS, INIT_NAMES, SCALED_INITIALIZERS, Dense, Dropout
 from .losses import DEFAULT_OUTPUT, LOSSES
 from .optimizers import OPTIMIZERS, Optimizer
@@ -86,7 +87,9 @@ class Hyperparameters:
     Training
         ``batch_size`` (None: the whole set), ``epochs``, ``dropout`` (after each hidden
         layer; one rate or one per layer), ``patience`` and ``min_delta`` (early stopping
-        on the validation cost; None: off), ``validation_split`` (used when no
+        on the validation cost, or the training cost without validation data; None:
+        off) and ``improvement_over`` (``"last_improvement"``, Keras's rule, or
+        ``"best"``, scikit-learn's: see :class:`nnfast.EarlyStopping`), ``validation_split`` (used when no
         validation data is given), ``standardize`` (learn input scaling on the training
         rows), ``shuffle``, ``seed``, ``dtype``.
 
@@ -136,6 +139,7 @@ class Hyperparameters:
     min_lr: Optional[float] = None
     patience: Optional[int] = None
     min_delta: float = 0.0
+    improvement_over: str = "last_improvement"
     validation_split: float = 0.0
     standardize: bool = False
     shuffle: bool = True
@@ -198,6 +202,7 @@ class Hyperparameters:
         if self.patience is not None:
             set_("patience", check_int(self.patience, "patience", low=1))
         set_("min_delta", check_float(self.min_delta, "min_delta", low=0.0))
+        check_name(self.improvement_over, "improvement_over", IMPROVEMENT_OVER)
         set_("validation_split", check_float(self.validation_split, "validation_split", low=0.0, high=1.0,
                                              high_open=True))
         for name in ("standardize", "shuffle"):

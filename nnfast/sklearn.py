@@ -147,6 +147,7 @@ class _NNEstimator(BaseEstimator):
                  min_lr: Optional[float] = None,
                  patience: Optional[int] = None,
                  min_delta: float = 0.0,
+                 improvement_over: str = "last_improvement",
                  validation_split: float = 0.0,
                  standardize: bool = False,
                  shuffle: bool = True,
@@ -183,6 +184,7 @@ class _NNEstimator(BaseEstimator):
         self.min_lr = min_lr
         self.patience = patience
         self.min_delta = min_delta
+        self.improvement_over = improvement_over
         self.validation_split = validation_split
         self.standardize = standardize
         self.shuffle = shuffle

@@ -151,7 +151,7 @@ def train(hp: Hyperparameters, X: Any, y: Any, *, validation: Optional[Tuple[Any
         _check_continues(model, hp, choice)
     callbacks = model._callbacks(callbacks, False)
     if hp.patience is not None:
-        callbacks.insert(0, EarlyStopping(patience=hp.patience, min_delta=hp.min_delta))
+        callbacks.insert(0, EarlyStopping(patience=hp.patience, min_delta=hp.min_delta, improvement_over=hp.improvement_over))
     history = model.fit(X, choice.y, loss=choice.loss, optimizer=hp.optimizer_spec(), epochs=hp.epochs,
                         batch_size=hp.batch_size, validation=validation,
                         validation_split=hp.validation_split if validation is None else 0.0,

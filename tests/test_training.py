@@ -99,6 +99,74 @@ def test_early_stopping_without_validation_watches_the_training_cost():
     assert history.stop_reason == "early_stopped" and history.epochs < 500
 
 
+class _ScriptedLoss(nf.Callback):
+    """Replaces each epoch's recorded training cost by the next value of a script."""
+
+    def __init__(self, values):
+        self.values = values
+
+    def on_epoch_end(self, model, epoch, history):
+        history["loss"][-1] = self.values[epoch]
+
+
+def _epochs_until_stopped(values, **stopping):
+    X, y = regression_data(50)
+    model = nf.Sequential([nf.Dense(1, "identity")], inputs=4)
+    history = model.fit(X, y, epochs=len(values), optimizer=nf.SGD(lr=1e-3), verbose=False,
+                        callbacks=[_ScriptedLoss(values), nf.EarlyStopping(**stopping)])
+    return history.epochs, history.best_epoch
+
+
+def _sklearn_epochs_until_stopped(values, n_iter_no_change, tol):
+    """scikit-learn's own rule (MLPClassifier without early_stopping: the training loss must
+    beat the best so far by tol; it stops when more than n_iter_no_change epochs did not),
+    run through its method on a stand-in estimator."""
+    from types import SimpleNamespace
+
+    from sklearn.neural_network import MLPClassifier
+
+    mlp = SimpleNamespace(loss_curve_=[], best_loss_=np.inf, tol=tol, _no_improvement_count=0)
+    for epoch, value in enumerate(values):
+        mlp.loss_curve_.append(value)
+        MLPClassifier._update_no_improvement_count(mlp, False, None, None, None)
+        if mlp._no_improvement_count > n_iter_no_change:
+            return epoch + 1
+    return len(values)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_improvement_over_best_is_scikit_learns_stopping_rule(seed):
+    """improvement_over="best" with patience n + 1 stops where MLPClassifier(n_iter_no_change=n)
+    does, on slow, noisy decreases; Keras's rule (the default) never stops sooner."""
+    pytest.importorskip("sklearn")
+    r = np.random.default_rng(seed)
+    values = list(2.0 - np.cumsum(r.uniform(0.0, 1.6e-4, 300)) + r.normal(0, 5e-5, 300))
+    sklearn_epochs = _sklearn_epochs_until_stopped(values, n_iter_no_change=4, tol=1e-4)
+    epochs, best = _epochs_until_stopped(values, patience=5, min_delta=1e-4, improvement_over="best")
+    assert epochs == sklearn_epochs < len(values)
+    assert best == int(np.argmin(values[:epochs]))  # the best value, even when it did not count
+    keras_epochs, _ = _epochs_until_stopped(values, patience=5, min_delta=1e-4)
+    assert keras_epochs >= epochs
+
+
+def test_improvement_over_the_last_improvement_adds_up_small_gains():
+    """Keras's rule (the default): gains of 0.6 min_delta count every second epoch, so a
+    steady slow decrease never stops; over the best, none counts and it stops after patience."""
+    values = [1.0 - 0.6e-3 * e for e in range(40)]
+    assert _epochs_until_stopped(values, patience=3, min_delta=1e-3) == (40, 38)
+    assert _epochs_until_stopped(values, patience=3, min_delta=1e-3, improvement_over="best") == (4, 3)
+    flat = [1.0, 0.5] + [0.5] * 10  # without min_delta the two rules are one
+    for rule in ("last_improvement", "best"):
+        assert _epochs_until_stopped(flat, patience=3, improvement_over=rule) == (5, 1)
+
+
+def test_improvement_over_is_checked_by_name():
+    with pytest.raises(ValueError, match="improvement_over 'sklearn'; valid: best, last_improvement"):
+        nf.EarlyStopping(improvement_over="sklearn")
+    with pytest.raises(ValueError, match="improvement_over"):
+        nf.Hyperparameters(improvement_over="keras")
+
+
 SCHEDULE_CASES = [
     ("constant", {}, lambda e: 0.1),
     ("step", {"decay_rate": 0.5, "decay_steps": 2}, lambda e: 0.1 * 0.5 ** (e // 2)),
