@@ -30,15 +30,14 @@ The space, in both systems:
                       32 .. 128 is nnfast's l2 in 1e-4/128 .. 1/32
   batch size          32, 64, 128
   epochs              at most 200 (MLPClassifier's default max_iter) for both, each
-                      stopping on its training cost with patience 10 and tolerance 1e-4:
-                      nnfast counts an epoch as an improvement when the cost beats the
-                      best at the last improvement by 1e-4 (Keras's rule: patience=10,
-                      min_delta=1e-4, no validation_split), sklearn when it beats the
-                      running minimum by tol=1e-4 (n_iter_no_change=10), which stops a
-                      slow, steady decrease sooner: for the same configuration sklearn
-                      runs about half nnfast's epochs. Neither lets the validation data
-                      steer a trial's training; both score a trial on it (nnfast: the
-                      mean over the last 5 epochs, sklearn: after the last epoch)
+                      stopping on its training cost by scikit-learn's rule: an epoch
+                      counts as an improvement when the cost beats the best so far by
+                      1e-4, and training stops after 11 epochs without one (sklearn:
+                      tol=1e-4, n_iter_no_change=10, which stops when the count passes
+                      10; nnfast: min_delta=1e-4, improvement_over="best", patience=11).
+                      Neither lets the validation data steer a trial's training; both
+                      score a trial on it (nnfast: the mean over the last 5 epochs,
+                      sklearn: after the last epoch)
 
 The winner of each is refit on train + validation by the same procedure it was scored
 with (nnfast: study.refit; sklearn: the same estimator, fit again) and looked at once on
@@ -63,7 +62,8 @@ EPOCHS = 200  # the most epochs either system may train a configuration for
 
 
 def nnfast_search(X_tr, y_tr, X_val, y_val, trials, jobs, seed, cv=None):
-    hp = nf.Hyperparameters(epochs=EPOCHS, patience=10, min_delta=1e-4, standardize=True, seed=seed)
+    hp = nf.Hyperparameters(epochs=EPOCHS, patience=11, min_delta=1e-4, improvement_over="best", standardize=True,
+                            seed=seed)
     space = {
         "hidden": tune.choice([(64,), (128,), (256,), (128, 64), (256, 128)]),
         "activation": tune.choice(["relu", "tanh"]),
