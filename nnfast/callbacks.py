@@ -281,7 +281,14 @@ class _Stream(Protocol):
 
 
 class ProgressBar(Callback):
-    """One line per epoch on a stream (stderr): cost, metric, time; rewritten in place on a terminal."""
+    """One line per epoch on a stream (stderr): cost, metric, time; rewritten in place on a terminal.
+
+    Parameters
+    ----------
+    stream : text file, optional
+        Where the lines go (default ``sys.stderr``): anything with ``write(str)`` and
+        ``flush()``; one whose ``isatty()`` says it is a terminal gets the line rewritten.
+    """
 
     def __init__(self, stream: Optional[_Stream] = None) -> None:
         self.stream: _Stream = stream or sys.stderr
