@@ -28,7 +28,8 @@ import decimal
 import math
 import numbers
 import sys
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from types import ModuleType
+from typing import Any, Callable, List, Optional, Protocol, Sequence, Set, Tuple
 
 import numpy as np
 
@@ -46,9 +47,53 @@ _KIND_TEXT = {"category": "is categorical", "text": "holds strings", "datetime":
               "complex": "holds complex numbers"}
 
 
+# pandas has no types (pyproject.toml lets mypy import it as Any): what this module reads of
+# pandas' objects, so that what it returns is known to be an array.
+
+class _Column(Protocol):
+    """A pandas Series or Index."""
+
+    @property
+    def dtype(self) -> Any: ...  # a NumPy dtype or a pandas extension dtype
+
+    @property
+    def shape(self) -> Tuple[int, ...]: ...
+
+    def __len__(self) -> int: ...
+
+    def to_numpy(self, dtype: Any = ..., copy: bool = ..., na_value: Any = ...) -> np.ndarray: ...
+
+    def isna(self) -> Any: ...
+
+
+class _Frame(Protocol):
+    """A pandas DataFrame."""
+
+    @property
+    def dtypes(self) -> Any: ...  # a Series of dtypes, one per column
+
+    @property
+    def columns(self) -> Any: ...  # an Index of the columns' labels
+
+    @property
+    def iloc(self) -> Any: ...
+
+    @property
+    def shape(self) -> Tuple[int, int]: ...
+
+    @property
+    def size(self) -> int: ...
+
+    def __len__(self) -> int: ...
+
+    def to_numpy(self, dtype: Any = ..., copy: bool = ..., na_value: Any = ...) -> np.ndarray: ...
+
+    def isna(self) -> Any: ...
+
+
 # --- what a value or a column holds ----------------------------------------------------------
 
-def _pandas():
+def _pandas() -> Optional[ModuleType]:
     """pandas, if something imported it; None otherwise (then no pandas object exists)."""
     return sys.modules.get("pandas")
 
@@ -76,8 +121,15 @@ def is_categorical(value: Any) -> bool:
     return pd is not None and isinstance(getattr(value, "dtype", None), pd.CategoricalDtype)
 
 
-def _as_series(value: Any, kind: str):
-    return value if kind == "series" else _pandas().Series(value, copy=False)
+def _as_series(value: Any, kind: str) -> _Column:
+    """A pandas Series or Index (kind "series") as it is, a pandas array (kind "array") as a Series."""
+    if kind == "series":
+        series: _Column = value
+        return series
+    pd = _pandas()
+    assert pd is not None  # value is a pandas object, so pandas is imported
+    series = pd.Series(value, copy=False)
+    return series
 
 
 def _column_kind(dtype: Any) -> str:
@@ -117,7 +169,7 @@ def _is_missing(v: Any) -> bool:
     if _is_missing_type(t):
         return True
     if issubclass(t, (float, np.floating, decimal.Decimal)):
-        return v != v
+        return bool(v != v)
     if issubclass(t, (np.datetime64, np.timedelta64)):
         return bool(np.isnat(v))
     return False
@@ -240,7 +292,7 @@ def _array_to_real(arr: np.ndarray, name: str, dtype: Any, context: str, shape_c
                     f"{_hints([kind], columns=arr.ndim == 2)}")
 
 
-def _series_to_real(series, name: str, dtype: Any, context: str, shape_check: ShapeCheck) -> np.ndarray:
+def _series_to_real(series: _Column, name: str, dtype: Any, context: str, shape_check: ShapeCheck) -> np.ndarray:
     kind = _column_kind(series.dtype)
     if kind in ("number", "nullable") and shape_check is not None:
         shape_check(series.shape)
@@ -254,7 +306,7 @@ def _series_to_real(series, name: str, dtype: Any, context: str, shape_check: Sh
                     f"({series.dtype}){_hints([kind], columns=False)}")
 
 
-def _frame_to_real(frame, name: str, dtype: Any, context: str, shape_check: ShapeCheck) -> np.ndarray:
+def _frame_to_real(frame: _Frame, name: str, dtype: Any, context: str, shape_check: ShapeCheck) -> np.ndarray:
     dtypes = list(frame.dtypes)
     if dtypes and isinstance(dtypes[0], np.dtype) and dtypes[0].kind in "biuf" and all(t == dtypes[0]
                                                                                         for t in dtypes):
@@ -307,13 +359,13 @@ def _frame_to_real(frame, name: str, dtype: Any, context: str, shape_check: Shap
     return out
 
 
-def _odd_types(types: set) -> set:
+def _odd_types(types: Set[type]) -> Set[type]:
     """Of the types of an object array's values, those that are neither numbers nor missing values."""
     return {t for t in types if not (_is_number_type(t) or _is_missing_type(t))}
 
 
 def _objects_to_real(values: np.ndarray, name: str, dtype: Any, context: str,
-                     out: Optional[np.ndarray] = None, types: Optional[set] = None,
+                     out: Optional[np.ndarray] = None, types: Optional[Set[type]] = None,
                      shape_check: ShapeCheck = None) -> np.ndarray:
     """An object array of numbers in ``dtype`` (float64 when None), into ``out`` when given;
     None, NA and NaT become NaN. Other objects are a TypeError naming where they are.
@@ -348,9 +400,9 @@ def _mask(values: np.ndarray, test: Callable[[Any], bool]) -> np.ndarray:
     return np.fromiter((test(v) for v in values.flat), bool, values.size).reshape(values.shape)
 
 
-def _odd_objects_message(values: np.ndarray, name: str, context: str, odd: set) -> str:
+def _odd_objects_message(values: np.ndarray, name: str, context: str, odd: Set[type]) -> str:
     """Where an object array holds things that are not numbers: per column for 2-D arrays."""
-    def first_odd(column: np.ndarray):
+    def first_odd(column: np.ndarray) -> Optional[Tuple[int, Any]]:
         return next(((i, v) for i, v in enumerate(column) if type(v) in odd), None)
 
     if values.ndim == 2:
@@ -363,7 +415,9 @@ def _odd_objects_message(values: np.ndarray, name: str, context: str, odd: set) 
                 parts.append(f"column {j} {_kind_text(kind, type(found[1]))} "
                              f"({short_repr(found[1])} in row {found[0]})")
         return f"{name} must hold real numbers{context}, but {_listed(parts)}{_hints(kinds)}"
-    i, v = first_odd(values.reshape(-1))
+    found = first_odd(values.reshape(-1))
+    assert found is not None  # odd holds the types of values in there
+    i, v = found
     kind = _object_kind(type(v))
     where = f" at position {i}" if values.ndim == 1 else ""
     return (f"{name} must hold real numbers{context}, but it {_kind_text(kind, type(v))} "
@@ -437,7 +491,7 @@ def _source_columns(value: Any) -> Callable[[int], np.ndarray]:
     return lambda j: arr if arr.ndim == 1 else arr[:, j]
 
 
-def _reference(series) -> np.ndarray:
+def _reference(series: _Column) -> np.ndarray:
     if _column_kind(series.dtype) == "nullable":
         return series.to_numpy(dtype=np.float64, na_value=np.nan)
     return series.to_numpy()
@@ -445,7 +499,8 @@ def _reference(series) -> np.ndarray:
 
 def _infinite_in(column: np.ndarray) -> np.ndarray:
     if column.dtype.kind == "f":
-        return np.isinf(column)
+        inf: np.ndarray = np.isinf(column)
+        return inf
     if column.dtype.kind == "O":
         return _mask(column, _is_inf)
     return np.zeros(column.shape, dtype=bool)
@@ -496,11 +551,14 @@ def target_array(y: Any, name: str = "y") -> np.ndarray:
     return _plain_targets(arr, name)
 
 
-def _series_targets(series, name: str) -> np.ndarray:
+def _series_targets(series: _Column, name: str) -> np.ndarray:
     if is_categorical(series):
-        codes = series.cat.codes.to_numpy() if hasattr(series, "cat") else np.asarray(series.codes)
+        # a categorical Series reads through its .cat accessor, a CategoricalIndex directly (untyped pandas)
+        cat: Any = series.cat if hasattr(series, "cat") else series
+        codes = cat.codes.to_numpy() if hasattr(series, "cat") else np.asarray(cat.codes)
         _refuse_missing(codes < 0, name, len(codes))
-        return np.asarray(series.cat.categories if hasattr(series, "cat") else series.categories)[codes]
+        labels: np.ndarray = np.asarray(cat.categories)[codes]
+        return labels
     kind = _column_kind(series.dtype)
     if kind == "number":
         return series.to_numpy()
@@ -513,7 +571,7 @@ def _series_targets(series, name: str) -> np.ndarray:
     return series.to_numpy()
 
 
-def _frame_targets(frame, name: str) -> np.ndarray:
+def _frame_targets(frame: _Frame, name: str) -> np.ndarray:
     if all(_column_kind(t) in ("number", "nullable") for t in frame.dtypes):
         arr = real_array(frame, name)  # nullable columns come back as floats, NA as NaN
         if arr.dtype.kind == "f" and arr.size and np.isnan(arr.min()):
@@ -569,7 +627,7 @@ def _refuse_missing(mask: np.ndarray, name: str, n: int) -> None:
         raise ValueError(f"{name} has {MISSING} {where}: fill them or drop those rows")
 
 
-def _refuse_mixed(arr: np.ndarray, name: str, types: Optional[set] = None) -> None:
+def _refuse_mixed(arr: np.ndarray, name: str, types: Optional[Set[type]] = None) -> None:
     """TypeError when an object array holds numbers and strings side by side."""
     types = set(map(type, arr.flat)) if types is None else types
     if not (any(issubclass(t, (str, bytes)) for t in types) and any(_is_number_type(t) for t in types)):

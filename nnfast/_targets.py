@@ -29,7 +29,7 @@ import math
 import numbers
 import warnings
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Dict, Literal, Optional, Tuple, Union
 
 import numpy as np
 
@@ -48,6 +48,8 @@ AUTO_MIN_ROWS_PER_CLASS = 20
 
 #: class_weight as the record and fit keep it: None, "balanced" or ((label, weight), ...) sorted by label
 ClassWeight = Union[None, str, Tuple[Tuple[Any, float], ...]]
+#: how Targets encodes y (see Targets.fit)
+TargetKind = Literal["categorical", "soft", "binary", "multilabel", "continuous"]
 
 
 class TargetWarning(UserWarning):
@@ -198,7 +200,7 @@ def check_class_weight(value: Any, name: str = "class_weight") -> ClassWeight:
                                                                        and not math.isfinite(label)):
             raise TypeError(f"{name} labels must be strings, numbers or booleans, got {label!r}")
         if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or not (math.isfinite(weight)
-                                                                                   and weight >= 0):
+                                                                                   and float(weight) >= 0):
             raise ValueError(f"{name}[{label!r}] must be a finite, non-negative number, got {weight!r}")
         out.append((label, float(weight)))
     if len({label for label, _ in out}) != len(out):
@@ -261,7 +263,7 @@ class Targets:
 
     def __init__(self, loss: str) -> None:
         self.loss = loss
-        self.kind: Optional[str] = None  # "categorical", "soft", "binary", "multilabel", "continuous"
+        self.kind: Optional[TargetKind] = None
         self.classes_: Optional[np.ndarray] = None
         self.n_outputs = 0
         self.flat = False  # regression on 1-D y: predictions come back 1-D
@@ -289,7 +291,7 @@ class Targets:
         return "accuracy" if self.is_classifier else "r2"
 
     @property
-    def core_metric(self):
+    def core_metric(self) -> _core.Metric:
         if self.kind in ("binary", "multilabel"):
             return _core.Metric.threshold_accuracy
         return _core.Metric.accuracy if self.is_classifier else _core.Metric.r2
@@ -322,6 +324,11 @@ class Targets:
             self.n_outputs = 1 if arr.ndim == 1 else arr.shape[1]
         return self
 
+    def _classes(self) -> np.ndarray:
+        """classes_, which fit (or from_json) set for every kind of classification."""
+        assert self.classes_ is not None, f"Targets of kind {self.kind!r} without classes"
+        return self.classes_
+
     @staticmethod
     def _unique(labels: np.ndarray) -> np.ndarray:
         try:
@@ -341,16 +348,17 @@ class Targets:
                               stacklevel=3)
                 y = arr.ravel()
             labels = _labels(y, name)
+            classes = self._classes()
             try:
-                index = np.searchsorted(self.classes_, labels)
+                index = np.searchsorted(classes, labels)
             except TypeError:
                 raise ValueError(f"{name} labels are of another type ({labels.dtype}) than in training "
-                                 f"({self.classes_.dtype})") from None
-            index = np.clip(index, 0, len(self.classes_) - 1)
-            unseen = self.classes_[index] != labels
+                                 f"({classes.dtype})") from None
+            index = np.clip(index, 0, len(classes) - 1)
+            unseen = classes[index] != labels
             if unseen.any():
                 raise ValueError(f"{name} has labels not seen in training: {np.unique(labels[unseen])[:10].tolist()}; "
-                                 f"known: {self.classes_.tolist()}{unseen_hint}")
+                                 f"known: {classes.tolist()}{unseen_hint}")
             if self.kind == "binary":
                 return np.ascontiguousarray(index[:, None], dtype=dtype)
             Y = np.zeros((len(labels), self.n_outputs), dtype=dtype)
@@ -369,7 +377,8 @@ class Targets:
             raise ValueError(f"each row of {name} must sum to 1 (one-hot or class probabilities)")
         return Y
 
-    def class_weights(self, Y: np.ndarray, class_weight: ClassWeight, rows: Optional[np.ndarray] = None) -> np.ndarray:
+    def class_weights(self, Y: np.ndarray, class_weight: Union[str, Tuple[Tuple[Any, float], ...]],
+                      rows: Optional[np.ndarray] = None) -> np.ndarray:
         """Per-row weights, shape (samples,) float64, from the class of each row of the
         encoded targets Y (samples, outputs): a dict's weight (1 for classes it leaves
         out), or for "balanced" ``n / (n_classes * count of the row's class)`` counted over
@@ -391,7 +400,8 @@ class Targets:
             if self.kind == "soft" and not (Y.max(axis=1) == 1).all():
                 raise ValueError("class_weight needs one class per row; y holds class probabilities")
             index = np.argmax(Y, axis=1)
-        n_classes = len(self.classes_)
+        classes = self._classes()
+        n_classes = len(classes)
         if isinstance(class_weight, str):  # "balanced"
             counted = index if rows is None else index[rows]
             counts = np.bincount(counted, minlength=n_classes).astype(np.float64)
@@ -400,14 +410,14 @@ class Targets:
             per_class[present] = len(counted) / (np.count_nonzero(present) * counts[present])
         else:
             per_class = np.ones(n_classes)
-            position = {label: i for i, label in enumerate(self.classes_.tolist())}
+            position = {label: i for i, label in enumerate(classes.tolist())}
             unknown = [label for label, _ in class_weight if label not in position]
             if unknown:
                 hint = ""
                 if any(isinstance(u, str) for u in unknown) and any(str(c) in unknown for c in position):
                     hint = " (keys read from JSON are strings: give [label, weight] pairs to keep numbers)"
                 raise ValueError(f"class_weight names labels that are not classes of y: {unknown[:10]}; classes: "
-                                 f"{self.classes_.tolist()[:20]}{hint}")
+                                 f"{classes.tolist()[:20]}{hint}")
             for label, weight in class_weight:
                 per_class[position[label]] = weight
         return per_class[index]
@@ -415,9 +425,11 @@ class Targets:
     def decode(self, A: np.ndarray) -> np.ndarray:
         """Predictions from output activations A (samples, outputs)."""
         if self.kind in ("categorical", "soft"):
-            return self.classes_[np.argmax(A, axis=1)]
+            predicted: np.ndarray = self._classes()[np.argmax(A, axis=1)]
+            return predicted
         if self.kind == "binary":
-            return self.classes_[(A[:, 0] > 0.5).astype(np.intp)]
+            predicted = self._classes()[(A[:, 0] > 0.5).astype(np.intp)]
+            return predicted
         if self.kind == "multilabel":
             return (A > 0.5).astype(np.int64)
         return A[:, 0].copy() if self.flat else A

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, KeysView, List, Optional, Protocol
 
 import numpy as np
 
@@ -13,6 +13,7 @@ from ._validation import check_float, check_int, check_name
 
 if TYPE_CHECKING:  # pragma: no cover
     from .diagnosis import Finding
+    from .model import Sequential  # which imports this module
 
 __all__ = ["History", "Callback", "EarlyStopping", "TimeLimit", "ProgressBar", "DivergenceWarning",
            "LearningRateWarning", "STOP_REASONS"]
@@ -84,7 +85,7 @@ class History:
         """The series ``key`` (a list of floats, one per epoch), or ``default``."""
         return self._data.get(key, default)
 
-    def keys(self):
+    def keys(self) -> KeysView[str]:
         """The names of the recorded series (``loss``, ``accuracy`` or ``r2``, ``lr``, ``time``, ``val_*``)."""
         return self._data.keys()
 
@@ -134,15 +135,15 @@ class Callback:
     #: recorded as the history's stop_reason when this callback stops training
     stop_reason = "callback"
 
-    def on_train_begin(self, model, history: History) -> None:
+    def on_train_begin(self, model: Sequential, history: History) -> None:
         """Called once before the first epoch, with the model and its (empty) history."""
         pass
 
-    def on_epoch_end(self, model, epoch: int, history: History) -> Optional[bool]:
+    def on_epoch_end(self, model: Sequential, epoch: int, history: History) -> Optional[bool]:
         """Called after each epoch (0-based ``epoch``), its values in ``history``; True stops training."""
         return None
 
-    def on_train_end(self, model, history: History) -> None:
+    def on_train_end(self, model: Sequential, history: History) -> None:
         """Called once when training ends, whatever the reason (``history.stop_reason``)."""
         pass
 
@@ -199,7 +200,7 @@ class EarlyStopping(Callback):
         self.restore_best = restore_best
         self.improvement_over = check_name(improvement_over, "improvement_over", IMPROVEMENT_OVER)
 
-    def on_train_begin(self, model, history: History) -> None:
+    def on_train_begin(self, model: Sequential, history: History) -> None:
         """Start watching ``monitor`` (or ``history.monitor`` when it is None): no best yet.
 
         Raises
@@ -219,7 +220,7 @@ class EarlyStopping(Callback):
         self._weights: Optional[np.ndarray] = None
         self._best_epoch: Optional[int] = None
 
-    def on_epoch_end(self, model, epoch: int, history: History) -> Optional[bool]:
+    def on_epoch_end(self, model: Sequential, epoch: int, history: History) -> Optional[bool]:
         value = self._sign * history[self._key][-1]
         # _reference: what the next epoch must beat by min_delta; _best: the best value seen
         improved = value < self._reference - self.min_delta
@@ -235,7 +236,7 @@ class EarlyStopping(Callback):
         self._waited += 1
         return self._waited >= self.patience
 
-    def on_train_end(self, model, history: History) -> None:
+    def on_train_end(self, model: Sequential, history: History) -> None:
         history.best_epoch = self._best_epoch
         if self.restore_best and self._weights is not None:
             model._flat_params()[:] = self._weights
@@ -263,25 +264,40 @@ class TimeLimit(Callback):
         self.seconds = float(seconds)
         self._deadline = math.inf
 
-    def on_train_begin(self, model, history: History) -> None:
+    def on_train_begin(self, model: Sequential, history: History) -> None:
         self._deadline = time.monotonic() + self.seconds
 
-    def on_epoch_end(self, model, epoch: int, history: History) -> Optional[bool]:
+    def on_epoch_end(self, model: Sequential, epoch: int, history: History) -> Optional[bool]:
         # the last epoch ends the run anyway: then the epoch cap, not the clock, stopped it
         return time.monotonic() >= self._deadline and epoch + 1 < history.max_epochs
 
 
+class _Stream(Protocol):
+    """Where ProgressBar writes: a text file (one with ``isatty`` is asked whether it is a terminal)."""
+
+    def write(self, text: str, /) -> object: ...
+
+    def flush(self) -> None: ...
+
+
 class ProgressBar(Callback):
-    """One line per epoch on a stream (stderr): cost, metric, time; rewritten in place on a terminal."""
+    """One line per epoch on a stream (stderr): cost, metric, time; rewritten in place on a terminal.
 
-    def __init__(self, stream=None) -> None:
-        self.stream = stream or sys.stderr
+    Parameters
+    ----------
+    stream : text file, optional
+        Where the lines go (default ``sys.stderr``): anything with ``write(str)`` and
+        ``flush()``; one whose ``isatty()`` says it is a terminal gets the line rewritten.
+    """
 
-    def on_train_begin(self, model, history: History) -> None:
+    def __init__(self, stream: Optional[_Stream] = None) -> None:
+        self.stream: _Stream = stream or sys.stderr
+
+    def on_train_begin(self, model: Sequential, history: History) -> None:
         self._start = time.perf_counter()
         self._tty = hasattr(self.stream, "isatty") and self.stream.isatty()
 
-    def on_epoch_end(self, model, epoch: int, history: History) -> Optional[bool]:
+    def on_epoch_end(self, model: Sequential, epoch: int, history: History) -> Optional[bool]:
         parts = [f"epoch {epoch + 1}/{history.max_epochs}"]
         for key in history.keys():
             if key not in ("lr", "time"):
@@ -292,7 +308,7 @@ class ProgressBar(Callback):
         self.stream.flush()
         return None
 
-    def on_train_end(self, model, history: History) -> None:
+    def on_train_end(self, model: Sequential, history: History) -> None:
         if self._tty:
             self.stream.write(f"\n{history.message}\n")
             self.stream.flush()

@@ -7,7 +7,7 @@ the end; these helpers make that split reproducible.
 from __future__ import annotations
 
 from importlib import resources
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -156,7 +156,8 @@ def _fractions(sizes: Any, name: str) -> List[float]:
     return fractions
 
 
-def _split(n: int, fractions: List[float], seed: int, labels: Optional[np.ndarray], sizes) -> List[np.ndarray]:
+def _split(n: int, fractions: List[float], seed: int, labels: Optional[np.ndarray],
+           sizes: Sequence[float]) -> List[np.ndarray]:
     rng = np.random.default_rng(seed)
     groups = [np.arange(n)]
     if labels is not None:
@@ -226,8 +227,8 @@ def _targets(value: Any, name: str) -> np.ndarray:
     return arr
 
 
-def _per_sample(name: str, value: Any):
-    def check(shape: tuple) -> None:
+def _per_sample(name: str, value: Any) -> Callable[[Tuple[int, ...]], None]:
+    def check(shape: Tuple[int, ...]) -> None:
         if len(shape) == 0:
             raise ValueError(f"{name} must hold one entry per sample, got a single value {value!r}")
     return check
@@ -247,7 +248,8 @@ def _stratify_by(y: np.ndarray, stratify: Any) -> Optional[np.ndarray]:
     return y
 
 
-def train_test_split(X: Any, y: Any, test_size: float = 0.25, seed: int = 0, stratify: Any = "auto"):
+def train_test_split(X: Any, y: Any, test_size: float = 0.25, seed: int = 0, stratify: Any = "auto"
+                     ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(X_train, X_test, y_train, y_test)``: a seeded split, stratified for class labels.
 
     ``stratify`` is ``"auto"`` (stratified when y holds class labels), True or False.
@@ -275,7 +277,8 @@ def train_test_split(X: Any, y: Any, test_size: float = 0.25, seed: int = 0, str
 
 
 def train_val_test_split(X: Any, y: Any, val_size: float = 0.15, test_size: float = 0.15, seed: int = 0,
-                         stratify: Any = "auto"):
+                         stratify: Any = "auto"
+                         ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(X_train, X_val, X_test, y_train, y_val, y_test)``: tune on val, look at test once.
 
     Reads X, of shape (n_samples, n_features), and y, of shape (n_samples,) or

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import numbers
 from dataclasses import dataclass, fields
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ._settings import DTYPES, MAX_EPOCHS, check_settings_for_dtype
 from ._targets import REGRESSION_LOSSES, TASKS, ClassWeight, TaskChoice, check_class_weight, resolve_task, task_of_loss
@@ -21,7 +21,7 @@ from .callbacks import IMPROVEMENT_OVER
 from .layers import ACTIVATIONS, HIDDEN_ACTIVATIONS, INIT_NAMES, SCALED_INITIALIZERS, Dense, Dropout
 from .losses import DEFAULT_OUTPUT, LOSSES
 from .optimizers import OPTIMIZERS, Optimizer
-from .schedules import SCHEDULES, Cosine, Exponential, InverseTime, ReduceOnPlateau, Schedule, Step
+from .schedules import SCHEDULES, Constant, Cosine, Exponential, InverseTime, ReduceOnPlateau, Schedule, Step
 
 __all__ = ["Hyperparameters", "check_names"]
 
@@ -147,7 +147,9 @@ class Hyperparameters:
     dtype: str = "float32"
 
     def __post_init__(self) -> None:
-        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
+        def set_(name: str, value: object) -> None:
+            object.__setattr__(self, name, value)  # the record is frozen
+
         hidden = (self.hidden,) if isinstance(self.hidden, numbers.Integral) else self.hidden
         if not isinstance(hidden, (tuple, list)):
             raise TypeError(f"hidden must be a tuple of layer widths, got {self.hidden!r}")
@@ -229,7 +231,11 @@ class Hyperparameters:
     def schedule_spec(self) -> Schedule:
         """The learning-rate schedule these hyperparameters describe."""
         rate, steps, min_lr = self.decay_rate, self.decay_steps, self.min_lr
-        kw = lambda **pairs: {k: v for k, v in pairs.items() if v is not None}  # noqa: E731
+        # the settings that are set (the schedule's defaults stand for the others); Any: each
+        # value is an int or a float, as the schedule's parameter of that name wants
+        def kw(**pairs: Optional[float]) -> Dict[str, Any]:
+            return {k: v for k, v in pairs.items() if v is not None}
+
         if self.schedule == "step":
             return Step(**kw(step_size=steps, gamma=rate))
         if self.schedule == "exponential":
@@ -240,7 +246,7 @@ class Hyperparameters:
             return Cosine(**kw(period=steps, min_lr=min_lr))
         if self.schedule == "plateau":
             return ReduceOnPlateau(**kw(factor=rate, patience=steps, min_lr=min_lr))
-        return SCHEDULES["constant"]()
+        return Constant()
 
     def resolve_task(self, y: Any, warn: bool = True, stacklevel: int = 1) -> TaskChoice:
         """The task, loss and targets (``.task``, ``.loss``, ``.y``) a run of this record
@@ -259,10 +265,10 @@ class Hyperparameters:
         or (n_samples, n_outputs), in any of the forms :meth:`nnfast.Sequential.fit` takes."""
         return self.resolve_task(y, warn=False).loss
 
-    def layers(self, n_outputs: int, loss: str) -> list:
+    def layers(self, n_outputs: int, loss: str) -> List[Union[Dense, Dropout]]:
         """The layer stack: hidden Dense layers (each followed by its Dropout) and the output."""
         rates = self.dropout if isinstance(self.dropout, tuple) else (self.dropout,) * len(self.hidden)
-        stack: list = []
+        stack: List[Union[Dense, Dropout]] = []
         for units, rate in zip(self.hidden, rates):
             stack.append(Dense(units, self.activation))
             if rate > 0:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from typing import Any, Dict, Tuple
+from typing import Any, Callable, Collection, Dict, Iterable, List, Optional, ParamSpec, Tuple, TypeVar, Union
 
 import numpy as np
 
@@ -27,8 +27,12 @@ __all__ = ["save", "load"]
 FORMAT = "nnfast-model"
 _JSON_SCALARS = (str, int, float, bool)
 
+_Network = Union[_core.Network32, _core.Network64]
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
-def _layer_json(layer) -> Dict[str, Any]:
+
+def _layer_json(layer: Union[Dense, Dropout]) -> Dict[str, Any]:
     if isinstance(layer, Dropout):
         return {"type": "Dropout", "rate": layer.rate}
     return {"type": "Dense", "units": layer.units, "activation": layer.activation, "init": layer.init,
@@ -161,13 +165,13 @@ def _json_float(value: Any, field: str, low: float = -math.inf) -> float:
     return float(value)
 
 
-def _json_name(value: Any, field: str, valid) -> str:
+def _json_name(value: Any, field: str, valid: Collection[str]) -> str:
     if not isinstance(value, str) or value not in valid:
         raise _FieldError(field, f"must be one of {', '.join(sorted(valid))}, not {value!r}")
     return value
 
 
-def _call(field: str, make, *args, **kwargs):
+def _call(field: str, make: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R:
     """make(*args, **kwargs), its TypeError or ValueError named after the field."""
     try:
         return make(*args, **kwargs)
@@ -185,7 +189,7 @@ _KINDS = {"cross_entropy": ("categorical", "soft"), "binary_cross_entropy": ("bi
 _CLASS_DTYPE_KINDS = "biufUO"  # what np.unique gives for labels nnfast accepts
 
 
-def _model_from_document(net, raw: bytes):
+def _model_from_document(net: _Network, raw: bytes) -> Sequential:
     """The Sequential around a loaded core network, from the file's JSON document, every
     field checked (also against the network the binary part describes)."""
     try:
@@ -212,7 +216,7 @@ def _model_from_document(net, raw: bytes):
     layers = doc["layers"]
     if not isinstance(layers, list) or not layers:
         raise _FieldError("layers", "must be a non-empty list")
-    specs = []
+    specs: List[Union[Dense, Dropout]] = []
     for i, layer in enumerate(layers):
         field = f"layers[{i}]"
         kind = layer.get("type") if isinstance(layer, dict) else None
@@ -220,7 +224,8 @@ def _model_from_document(net, raw: bytes):
             raise _FieldError(field, "must be an object with type 'Dense' or 'Dropout'")
         data = dict(_fields(layer, field, _LAYER_KEYS[kind]))
         del data["type"]
-        specs.append(_call(field, Dropout if kind == "Dropout" else Dense, **data))
+        make: Callable[..., Union[Dense, Dropout]] = Dropout if kind == "Dropout" else Dense
+        specs.append(_call(field, make, **data))
     model = _call("layers", Sequential, specs, init=init, init_scale=init_scale, seed=seed, dtype=dtype)
     _check_layer_table(model, net)
 
@@ -233,7 +238,7 @@ def _model_from_document(net, raw: bytes):
     if (loss is None) != (targets is None) or (targets is not None and targets.loss != loss):
         raise _FieldError("loss", f"is {loss!r} but the targets were encoded for "
                                   f"{None if targets is None else targets.loss!r}")
-    hp = None
+    hp: Optional[Hyperparameters] = None
     if doc["hyperparameters"] is not None:
         hp = _call("hyperparameters", Hyperparameters.from_dict, doc["hyperparameters"])
         if hp.dtype != dtype:
@@ -258,10 +263,10 @@ def _model_from_document(net, raw: bytes):
     return model
 
 
-def _check_record_describes_layers(hp: Hyperparameters, model, n_outputs: int, loss: str) -> None:
+def _check_record_describes_layers(hp: Hyperparameters, model: Sequential, n_outputs: int, loss: str) -> None:
     """The stored record must describe the stored network (hidden units, activations,
     dropout, output): a record that says another architecture is a hostile or damaged edit."""
-    def shape(layers) -> list:
+    def shape(layers: Iterable[Union[Dense, Dropout]]) -> List[Tuple[Union[str, int, float], ...]]:
         return [("Dropout", layer.rate) if isinstance(layer, Dropout) else ("Dense", layer.units, layer.activation)
                 for layer in layers]
     described, stored = shape(_call("hyperparameters", hp.layers, n_outputs, loss)), shape(model.layers)
@@ -269,9 +274,10 @@ def _check_record_describes_layers(hp: Hyperparameters, model, n_outputs: int, l
         raise _FieldError("hyperparameters", f"describe the layers {described} but the file's layers are {stored}")
 
 
-def _check_layer_table(model, net) -> None:
+def _check_layer_table(model: Sequential, net: _Network) -> None:
     """The JSON's layers against the binary layer table the network was built from."""
-    dense, dropout_before = [], []
+    dense: List[Dense] = []
+    dropout_before: List[float] = []
     rate = 0.0
     for layer in model.layers:
         if isinstance(layer, Dropout):

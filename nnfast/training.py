@@ -73,8 +73,8 @@ def _choose(hp: Hyperparameters, y: Any, model: Optional[Sequential], classes: A
     """The task and loss of a run: a fitted ``model``'s own when it is continued (its
     classes and loss, never guessed again from y, which may hold a subset of them), else
     read from ``classes`` when given (all the labels a first fit must know), else from y."""
-    if hp.loss == "auto" and model is not None and getattr(model, "_targets", None) is not None:
-        fitted = model._targets
+    fitted: Optional[Targets] = getattr(model, "_targets", None) if model is not None else None
+    if hp.loss == "auto" and fitted is not None:
         if hp.task not in ("auto", fitted.task):
             raise ValueError(f"the model was fitted for {fitted.task} (loss {fitted.loss!r}), not task={hp.task!r}; "
                              f"train without model= to start afresh")
