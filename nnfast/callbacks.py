@@ -215,21 +215,19 @@ class EarlyStopping(Callback):
             raise ValueError(f"EarlyStopping monitors {self._key!r}, which this run does not record; "
                              f"recorded: {', '.join(history.keys())}")
         self._sign = 1.0 if self._key.endswith("loss") else -1.0
-        self._best = self._reference = math.inf
+        self._best = math.inf
         self._waited = 0
         self._weights: Optional[np.ndarray] = None
         self._best_epoch: Optional[int] = None
 
     def on_epoch_end(self, model: Sequential, epoch: int, history: History) -> Optional[bool]:
         value = self._sign * history[self._key][-1]
-        # _reference: what the next epoch must beat by min_delta; _best: the best value seen
-        improved = value < self._reference - self.min_delta
+        improved = value < self._best - self.min_delta
+        # the two rules differ only here: whether a gain smaller than min_delta moves the best
         if improved or (self.improvement_over == "best" and value < self._best):
             self._best, self._best_epoch = value, epoch
             if self.restore_best:
                 self._weights = model._flat_params().copy()
-        if improved or self.improvement_over == "best":
-            self._reference = self._best
         if improved:
             self._waited = 0
             return None
