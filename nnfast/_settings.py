@@ -21,6 +21,10 @@ MAX_EPOCHS = 2**31 - 1
 #: dtype name -> NumPy scalar type of a model's parameters and data
 DTYPES: dict[str, type[np.floating[Any]]] = {"float32": np.float32, "float64": np.float64}
 
+#: what an epoch must beat by ``min_delta`` to count as an improvement (EarlyStopping's
+#: ``improvement_over``, Hyperparameters' ``improvement_over``)
+IMPROVEMENT_OVER = ("last_improvement", "best")
+
 
 def check_settings_for_dtype(dtype: str, optimizer: Optimizer, l1: float = 0.0, l2: float = 0.0,
                              clip_norm: Optional[float] = None, schedule: Optional[Schedule] = None) -> None:

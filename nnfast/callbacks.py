@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Dict, KeysView, List, Optional, Protocol
 
 import numpy as np
 
+from ._settings import IMPROVEMENT_OVER
 from ._validation import check_float, check_int, check_name
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -147,10 +148,6 @@ class Callback:
         """Called once when training ends, whatever the reason (``history.stop_reason``)."""
         pass
 
-
-#: what an epoch must beat by ``min_delta`` to count as an improvement (EarlyStopping's
-#: ``improvement_over``, Hyperparameters' ``improvement_over``)
-IMPROVEMENT_OVER = ("last_improvement", "best")
 
 
 class EarlyStopping(Callback):

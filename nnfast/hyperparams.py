@@ -14,10 +14,9 @@ import numbers
 from dataclasses import dataclass, fields
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-from ._settings import DTYPES, MAX_EPOCHS, check_settings_for_dtype
+from ._settings import DTYPES, IMPROVEMENT_OVER, MAX_EPOCHS, check_settings_for_dtype
 from ._targets import REGRESSION_LOSSES, TASKS, ClassWeight, TaskChoice, check_class_weight, resolve_task, task_of_loss
 from ._validation import check_float, check_for_dtype, check_int, check_name
-from .callbacks import IMPROVEMENT_OVER
 from .layers import ACTIVATIONS, HIDDEN_ACTIVATIONS, INIT_NAMES, SCALED_INITIALIZERS, Dense, Dropout
 from .losses import DEFAULT_OUTPUT, LOSSES
 from .optimizers import OPTIMIZERS, Optimizer
