@@ -152,7 +152,8 @@ constexpr int64_t kSplitRowWeights = 65536;
 // z (O) = x (I) W (I,O) for one row through a wide layer, as two halves of the inputs:
 // z = x[:k] W[:k] + x[k:] W[k:], the second half on the partner core when it is awake
 // (`part` is O scratch values). Always computed as the same two products added in the
-// same order, so the result does not depend on which core ran what.
+// same order, so the result does not depend on which core ran what. Needs I >= 2: an
+// empty half (k = 0) is a BLAS quick return that leaves z unwritten.
 template <class T>
 inline void wide_row_times_matrix(T* z, T* part, const T* x, const T* w, int64_t I, int64_t O) {
     const int64_t k = I / 2;
@@ -950,7 +951,7 @@ private:
             const T* W = params_ + w_offset_[l];
             const T* b = params_ + b_offset_[l];
             auto product = [&](T* out) {
-                if (B == 1 && I * O >= kSplitRowWeights)
+                if (B == 1 && I >= 2 && I * O >= kSplitRowWeights)
                     wide_row_times_matrix(out, buf.part, in, W, I, O);
                 else
                     dense_forward(out, in, W, B, I, O);

@@ -304,3 +304,18 @@ def test_a_forked_child_predicts_one_row_after_the_parent_woke_its_partner(threa
     for _ in range(3000):  # the parent's partner is awake (or resting) now
         model.predict_proba(x)
     assert len(in_forked_child(_predict_rows_in_child)) == 8
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("n", [1, 2])
+def test_one_row_through_a_wide_layer_of_one_input_is_the_batch_result(threads, dtype, n):
+    """A layer of one input and >= 65,536 units has no two halves of its inputs to split:
+    splitting at k = 0 asked the BLAS for an empty product, which leaves its output
+    unwritten (stale values of the previous row came back, and added up)."""
+    model = nf.Sequential([nf.Dense(65536, "tanh"), nf.Dense(1)], inputs=1, seed=0, dtype=dtype)
+    X = np.array([[1.0], [2.0], [-0.5]], dtype)
+    threads(n)
+    batch = model.forward(X)
+    for _ in range(3):
+        rows = np.vstack([model.forward(X[i:i + 1]) for i in range(len(X))])
+        np.testing.assert_allclose(rows, batch, rtol=1e-5 if dtype == "float32" else 1e-12)
