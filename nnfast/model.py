@@ -15,8 +15,8 @@ import threading
 import time
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Concatenate, Dict, Iterable, List, Optional, ParamSpec, Sequence, \
-    Tuple, TypeVar, Union
+from typing import Any, Callable, Concatenate, Dict, Iterable, List, Optional, ParamSpec, Protocol, Sequence, Tuple, \
+    TypeVar, Union
 
 import numpy as np
 
@@ -33,9 +33,6 @@ from .layers import ACTIVATIONS, INIT_NAMES, INITIALIZERS, SCALED_INITIALIZERS, 
 from .losses import LOSSES
 from .optimizers import Optimizer, make_optimizer
 from .schedules import Schedule, make_schedule
-
-if TYPE_CHECKING:
-    from .hyperparams import Hyperparameters
 
 __all__ = ["Sequential"]
 
@@ -57,6 +54,16 @@ def _copy_config(config: _core.OptimizerConfig) -> _core.OptimizerConfig:
                  "clip_norm"):
         setattr(copy, name, getattr(config, name))
     return copy
+
+
+class _Record(Protocol):
+    """What the package reads of a model's record, ``model.hyperparameters``: an
+    :class:`nnfast.Hyperparameters`, which the model does not import (the record is plain
+    data beside the model; training, above both, sets it: tests/test_imports.py)."""
+
+    def optimizer_spec(self) -> Optimizer: ...
+
+    def to_dict(self) -> Dict[str, Any]: ...
 
 
 _P = ParamSpec("_P")
@@ -193,7 +200,7 @@ class Sequential:
         for layer in dense:
             check_for_dtype(layer.resolved_alpha, "alpha", DTYPES[self.dtype])
         #: the Hyperparameters this model was trained from, when it came from nnfast.train
-        self.hyperparameters: Optional[Hyperparameters] = None
+        self.hyperparameters: Optional[_Record] = None
         #: the loss of the last fit (or of the loaded model)
         self.loss: Optional[str] = None
         #: the column names of the pandas DataFrame X of the fit that started training (every
