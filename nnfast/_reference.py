@@ -16,6 +16,10 @@ if TYPE_CHECKING:
 
     _F = NDArray[np.floating[Any]]
 
+# NumPy's stubs type some expressions as Any (reductions along an axis such as sum and mean,
+# arithmetic on some ufunc results): a function returning one puts it in a variable of the
+# array type first.
+
 
 def activate(z: _F, name: str, alpha: float = 0.0) -> _F:
     """f(z) element-wise (row-wise for softmax)."""
@@ -27,13 +31,16 @@ def activate(z: _F, name: str, alpha: float = 0.0) -> _F:
         return np.where(z > 0, z, alpha * z)
     if name == "elu":
         return np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0)))
+    out: _F
     if name == "sigmoid":
-        return 0.5 * (1 + np.tanh(0.5 * z))  # = 1 / (1 + exp(-z)), without overflow
+        out = 0.5 * (1 + np.tanh(0.5 * z))  # = 1 / (1 + exp(-z)), without overflow
+        return out
     if name == "tanh":
         return np.tanh(z)
     if name == "softmax":
         e = np.exp(z - z.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
+        out = e / e.sum(axis=1, keepdims=True)
+        return out
     raise ValueError(name)
 
 
@@ -57,7 +64,8 @@ def activation_backward(da: _F, a: _F, name: str, alpha: float = 0.0) -> _F:
     if name == "tanh":
         return da * (1 - a * a)
     if name == "softmax":
-        return a * (da - (da * a).sum(axis=1, keepdims=True))
+        dz: _F = a * (da - (da * a).sum(axis=1, keepdims=True))
+        return dz
     raise ValueError(name)
 
 
@@ -79,32 +87,40 @@ def per_sample_loss(name: str, y: _F, a: _F, z: Optional[_F] = None) -> _F:
     """l_i (B,): mse and mae and binary cross-entropy average over outputs, cross-entropy sums.
     With logits z given, the cross-entropies are computed from z (softmax / sigmoid outputs)."""
     eps = _clip(a.dtype)
+    l: _F
     if name == "mse":
-        return ((a - y) ** 2).mean(axis=1)
-    if name == "mae":
-        return np.abs(a - y).mean(axis=1)
-    if name == "binary_cross_entropy":
+        l = ((a - y) ** 2).mean(axis=1)
+    elif name == "mae":
+        l = np.abs(a - y).mean(axis=1)
+    elif name == "binary_cross_entropy":
         if z is not None:
-            return (np.maximum(z, 0) - y * z + np.log1p(np.exp(-np.abs(z)))).mean(axis=1)
-        p = np.clip(a, eps, 1 - eps)
-        return -(y * np.log(p) + (1 - y) * np.log(1 - p)).mean(axis=1)
-    if name == "cross_entropy":
+            l = (np.maximum(z, 0) - y * z + np.log1p(np.exp(-np.abs(z)))).mean(axis=1)
+        else:
+            p = np.clip(a, eps, 1 - eps)
+            l = -(y * np.log(p) + (1 - y) * np.log(1 - p)).mean(axis=1)
+    elif name == "cross_entropy":
         if z is not None:
             m = z.max(axis=1, keepdims=True)
             lse = m + np.log(np.exp(z - m).sum(axis=1, keepdims=True))
-            return (y * (lse - z)).sum(axis=1)
-        return -(y * np.log(np.maximum(a, eps))).sum(axis=1)
-    raise ValueError(name)
+            l = (y * (lse - z)).sum(axis=1)
+        else:
+            l = -(y * np.log(np.maximum(a, eps))).sum(axis=1)
+    else:
+        raise ValueError(name)
+    return l
 
 
 def loss_gradient_wrt_a(name: str, y: _F, a: _F) -> _F:
     """dl_i/da (B,O) of :func:`per_sample_loss` on probabilities (the clipped forms)."""
     eps = _clip(a.dtype)
     O = a.shape[1]
+    da: _F
     if name == "mse":
-        return 2 * (a - y) / O
+        da = 2 * (a - y) / O
+        return da
     if name == "mae":
-        return np.sign(a - y) / O
+        da = np.sign(a - y) / O
+        return da
     if name == "binary_cross_entropy":
         p = np.clip(a, eps, 1 - eps)
         inside = (a > eps) & (a < 1 - eps)
@@ -188,28 +204,33 @@ def network_cost_and_gradient(X: _F, Y: _F, Ws: Sequence[_F], bs: Sequence[_F],
     masks = masks or [None] * L
     inputs: List[_F] = []
     a = X
-    z = None
+    z: Optional[_F] = None
     for l in range(L):
-        if masks[l] is not None:
-            a = a * masks[l]
+        mask = masks[l]
+        if mask is not None:
+            a = a * mask
         inputs.append(a)
         z = a @ Ws[l] + bs[l]
         a = activate(z, activations[l], alphas[l])
     weights = np.ones(len(X), dtype=X.dtype) if w is None else w
     total, dz = loss_forward_backward(loss, activations[-1], alphas[-1], z, a, Y, w, True, 1.0 / weights.sum())
     cost = total / float(weights.sum())
-    dWs: List[_F] = [None] * L
-    dbs: List[_F] = [None] * L
+    dWs: List[_F] = []  # from the last layer to the first, reversed at the end
+    dbs: List[_F] = []
     for l in range(L - 1, -1, -1):
-        dx, dWs[l], dbs[l] = dense_backward(dz, inputs[l], Ws[l], want_dx=l > 0)
-        dWs[l] = dWs[l] + l2 * Ws[l] + l1 * np.sign(Ws[l])
+        assert dz is not None  # asked for: want_grad=True above, want_dx=True below
+        dx, dW, db = dense_backward(dz, inputs[l], Ws[l], want_dx=l > 0)
+        dWs.append(dW + l2 * Ws[l] + l1 * np.sign(Ws[l]))
+        dbs.append(db)
         cost += l1 * np.abs(Ws[l]).sum() + 0.5 * l2 * (Ws[l] ** 2).sum()
         if l > 0:
-            if masks[l] is not None:
-                dx = dx * masks[l]
-            below = inputs[l] if masks[l] is None else _undo_mask(inputs[l], masks[l])
+            assert dx is not None
+            mask = masks[l]
+            if mask is not None:
+                dx = dx * mask
+            below = inputs[l] if mask is None else _undo_mask(inputs[l], mask)
             dz = activation_backward(dx, below, activations[l - 1], alphas[l - 1])
-    return float(cost), dWs, dbs
+    return float(cost), dWs[::-1], dbs[::-1]
 
 
 def _undo_mask(a_masked: _F, mask: _F) -> _F:

@@ -24,9 +24,10 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional, TypeVar
 
 import numpy as np
+from numpy.typing import NDArray
 
 from . import _core
 from ._validation import check_name, check_real, check_sample_weight
@@ -44,7 +45,10 @@ DEFAULT_OUTPUT = {"mse": "identity", "mae": "identity", "binary_cross_entropy": 
 _PROBABILITY_LOSSES = ("binary_cross_entropy", "cross_entropy")
 
 
-def _prepare(name: str, y_true: Any, y_pred: Any, sample_weight: Any):
+_F64 = NDArray[np.float64]
+
+
+def _prepare(name: str, y_true: Any, y_pred: Any, sample_weight: Any) -> tuple[_F64, _F64, Optional[_F64]]:
     """y_true, y_pred as C-ordered float64 (samples, outputs) arrays and the weights, checked."""
     y = check_real(y_true, "y_true", np.float64)
     p = check_real(y_pred, "y_pred", np.float64)
@@ -66,7 +70,10 @@ def _prepare(name: str, y_true: Any, y_pred: Any, sample_weight: Any):
     return y, p, w
 
 
-def _finite(value, name: str):
+_Value = TypeVar("_Value", float, _F64)
+
+
+def _finite(value: _Value, name: str) -> _Value:
     if not np.all(np.isfinite(value)):
         raise ValueError(f"the {name} overflows float64: y_true and y_pred (or the weights) are too large; scale them")
     return value
@@ -127,6 +134,7 @@ def gradient(name: str, y_true: Any, y_pred: Any, sample_weight: Any = None) -> 
     shape = np.shape(y_pred)
     scale = 1.0 / (w.sum() if w is not None else y.shape[0])
     _, grad = _core.loss_forward_backward(LOSSES[name], _core.Activation.identity, 0.0, None, p, y, w, True, scale)
+    assert grad is not None  # want_grad=True: the core returns the gradient
     return _finite(grad, f"gradient of {name}").reshape(shape)
 
 

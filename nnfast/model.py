@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import sys
 import threading
 import time
 import warnings
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Concatenate, Dict, Iterable, List, Optional, ParamSpec, Protocol, Sequence, Tuple, \
+    TypeVar, Union
 
 import numpy as np
 
@@ -34,7 +36,10 @@ from .schedules import Schedule, make_schedule
 
 __all__ = ["Sequential"]
 
-_NETWORKS = {"float32": _core.Network32, "float64": _core.Network64}
+#: the compiled network of a model, of its dtype
+_Network = Union[_core.Network32, _core.Network64]
+_NETWORKS: Dict[str, Union[type[_core.Network32], type[_core.Network64]]] = {"float32": _core.Network32,
+                                                                              "float64": _core.Network64}
 # rows of training data used to measure the cost before training (the divergence yardstick)
 _INITIAL_COST_ROWS = 4096
 
@@ -42,7 +47,7 @@ _INITIAL_COST_ROWS = 4096
 ModelBusyError = _core.ModelBusyError
 
 
-def _copy_config(config):
+def _copy_config(config: _core.OptimizerConfig) -> _core.OptimizerConfig:
     """A copy of a core OptimizerConfig (the network's ``optimizer`` property is a live view)."""
     copy = _core.OptimizerConfig()
     for name in ("kind", "lr", "momentum", "nesterov", "beta1", "beta2", "rho", "eps", "weight_decay", "l1", "l2",
@@ -51,15 +56,30 @@ def _copy_config(config):
     return copy
 
 
-def _one_change_at_a_time(what: str):
+class _Record(Protocol):
+    """What the package reads of a model's record, ``model.hyperparameters``: an
+    :class:`nnfast.Hyperparameters`, which the model does not import (the record is plain
+    data beside the model; training, above both, sets it: tests/test_imports.py)."""
+
+    def optimizer_spec(self) -> Optimizer: ...
+
+    def to_dict(self) -> Dict[str, Any]: ...
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _one_change_at_a_time(what: str) -> Callable[[Callable[Concatenate[Sequential, _P], _R]],
+                                                 Callable[Concatenate[Sequential, _P], _R]]:
     """Decorator for a public method that changes the model: it refuses, with ModelBusyError
     and before touching anything, to start while another change of the same model runs
     (the threading contract in DESIGN.md), in another thread or in this one (a callback of
     ``fit`` calling ``build`` or ``fit``). The change holds the model from its first line
     to its last, Python parts included; what it calls runs unguarded methods."""
-    def decorate(method):
+    def decorate(method: Callable[Concatenate[Sequential, _P], _R]) -> Callable[Concatenate[Sequential, _P], _R]:
         @functools.wraps(method)
-        def guarded(self, *args, **kwargs):
+        def guarded(self: Sequential, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
             if not self._change_lock.acquire(blocking=False):
                 running = self._change_holder
                 where = "in this thread" if running and running[0] == threading.get_ident() else "in another thread"
@@ -88,6 +108,13 @@ class _Data:
     x_max: float  # largest |x|
     y_max: Optional[float]  # largest |y| for losses on values; None for classes (targets in [0, 1])
     w_max: float  # largest sample weight (1 without)
+
+
+#: what a classifier's predict needs: (targets, threshold, classes), see Sequential._labels
+_Labels = Tuple[Optional[Targets], bool, Optional[np.ndarray]]
+#: what a fit that fails before training puts back: loss, targets, labels, input scaling, optimizer settings
+_Before = Tuple[Optional[str], Optional[Targets], _Labels, Optional[Tuple[np.ndarray, np.ndarray]],
+                Optional[_core.OptimizerConfig]]
 
 
 class Sequential:
@@ -173,13 +200,13 @@ class Sequential:
         for layer in dense:
             check_for_dtype(layer.resolved_alpha, "alpha", DTYPES[self.dtype])
         #: the Hyperparameters this model was trained from, when it came from nnfast.train
-        self.hyperparameters = None
+        self.hyperparameters: Optional[_Record] = None
         #: the loss of the last fit (or of the loaded model)
         self.loss: Optional[str] = None
         #: the column names of the pandas DataFrame X of the fit that started training (every
         #: name a string), as an object array; None when X had no such names
         self.feature_names_in_: Optional[np.ndarray] = None
-        self._net = None
+        self._net: Optional[_Network] = None
         self._targets: Optional[Targets] = None
         # what a further fit continues: the optimizer of the last fit and the epochs run since
         # the model was built or reset (the schedule's clock)
@@ -187,7 +214,7 @@ class Sequential:
         self._epochs_trained = 0
         # what a classifier's predict needs, worked out once per targets: (targets, threshold, classes);
         # one tuple, replaced whole, so a thread never sees the targets with another's labels
-        self._labels: Tuple[Optional[Targets], bool, Optional[np.ndarray]] = (None, False, None)
+        self._labels: _Labels = (None, False, None)
         # the change that runs (fit, build): (thread ident, name), under the lock
         self._change_lock = threading.Lock()
         self._change_holder: Optional[Tuple[int, str]] = None
@@ -221,7 +248,7 @@ class Sequential:
 
     def _build(self, inputs: int) -> "Sequential":
         inputs = check_int(inputs, "inputs", low=1, high=2**31 - 1)
-        specs = []
+        specs: List[_core.LayerSpec] = []
         dropout = 0.0
         for layer in self.layers:
             if isinstance(layer, Dropout):
@@ -238,9 +265,10 @@ class Sequential:
         self._optimizer, self._epochs_trained = None, 0
         return self
 
-    def _initialize(self, net) -> None:
+    def _initialize(self, net: _Network) -> None:
         """The initial weights of ``net``, drawn from the model's seed (biases zero)."""
-        inits, scales = [], []
+        inits: List[_core.Init] = []
+        scales: List[float] = []
         for layer in self.layers:
             if isinstance(layer, Dropout):
                 continue
@@ -258,7 +286,7 @@ class Sequential:
         """Whether the model has its parameters (built by :meth:`build` or a first ``fit``)."""
         return self._net is not None
 
-    def _core_net(self):
+    def _core_net(self) -> _Network:
         if self._net is None:
             raise RuntimeError("the model is not built yet: pass inputs= to Sequential or call fit first")
         return self._net
@@ -510,11 +538,13 @@ class Sequential:
                                validation[0], "X_val")
 
         dtype = DTYPES[self.dtype]
-        was_built = self._net is not None
+        built = self._net
+        was_built = built is not None
         config = opt.config(l1, l2, clip_norm)
-        before = (self.loss, self._targets, self._labels, self._net.standardization() if was_built else None,
-                  _copy_config(self._net.optimizer) if was_built else None)
-        weights_before = self._net.params.copy() if reset and was_built else None
+        before: _Before = (self.loss, self._targets, self._labels,
+                           built.standardization() if built is not None else None,
+                           _copy_config(built.optimizer) if built is not None else None)
+        weights_before = built.params.copy() if reset and built is not None else None
         try:  # whatever is refused below leaves the model as it was
             train, targets = self._prepare_data(X, y, sample_weight, loss, fitted, classes)
             rows = None  # the training rows of train.X, when some are held out
@@ -537,13 +567,14 @@ class Sequential:
             batch = n_train if batch_size is None else min(batch_size, n_train)
             loss_enum, metric_enum = LOSSES[loss], targets.core_metric
             self._start(loss, targets, train.X, config, standardize, rows=rows, fresh=fitted is None, reset=reset)
-            net = self._net
+            net = self._core_net()  # built by _prepare_data
             head = slice(0, _INITIAL_COST_ROWS) if rows is None else rows[:_INITIAL_COST_ROWS]
             initial = net.evaluate(train.X[head], train.Y[head], None if train.w is None else train.w[head],
                                    loss_enum, metric_enum)
             if not initial.weight > 0:  # the first rows weigh nothing: measure on every training row
                 every = slice(None) if rows is None else rows
-                initial = net.evaluate(train.X[every], train.Y[every], train.w[every], loss_enum, metric_enum)
+                initial = net.evaluate(train.X[every], train.Y[every], None if train.w is None else train.w[every],
+                                       loss_enum, metric_enum)
             # the network must be finite on the data before training starts: nothing to fall back on otherwise
             self._refuse_overflow(train, "X", loss_enum, was_built)
             if val is not None and validation is not None:
@@ -603,8 +634,8 @@ class Sequential:
                 measured_after = epoch
             sums = result.sums
             cost = (sums.loss + result.penalty) / sums.weight if sums.weight > 0 else math.nan
-            record = {"loss": cost if result.finite else math.nan, "lr": lr, "time": seconds}
-            why = None
+            record: Dict[str, float] = {"loss": cost if result.finite else math.nan, "lr": lr, "time": seconds}
+            why: Optional[str] = None
             if not result.finite:
                 why = f"the cost of batch {result.batches + 1} was NaN or infinite"
             elif not math.isfinite(cost) or cost > yardstick:
@@ -675,50 +706,53 @@ class Sequential:
                           stacklevel=2)
         return history
 
-    def _callbacks(self, callbacks: Optional[Iterable[Callback]], verbose: Union[bool, str, None]) -> list:
+    def _callbacks(self, callbacks: Optional[Iterable[Callback]], verbose: Union[bool, str, None]) -> List[Callback]:
         """The callbacks of a run, a ProgressBar added when verbose."""
+        chosen: List[Callback]
         if callbacks is None:
-            callbacks = []
+            chosen = []
         elif isinstance(callbacks, Callback):
             raise TypeError("callbacks must be a list of nnfast.Callback instances, not one callback; "
                             "write callbacks=[...]")
         else:
             try:
-                callbacks = list(callbacks)
+                chosen = list(callbacks)
             except TypeError:
                 raise TypeError(f"callbacks must be a list of nnfast.Callback instances, got {callbacks!r}") from None
-        for cb in callbacks:
+        for cb in chosen:
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks must be nnfast.Callback instances, got {cb!r}")
         auto = isinstance(verbose, str) and verbose == "auto"
         if not (auto or verbose is None or isinstance(verbose, (bool, np.bool_))):
             raise TypeError(f"verbose must be True, False or 'auto', got {verbose!r}")
         if (verbose is not None and not auto and bool(verbose)) or (auto and sys.stderr.isatty()):
-            callbacks.append(ProgressBar())
-        return callbacks
+            chosen.append(ProgressBar())
+        return chosen
 
-    def _put_back(self, before, was_built: bool, weights_before: Optional[np.ndarray]) -> None:
+    def _put_back(self, before: _Before, was_built: bool, weights_before: Optional[np.ndarray]) -> None:
         """Undo what a fit that failed before training changed (see fit's try block)."""
         dtype = DTYPES[self.dtype]
         self.loss, self._targets, self._labels, scaling, old_config = before
         if not was_built:
             self._net = None
             return
+        net = self._core_net()
         if weights_before is not None:
-            np.copyto(self._net.params, weights_before)
+            np.copyto(net.params, weights_before)
         if scaling is None:
-            self._net.set_standardization(np.empty(0, dtype), np.empty(0, dtype))
+            net.set_standardization(np.empty(0, dtype), np.empty(0, dtype))
         else:
-            self._net.set_standardization(*scaling)
-        self._net.configure(old_config, reset=False)
+            net.set_standardization(*scaling)
+        assert old_config is not None  # a built network's settings were kept
+        net.configure(old_config, reset=False)
 
-    def _nonfinite(self, data: _Data, loss_enum) -> Optional[str]:
+    def _nonfinite(self, data: _Data, loss_enum: _core.Loss) -> Optional[str]:
         """What is NaN or infinite about the model on ``data`` (parameters, outputs, cost), or None.
 
         O(n_params) when :func:`~nnfast._bounds.certify_finite` proves the outputs finite
         from the weights and the data's largest values; one pass over the data otherwise.
         """
-        net = self._net
+        net = self._core_net()
         if not all_finite(net.params):
             return "parameters are NaN or infinite"
         if not math.isfinite(net.penalty()):
@@ -732,7 +766,7 @@ class Sequential:
             return "cost overflows"
         return None
 
-    def _refuse_overflow(self, data: _Data, name: str, loss_enum, was_built: bool) -> None:
+    def _refuse_overflow(self, data: _Data, name: str, loss_enum: _core.Loss, was_built: bool) -> None:
         """ValueError when the network is not finite on ``data`` before training starts:
         there would be no weights to fall back on."""
         problem = self._nonfinite(data, loss_enum)
@@ -747,7 +781,8 @@ class Sequential:
         raise ValueError(f"cannot train on {name}: at the model's {'current' if was_built else 'initial'} weights its "
                          f"{problem} ({largest}: values overflow {self.dtype} inside the network); {fix}")
 
-    def _prepare(self, X: Any, y: Any, sample_weight: Any, loss: str):
+    def _prepare(self, X: Any, y: Any, sample_weight: Any, loss: str
+                 ) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray], Targets]:
         """Checked training data (X, Y encoded, w, targets); builds the model if needed."""
         data, targets = self._prepare_data(X, y, sample_weight, loss)
         return data.X, data.Y, data.w, targets
@@ -763,14 +798,15 @@ class Sequential:
         targets = fitted if fitted is not None else Targets(loss).fit(y if classes is None else classes)
         hint = ("; fitting a fitted model continues its training with the same classes (reset=True starts afresh)"
                 if fitted is not None else "; the classes given exclude them" if classes is not None else "")
-        Y = targets.transform(y, dtype, unseen_hint=hint)
+        Y = targets.transform(y, np.dtype(dtype), unseen_hint=hint)
         if len(Y) != len(X):
             raise ValueError(f"X has {len(X)} samples but y has {len(Y)}")
         w = check_sample_weight(sample_weight, len(X), dtype)
         if self._net is None:
             self._build(X.shape[1])
-        if self._net.outputs != targets.n_outputs:
-            raise ValueError(f"the output layer has {self._net.outputs} units but y needs {targets.n_outputs} "
+        net = self._core_net()
+        if net.outputs != targets.n_outputs:
+            raise ValueError(f"the output layer has {net.outputs} units but y needs {targets.n_outputs} "
                              f"({'classes' if targets.is_classifier else 'outputs'}) for loss {loss!r}")
         return _Data(X, Y, w, x_max, self._value_extent(Y, targets), 1.0 if w is None else float(w.max())), targets
 
@@ -782,7 +818,8 @@ class Sequential:
         return float(max(-Y.min(), Y.max()))
 
     @staticmethod
-    def _class_weighted(train: _Data, targets: Targets, class_weight, rows: Optional[np.ndarray], dtype) -> _Data:
+    def _class_weighted(train: _Data, targets: Targets, class_weight: Union[str, Tuple[Tuple[Any, float], ...]],
+                        rows: Optional[np.ndarray], dtype: type[np.floating[Any]]) -> _Data:
         """``train`` with its sample weights multiplied by the class weights of its rows."""
         weights = targets.class_weights(train.Y, class_weight, rows)
         if train.w is not None:
@@ -811,19 +848,20 @@ class Sequential:
         classes other than those of the fit that is continued."""
         if loss not in CLASSIFICATION_LOSSES:
             raise ValueError(f"classes applies to classification, not to loss {loss!r}")
-        classes = classes_array(classes)
+        labels = classes_array(classes)
         if fitted is not None:
-            if fitted.kind not in ("categorical", "binary"):
+            fitted_classes = fitted.classes_  # set for the kinds below
+            if fitted.kind not in ("categorical", "binary") or fitted_classes is None:
                 raise ValueError("classes applies to a model fitted on class labels, not on one-hot or 0/1 rows")
             try:
-                same = len(classes) == len(fitted.classes_) and bool((classes == fitted.classes_).all())
+                same = len(labels) == len(fitted_classes) and bool((labels == fitted_classes).all())
             except (TypeError, ValueError):
                 same = False
             if not same:
-                raise ValueError(f"classes={classes.tolist()} are not the model's classes {fitted.classes_.tolist()}; "
+                raise ValueError(f"classes={labels.tolist()} are not the model's classes {fitted_classes.tolist()}; "
                                  f"fitting a fitted model continues its training with the same classes "
                                  f"(reset=True starts afresh)")
-        return classes
+        return labels
 
     def _check_continuation(self, fitted: Targets, loss: str, standardize: bool, scaled: bool,
                             optimizer: Optimizer) -> None:
@@ -835,48 +873,53 @@ class Sequential:
         if standardize != scaled:
             raise ValueError(f"the model was fitted with standardize={scaled}, not {standardize}; {again} with the "
                              f"same input scaling (reset=True starts afresh)")
-        state = self._net.grads is not None  # optimizer state from a fit in this process
-        if state and optimizer.kind != self._net.optimizer.kind:
-            raise ValueError(f"the model was trained with optimizer {self._net.optimizer.kind.name!r}, not "
+        net = self._core_net()  # a fitted model is built
+        state = net.grads is not None  # optimizer state from a fit in this process
+        if state and optimizer.kind != net.optimizer.kind:
+            raise ValueError(f"the model was trained with optimizer {net.optimizer.kind.name!r}, not "
                              f"{optimizer.name!r}; {again} and its optimizer state, which only the same kind of "
                              f"optimizer can read (its settings may change; reset=True starts afresh)")
 
-    def _start(self, loss: str, targets: Targets, X: np.ndarray, config, standardize: bool,
+    def _start(self, loss: str, targets: Targets, X: np.ndarray, config: _core.OptimizerConfig, standardize: bool,
                rows: Optional[np.ndarray] = None, fresh: bool = True, reset: bool = False) -> None:
         """Set up training on X (its ``rows`` only, when given), changing nothing that
         cannot be put back: with ``reset`` the initial weights again; for a ``fresh``
         start the input scaling learnt from the rows (or none); the targets; and
         ``config``'s penalties, for the checks before training (:meth:`_begin` then sets
         the optimizer itself)."""
+        net = self._core_net()
         if reset:
-            self._initialize(self._net)
+            self._initialize(net)
         if fresh:
             if standardize:
                 s = Standardizer()._fit_rows(X, rows)
-                self._net.set_standardization(s.mean_.astype(X.dtype), s.scale_.astype(X.dtype))
+                assert s.mean_ is not None and s.scale_ is not None  # what _fit_rows sets
+                net.set_standardization(s.mean_.astype(X.dtype), s.scale_.astype(X.dtype))
             else:
-                self._net.set_standardization(np.empty(0, X.dtype), np.empty(0, X.dtype))
+                net.set_standardization(np.empty(0, X.dtype), np.empty(0, X.dtype))
         self.loss, self._targets = loss, targets
-        probe = _copy_config(self._net.optimizer)  # the current kind: its state, if any, stays as it is
+        probe = _copy_config(net.optimizer)  # the current kind: its state, if any, stays as it is
         probe.l1, probe.l2, probe.clip_norm = config.l1, config.l2, config.clip_norm
-        self._net.configure(probe, reset=False)
+        net.configure(probe, reset=False)
 
-    def _begin(self, config, fresh: bool) -> None:
+    def _begin(self, config: _core.OptimizerConfig, fresh: bool) -> None:
         """After the checks: the optimizer, fresh (state zeroed, streams seeded) or continued.
         A network that has not trained in this process (a loaded one) has no streams to
         continue: they start from the model's seed."""
-        untrained = self._net.grads is None
-        self._net.configure(config, reset=fresh)
+        net = self._core_net()
+        untrained = net.grads is None
+        net.configure(config, reset=fresh)
         if fresh or untrained:
-            self._net.reseed(self.seed)
+            net.reseed(self.seed)
         if fresh:
             self._epochs_trained = 0
 
-    def _validation_data(self, validation, targets: Targets, dtype, n_features: int) -> _Data:
+    def _validation_data(self, validation: object, targets: Targets, dtype: type[np.floating[Any]],
+                         n_features: int) -> _Data:
         if not isinstance(validation, (tuple, list)) or len(validation) not in (2, 3):
             raise TypeError("validation must be a tuple (X_val, y_val) or (X_val, y_val, sample_weight_val)")
         X_val, x_max = check_matrix_extent(validation[0], "X_val", dtype, n_features)
-        Y_val = targets.transform(validation[1], dtype, "y_val")
+        Y_val = targets.transform(validation[1], np.dtype(dtype), "y_val")
         if len(Y_val) != len(X_val):
             raise ValueError(f"X_val has {len(X_val)} samples but y_val has {len(Y_val)}")
         w_val = check_sample_weight(validation[2] if len(validation) == 3 else None, len(X_val), dtype,
@@ -884,12 +927,12 @@ class Sequential:
         return _Data(X_val, Y_val, w_val, x_max, self._value_extent(Y_val, targets),
                      1.0 if w_val is None else float(w_val.max()))
 
-    def _cost(self, sums) -> float:
+    def _cost(self, sums: _core.MetricSums) -> float:
         """Mean loss plus the weight penalty."""
-        return sums.loss / sums.weight + self._net.penalty()
+        return sums.loss / sums.weight + self._core_net().penalty()
 
     @staticmethod
-    def _metric(sums, targets: Targets) -> float:
+    def _metric(sums: _core.MetricSums, targets: Targets) -> float:
         """Accuracy, or R^2 averaged uniformly over the outputs, as scikit-learn's r2_score:
         an output whose targets are constant scores 1 when predicted exactly, else 0. The
         core computes the sums in float64 whatever the model's dtype, the targets' spread
@@ -906,7 +949,7 @@ class Sequential:
             raise RuntimeError("the model has not been trained: call fit first (or forward() for raw outputs)")
         return self._targets
 
-    def _run(self, method, X: Any, *args) -> np.ndarray:
+    def _run(self, method: Callable[..., np.ndarray], X: Any, *args: bool) -> np.ndarray:
         """A core prediction method on X. A C-ordered 2-D array of the model's dtype and
         width goes straight in (the core checks that it is finite), the common case in a
         service, which keeps a one-row prediction at a few microseconds; anything else,
@@ -919,7 +962,7 @@ class Sequential:
 
     def _checked(self, X: Any) -> np.ndarray:
         check_column_names(self.feature_names_in_, X, "X")
-        return check_matrix(X, "X", DTYPES[self.dtype], self._net.inputs)
+        return check_matrix(X, "X", DTYPES[self.dtype], self._core_net().inputs)
 
     def forward(self, X: Any) -> np.ndarray:
         """The output layer's activation for X, without dropout (for untrained models too).
@@ -950,10 +993,12 @@ class Sequential:
             labels = (targets, targets.kind == "binary", None if targets.classes_are_indices else targets.classes_)
             self._labels = labels
         _, threshold, classes = labels
+        net = self._net
+        assert net is not None  # trained, so built (not _core_net(): a call costs here)
         try:  # _run written out: this is the one-row call of a service, where 0.4 us shows
-            index = self._net.predict_classes(X, threshold, True)
+            index = net.predict_classes(X, threshold, True)
         except (TypeError, ValueError):
-            index = self._net.predict_classes(self._checked(X), threshold, False)
+            index = net.predict_classes(self._checked(X), threshold, False)
         return index if classes is None else classes[index]
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -1012,17 +1057,19 @@ class Sequential:
             overflow the model's dtype).
         """
         targets = self._trained_targets()
-        net = self._net
+        net = self._core_net()
+        loss = self.loss
+        assert loss is not None  # set with the targets
         dtype = DTYPES[self.dtype]
         check_column_names(self.feature_names_in_, X, "X")
         X = check_matrix(X, "X", dtype, net.inputs)
         if y is None:
             raise TypeError("y is None; expected the targets, one per sample")
-        Y = targets.transform(y, dtype)
+        Y = targets.transform(y, np.dtype(dtype))
         if len(Y) != len(X):
             raise ValueError(f"X has {len(X)} samples but y has {len(Y)}")
         w = check_sample_weight(sample_weight, len(X), dtype)
-        sums = net.evaluate(X, Y, w, LOSSES[self.loss], targets.core_metric)
+        sums = net.evaluate(X, Y, w, LOSSES[loss], targets.core_metric)
         fix = "scale the inputs" + (" or use dtype float64" if self.dtype == "float32" else "")
         if sums.nonfinite_rows:
             raise ValueError(f"the model's outputs are NaN or infinite for {sums.nonfinite_rows} of {len(X)} rows of "
@@ -1034,13 +1081,14 @@ class Sequential:
                              f"penalty too large); scale y{' or use dtype float64' if self.dtype == 'float32' else ''}")
         return {"loss": cost, targets.metric: self._metric(sums, targets)}
 
-    def save(self, path) -> None:
+    def save(self, path: Union[str, os.PathLike[str]]) -> None:
         """Write the model to one file (no pickle; see :func:`nnfast.load`)."""
         from .io import save
 
         save(self, path)
 
-    def to_onnx(self, path=None, *, name: str = "nnfast"):
+    def to_onnx(self, path: Union[str, os.PathLike[str], None] = None, *,
+                name: str = "nnfast") -> Any:  # an onnx.ModelProto: onnx has no types
         """The model as an ONNX graph (an ``onnx.ModelProto``), written to ``path`` when given.
 
         Input ``X`` (N, inputs) of the model's dtype; outputs ``label`` and ``probabilities``

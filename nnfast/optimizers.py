@@ -22,8 +22,10 @@ the samples, a few, or one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Union
+from dataclasses import Field, dataclass, fields
+from typing import TYPE_CHECKING, Any, ClassVar, Union
+
+import numpy as np
 
 from . import _core
 from ._validation import check_float, check_for_dtype
@@ -32,8 +34,12 @@ __all__ = ["SGD", "Adagrad", "RMSProp", "Adam", "AdamW", "OPTIMIZERS", "Optimize
 
 
 class _Base:
-    name = ""
-    kind = _core.Optimizer.sgd
+    name: ClassVar[str] = ""
+    kind: ClassVar[_core.Optimizer] = _core.Optimizer.sgd
+    if TYPE_CHECKING:
+        # every subclass is a frozen dataclass (what `fields` needs) with a learning rate
+        __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
+        lr: float
 
     def __post_init__(self) -> None:
         check_float(self.lr, "lr", low=0.0, low_open=True)
@@ -46,7 +52,7 @@ class _Base:
             elif f.name == "weight_decay":
                 check_float(value, "weight_decay", low=0.0)
 
-    def check_dtype(self, dtype) -> None:
+    def check_dtype(self, dtype: type[np.floating[Any]]) -> None:
         """Refuse settings that the core's step, which runs in ``dtype``, would see as 0,
         subnormal, infinite or (rates of decay) exactly 1.
 
@@ -62,9 +68,9 @@ class _Base:
                 check_for_dtype(value, f.name, dtype, below_one=True)
             elif f.name in ("eps", "weight_decay"):
                 check_for_dtype(value, f.name, dtype)
-        if self.name in ("adam", "adamw"):  # the first step is lr / (1 - beta1), computed then cast
+        if isinstance(self, (Adam, AdamW)):  # the first step is lr / (1 - beta1), computed then cast
             check_for_dtype(self.lr / (1.0 - self.beta1), "the first Adam step lr / (1 - beta1)", dtype)
-        if self.name == "adamw" and self.weight_decay:  # the decay lr * weight_decay is one number in the step
+        if isinstance(self, AdamW) and self.weight_decay:  # the decay lr * weight_decay is one number in the step
             check_for_dtype(self.lr * self.weight_decay, "lr * weight_decay", dtype)
 
     def config(self, l1: float = 0.0, l2: float = 0.0, clip_norm: float | None = None) -> _core.OptimizerConfig:
@@ -202,7 +208,7 @@ class AdamW(_Base):
 Optimizer = Union[SGD, Adagrad, RMSProp, Adam, AdamW]
 
 #: optimizer name -> spec class
-OPTIMIZERS = {cls.name: cls for cls in (SGD, Adagrad, RMSProp, Adam, AdamW)}
+OPTIMIZERS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (SGD, Adagrad, RMSProp, Adam, AdamW)}
 
 
 def make_optimizer(optimizer: "str | Optimizer") -> Optimizer:

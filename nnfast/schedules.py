@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional, Union
+from typing import TYPE_CHECKING, Optional, Union
 
 from ._validation import check_float, check_int
+
+if TYPE_CHECKING:
+    from .callbacks import History
 
 __all__ = ["Constant", "Step", "Exponential", "InverseTime", "Cosine", "ReduceOnPlateau", "SCHEDULES",
            "Schedule", "make_schedule"]
@@ -20,7 +23,7 @@ __all__ = ["Constant", "Step", "Exponential", "InverseTime", "Cosine", "ReduceOn
 class Constant:
     """The base rate throughout."""
 
-    def lr(self, epoch: int, base_lr: float, history) -> float:
+    def lr(self, epoch: int, base_lr: float, history: History) -> float:
         """The learning rate of ``epoch`` (0-based), from the base rate ``base_lr`` and the run's history so far."""
         return base_lr
 
@@ -45,7 +48,7 @@ class Step:
         check_int(self.step_size, "step_size", low=1)
         check_float(self.gamma, "gamma", low=0.0, high=1.0, low_open=True)
 
-    def lr(self, epoch: int, base_lr: float, history) -> float:
+    def lr(self, epoch: int, base_lr: float, history: History) -> float:
         """The learning rate of ``epoch`` (0-based), from the base rate ``base_lr`` and the run's history so far."""
         return base_lr * self.gamma ** (epoch // self.step_size)
 
@@ -68,7 +71,7 @@ class Exponential:
     def __post_init__(self) -> None:
         check_float(self.gamma, "gamma", low=0.0, high=1.0, low_open=True)
 
-    def lr(self, epoch: int, base_lr: float, history) -> float:
+    def lr(self, epoch: int, base_lr: float, history: History) -> float:
         """The learning rate of ``epoch`` (0-based), from the base rate ``base_lr`` and the run's history so far."""
         return base_lr * self.gamma**epoch
 
@@ -94,7 +97,7 @@ class InverseTime:
         check_float(self.decay, "decay", low=0.0)
         check_int(self.step_size, "step_size", low=1)
 
-    def lr(self, epoch: int, base_lr: float, history) -> float:
+    def lr(self, epoch: int, base_lr: float, history: History) -> float:
         """The learning rate of ``epoch`` (0-based), from the base rate ``base_lr`` and the run's history so far."""
         return base_lr / (1.0 + self.decay * epoch / self.step_size)
 
@@ -123,7 +126,7 @@ class Cosine:
             check_int(self.period, "period", low=1)
         check_float(self.min_lr, "min_lr", low=0.0)
 
-    def lr(self, epoch: int, base_lr: float, history) -> float:
+    def lr(self, epoch: int, base_lr: float, history: History) -> float:
         """The learning rate of ``epoch`` (0-based), from the base rate ``base_lr`` and the run's history so far."""
         period = self.period or max(history.max_epochs, 1)
         progress = min(epoch, period) / period
@@ -159,7 +162,7 @@ class ReduceOnPlateau:
         check_float(self.min_lr, "min_lr", low=0.0)
         check_float(self.min_delta, "min_delta", low=0.0)
 
-    def lr(self, epoch: int, base_lr: float, history) -> float:
+    def lr(self, epoch: int, base_lr: float, history: History) -> float:
         """The learning rate of ``epoch`` (0-based), from the base rate ``base_lr`` and the run's history so far."""
         values = history.get(self.monitor) or history.get("loss") or []
         rate, best, waited = base_lr, math.inf, 0
@@ -177,8 +180,8 @@ class ReduceOnPlateau:
 Schedule = Union[Constant, Step, Exponential, InverseTime, Cosine, ReduceOnPlateau]
 
 #: schedule name -> spec class
-SCHEDULES = {"constant": Constant, "step": Step, "exponential": Exponential, "inverse_time": InverseTime,
-             "cosine": Cosine, "plateau": ReduceOnPlateau}
+SCHEDULES: dict[str, type[Schedule]] = {"constant": Constant, "step": Step, "exponential": Exponential,
+                                         "inverse_time": InverseTime, "cosine": Cosine, "plateau": ReduceOnPlateau}
 
 
 def make_schedule(schedule: "str | Schedule") -> Schedule:
@@ -197,6 +200,6 @@ def make_schedule(schedule: "str | Schedule") -> Schedule:
         if schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {schedule!r}; valid: {', '.join(SCHEDULES)}")
         return SCHEDULES[schedule]()
-    if isinstance(schedule, tuple(SCHEDULES.values())):
+    if isinstance(schedule, (Constant, Step, Exponential, InverseTime, Cosine, ReduceOnPlateau)):  # SCHEDULES' values
         return schedule
     raise TypeError(f"schedule must be a name or an nnfast schedule, got {schedule!r}")
