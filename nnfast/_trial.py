@@ -17,13 +17,16 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .callbacks import Callback, TimeLimit
+from .callbacks import Callback, History, TimeLimit
 from .hyperparams import Hyperparameters
 from .training import train
+
+if TYPE_CHECKING:
+    from .model import Sequential
 
 #: how a trial ended ("interrupted": stopped by the driver, not recorded)
 STATES = ("complete", "pruned", "diverged", "failed", "interrupted")
@@ -86,7 +89,7 @@ class TrialMonitor(Callback):
         self.series: Dict[str, List[float]] = {}
         self._best = -math.inf
 
-    def value(self, history, name: str) -> List[float]:
+    def value(self, history: History, name: str) -> List[float]:
         """The per-epoch values of ``name``: one per epoch of ``history`` (NaN for an epoch
         that ended training before it was watched, such as a diverged one)."""
         if not name.startswith("val_"):
@@ -94,7 +97,7 @@ class TrialMonitor(Callback):
         values = self.series.get(name, [])
         return values + [math.nan] * (history.epochs - len(values))
 
-    def on_epoch_end(self, model, epoch, history) -> Optional[bool]:
+    def on_epoch_end(self, model: Sequential, epoch: int, history: History) -> Optional[bool]:
         if self.stop is not None and self.stop.is_set():  # the driver is stopping: end here, unrecorded
             self.stop_reason = "interrupted"
             return True
@@ -122,7 +125,7 @@ def objective_key(hp: Hyperparameters, y: Any, objective: str) -> Tuple[str, flo
     return objective, (-1.0 if objective.endswith("loss") else 1.0)
 
 
-def score_standard_error(model, objective: str, score: float, data: Tuple[np.ndarray, np.ndarray]) -> float:
+def score_standard_error(model: Sequential, objective: str, score: float, data: Tuple[np.ndarray, np.ndarray]) -> float:
     """The standard error of a trial's score on one set of rows (the validation data for a
     ``val_*`` objective, else the training data), from the trained model's per-sample results.
 
@@ -181,7 +184,7 @@ def score_standard_error(model, objective: str, score: float, data: Tuple[np.nda
     return se if math.isfinite(se) else math.nan
 
 
-def _carried(curves: List[List[float]]) -> List[float]:
+def _carried(curves: Sequence[Sequence[Optional[float]]]) -> List[float]:
     """Per epoch, the mean over folds of each fold's value, a fold that ended sooner
     counting with its last value (early stopping keeps that model); NaN values left out."""
     length = max((len(c) for c in curves), default=0)
@@ -241,8 +244,9 @@ def merge_folds(number: int, results: List[TrialResult]) -> TrialResult:
         # and the cost before training, which scales every threshold
         merged.history["stop_reason"] = merged.stop_reason
         initial = [r.history.get("initial_loss") for r in results]
-        if all(isinstance(v, (int, float)) and math.isfinite(v) for v in initial):
-            merged.history["initial_loss"] = float(np.mean(initial))
+        finite = [v for v in initial if isinstance(v, (int, float)) and math.isfinite(v)]
+        if len(finite) == len(initial):
+            merged.history["initial_loss"] = float(np.mean(finite))
     merged.history["folds"] = [{"score": None if math.isnan(r.score) else r.score,
                                 "score_se": None if math.isnan(r.score_se) else r.score_se, "epochs": r.epochs,
                                 "stop_reason": r.stop_reason or r.state,
@@ -313,14 +317,14 @@ def run_trial(spec: TrialSpec, stop: Optional[threading.Event] = None) -> TrialR
     record.update({name: monitor.value(history, name) for name in monitor.series})
     result.history = record
     result.epochs = history.epochs
-    result.stop_reason = history.stop_reason
+    result.stop_reason = history.stop_reason or ""  # never None here: a finished fit sets it
     result.intermediate = [float(v) for v in monitor.value(history, spec.objective)]
     result.score = _final_mean(result.intermediate)
     result.score_loss = _final_mean(monitor.series.get("val_loss", []))
     if not math.isnan(result.score):
         result.score_se = score_standard_error(model, spec.objective, result.score,
                                                spec.validation if spec.objective.startswith("val_") else spec.train)
-    result.state = {"diverged": "diverged", "pruned": "pruned"}.get(history.stop_reason, "complete")
+    result.state = {"diverged": "diverged", "pruned": "pruned"}.get(result.stop_reason, "complete")
     if result.state == "complete" and math.isnan(result.score):
         result.state = "failed"
         result.error = f"the objective {spec.objective!r} is NaN in each of the last {SCORE_EPOCHS} epochs"

@@ -23,9 +23,10 @@ to, not identical with, Optuna's.
 from __future__ import annotations
 
 import math
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Mapping, Sequence, Tuple
 
 import numpy as np
+import numpy.typing as npt
 
 __all__ = ["ped_anova", "TOP_SHARE", "MIN_TOP", "GRID_POINTS"]
 
@@ -37,33 +38,35 @@ MIN_TOP = 2
 GRID_POINTS = 50
 
 
-def _numeric_density(values: np.ndarray, grid: np.ndarray, width: float) -> np.ndarray:
+def _numeric_density(values: npt.NDArray[np.float64], grid: npt.NDArray[np.float64],
+                     width: float) -> npt.NDArray[np.float64]:
     """A Gaussian Parzen estimate on ``grid`` with Scott's rule, 1.059 * sigma * n^(-1/5)
     (Scott, *Multivariate Density Estimation*, 1992, eq. 6.17), bounded below by a
     twentieth of the range so that identical values still spread a little."""
     n = len(values)
     sigma = float(np.std(values)) if n > 1 else 0.0
     bandwidth = max(1.059 * sigma * n ** -0.2, width / 20.0, 1e-12)
-    density = np.exp(-0.5 * ((grid[:, None] - values[None, :]) / bandwidth) ** 2).sum(axis=1)
-    return density / density.sum()
+    density: npt.NDArray[np.float64] = np.exp(-0.5 * ((grid[:, None] - values[None, :]) / bandwidth) ** 2).sum(axis=1)
+    return density / float(density.sum())
 
 
-def _categorical_density(values: Sequence, choices: Sequence) -> np.ndarray:
+def _categorical_density(values: Sequence[object], choices: Sequence[object]) -> npt.NDArray[np.float64]:
     """Frequencies of each choice, with one pseudo-count per choice (Laplace smoothing)."""
     counts = np.ones(len(choices))
     index = {repr(c): i for i, c in enumerate(choices)}
     for v in values:
         counts[index[repr(v)]] += 1
-    return counts / counts.sum()
+    return counts / float(counts.sum())
 
 
-def _divergence(top: np.ndarray, everyone: np.ndarray) -> float:
+def _divergence(top: npt.NDArray[np.float64], everyone: npt.NDArray[np.float64]) -> float:
     """Pearson divergence of ``top`` from ``everyone`` (two densities on one support)."""
     ratio = top / np.maximum(everyone, 1e-300)
     return float(np.sum(everyone * (ratio - 1.0) ** 2))
 
 
-def ped_anova(trials: List[Tuple[float, Dict[str, object], Dict[str, object]]], sign: float) -> Dict[str, float]:
+def ped_anova(trials: Sequence[Tuple[float, Mapping[str, object], Mapping[str, object]]],
+              sign: float) -> Dict[str, float]:
     """PED-ANOVA importances of the searched hyperparameters, normalised to sum to 1, largest first.
 
     Parameters

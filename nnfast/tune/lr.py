@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -19,6 +19,10 @@ from ..diagnosis import RISE_FLOOR, diagnose
 from ..hyperparams import Hyperparameters
 from ..training import _check_record, build_model, train
 from ..losses import LOSSES
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure, SubFigure
 
 __all__ = ["lr_range_test", "LRRangeTest", "compare", "Comparison", "verdict", "VERDICTS"]
 
@@ -51,7 +55,7 @@ class LRRangeTest:
     suggested: float
     blows_up_at: Optional[float]
 
-    def plot(self, ax=None):
+    def plot(self, ax: Optional[Axes] = None) -> Figure | SubFigure:
         """Cost against learning rate (log scale), with the suggestion marked."""
         from .plots import plot_lr_range
 
@@ -113,7 +117,9 @@ def lr_range_test(hp: Hyperparameters, X: Any, y: Any, *, min_lr: float = 1e-6, 
     model._start(loss, targets, X, config, hp.standardize)
     model._begin(config, fresh=True)
     batch = len(X) if hp.batch_size is None else hp.batch_size
-    costs = np.asarray(model._net.lr_sweep(X, Y, w, batch, min_lr, max_lr, steps, LOSSES[loss], stop_factor, beta))
+    net = model._net
+    assert net is not None  # _prepare built it
+    costs = np.asarray(net.lr_sweep(X, Y, w, batch, min_lr, max_lr, steps, LOSSES[loss], stop_factor, beta))
     lrs = min_lr * (max_lr / min_lr) ** (np.arange(len(costs)) / (steps - 1))
     usable = int(np.isfinite(costs).cumprod().sum())  # the sweep ends at the first non-finite cost
     if usable < 10:
@@ -204,7 +210,7 @@ class Comparison:
             lines.append(f"{row[self.name]!s:>12}  {row['verdict']:<12}  {row['final cost']:>10.4g}  {row['epochs']:>6}")
         return "\n".join(lines)
 
-    def plot(self, ax=None):
+    def plot(self, ax: Optional[Axes] = None) -> Figure | SubFigure:
         """The cost curves overlaid, one per value, labelled with its verdict."""
         from .plots import plot_comparison
 

@@ -16,7 +16,17 @@ from __future__ import annotations
 import math
 import os
 import sys
-from typing import Any, Dict, List, Tuple
+import types
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple, Union, cast
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure, SubFigure
+    from matplotlib.ticker import MaxNLocator
+
+    from ..callbacks import History
+    from .lr import Comparison, LRRangeTest
+    from .study import Study, TrialRecord
 
 __all__ = ["plot_history", "plot_curves", "plot_pareto", "plot_importances", "plot_lr_range", "plot_comparison",
            "TITLES", "STATE_STYLES"]
@@ -48,7 +58,7 @@ _FIGSIZE = (7.5, 4.5)
 
 # --- matplotlib, lazily ------------------------------------------------------------------------
 
-def _matplotlib():
+def _matplotlib() -> types.ModuleType:
     try:
         import matplotlib
     except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -56,7 +66,7 @@ def _matplotlib():
     return matplotlib
 
 
-def _backend_unset(matplotlib) -> bool:
+def _backend_unset(matplotlib: types.ModuleType) -> bool:
     if os.environ.get("MPLBACKEND") or "matplotlib.pyplot" in sys.modules:
         return False
     get = getattr(matplotlib.rcParams, "_get_backend_or_none", None)
@@ -66,7 +76,7 @@ def _backend_unset(matplotlib) -> bool:
     return dict.__getitem__(matplotlib.rcParams, "backend") is getattr(rcsetup, "_auto_backend_sentinel", None)
 
 
-def _pyplot():
+def _pyplot() -> types.ModuleType:
     """pyplot, on the Agg backend unless the user chose one."""
     matplotlib = _matplotlib()
     if _backend_unset(matplotlib):
@@ -75,7 +85,7 @@ def _pyplot():
     return plt
 
 
-def _axes(ax, figsize: Tuple[float, float] = _FIGSIZE):
+def _axes(ax: Optional[Axes], figsize: Tuple[float, float] = _FIGSIZE) -> Tuple[Figure | SubFigure, Axes]:
     """(figure, axes): the given axes' figure, or a new figure through pyplot."""
     if ax is not None:
         return ax.figure, ax
@@ -84,7 +94,7 @@ def _axes(ax, figsize: Tuple[float, float] = _FIGSIZE):
     return fig, ax
 
 
-def _style(ax, title: str, xlabel: str, ylabel: str) -> None:
+def _style(ax: Axes, title: str, xlabel: str, ylabel: str) -> None:
     ax.set_title(title, loc="left", fontsize=12, fontweight="bold")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -94,11 +104,17 @@ def _style(ax, title: str, xlabel: str, ylabel: str) -> None:
         ax.spines[side].set_visible(False)
 
 
-def _note(ax, text: str) -> None:
+def _note(ax: Axes, text: str) -> None:
     """A centred message in place of a plot with nothing to show."""
     ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color="#555555", wrap=True)
     ax.set_xticks([])
     ax.set_yticks([])
+
+
+def _integer_ticks(ax: Axes) -> None:
+    """Integer ticks on the x axis (its major locator is matplotlib's default, an AutoLocator:
+    a MaxNLocator, whose ``integer`` setting the base class's type does not name)."""
+    cast("MaxNLocator", ax.xaxis.get_major_locator()).set_params(integer=True)
 
 
 def _finite(value: Any) -> bool:
@@ -137,7 +153,7 @@ def _format_value(value: Any) -> str:
 
 # --- study plots ---------------------------------------------------------------------------
 
-def plot_history(study, ax=None):
+def plot_history(study: Study, ax: Optional[Axes] = None) -> Figure | SubFigure:
     """Each trial's score by trial number, marked by state, with the best score so far.
 
     Trials without a score (failed, or diverged before the first epoch) are marked
@@ -169,7 +185,9 @@ def plot_history(study, ax=None):
                 label=f"{label}, no score ({len(numbers)})")
     complete = sorted((t for t in trials if t.state == "complete" and _finite(t.score)), key=lambda t: t.number)
     if complete:
-        best, xs, ys = None, [], []
+        best: Optional[float] = None
+        xs: List[int] = []
+        ys: List[float] = []
         for t in complete:
             if best is None or study.sign * t.score > study.sign * best:
                 best = t.score
@@ -182,12 +200,12 @@ def plot_history(study, ax=None):
         ax.plot(xs, ys, drawstyle="steps-post", color="#222222", linewidth=1.6,
                 label=f"best so far ({ys[-1]:.4g})")
     _clip_r2(ax, study, [t.score for t in trials if _finite(t.score)])
-    ax.xaxis.get_major_locator().set_params(integer=True)
+    _integer_ticks(ax)
     ax.legend(loc="best", fontsize=9, frameon=False)
     return fig
 
 
-def _clip_r2(ax, study, scores: List[float]) -> None:
+def _clip_r2(ax: Axes, study: Study, scores: List[float]) -> None:
     """R^2 has no lower bound: keep a hopeless trial from flattening the others (below -1 is off the axes)."""
     if study.objective.endswith("r2") and scores and min(scores) < -1.0:
         ax.set_ylim(-1.05, max(1.0, max(scores)) + 0.05)
@@ -196,12 +214,12 @@ def _clip_r2(ax, study, scores: List[float]) -> None:
                 ha="right", va="bottom", fontsize=8, color="#777777")
 
 
-def _top(study, top: int) -> list:
+def _top(study: Study, top: int) -> List[TrialRecord]:
     scored = [t for t in study.trials if t.state == "complete" and _finite(t.score)]
     return sorted(scored, key=lambda t: (-study.sign * t.score, t.seconds))[:max(0, int(top))]
 
 
-def plot_curves(study, top: int = 5, ax=None):
+def plot_curves(study: Study, top: int = 5, ax: Optional[Axes] = None) -> Figure | SubFigure:
     """Training (dashed) and validation (solid) cost per epoch of the ``top`` completed
     trials, one colour per trial."""
     from matplotlib.lines import Line2D
@@ -216,7 +234,7 @@ def plot_curves(study, top: int = 5, ax=None):
     positive = True
     for i, t in enumerate(chosen):
         colour = _PALETTE[i % len(_PALETTE)]
-        label = f"trial {t.number}: {t.score:.4g}"
+        label: Optional[str] = f"trial {t.number}: {t.score:.4g}"
         val = t.history.get("val_loss") or []
         loss = t.history.get("loss") or []
         if val:
@@ -228,7 +246,7 @@ def plot_curves(study, top: int = 5, ax=None):
     if positive:
         ax.set_yscale("log")
         ax.set_ylabel("cost (mean loss + penalty, log scale)")
-    ax.xaxis.get_major_locator().set_params(integer=True)
+    _integer_ticks(ax)
     handles, labels = ax.get_legend_handles_labels()
     handles += [Line2D([], [], color="#555555", linewidth=1.8), Line2D([], [], color="#555555", linestyle="--")]
     labels += ["validation (solid)", "training (dashed)"]
@@ -237,7 +255,7 @@ def plot_curves(study, top: int = 5, ax=None):
     return fig
 
 
-def plot_pareto(study, ax=None):
+def plot_pareto(study: Study, ax: Optional[Axes] = None) -> Figure | SubFigure:
     """Score against training time (log scale) of every scored trial, with the Pareto
     front: the trials no other trial beats on both."""
     fig, ax = _axes(ax)
@@ -273,7 +291,7 @@ def plot_pareto(study, ax=None):
     return fig
 
 
-def plot_importances(study, ax=None):
+def plot_importances(study: Study, ax: Optional[Axes] = None) -> Figure | SubFigure:
     """How much each searched hyperparameter explains the score, as horizontal bars."""
     importances = study.importances()
     fig, ax = _axes(ax, (7.5, max(2.5, 0.45 * len(importances) + 1.5)))
@@ -295,7 +313,7 @@ def plot_importances(study, ax=None):
 
 # --- learning-rate tools -------------------------------------------------------------------
 
-def plot_lr_range(result, ax=None):
+def plot_lr_range(result: LRRangeTest, ax: Optional[Axes] = None) -> Figure | SubFigure:
     """Batch cost against learning rate (log scale), raw and smoothed, with the
     suggested rate, the largest falling rate and the blow-up rate marked."""
     import numpy as np
@@ -331,7 +349,7 @@ def plot_lr_range(result, ax=None):
     return fig
 
 
-def _series(history: Any, key: str) -> List[float]:
+def _series(history: Union[History, Mapping[str, Any]], key: str) -> List[float]:
     try:
         values = history[key]
     except (KeyError, TypeError):
@@ -339,7 +357,7 @@ def _series(history: Any, key: str) -> List[float]:
     return list(values) if values is not None else []
 
 
-def plot_comparison(comparison, ax=None):
+def plot_comparison(comparison: Comparison, ax: Optional[Axes] = None) -> Figure | SubFigure:
     """The training cost curves (solid) and validation cost curves (dashed, when
     recorded) of each value tried, labelled with the value and its verdict."""
     from matplotlib.lines import Line2D
@@ -347,13 +365,14 @@ def plot_comparison(comparison, ax=None):
     fig, ax = _axes(ax)
     _style(ax, f"{TITLES['comparison']} {comparison.name}", "epoch (0 = before training)",
            "cost (mean loss + penalty)")
-    positive, any_val, ceiling = True, False, []
+    positive, any_val = True, False
+    ceiling: List[float] = []
     for i, (value, history, verdict) in enumerate(zip(comparison.values, comparison.histories, comparison.verdicts)):
         colour = _PALETTE[i % len(_PALETTE)]
-        start = getattr(history, "initial_loss", None)
+        start: Optional[float] = getattr(history, "initial_loss", None)
         if start is None and isinstance(history, dict):
             start = history.get("initial_loss")
-        head = [start] if _finite(start) else []
+        head = [start] if start is not None and _finite(start) else []
         offset = 0 if head else 1
         loss = head + _series(history, "loss")
         short = sum(1 for v in loss if _finite(v)) < 3  # a curve cut short still shows its points
@@ -379,7 +398,7 @@ def plot_comparison(comparison, ax=None):
     if ceiling:  # keep an exploding curve from flattening the others
         low, high = ax.get_ylim()
         ax.set_ylim(low, min(high, 10 * max(ceiling)) if positive else min(high, 3 * max(ceiling)))
-    ax.xaxis.get_major_locator().set_params(integer=True)
+    _integer_ticks(ax)
     handles, labels = ax.get_legend_handles_labels()
     if any_val:
         handles += [Line2D([], [], color="#555555", linewidth=1.8), Line2D([], [], color="#555555", linestyle="--")]

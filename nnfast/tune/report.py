@@ -15,12 +15,18 @@ import math
 import numbers
 import os
 import tempfile
-from typing import Any, Dict, Iterable, List, Mapping, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from .. import __version__
-from ..diagnosis import diagnose
-from .study import _count, seconds_text
+from ..diagnosis import Finding, diagnose
+from ..hyperparams import Hyperparameters
+from .study import Study, TrialRecord, _count, seconds_text
 from .trial import SCORE_EPOCHS
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.text import Text
 
 __all__ = ["write_report", "summary_table", "render_report", "interpretation"]
 
@@ -68,6 +74,10 @@ _CAPTIONS = {
 }
 
 
+#: what ``extra_figures`` takes: matplotlib Figures, (title, Figure) pairs, or a mapping title -> Figure
+ExtraFigures = Union[Mapping[str, "Figure"], Iterable[Union["Figure", Tuple[str, "Figure"]]], None]
+
+
 # --- small formatting helpers ------------------------------------------------------------------
 
 def _e(value: Any) -> str:
@@ -104,21 +114,21 @@ def _score(value: Any) -> str:
     return "–" if not _is_number(value) or math.isnan(value) else f"{float(value):.4f}"
 
 
-def _counts(trials) -> Dict[str, int]:
+def _counts(trials: Iterable[TrialRecord]) -> Dict[str, int]:
     counts: Dict[str, int] = {}
     for t in trials:
         counts[t.state] = counts.get(t.state, 0) + 1
     return counts
 
 
-def _best(study):
+def _best(study: Study) -> Optional[TrialRecord]:
     try:
         return study.best()
     except ValueError:
         return None
 
 
-def _rows(study) -> Tuple[List[str], List[Dict[str, Any]]]:
+def _rows(study: Study) -> Tuple[List[str], List[Dict[str, Any]]]:
     """The columns and rows of ``study.table()``, as dicts (pandas, which takes a while to
     import, is not needed for a page)."""
     rows = [dict(r) for r in study._table_rows()]
@@ -137,13 +147,14 @@ def _missing(value: Any) -> bool:
 
 # --- figures -----------------------------------------------------------------------------------
 
-def _png(fig) -> str:
+def _png(fig: Figure) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, facecolor="white")
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _detached(plot, *args, figsize=(8.0, 4.6), **kwargs):
+def _detached(plot: Callable[..., object], *args: Any, figsize: Tuple[float, float] = (8.0, 4.6),
+              **kwargs: Any) -> Figure:
     """A figure drawn without pyplot (no global state, nothing left open)."""
     from .plots import _matplotlib
 
@@ -155,17 +166,18 @@ def _detached(plot, *args, figsize=(8.0, 4.6), **kwargs):
     return fig
 
 
-def _title(fig, default: str) -> str:
-    for ax in getattr(fig, "axes", []):
+def _title(fig: Figure, default: str) -> str:
+    axes: List[Axes] = getattr(fig, "axes", [])
+    for ax in axes:
         if ax.get_title(loc="left"):
             return ax.get_title(loc="left")
         if ax.get_title():
             return ax.get_title()
-    suptitle = getattr(fig, "_suptitle", None)
+    suptitle: Optional[Text] = getattr(fig, "_suptitle", None)
     return suptitle.get_text() if suptitle is not None and suptitle.get_text() else default
 
 
-def _untitled_png(fig) -> str:
+def _untitled_png(fig: Figure) -> str:
     """The figure as PNG without its axes titles and suptitle (the page's heading shows the
     title once); the figure is left as it was."""
     hidden = [artist for ax in getattr(fig, "axes", [])
@@ -183,12 +195,12 @@ def _untitled_png(fig) -> str:
             artist.set_visible(True)
 
 
-def _figure_html(fig, title: str, caption: str = "") -> str:
+def _figure_html(fig: Figure, title: str, caption: str = "") -> str:
     return (f'<figure><h3>{_e(title)}</h3><img src="data:image/png;base64,{_untitled_png(fig)}" alt="{_e(title)}">'
             + (f"<figcaption>{_e(caption)}</figcaption>" if caption else "") + "</figure>")
 
 
-def _study_figures(study) -> List[Tuple[str, str, Any]]:
+def _study_figures(study: Study) -> List[Tuple[str, str, Figure]]:
     from . import plots
 
     return [
@@ -205,7 +217,7 @@ def _study_figures(study) -> List[Tuple[str, str, Any]]:
 DIAGNOSED_TRIALS = 5
 
 
-def _diagnosed(study, top: int = DIAGNOSED_TRIALS) -> List[Tuple[Any, List[Any]]]:
+def _diagnosed(study: Study, top: int = DIAGNOSED_TRIALS) -> List[Tuple[TrialRecord, List[Finding]]]:
     """The best completed trials, best first, each with the findings of its stored curves
     (the training cost and the study's validation cost per epoch)."""
     from .plots import _top
@@ -213,7 +225,7 @@ def _diagnosed(study, top: int = DIAGNOSED_TRIALS) -> List[Tuple[Any, List[Any]]
     return [(t, diagnose(t.history)) for t in _top(study, top)]
 
 
-def _diagnosis_html(study) -> str:
+def _diagnosis_html(study: Study) -> str:
     rows = []
     for trial, findings in _diagnosed(study):
         for i, finding in enumerate(findings or [None]):
@@ -252,7 +264,7 @@ def _pm(score: float, se: float) -> str:
     return _score(score) + ("" if not _is_number(se) or math.isnan(se) else f" ± {float(se):.4f}")
 
 
-def interpretation(study) -> List[str]:
+def interpretation(study: Study) -> List[str]:
     """What the study found, in sentences (plain text, best first): the winner and its
     contenders (:meth:`Study.contenders`, score ± standard error), what its cost curves show
     (:func:`nnfast.diagnosis.diagnose`), whether it ran to its epoch cap, its
@@ -338,7 +350,7 @@ def interpretation(study) -> List[str]:
     return out
 
 
-def _interpretation_html(study) -> str:
+def _interpretation_html(study: Study) -> str:
     return "<h2>Interpretation</h2>" + "".join(f"<p>{_e(line)}</p>" for line in interpretation(study))
 
 
@@ -349,7 +361,7 @@ def _kv(pairs: Iterable[Tuple[str, Any]], raw: bool = False) -> str:
     return f'<table class="kv">{cells}</table>'
 
 
-def _summary_html(study, trials, best) -> str:
+def _summary_html(study: Study, trials: List[TrialRecord], best: Optional[TrialRecord]) -> str:
     attrs = study.attrs
     counts = _counts(trials)
     counted = ", ".join(f'<span class="state state-{_e(s)}">{n} {_e(s)}</span>' for s, n in sorted(counts.items()))
@@ -382,7 +394,7 @@ def _summary_html(study, trials, best) -> str:
             out.append("".join(f'<p class="{"note" if line.startswith("rescored") else "warn"}">{_e(line)}</p>'
                                for line in note))
         if best.hyperparameters is not None:
-            out.append(_hyperparameters_html(best, study.attrs.get("base") or {}))
+            out.append(_hyperparameters_html(best.hyperparameters, best.params, study.attrs.get("base") or {}))
 
     out.append("<h3>Final model and test set</h3>")
     refit = attrs.get("refit")
@@ -401,25 +413,23 @@ def _summary_html(study, trials, best) -> str:
             rows.append(f"<tr><td class='num'>{i}</td><td>{_e(look.get('at', '–'))}</td>"
                         f"<td>{_e(look.get('trial', '–'))}</td><td>{_e(_fmt(look.get('scores', {})))}</td>"
                         f"<td>{_e(look.get('data', '–'))}</td><td>{forced}</td></tr>")
-        note = ("The test set was looked at once." if len(looks) == 1 else
-                f'<span class="warn">The test set was looked at {len(looks)} times: only the first look is an '
-                "unbiased estimate.</span>")
-        out.append(f"<p>{note}</p><table><tr><th>look</th><th>at</th><th>trial</th><th>test scores</th>"
+        looked = ("The test set was looked at once." if len(looks) == 1 else
+                  f'<span class="warn">The test set was looked at {len(looks)} times: only the first look is an '
+                  "unbiased estimate.</span>")
+        out.append(f"<p>{looked}</p><table><tr><th>look</th><th>at</th><th>trial</th><th>test scores</th>"
                    f"<th>data</th><th></th></tr>{''.join(rows)}</table>")
     else:
         out.append("<p>The test set has not been looked at.</p>")
     return "\n".join(out)
 
 
-def _hyperparameters_html(best, base: Mapping[str, Any]) -> str:
+def _hyperparameters_html(hp: Hyperparameters, params: Mapping[str, Any], base: Mapping[str, Any]) -> str:
     """The winner's hyperparameters: those searched, set in the study's base or otherwise
     differing from nnfast's defaults in full; the rest (at their defaults) folded."""
-    from ..hyperparams import Hyperparameters
-
     defaults = Hyperparameters().to_dict()
-    searched = set(best.params) | {k.split(".")[0] for k in best.params}
+    searched = set(params) | {k.split(".")[0] for k in params}
     shown, folded = [], []
-    for name, value in best.hyperparameters.to_dict().items():
+    for name, value in hp.to_dict().items():
         if name in searched:
             shown.append(f'<tr class="searched"><th>{_e(name)}</th><td>{_e(_fmt(value, 6))}</td><td>searched</td></tr>')
         elif name not in defaults or defaults[name] != value:
@@ -455,23 +465,23 @@ def _state_cell(state: Any) -> str:
     return f'<td class="state state-{_e(state)}">{_e(state)}</td>'
 
 
-def _ranked_rows(study, rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+def _ranked_rows(study: Study, rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     """The table's rows best first: completed trials as :meth:`Study.best` ranks them, then
     the others (pruned, diverged, failed, ...) by score, unscored last, each by trial number."""
     order = {t.number: i for i, t in enumerate(sorted(study._scored(), key=study._rank))}
 
-    def key(row):
+    def key(row: Dict[str, Any]) -> Tuple[int, int, float, Any]:
         number = row.get("trial")
         if number in order:
             return (0, order[number], 0.0, number)
-        value = row.get(study.objective or "score")
+        value: Any = row.get(study.objective or "score")  # a cell of the trial's row: any JSON value
         scored = _is_number(value) and math.isfinite(value)
         return (1 if scored else 2, 0, -study.sign * float(value) if scored else 0.0, number)
 
     return sorted(rows, key=key)
 
 
-def _table_html(study, best) -> str:
+def _table_html(study: Study, best: Optional[TrialRecord]) -> str:
     columns, rows = _rows(study)
     if not rows:
         return "<h2>Trials</h2><p>No trials.</p>"
@@ -481,7 +491,7 @@ def _table_html(study, best) -> str:
     for row in rows:
         cells = []
         for column in columns:
-            value = row.get(column)
+            value: Any = row.get(column)  # a cell of the trial's row: any JSON value
             if column == "state":
                 cells.append(_state_cell(value))
             elif column == "error":
@@ -501,7 +511,7 @@ def _table_html(study, best) -> str:
             f'<table class="trials"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>')
 
 
-def _extra(extra_figures) -> List[Tuple[str, Any]]:
+def _extra(extra_figures: ExtraFigures) -> List[Tuple[str, Figure]]:
     if not extra_figures:
         return []
     if isinstance(extra_figures, Mapping):
@@ -515,7 +525,7 @@ def _extra(extra_figures) -> List[Tuple[str, Any]]:
     return out
 
 
-def render_report(study, *, extra_figures=None) -> str:
+def render_report(study: Study, *, extra_figures: ExtraFigures = None) -> str:
     """The report of :func:`write_report` as an HTML string."""
     trials = study.trials
     best = _best(study)
@@ -544,7 +554,7 @@ def render_report(study, *, extra_figures=None) -> str:
     return "\n".join(parts) + "\n"
 
 
-def write_report(study, path: Union[str, os.PathLike], *, extra_figures=None) -> str:
+def write_report(study: Study, path: Union[str, os.PathLike[str]], *, extra_figures: ExtraFigures = None) -> str:
     """Write the study as one self-contained HTML file and return its path.
 
     The page has a summary (objective, strategy, trial counts, the best trial and its
@@ -579,7 +589,7 @@ def write_report(study, path: Union[str, os.PathLike], *, extra_figures=None) ->
     return path
 
 
-def summary_table(study, top: int = 10) -> str:
+def summary_table(study: Study, top: int = 10) -> str:
     """The study for a terminal: counts, the ``top`` trials and their searched values,
     the best configuration, and the refit and test look on record."""
     lines = study.summary(top=top).splitlines()

@@ -32,10 +32,12 @@ import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Deque, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import (Any, Callable, Deque, Dict, Iterator, List, Literal, Mapping, Optional, Sequence, TextIO, Tuple,
+                    TypeVar, Union)
 
 import numpy as np
 import optuna
+from optuna.samplers import BaseSampler
 from optuna.storages.journal import JournalStorage
 
 from .. import __version__, _core
@@ -52,7 +54,7 @@ from .storage import LEASE_INTERVAL, DriverLease, data_fingerprint, open_storage
 from .strategies import STRATEGIES, Strategy
 from .strategies.base import FixedSampler, PerTrialSampler
 from .study import RESULT_ATTR, SETTINGS_ATTR, Study
-from .._ship import WORKER_DIED, Pool, Shipment
+from .._ship import WORKER_DIED, Pair, Pool, Shipment
 from .trial import TrialResult, TrialSpec, merge_folds, objective_key
 
 __all__ = ["search", "run_configurations", "make_folds"]
@@ -66,6 +68,18 @@ RESUME_KEYS = ("space", "base", "strategy", "objective", "seed", "cv", "trial_ti
 #: outside a terminal, a progress line at most this often (seconds)
 PROGRESS_INTERVAL = 10.0
 
+#: the validation pair of a study's data: None, None with cross-validation (the folds validate)
+MaybePair = Tuple[Optional[np.ndarray], Optional[np.ndarray]]
+#: what a study's executor is given: "threads", "processes" or a concurrent.futures.Executor
+Executor = Union[str, cf.Executor, None]
+#: a trial's result to come; a replayed (stored) trial's holds None
+PendingFuture = Union["cf.Future[TrialResult]", "cf.Future[None]"]
+#: a trial's sampled values and its configuration, from the trial (see search and run_configurations)
+Propose = Callable[[optuna.trial.Trial], Tuple[Dict[str, Any], Hyperparameters]]
+#: an Optuna study's direction
+Direction = Literal["maximize", "minimize"]
+T = TypeVar("T")
+
 
 def _pair(data: Any, name: str) -> Tuple[Any, Any]:
     if not isinstance(data, (tuple, list)) or len(data) != 2:
@@ -74,7 +88,7 @@ def _pair(data: Any, name: str) -> Tuple[Any, Any]:
 
 
 def _split(hp: Hyperparameters, X: Any, y: Any, validation: Optional[Tuple[Any, Any]], validation_size: float,
-           seed: int, dtype: str, cv: Optional[int] = None):
+           seed: int, dtype: str, cv: Optional[int] = None) -> Tuple[Pair, MaybePair]:
     """Training and validation data, split when no validation data is given, checked as
     the base configuration would check them (bad data is an error before the first trial,
     not a failure of every trial), and X converted once to ``dtype``, before it is split (a
@@ -82,19 +96,19 @@ def _split(hp: Hyperparameters, X: Any, y: Any, validation: Optional[Tuple[Any, 
     nnfast.train decides it (its warnings said once). With ``cv``, nothing is split off: the
     validation part is None and the folds are cut later (:func:`make_folds`)."""
     choice = hp.resolve_task(y, stacklevel=3)
-    dtype = DTYPES[dtype]
-    X_arr, y_arr = check_matrix(X, "X", dtype), target_array(choice.y)
+    dt = np.dtype(DTYPES[dtype])
+    X_arr, y_arr = check_matrix(X, "X", dt), target_array(choice.y)
     if len(X_arr) != len(y_arr):
         raise ValueError(f"X has {len(X_arr)} samples but y has {len(y_arr)}")
     # y as given, as training reads it (a categorical is no regression target), before it becomes arrays
-    Targets(choice.loss).fit(choice.y).transform(choice.y, dtype)
+    Targets(choice.loss).fit(choice.y).transform(choice.y, dt)
     if cv is not None:
-        Targets(choice.loss).fit(y_arr).transform(y_arr, dtype)
+        Targets(choice.loss).fit(y_arr).transform(y_arr, dt)
         return (X_arr, y_arr), (None, None)
     if validation is not None:
         X_val, y_val = _pair(validation, "validation")
         X, y = X_arr, y_arr
-        X_val, y_val = check_matrix(X_val, "X_val", dtype, X_arr.shape[1]), target_array(y_val, "y_val")
+        X_val, y_val = check_matrix(X_val, "X_val", dt, X_arr.shape[1]), target_array(y_val, "y_val")
         if choice.task == "classification" and y_val.ndim == 2 and y_val.shape[1] == 1:
             y_val = resolve_task(y_val, loss=choice.loss, stacklevel=3).y
     else:
@@ -102,8 +116,8 @@ def _split(hp: Hyperparameters, X: Any, y: Any, validation: Optional[Tuple[Any, 
         train_rows, val_rows = split_indices(len(X_arr), [validation_size], seed, strata)
         (X, y), (X_val, y_val) = (X_arr[train_rows], y_arr[train_rows]), (X_arr[val_rows], y_arr[val_rows])
     targets = Targets(choice.loss).fit(y)
-    targets.transform(y, dtype)
-    if len(targets.transform(y_val, dtype, "y_val")) != len(X_val):
+    targets.transform(y, dt)
+    if len(targets.transform(y_val, dt, "y_val")) != len(X_val):
         raise ValueError(f"X_val has {len(X_val)} samples but y_val has {len(y_val)}")
     return (X, y), (X_val, y_val)
 
@@ -213,9 +227,9 @@ def make_folds(y: np.ndarray, k: int, seed: int, classification: bool) -> Tuple[
     return parts, "sklearn.model_selection.KFold"
 
 
-def _fold_data(X: np.ndarray, y: np.ndarray, parts: List[np.ndarray]):
+def _fold_data(X: np.ndarray, y: np.ndarray, parts: List[np.ndarray]) -> List[Tuple[Pair, Pair]]:
     """Per fold, ((X_train, y_train), (X_val, y_val)), cut once for the whole study."""
-    out = []
+    out: List[Tuple[Pair, Pair]] = []
     for part in parts:
         rest = np.ones(len(X), dtype=bool)
         rest[part] = False
@@ -223,14 +237,14 @@ def _fold_data(X: np.ndarray, y: np.ndarray, parts: List[np.ndarray]):
     return out
 
 
-def _gather(futures: List[cf.Future], number: int) -> cf.Future:
+def _gather(futures: List[cf.Future[TrialResult]], number: int) -> cf.Future[TrialResult]:
     """A future of the trial's result, merged from its folds' futures (:func:`merge_folds`)
     once they are all done; an exception or cancellation of any fold is the trial's."""
-    combined: cf.Future = cf.Future()
+    combined: cf.Future[TrialResult] = cf.Future()
     lock = threading.Lock()
     left = [len(futures)]
 
-    def done(_: cf.Future) -> None:
+    def done(_: cf.Future[TrialResult]) -> None:
         with lock:
             left[0] -= 1
             if left[0]:
@@ -259,7 +273,7 @@ def _gather(futures: List[cf.Future], number: int) -> cf.Future:
 
 
 @contextmanager
-def _threads(n: int):
+def _threads(n: int) -> Iterator[None]:
     """nnfast's threads for the duration of a study (process-wide): trials side by side
     in threads share the cores out instead of each taking all of them."""
     before = _core.get_num_threads()
@@ -270,8 +284,8 @@ def _threads(n: int):
         _core.set_num_threads(before)
 
 
-def _make_executor(executor: Union[str, cf.Executor, None], n_jobs: int, shipment: Shipment,
-                   local_data: List[Any]) -> Pool:
+def _make_executor(executor: Executor, n_jobs: int, shipment: Shipment,
+                   local_data: List[Tuple[Pair, Pair]]) -> Pool:
     """The study's executor, its data shipped to the workers once (:mod:`nnfast._ship`),
     and nnfast's threads per trial (by default the CPUs this process may use: affinity
     mask, cgroup quota), shared out between the trials that run at once."""
@@ -285,7 +299,7 @@ class _Progress:
     so a long study shows it is alive without flooding the log. ``enabled``: True, False or
     "auto" (both kinds of stream)."""
 
-    def __init__(self, total: float, objective: str, enabled: Union[bool, str], *, stream=None,
+    def __init__(self, total: float, objective: str, enabled: Union[bool, str], *, stream: Optional[TextIO] = None,
                  interval: Optional[float] = None, timeout: Optional[float] = None) -> None:
         self.total, self.objective, self.timeout = total, objective, timeout
         self.stream = stream if stream is not None else sys.stderr
@@ -431,7 +445,7 @@ class _Store:
     it. Opened, leased and checked before the first trial; each finished trial is
     written whole, in one transaction; the lease is renewed between trials."""
 
-    def __init__(self, name: str, url: str, direction: str, resume: bool, meta: Dict[str, Any]) -> None:
+    def __init__(self, name: str, url: str, direction: Direction, resume: bool, meta: Dict[str, Any]) -> None:
         self.name, self.url, self.meta = name, url, meta
         storage = open_storage(url)
         # a journal writes a trial as one row, curve and all; a database server a row per value
@@ -497,7 +511,7 @@ class _Pending:
     study replays its schedule, the stored trial (``stored``), told at the same point of
     the schedule as in the run that wrote it."""
 
-    future: cf.Future
+    future: PendingFuture
     trial: optuna.trial.Trial
     params: Dict[str, Any]
     hp: Optional[Hyperparameters]
@@ -517,8 +531,8 @@ def _difference(stored: Any, given: Any) -> str:
     return f"stored {brief(stored)}, given {brief(given)}"
 
 
-def _done(value: Any) -> cf.Future:
-    future: cf.Future = cf.Future()
+def _done(value: T) -> cf.Future[T]:
+    future: cf.Future[T] = cf.Future()
     future.set_result(value)
     return future
 
@@ -533,10 +547,10 @@ class _Driver:
     before it asks anything new, so it goes on exactly as the run that wrote it would have.
     """
 
-    def __init__(self, strategy: Strategy, queued: Sequence[Dict[str, Any]], propose, n_trials: Optional[int],
-                 exhaustive: bool, data, key: str, sign: float, pruning: bool, warmup_epochs: int,
-                 data_print: str, meta: Dict[str, Any], name: str, url: Optional[str], resume: bool,
-                 folds: Optional[list] = None, trial_timeout: Optional[float] = None,
+    def __init__(self, strategy: Strategy, queued: Sequence[Dict[str, Any]], propose: Propose, n_trials: Optional[int],
+                 exhaustive: bool, data: Tuple[Pair, MaybePair], key: str, sign: float, pruning: bool,
+                 warmup_epochs: int, data_print: str, meta: Dict[str, Any], name: str, url: Optional[str],
+                 resume: bool, folds: Optional[List[Tuple[Pair, Pair]]] = None, trial_timeout: Optional[float] = None,
                  parts: Optional[List[np.ndarray]] = None) -> None:
         self.strategy, self.queued, self.propose = strategy, list(queued), propose
         self.folds = folds  # per fold ((X_train, y_train), (X_val, y_val)), or None: one validation set
@@ -544,14 +558,18 @@ class _Driver:
         self.run_timeout = None if trial_timeout is None else trial_timeout / (len(folds) if folds else 1)
         self.n_trials = math.inf if n_trials is None else n_trials
         self.exhaustive = exhaustive
-        self.data, self.key, self.sign = data, key, sign
+        self.key, self.sign = key, sign
         # what the workers of a process pool or a Dask cluster receive once: the training data and
         # the validation data, or the fold rows (each fold cut where its trial runs)
-        self.shipment = Shipment(data[0], data[1]) if folds is None else Shipment(data[0], parts=parts)
+        train, (X_val, y_val) = data
+        validation = None if X_val is None or y_val is None else (X_val, y_val)  # None with folds
+        self.shipment = Shipment(train, validation) if folds is None else Shipment(train, parts=parts)
+        # what trials in threads of this process train and validate on: per fold, or the one pair
+        self.local_data = folds or [self.shipment.data(0)]
         self.pruning, self.warmup_epochs, self.data_print = pruning, warmup_epochs, data_print
         self.fixed: Dict[int, Dict[str, Any]] = {}  # trial number -> the Optuna params it takes
         self.stop = threading.Event()
-        direction = "maximize" if sign > 0 else "minimize"
+        direction: Direction = "maximize" if sign > 0 else "minimize"
         with quiet_optuna():
             self.mirror = optuna.create_study(study_name=name, direction=direction,
                                               sampler=PerTrialSampler(self._sampler))
@@ -568,19 +586,19 @@ class _Driver:
             return Study(self.mirror)
         return Study(self.store.study, location=self.store.url)
 
-    def _sampler(self, number: int):
+    def _sampler(self, number: int) -> BaseSampler:
         params = self.fixed.pop(number, None)
         return FixedSampler(params) if params is not None else self.strategy.sampler(number)
 
-    def run(self, executor, n_jobs: int, timeout: Optional[float], progress: Union[bool, str]) -> None:
+    def run(self, executor: Executor, n_jobs: int, timeout: Optional[float], progress: Union[bool, str]) -> None:
         try:
             self._run(executor, n_jobs, timeout, progress)
         finally:
             if self.store is not None:
                 self.store.close()
 
-    def _run(self, executor, n_jobs: int, timeout: Optional[float], progress: Union[bool, str]) -> None:
-        pool = _make_executor(executor, n_jobs, self.shipment, self.folds or [self.data])
+    def _run(self, executor: Executor, n_jobs: int, timeout: Optional[float], progress: Union[bool, str]) -> None:
+        pool = _make_executor(executor, n_jobs, self.shipment, self.local_data)
         line = _Progress(self.n_trials, self.key, progress, timeout=timeout)
         start = time.perf_counter()
         pending: Deque[_Pending] = collections.deque()  # in the order asked
@@ -601,8 +619,9 @@ class _Driver:
                         pending.append(self._start(pool))
                     if not pending:
                         break
-                    future = pending[0].future  # the oldest: results are told in the order trials were asked
-                    while not cf.wait([future], timeout=line.poll).done:
+                    # the oldest (results are told in the order trials were asked); its result is read by _finish
+                    oldest: List[cf.Future[Any]] = [pending[0].future]
+                    while not cf.wait(oldest, timeout=line.poll).done:
                         if self.store is not None:
                             self.store.beat_if_due()
                         line.update(self._finished(), len(pending), self._best(), finished=False)
@@ -621,7 +640,8 @@ class _Driver:
             line.close()
             pool.shutdown()
 
-    def _ask(self, fixed: Optional[Dict[str, Any]]):
+    def _ask(self, fixed: Optional[Dict[str, Any]]
+             ) -> Tuple[optuna.trial.Trial, Dict[str, Any], Optional[Hyperparameters], Optional[Exception]]:
         """The next trial (with the Optuna params ``fixed``, if given) and its configuration:
         (trial, params, hp, None), or (trial, params so far, None, error) for an impossible
         combination."""
@@ -647,12 +667,13 @@ class _Driver:
     def _start(self, pool: Pool) -> _Pending:
         point = self.waiting.popleft() if self.waiting else None
         trial, params, hp, error = self._ask(None if point is None else self.queued[point])
-        if error is not None:  # an impossible combination: recorded in its turn, not fatal
+        if hp is None:  # an impossible combination (error says why): recorded in its turn, not fatal
             return _Pending(_done(TrialResult(trial.number, "failed", error=str(error))), trial, params, None, point)
-        spec = TrialSpec(trial.number, hp.to_dict(), None, None, self.key, self.sign, [],  # type: ignore
+        # no data in the spec: Pool.submit gives each run its own (train and validation set, or its fold)
+        spec = TrialSpec(trial.number, hp.to_dict(), None, None, self.key, self.sign, [],  # type: ignore[arg-type]
                          self.warmup_epochs, self.run_timeout)
         futures = []
-        for index in range(len(self.folds or [self.data])):
+        for index in range(len(self.local_data)):
             fold = None if self.folds is None else index
             thresholds = _thresholds(self.mirror, self.sign, hp.epochs, fold) if self.pruning else []
             futures.append(pool.submit(dataclasses.replace(spec, thresholds=thresholds), index, self.stop))
@@ -669,6 +690,7 @@ class _Driver:
             result = TrialResult(entry.trial.number, "failed", error=WORKER_DIED)
         except Exception as exc:  # the executor failed (pickling, a Dask worker lost, ...)
             result = TrialResult(entry.trial.number, "failed", error=f"{type(exc).__name__}: {exc}")
+        assert result is not None  # only a replayed trial's future holds None, and it was told above
         _record(self.mirror, entry.trial, entry.params, entry.hp, result, self.data_print, entry.point)
         if self.store is not None:
             self.store.write(_with_curve(self.mirror.get_trials(deepcopy=False)[entry.trial.number],
@@ -685,11 +707,12 @@ class _Driver:
         return not self.exhaustive or bool(self.waiting)
 
     def _best(self) -> float:
-        values = [t.value for t in self.mirror.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))]
+        values = [t.value for t in self.mirror.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+                  if t.value is not None]  # a completed trial of one objective has its value
         return max(values, key=lambda v: self.sign * v) if values else math.nan
 
 
-def _finished_well(future: cf.Future) -> bool:
+def _finished_well(future: PendingFuture) -> bool:
     """Whether a done future holds a result worth recording (not an interrupted trial)."""
     if future.exception() is not None:
         return False
@@ -715,14 +738,16 @@ def _same_base(stored: Any, given: Dict[str, Any]) -> bool:
     """Whether a stored base configuration is the given one once the fields it predates
     (added to Hyperparameters since it was written) take their defaults."""
     try:
-        return _meta(base=Hyperparameters.from_dict(stored).to_dict())["base"] == given
+        return bool(_meta(base=Hyperparameters.from_dict(stored).to_dict())["base"] == given)
     except (TypeError, ValueError):
         return False
 
 
 def _meta(**settings: Any) -> Dict[str, Any]:
     """Study settings as the storage keeps them (JSON: tuples become lists)."""
-    return json.loads(json.dumps({**settings, "nnfast_version": __version__, "nnfast_format": STUDY_FORMAT}))
+    meta: Dict[str, Any] = json.loads(json.dumps({**settings, "nnfast_version": __version__,
+                                                  "nnfast_format": STUDY_FORMAT}))
+    return meta
 
 
 def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, Any],
@@ -886,12 +911,12 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
                  data=data_print, storage=url, n_trials=n_trials, seed=seed, metadata=dict(metadata or {}), cv=cv,
                  folds=splitter, trial_timeout=trial_timeout, described=described)
 
-    def propose(trial):
+    def propose(trial: optuna.trial.Trial) -> Tuple[Dict[str, Any], Hyperparameters]:
         params = search_space.sample(trial)
         try:
             return params, hp.replace(**params)
         except (ValueError, TypeError) as exc:
-            exc.params = params
+            setattr(exc, "params", params)  # the values so far, which _Driver._ask records with the failure
             raise
 
     driver = _Driver(strategy, queued, propose, n_trials, strategy.exhaustive or bool(queued),
@@ -929,7 +954,8 @@ def score_configurations(configurations: Sequence[Hyperparameters], X: Any, y: A
             warnings.simplefilter("ignore", TargetWarning)
             gathered = []
             for number, hp in enumerate(configurations):
-                spec = TrialSpec(number, hp.to_dict(), None, None, key, sign, [], 0)  # type: ignore
+                # no data in the spec: Pool.submit gives each fold's run its own
+                spec = TrialSpec(number, hp.to_dict(), None, None, key, sign, [], 0)  # type: ignore[arg-type]
                 gathered.append(_gather([pool.submit(spec, index) for index in range(len(folds))], number))
             results = [future.result() for future in gathered]
     finally:
@@ -973,7 +999,7 @@ def run_configurations(configurations: Sequence[Hyperparameters], X: Any, y: Any
                  described=describe_data(configurations[0], X, y))
     base = configurations[0]
 
-    def propose(trial):
+    def propose(trial: optuna.trial.Trial) -> Tuple[Dict[str, Any], Hyperparameters]:
         chosen = configurations[trial.suggest_categorical("configuration", list(range(len(listed))))]
         changed = {k: v for k, v in chosen.to_dict().items() if v != base.to_dict()[k]}
         return changed, chosen

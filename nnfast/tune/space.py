@@ -21,14 +21,20 @@ import itertools
 import json
 import math
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from ..layers import SCALED_INITIALIZERS
 from ..hyperparams import OPTIMIZER_SETTINGS, SCHEDULE_SETTINGS, Hyperparameters, check_names
 
+if TYPE_CHECKING:
+    import optuna
+
 __all__ = ["Distribution", "choice", "uniform", "loguniform", "int", "intlog", "layers", "Space"]
 
 _PRIMITIVES = (type(None), bool, builtins.int, float, str)
+
+#: an entry's conditions: (field name, the values under which the entry is active) pairs
+Conditions = Tuple[Tuple[str, Tuple[Any, ...]], ...]
 
 
 def _encode(value: Any) -> Any:
@@ -48,7 +54,7 @@ class Distribution:
     """Base of the search-space entries. ``conditions`` maps field names to the values
     under which this entry is active."""
 
-    conditions: Tuple[Tuple[str, Tuple[Any, ...]], ...] = field(default=(), kw_only=True)
+    conditions: Conditions = field(default=(), kw_only=True)
 
     def when(self, **conditions: Any) -> "Distribution":
         """This entry, active only when each named field has the given value (or one of a list)."""
@@ -59,7 +65,7 @@ class Distribution:
         return all(values.get(name) in allowed for name, allowed in self.conditions)
 
     # subclasses implement these three
-    def suggest(self, trial, name: str) -> Any:
+    def suggest(self, trial: optuna.Trial, name: str) -> Any:
         raise NotImplementedError
 
     def points(self) -> List[Any]:
@@ -97,7 +103,7 @@ class Choice(Distribution):
             raise ValueError("choice needs at least one value")
         object.__setattr__(self, "values", tuple(_plain(v) for v in self.values))
 
-    def suggest(self, trial, name: str) -> Any:
+    def suggest(self, trial: optuna.Trial, name: str) -> Any:
         if len(self.values) == 1:  # a fixed value is not a search dimension
             return self.values[0]
         return _decode(trial.suggest_categorical(name, [_encode(v) for v in self.values]))
@@ -129,7 +135,7 @@ class Float(Distribution):
                 raise ValueError(f"{kind}({self.low}, {self.high}) has points outside its range: {outside}"
                                  if outside else f"{kind}({self.low}, {self.high}): points=[] gives no grid point")
 
-    def suggest(self, trial, name: str) -> float:
+    def suggest(self, trial: optuna.Trial, name: str) -> float:
         return trial.suggest_float(name, self.low, self.high, log=self.log)
 
     def can_take(self, value: Any) -> bool:
@@ -154,7 +160,7 @@ class Int(Distribution):
             raise TypeError("int and intlog take integer bounds")
         _check_range(self.low, self.high, self.log, "intlog" if self.log else "int")
 
-    def suggest(self, trial, name: str) -> builtins.int:
+    def suggest(self, trial: optuna.Trial, name: str) -> builtins.int:
         return trial.suggest_int(name, self.low, self.high, log=self.log)
 
     def points(self) -> List[Any]:
@@ -168,9 +174,9 @@ class Int(Distribution):
 class Layers(Distribution):
     """Hidden layers ``width * shrink**i`` for ``i < depth`` (each at least 1 unit)."""
 
-    depth: Distribution = None
-    width: Distribution = None
-    shrink: Distribution = None
+    depth: Distribution
+    width: Distribution
+    shrink: Distribution
 
     def __post_init__(self) -> None:
         for part in ("depth", "width", "shrink"):
@@ -181,7 +187,7 @@ class Layers(Distribution):
     def compose(depth: builtins.int, width: builtins.int, shrink: float) -> Tuple[builtins.int, ...]:
         return tuple(max(1, builtins.int(round(width * shrink**i))) for i in range(depth))
 
-    def suggest(self, trial, name: str) -> Tuple[builtins.int, ...]:
+    def suggest(self, trial: optuna.Trial, name: str) -> Tuple[builtins.int, ...]:
         return self.compose(self.depth.suggest(trial, name + ".depth"), self.width.suggest(trial, name + ".width"),
                             self.shrink.suggest(trial, name + ".shrink"))
 
@@ -271,7 +277,7 @@ def _is_real(value: Any) -> bool:
 
 
 #: fields that decide which other fields apply: owner -> {owner's value: the fields it reads}
-_OWNERS = {"optimizer": OPTIMIZER_SETTINGS, "schedule": SCHEDULE_SETTINGS,
+_OWNERS: Dict[str, Mapping[str, Tuple[str, ...]]] = {"optimizer": OPTIMIZER_SETTINGS, "schedule": SCHEDULE_SETTINGS,
            "init": {name: ("init_scale",) for name in SCALED_INITIALIZERS}}
 
 
@@ -285,8 +291,8 @@ def _ends(dist: Distribution) -> List[Any]:
 
 
 def _either(values: Sequence[Any]) -> str:
-    values = list(dict.fromkeys(_short(v) for v in values))
-    return values[0] if len(values) == 1 else ", ".join(values[:-1]) + " or " + values[-1]
+    texts = list(dict.fromkeys(_short(v) for v in values))
+    return texts[0] if len(texts) == 1 else ", ".join(texts[:-1]) + " or " + texts[-1]
 
 
 def _short(value: Any) -> str:
@@ -303,7 +309,8 @@ def _from_dict(data: Dict[str, Any]) -> Distribution:
         data["values"] = tuple(data["values"])
     elif kind == "Float" and data.get("grid") is not None:
         data["grid"] = tuple(data["grid"])
-    cls = {"Choice": Choice, "Float": Float, "Int": Int, "Layers": Layers}[kind]
+    classes: Dict[str, type[Distribution]] = {"Choice": Choice, "Float": Float, "Int": Int, "Layers": Layers}
+    cls = classes[kind]
     return cls(**data, conditions=conditions)
 
 
@@ -420,7 +427,7 @@ class Space:
             text = "the layer widths layers(...) composes"
         return text + (f", or {base!r} where its conditions do not hold" if dist.conditions else "")
 
-    def _implied(self, conditions) -> Dict[str, Tuple[Any, ...]]:
+    def _implied(self, conditions: Iterable[Tuple[str, Tuple[Any, ...]]]) -> Dict[str, Tuple[Any, ...]]:
         """An entry's conditions with those they imply: a condition on a field that asks
         for values other than its base value holds only where that field's own entry is
         active, so that entry's conditions hold too."""
@@ -447,7 +454,7 @@ class Space:
         always = all(k in under and all(v in allowed for v in under[k]) for k, allowed in dist.conditions)
         return values + ([] if always else [getattr(self.base, name)])
 
-    def _enabling(self, name: str, conditions) -> Dict[str, Any]:
+    def _enabling(self, name: str, conditions: Iterable[Tuple[str, Tuple[Any, ...]]]) -> Dict[str, Any]:
         """Settings that make field ``name`` applicable, to check its values on their own:
         an owner (optimizer, schedule, init) that reads it, momentum for Nesterov, and the
         entry's conditions."""
@@ -464,7 +471,7 @@ class Space:
         context.update({field_name: allowed[0] for field_name, allowed in conditions})
         return context
 
-    def _check_value(self, name: str, value: Any, where: str, conditions=()) -> None:
+    def _check_value(self, name: str, value: Any, where: str, conditions: Conditions = ()) -> None:
         try:
             self.base.replace(**{**self._enabling(name, conditions), name: value})
         except (ValueError, TypeError) as exc:
@@ -518,7 +525,7 @@ class Space:
     def _context(self, values: Dict[str, Any]) -> Dict[str, Any]:
         return {**{f.name: getattr(self.base, f.name) for f in fields(Hyperparameters)}, **values}
 
-    def sample(self, trial) -> Dict[str, Any]:
+    def sample(self, trial: optuna.Trial) -> Dict[str, Any]:
         """Hyperparameter changes suggested for an Optuna trial (active entries only)."""
         values: Dict[str, Any] = {}
         for name in self.order:
@@ -549,7 +556,8 @@ class Space:
         if size > MAX_GRID_POINTS:
             raise ValueError(f"the grid has up to {size:.3g} points, more than {MAX_GRID_POINTS:,}: give fewer "
                              f"points (choice([...]), points=[...]) or search at random or by bayes")
-        def expand(i: builtins.int, values: Dict[str, Any], params: Dict[str, Any]):
+        def expand(i: builtins.int, values: Dict[str, Any],
+                   params: Dict[str, Any]) -> Iterator[Tuple[Dict[str, Any], Dict[str, Any]]]:
             if i == len(self.order):
                 yield dict(values), dict(params)
                 return

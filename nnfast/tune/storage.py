@@ -30,7 +30,7 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, overload
 
 import numpy as np
 import optuna
@@ -53,6 +53,10 @@ class StudyBusyError(RuntimeError):
     """Another live driver is running the study."""
 
 
+@overload
+def storage_url(storage: str) -> str: ...
+@overload
+def storage_url(storage: None) -> None: ...
 def storage_url(storage: Optional[str]) -> Optional[str]:
     """Where a study is kept, as the study records it: a file path made absolute (so the
     study can be found again from another directory), a URL as it is, None in memory."""
@@ -150,7 +154,7 @@ class SQLiteJournal(BaseJournalBackend):
         return {"path": self.path}
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
-        self.__init__(state["path"])
+        type(self).__init__(self, state["path"])
 
 
 def _read_only(path: str) -> sqlite3.Connection:
@@ -246,7 +250,7 @@ def _alive(lease: Dict[str, Any], now: float) -> bool:
     """Whether the driver that wrote ``lease`` still runs (a killed process its parent has
     not reaped yet, a zombie, does not)."""
     if lease.get("host") == socket.gethostname():
-        pid = lease.get("pid")
+        pid: Any = lease.get("pid")  # as the lease's JSON holds it: int() refuses what is no process id
         try:
             os.kill(int(pid), 0)
         except ProcessLookupError:

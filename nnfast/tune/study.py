@@ -16,7 +16,7 @@ import numbers
 import os
 import shlex
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 import optuna
@@ -24,6 +24,15 @@ import optuna
 from ..hyperparams import Hyperparameters
 from ..training import train
 from .storage import LEASE_PREFIX, data_fingerprint, open_storage, sqlite_path, storage_url
+
+if TYPE_CHECKING:
+    import concurrent.futures as cf
+
+    import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure, SubFigure
+
+    from ..model import Sequential
 
 __all__ = ["Study", "TrialRecord", "Rescored", "load_study", "storage_url", "data_fingerprint"]
 
@@ -111,7 +120,7 @@ class Study:
             self.direction: str = "maximize" if attrs["sign"] > 0 else "minimize"
         else:  # a study nnfast did not write: Optuna's own direction
             self.direction = optuna_study.direction.name.lower()
-        self.model = None  # the model refit() trained, kept for test()
+        self.model: Optional[Sequential] = None  # the model refit() trained, kept for test()
 
     @property
     def name(self) -> str:
@@ -223,7 +232,7 @@ class Study:
         return list(self.attrs.get("rescores") or [])
 
     def rescore(self, X: Any, y: Any, *, k: Optional[int] = None, cv: int = 5, seed: Optional[int] = None,
-                n_jobs: int = 1, executor=None) -> List["Rescored"]:
+                n_jobs: int = 1, executor: Union[str, cf.Executor, None] = None) -> List["Rescored"]:
         """Score the top ``k`` configurations again on ``cv`` fresh folds of X, y, and record
         the result in the study (in its storage, if it has one).
 
@@ -317,7 +326,7 @@ class Study:
                 front.append(t)
         return front
 
-    def table(self):
+    def table(self) -> Union[pd.DataFrame, List[Dict[str, Any]]]:
         """Every trial as a row: a pandas DataFrame indexed by trial number when pandas is
         installed, else a list of dicts."""
         rows = self._table_rows()
@@ -356,7 +365,7 @@ class Study:
 
     # --- plots (matplotlib, imported when drawn; see nnfast.tune.plots) ---------------------------
 
-    def plot_history(self, ax=None):
+    def plot_history(self, ax: Optional[Axes] = None) -> Figure | SubFigure:
         """Each trial's score by trial number, marked by how it ended, with the best so far.
         Returns the matplotlib Figure (drawn into ``ax`` when given; else a new pyplot
         figure, on the Agg backend unless one was chosen). See :func:`nnfast.tune.plots.plot_history`."""
@@ -364,21 +373,21 @@ class Study:
 
         return plot_history(self, ax=ax)
 
-    def plot_curves(self, top: int = 5, ax=None):
+    def plot_curves(self, top: int = 5, ax: Optional[Axes] = None) -> Figure | SubFigure:
         """Training (dashed) and validation (solid) cost per epoch of the ``top`` best completed
         trials; returns the Figure. See :func:`nnfast.tune.plots.plot_curves`."""
         from .plots import plot_curves
 
         return plot_curves(self, top=top, ax=ax)
 
-    def plot_pareto(self, ax=None):
+    def plot_pareto(self, ax: Optional[Axes] = None) -> Figure | SubFigure:
         """Score against training time (seconds, log scale) with the Pareto front of
         :meth:`pareto`; returns the Figure. See :func:`nnfast.tune.plots.plot_pareto`."""
         from .plots import plot_pareto
 
         return plot_pareto(self, ax=ax)
 
-    def plot_importances(self, ax=None):
+    def plot_importances(self, ax: Optional[Axes] = None) -> Figure | SubFigure:
         """The :meth:`importances` as horizontal bars, the largest on top; returns the Figure.
         See :func:`nnfast.tune.plots.plot_importances`."""
         from .plots import plot_importances
@@ -388,7 +397,7 @@ class Study:
     # --- after the search ---------------------------------------------------------------------
 
     def refit(self, X: Any, y: Any, *, trial: Optional[TrialRecord] = None, epochs: Optional[int] = None,
-              sample_weight: Any = None, verbose: bool | str = False):
+              sample_weight: Any = None, verbose: bool | str = False) -> Sequential:
         """Train the best configuration (or ``trial``'s) on all of X, y (train + validation;
         for a cross-validated study, all the training data its folds were cut from).
 
@@ -457,7 +466,8 @@ class Study:
         return scores
 
     def rerun(self, X: Any, y: Any, *, validation: Optional[Tuple[Any, Any]] = None, k: int = 5,
-              name: Optional[str] = None, n_jobs: int = 1, executor=None, validation_size: float = 0.2) -> "Study":
+              name: Optional[str] = None, n_jobs: int = 1, executor: Union[str, cf.Executor, None] = None,
+              validation_size: float = 0.2) -> "Study":
         """Re-run the top ``k`` configurations on new data, as a new study in the same storage.
 
         Hyperparameters that were best on old data are worth re-checking when the data,
