@@ -16,9 +16,10 @@ A prediction of nnfast's core (``csrc/network.hpp``, ``forward_infer``) is, for 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..model import Sequential
 
@@ -28,10 +29,10 @@ class Layer:
     """One dense layer: ``activation(x @ W + b)``; W (inputs, units), b (units,), alpha the
     leaky_relu slope or elu scale in the model's dtype (0 for the others)."""
 
-    W: np.ndarray
-    b: np.ndarray
+    W: NDArray[np.floating[Any]]
+    b: NDArray[np.floating[Any]]
     activation: str
-    alpha: np.generic
+    alpha: np.floating[Any]
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,8 @@ class NetworkDescription:
     dtype: np.dtype
     n_inputs: int
     n_outputs: int
-    mean: Optional[np.ndarray]
-    inv_std: Optional[np.ndarray]
+    mean: Optional[NDArray[np.floating[Any]]]
+    inv_std: Optional[NDArray[np.floating[Any]]]
     layers: Tuple[Layer, ...]
     kind: Optional[str]
     classes: Optional[np.ndarray]
@@ -77,7 +78,7 @@ def network_of(model: Sequential) -> NetworkDescription:
     net = model._core_net()
     dtype = np.dtype(model.dtype)
     params = model.parameters()
-    layers = []
+    layers: List[Layer] = []
     for l, spec in enumerate(net.layers):
         W, b = params[f"W{l + 1}"].copy(), params[f"b{l + 1}"].copy()
         if not (np.isfinite(W).all() and np.isfinite(b).all()):

@@ -30,10 +30,12 @@ import math
 import os
 import re
 from dataclasses import dataclass
-from typing import List, Tuple, Union
+from typing import AbstractSet, Any, List, Tuple, Union
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
+from ..model import Sequential
 from ._network import NetworkDescription, network_of
 
 __all__ = ["to_c", "c_source", "CExport", "quantize_int8", "quantized_copy"]
@@ -73,7 +75,7 @@ class _Literal:
         self.suffix = "f" if dtype == np.float32 else ""
         self.math = "f" if dtype == np.float32 else ""  # fabsf, ldexpf, ...
 
-    def __call__(self, value) -> str:
+    def __call__(self, value: Union[float, np.floating[Any]]) -> str:
         v = self.dtype.type(value)
         if not np.isfinite(v):
             raise ValueError(f"cannot write {v} as a C constant")
@@ -83,13 +85,13 @@ class _Literal:
             text = np.format_float_scientific(v, unique=True, trim="0").replace("e+", "e")  # "1.0e-05"
         return text + self.suffix
 
-    def array(self, values: np.ndarray, per_line: int = 6) -> str:
+    def array(self, values: NDArray[np.floating[Any]], per_line: int = 6) -> str:
         items = [self(v) for v in np.ravel(values)]
         lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
         return "{\n    " + ",\n    ".join(lines) + "\n}"
 
 
-def _int_array(values: np.ndarray, per_line: int = 16) -> str:
+def _int_array(values: NDArray[np.integer[Any]], per_line: int = 16) -> str:
     items = [str(int(v)) for v in np.ravel(values)]
     lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
     return "{\n    " + ",\n    ".join(lines) + "\n}"
@@ -103,7 +105,7 @@ def _c_string(text: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def quantize_int8(W: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+def quantize_int8(W: ArrayLike) -> Tuple[NDArray[np.int8], NDArray[np.floating[Any]]]:
     """Symmetric int8 quantisation of W (inputs, outputs), one scale per output channel.
 
     ``scale[o] = max_i |W[i, o]| / 127`` (1 for an all-zero column) and
@@ -119,7 +121,7 @@ def quantize_int8(W: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     return q, scale
 
 
-def quantized_copy(model):
+def quantized_copy(model: Sequential) -> Sequential:
     """A copy of ``model`` whose weights are their int8 approximations ``q * scale`` (biases,
     standardisation and activations as they are): what an ``int8=True`` export computes, up to
     rounding (the C scales each sum once, ``(x q) * scale``), to score on data."""
@@ -240,7 +242,7 @@ static void {P}_softmax({T} *a, const {T} *b, long O)
 """
 
 
-def _math_helpers(lit: _Literal, prefix: str, needed: set) -> str:
+def _math_helpers(lit: _Literal, prefix: str, needed: AbstractSet[str]) -> str:
     """The vmath functions that ``needed`` activations use, and what they use."""
     uses_exp = bool(needed & {"sigmoid", "softmax"})
     uses_expm1 = bool(needed & {"elu", "tanh"})
@@ -284,7 +286,7 @@ def _activation_expr(activation: str, v: str, alpha: str, lit: _Literal, prefix:
     raise ValueError(f"activation {activation!r} has no C form here")  # a new core activation: add it above
 
 
-def c_source(model, name: str = "model", *, int8: bool = False) -> Tuple[str, str]:
+def c_source(model: Sequential, name: str = "model", *, int8: bool = False) -> Tuple[str, str]:
     """The text of ``<name>.h`` and ``<name>.c`` for ``model`` (see the module notes);
     with ``int8`` the weights as int8 with a scale per output channel (:func:`quantize_int8`),
     the activations in the model's type.
@@ -302,7 +304,8 @@ def c_source(model, name: str = "model", *, int8: bool = False) -> Tuple[str, st
     return _header(d, name, int8), _source(d, name, int8)
 
 
-def to_c(model, directory: Union[str, "os.PathLike[str]"], *, name: str = "model", int8: bool = False) -> CExport:
+def to_c(model: Sequential, directory: Union[str, "os.PathLike[str]"], *, name: str = "model",
+         int8: bool = False) -> CExport:
     """Write ``<name>.h`` and ``<name>.c`` for ``model`` into ``directory`` (which must exist).
 
     The header declares, with ``T`` the model's type (``float``, or ``double`` for a
@@ -358,6 +361,7 @@ def _header(d: NetworkDescription, name: str, int8: bool) -> str:
               f"#ifndef {up}_H", f"#define {up}_H", "",
               f"#define {up}_N_INPUTS {d.n_inputs}", f"#define {up}_N_OUTPUTS {d.n_outputs}"]
     if d.has_labels:
+        assert d.classes is not None  # a classifier with one label a row keeps its classes (network_of)
         lines.append(f"#define {up}_N_CLASSES {len(d.classes)}")
     lines += ["", "#ifdef __cplusplus", 'extern "C" {', "#endif", "",
               f"/* x ({up}_N_INPUTS raw features) -> out ({up}_N_OUTPUTS): {out} */",
@@ -373,7 +377,7 @@ def _header(d: NetworkDescription, name: str, int8: bool) -> str:
     return "\n".join(lines)
 
 
-def _c_comment(label) -> str:
+def _c_comment(label: object) -> str:
     return str(label).replace("*/", "* /").encode("ascii", "replace").decode()
 
 
@@ -383,6 +387,7 @@ def _source(d: NetworkDescription, name: str, int8: bool) -> str:
     parts = [f"/* {line} */" for line in _describe(d, int8)]
     parts.append(f'#include <math.h>\n\n#include "{name}.h"\n')
     if d.mean is not None:
+        assert d.inv_std is not None  # set with the mean (network_of)
         parts.append(f"static const {T} {P}_mean[{d.n_inputs}] = {lit.array(d.mean)};\n")
         parts.append(f"static const {T} {P}_inv_std[{d.n_inputs}] = {lit.array(d.inv_std)};\n")
     for number, layer in enumerate(d.layers, start=1):
@@ -451,6 +456,7 @@ def _predict(d: NetworkDescription, P: str, lit: _Literal, int8: bool) -> str:
 
 def _classes(d: NetworkDescription, P: str, lit: _Literal) -> str:
     T = lit.ctype
+    assert d.classes is not None  # a classifier with one label a row keeps its classes (network_of)
     labels = ",\n    ".join(_c_string(c) for c in d.classes.tolist())
     table = f"const char *const {P}_class_labels[{len(d.classes)}] = {{\n    {labels}\n}};\n"
     if d.kind == "binary":

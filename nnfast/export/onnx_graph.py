@@ -22,11 +22,16 @@ Elu, so in float64 models leaky_relu and elu are written out with a float64 alph
 from __future__ import annotations
 
 import os
-from typing import Any, List, Optional, Union
+from typing import TYPE_CHECKING, Any, List, Optional, Union
 
 import numpy as np
+from numpy.typing import NDArray
 
+from ..model import Sequential
 from ._network import NetworkDescription, network_of
+
+if TYPE_CHECKING:
+    import onnx
 
 __all__ = ["to_onnx", "OPSET"]
 
@@ -36,15 +41,17 @@ OPSET = 17
 IR_VERSION = 8
 
 
-def _onnx():
+def _require_onnx() -> None:
+    """Import onnx, or raise ImportError saying how to install it. The callers then import it
+    themselves (by name, so that its types are known)."""
     try:
-        import onnx
+        import onnx  # noqa: F401
     except ImportError:
         raise ImportError("exporting to ONNX needs the onnx package: pip install 'nnfast[onnx]'") from None
-    return onnx
 
 
-def to_onnx(model, path: Union[str, "os.PathLike[str]", None] = None, *, name: str = "nnfast") -> Any:
+def to_onnx(model: Sequential, path: Union[str, "os.PathLike[str]", None] = None, *,
+            name: str = "nnfast") -> onnx.ModelProto:
     """The model as an ``onnx.ModelProto``, written to ``path`` when given.
 
     Parameters
@@ -69,9 +76,11 @@ def to_onnx(model, path: Union[str, "os.PathLike[str]", None] = None, *, name: s
         For something that is not a built model, or one with non-finite parameters, or
         class labels ONNX cannot hold (objects other than strings).
     """
-    onnx = _onnx()
+    _require_onnx()
+    import onnx
+
     description = network_of(model)
-    proto = _build(onnx, description, name)
+    proto = _build(description, name)
     onnx.checker.check_model(proto)
     if path is not None:
         onnx.save_model(proto, os.fspath(path))
@@ -81,28 +90,31 @@ def to_onnx(model, path: Union[str, "os.PathLike[str]", None] = None, *, name: s
 class _Graph:
     """Nodes and constants being collected, with fresh names."""
 
-    def __init__(self, onnx) -> None:
-        self.onnx, self.helper = onnx, onnx.helper
-        self.nodes: List[Any] = []
-        self.initializers: List[Any] = []
+    def __init__(self) -> None:
+        self.nodes: List[onnx.NodeProto] = []
+        self.initializers: List[onnx.TensorProto] = []
         self.count = 0
 
     def fresh(self, stem: str) -> str:
         self.count += 1
         return f"{stem}_{self.count}"
 
-    def constant(self, stem: str, value: np.ndarray) -> str:
+    def constant(self, stem: str, value: NDArray[Any]) -> str:
+        from onnx import numpy_helper
+
         name = self.fresh(stem)
-        self.initializers.append(self.onnx.numpy_helper.from_array(np.ascontiguousarray(value), name))
+        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
         return name
 
-    def op(self, op_type: str, inputs: List[str], output: Optional[str] = None, **attrs) -> str:
+    def op(self, op_type: str, inputs: List[str], output: Optional[str] = None, **attrs: Any) -> str:
+        from onnx import helper
+
         output = output or self.fresh(op_type.lower())
-        self.nodes.append(self.helper.make_node(op_type, inputs, [output], **attrs))
+        self.nodes.append(helper.make_node(op_type, inputs, [output], **attrs))
         return output
 
 
-def _activation(g: _Graph, x: str, activation: str, alpha: np.generic, dtype: np.dtype) -> str:
+def _activation(g: _Graph, x: str, activation: str, alpha: np.floating[Any], dtype: np.dtype[Any]) -> str:
     if activation == "identity":
         return x
     if activation == "relu":
@@ -125,13 +137,17 @@ def _activation(g: _Graph, x: str, activation: str, alpha: np.generic, dtype: np
     raise ValueError(f"activation {activation!r} has no ONNX form here")  # a new core activation: add it above
 
 
-def _label_tensor(g: _Graph, classes: np.ndarray) -> str:
+def _label_tensor(g: _Graph, classes: NDArray[Any]) -> str:
     """A constant holding the class labels (strings, numbers or booleans)."""
-    onnx = g.onnx
+    import onnx
+
     if classes.dtype.kind in "US" or (classes.dtype.kind == "O" and all(isinstance(c, str) for c in classes)):
         name = g.fresh("classes")
         values = [str(c).encode("utf-8") for c in classes.tolist()]
-        g.initializers.append(onnx.helper.make_tensor(name, onnx.TensorProto.STRING, [len(values)], values))
+        # a STRING tensor takes its values as a list of bytes (onnx's docs), which onnx's annotation omits
+        tensor = onnx.helper.make_tensor(name, onnx.TensorProto.STRING, [len(values)],
+                                         values)  # type: ignore[arg-type]
+        g.initializers.append(tensor)
         return name
     if classes.dtype.kind not in "biuf":
         raise ValueError(f"class labels of dtype {classes.dtype} cannot be held in an ONNX tensor; "
@@ -139,18 +155,21 @@ def _label_tensor(g: _Graph, classes: np.ndarray) -> str:
     return g.constant("classes", classes)
 
 
-def _label_type(onnx, classes: np.ndarray) -> int:
+def _label_type(classes: NDArray[Any]) -> int:
+    import onnx
+
     if classes.dtype.kind in "USO":
         return onnx.TensorProto.STRING
     return onnx.helper.np_dtype_to_tensor_dtype(classes.dtype)
 
 
-def _build(onnx, d: NetworkDescription, name: str):
-    helper, TensorProto = onnx.helper, onnx.TensorProto
+def _build(d: NetworkDescription, name: str) -> onnx.ModelProto:
+    from onnx import TensorProto, helper
     elem = helper.np_dtype_to_tensor_dtype(d.dtype)
-    g = _Graph(onnx)
+    g = _Graph()
     x = "X"
     if d.mean is not None:
+        assert d.inv_std is not None  # set with the mean (network_of)
         x = g.op("Mul", [g.op("Sub", [x, g.constant("mean", d.mean)], "standardized_centred"),
                          g.constant("inv_std", d.inv_std)], "standardized")
     for number, layer in enumerate(d.layers, start=1):
@@ -175,6 +194,7 @@ def _build(onnx, d: NetworkDescription, name: str):
         outputs += [helper.make_tensor_value_info("label", TensorProto.INT64, [batch, d.n_outputs]),
                     helper.make_tensor_value_info("probabilities", elem, [batch, d.n_outputs])]
     else:
+        assert d.classes is not None  # a classifier with one label a row keeps its classes (network_of)
         if d.kind == "binary":
             half = g.constant("half", np.array(0.5, d.dtype))
             p = x  # (N, 1): P(classes[1])
@@ -187,7 +207,7 @@ def _build(onnx, d: NetworkDescription, name: str):
             index = g.op("ArgMax", [x], axis=1, keepdims=0)
         g.op("Gather", [_label_tensor(g, d.classes), index], "label", axis=0)
         n_classes = len(d.classes)
-        outputs += [helper.make_tensor_value_info("label", _label_type(onnx, d.classes), [batch]),
+        outputs += [helper.make_tensor_value_info("label", _label_type(d.classes), [batch]),
                     helper.make_tensor_value_info("probabilities", elem, [batch, n_classes])]
     graph = helper.make_graph(g.nodes, name, [helper.make_tensor_value_info("X", elem, [batch, d.n_inputs])],
                               outputs, initializer=g.initializers)
