@@ -12,7 +12,7 @@ from typing import Optional
 from ..data import train_test_split
 from ..hyperparams import Hyperparameters
 from .common import (CommandError, check_fraction, check_output, describe_task, save_model, scores_text,
-                     tune_package)
+                     require_tune)
 from .readers import add_data_arguments, read_data
 from .report import default_report_path, study_names
 from .settings import (DEFAULT_SPACE, add_hyperparameter_arguments, command_hyperparameters, read_hyperparameters,
@@ -124,7 +124,8 @@ def _check_resumable(stored, space, hp: Hyperparameters, strategy: str, objectiv
 
 
 def run(args: argparse.Namespace) -> None:
-    tune = tune_package()
+    require_tune()
+    from .. import tune
     from ..tune.report import summary_table, write_report
     from ..tune.storage import DriverLease
     from ..tune.study import data_fingerprint
