@@ -322,9 +322,12 @@ def _refit_and_look(args: argparse.Namespace, study: Study, best: Optional[Trial
                 spent = (f"note: the best trial is now {best.number}; its test score stays unknown "
                          f"(the test set of this study is spent)")
         if args.out or (not looks and not no_test):
+            hp = best.hyperparameters
+            if hp is None:  # a trial added to the study by other means (Optuna's own add_trial, optimize)
+                raise CommandError(f"the best trial, {best.number}, recorded no nnfast configuration (it was not run "
+                                   f"by nnfast): there is nothing to refit")
             length = (f"for {args.refit_epochs} epochs" if args.refit_epochs else
-                      "with its own stopping rule" if best.hyperparameters.patience else
-                      f"for {best.hyperparameters.epochs} epochs")
+                      "with its own stopping rule" if hp.patience else f"for {hp.epochs} epochs")
             print(f"refitting trial {best.number} on {len(X_rest)} rows {length}", file=sys.stderr)
             refit = study.refit(X_rest, y_rest, epochs=args.refit_epochs)
         if not looks and not no_test:
