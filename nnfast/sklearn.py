@@ -58,9 +58,10 @@ import dataclasses
 import numbers
 import os
 import tempfile
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
+from numpy.typing import NDArray
 
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -82,6 +83,12 @@ from ._validation import check_bool, check_int, check_labels, check_matrix
 from .hyperparams import Hyperparameters
 from .training import train
 from .io import load, save
+from .model import Sequential
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self from Python 3.11; only read by type checkers here
+
+    from .callbacks import History
 
 __all__ = ["NNClassifier", "NNRegressor", "DataConversionWarning", "expected_failed_checks"]
 
@@ -245,21 +252,22 @@ class _NNEstimator(BaseEstimator):
             hp = hp.replace(loss=hp.resolve_loss(y))
         return hp
 
-    def _train(self, X: Any, y: Any, sample_weight: Any, partial: bool, classes: Any = None):
+    def _train(self, X: Any, y: Any, sample_weight: Any, partial: bool, classes: Any = None) -> Self:
         """fit (fresh, or continued with ``warm_start``) and partial_fit (one epoch, continued)."""
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
-        fitted = getattr(self, "model_", None)
+        fitted: Optional[Sequential] = getattr(self, "model_", None)
         continuing = fitted is not None and (partial or check_bool(self.warm_start, "warm_start"))
-        hp = self._record(seed=fitted.seed if continuing else None)
+        continued = fitted if continuing else None  # the network a continued fit trains further
+        hp = self._record(seed=continued.seed if continued is not None else None)
         if partial:
             if hp.class_weight == "balanced":
                 raise ValueError("class_weight='balanced' is not supported for partial_fit, whose parts need not hold "
                                  "the classes in their proportions: pass a dict, e.g. from "
                                  "sklearn.utils.class_weight.compute_class_weight('balanced', classes=..., y=...)")
             hp = hp.replace(epochs=1, patience=None, validation_split=0.0)
-        if continuing:
-            self._check_unchanged(fitted, hp, "partial_fit" if partial else "fit with warm_start=True")
+        if continued is not None:
+            self._check_unchanged(continued, hp, "partial_fit" if partial else "fit with warm_start=True")
         # a continued model keeps its input columns: checked, not recorded again
         _validate_data(self, X, reset=not continuing)
         y = self._check_targets(y)
@@ -269,13 +277,13 @@ class _NNEstimator(BaseEstimator):
         if not continuing and classes is None and hp.loss == "auto":
             hp = hp.replace(loss=hp.resolve_loss(y))
         self.model_, self.history_ = train(hp, X, y, sample_weight=sample_weight, verbose=False,
-                                           model=fitted if continuing else None, classes=classes)
+                                           model=continued, classes=classes)
         return self
 
     #: what a continued fit cannot change: the network and its input scaling
     _KEPT = ("hidden", "activation", "output", "dropout", "dtype", "standardize")
 
-    def _check_unchanged(self, model, hp: Hyperparameters, how: str) -> None:
+    def _check_unchanged(self, model: Sequential, hp: Hyperparameters, how: str) -> None:
         """ValueError naming the parameters changed since the fitted network was made, which
         a continued fit cannot honour."""
         before = model.hyperparameters
@@ -287,7 +295,7 @@ class _NNEstimator(BaseEstimator):
             raise ValueError(f"{how} continues the fitted network, but {', '.join(changed)}; set warm_start=False "
                              f"(for fit) or clone the estimator to start afresh")
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None):
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Self:
         """Train a new network on (X, y), or with ``warm_start=True`` train the fitted one
         further (``epochs`` more, optimizer state kept); ``validation_split`` and
         ``patience`` early-stop it.
@@ -297,15 +305,15 @@ class _NNEstimator(BaseEstimator):
         """
         return self._train(X, y, sample_weight, partial=False)
 
-    def _fitted(self):
-        model = getattr(self, "model_", None)
+    def _fitted(self) -> Sequential:
+        model: Optional[Sequential] = getattr(self, "model_", None)
         if model is None:
             from sklearn.exceptions import NotFittedError
 
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit first")
         return model
 
-    def _read(self, X: Any):
+    def _read(self, X: Any) -> Tuple[Sequential, NDArray[np.floating[Any]]]:
         """The fitted model and X as it reads it: nnfast's conversion (its messages), then
         scikit-learn's check of the width and feature names against fit's."""
         model = self._fitted()
@@ -427,7 +435,8 @@ class NNRegressor(RegressorMixin, _NNEstimator):
         model, X = self._read(X)
         return np.asarray(model.predict(X), dtype=np.float64)
 
-    def __sklearn_tags__(self):  # scikit-learn >= 1.6: 2-D y is several targets, as in MLPRegressor
+    def __sklearn_tags__(self) -> Any:  # scikit-learn's Tags, untyped here
+        # scikit-learn >= 1.6: 2-D y is several targets, as in MLPRegressor
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
@@ -475,7 +484,7 @@ def expected_failed_checks(estimator: _NNEstimator) -> Dict[str, str]:
     return failing
 
 
-def _model_bytes(model) -> bytes:
+def _model_bytes(model: Sequential) -> bytes:
     with tempfile.TemporaryDirectory() as where:
         path = os.path.join(where, "model.nnf")
         save(model, path)
@@ -483,7 +492,7 @@ def _model_bytes(model) -> bytes:
             return f.read()
 
 
-def _model_from_bytes(blob: bytes):
+def _model_from_bytes(blob: bytes) -> Sequential:
     with tempfile.TemporaryDirectory() as where:
         path = os.path.join(where, "model.nnf")
         with open(path, "wb") as f:
