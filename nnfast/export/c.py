@@ -51,7 +51,17 @@ _C_KEYWORDS = {"auto", "break", "case", "char", "const", "continue", "default", 
 
 @dataclass(frozen=True)
 class CExport:
-    """The files :func:`to_c` wrote and the C prefix of their names."""
+    """The files :func:`to_c` wrote and the C prefix of their names.
+
+    Attributes
+    ----------
+    header : str
+        The path of ``<name>.h``.
+    source : str
+        The path of ``<name>.c``.
+    name : str
+        The C prefix.
+    """
 
     header: str
     source: str
@@ -105,14 +115,27 @@ def _c_string(text: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def quantize_int8(W: ArrayLike) -> Tuple[NDArray[np.int8], NDArray[np.floating[Any]]]:
+def quantize_int8(W: NDArray[np.floating[Any]]) -> Tuple[NDArray[np.int8], NDArray[np.floating[Any]]]:
     """Symmetric int8 quantisation of W (inputs, outputs), one scale per output channel.
 
     ``scale[o] = max_i |W[i, o]| / 127`` (1 for an all-zero column) and
     ``q[i, o] = round(W[i, o] / scale[o])`` in [-127, 127], so ``W ~ q * scale`` with an
-    error of at most ``scale[o] / 2`` per weight (the scheme of Jacob et al., 2018, for
-    weights, without zero points). Returns ``q`` (int8, the shape of W) and ``scale``
-    (outputs,) in W's dtype.
+    error of at most ``scale[o] / 2`` per weight (the scheme of Jacob et al., 2018,
+    "Quantization and Training of Neural Networks for Efficient Integer-Arithmetic-Only
+    Inference", CVPR, for weights, without zero points).
+
+    Parameters
+    ----------
+    W : ndarray of shape (inputs, outputs), float32 or float64
+        A layer's weights (a model's ``parameters()["W1"]``, ...), finite. The scale
+        is computed in float64 and rounded to W's dtype, so W must be floating point.
+
+    Returns
+    -------
+    q : ndarray of shape (inputs, outputs), int8
+    scale : ndarray of shape (outputs,), W's dtype
+        In W's units per step of q: one byte per weight plus one scale per column,
+        a quarter of float32's bytes (an eighth of float64's) for large layers.
     """
     W = np.asarray(W)
     largest = np.abs(W).max(axis=0).astype(np.float64)
@@ -124,7 +147,29 @@ def quantize_int8(W: ArrayLike) -> Tuple[NDArray[np.int8], NDArray[np.floating[A
 def quantized_copy(model: Sequential) -> Sequential:
     """A copy of ``model`` whose weights are their int8 approximations ``q * scale`` (biases,
     standardisation and activations as they are): what an ``int8=True`` export computes, up to
-    rounding (the C scales each sum once, ``(x q) * scale``), to score on data."""
+    rounding (the C scales each sum once, ``(x q) * scale``), to score on data.
+
+    Parameters
+    ----------
+    model : nnfast.Sequential
+        A built model; it is not changed.
+
+    Returns
+    -------
+    nnfast.Sequential
+        A new model of the same dtype, classes and scaling (copied through a model file
+        in a temporary directory), its weights replaced by ``q * scale`` of
+        :func:`quantize_int8`, in the model's dtype.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not an :class:`nnfast.Sequential`.
+    ValueError
+        If it has not been built.
+    OSError
+        If the temporary model file cannot be written.
+    """
     import tempfile
 
     from ..io import load, save
@@ -291,11 +336,32 @@ def c_source(model: Sequential, name: str = "model", *, int8: bool = False) -> T
     with ``int8`` the weights as int8 with a scale per output channel (:func:`quantize_int8`),
     the activations in the model's type.
 
+    Parameters
+    ----------
+    model : nnfast.Sequential
+        A built model, float32 (the C is ``float``) or float64 (``double``).
+    name : str
+        The prefix of the C functions and constants (``<name>_predict``): a C
+        identifier of at most 40 characters, not a C keyword.
+    int8 : bool
+        Weights as int8 with a scale per output channel.
+
+    Returns
+    -------
+    header, source : str
+        The files' text, ASCII: the weights as exact (shortest round-trip) decimal
+        literals, so the source takes about 15 bytes per parameter for float32, 23 for
+        float64, and 6 with ``int8`` (measured on a 64-unit digits model).
+
     Raises
     ------
-    TypeError, RuntimeError, ValueError
-        For something that is not a built model, non-finite parameters, or a ``name``
-        that is not a C identifier.
+    TypeError
+        If ``int8`` is not a bool, or ``model`` not an :class:`nnfast.Sequential`.
+    RuntimeError
+        If the model has not been built.
+    ValueError
+        If ``name`` is not a C identifier (or a C keyword, or longer than 40
+        characters), or a parameter is NaN or infinite.
     """
     name = check_name(name)
     if not isinstance(int8, bool):
@@ -319,11 +385,33 @@ def to_c(model: Sequential, directory: Union[str, "os.PathLike[str]"], *, name: 
       ``<name>_class_labels``, the class labels as strings.
 
     With ``int8`` the weights are stored as int8 with one scale per output channel
-    (:func:`quantize_int8`: a quarter of the bytes); the outputs then differ from nnfast's
-    (:func:`quantized_copy` scores the difference on data).
+    (:func:`quantize_int8`: a quarter of float32's bytes); the outputs then differ from
+    nnfast's (:func:`quantized_copy` scores the difference on data).
 
-    Returns the paths written. Raises as :func:`c_source` does, and OSError when the files
-    cannot be written.
+    Parameters
+    ----------
+    model : nnfast.Sequential
+        A built model, float32 or float64.
+    directory : str or os.PathLike
+        An existing directory; ``<name>.h`` and ``<name>.c`` in it are replaced.
+    name : str
+        The files' name and the C prefix (see :func:`c_source`).
+    int8 : bool
+        Weights as int8 with a scale per output channel.
+
+    Returns
+    -------
+    CExport
+        The paths written and the prefix.
+
+    Raises
+    ------
+    TypeError, RuntimeError
+        As :func:`c_source`.
+    ValueError
+        If ``directory`` is not a directory, and as :func:`c_source`.
+    OSError
+        If the files cannot be written.
     """
     header, source = c_source(model, name, int8=int8)
     directory = os.fspath(directory)

@@ -52,14 +52,32 @@ def _require_onnx() -> None:
 
 def to_onnx(model: Sequential, path: Union[str, "os.PathLike[str]", None] = None, *,
             name: str = "nnfast") -> onnx.ModelProto:
-    """The model as an ``onnx.ModelProto``, written to ``path`` when given.
+    """The model as an ``onnx.ModelProto`` (opset 17, IR version 8), written to ``path``
+    when given.
+
+    The graph's input ``X`` has shape (n_samples, n_features), n_samples dynamic, and the
+    model's dtype (float32, or float64 for a float64 model; no other dtype is accepted
+    by an ONNX runtime). Its outputs give what the model's methods give, in the same
+    dtypes:
+
+    - classifiers with one label per row: ``label`` (n_samples,), the class labels in
+      their own dtype (int64, float, bool; strings as an ONNX string tensor), and
+      ``probabilities`` (n_samples, n_classes) in the model's dtype;
+    - multi-label classifiers: ``label`` (n_samples, n_outputs), int64 0/1, and
+      ``probabilities`` (n_samples, n_outputs) in the model's dtype;
+    - regressors: ``predictions`` in the model's dtype, (n_samples,) when trained on
+      1-D y, else (n_samples, n_outputs);
+    - a model built but never fitted: ``outputs`` (n_samples, n_outputs), the output
+      layer's activations.
 
     Parameters
     ----------
     model : nnfast.Sequential
-        A built model, normally a fitted one (see the module notes for the outputs).
+        A built model, normally a fitted one. Its parameters are copied: training it
+        later does not change the graph.
     path : str or os.PathLike, optional
-        Where to write the ``.onnx`` file.
+        Where to write the ``.onnx`` file: about the parameters' bytes (``n_params``
+        times 4 for float32, 8 for float64) plus one or two kilobytes of graph.
     name : str
         The graph's name.
 
@@ -72,9 +90,15 @@ def to_onnx(model: Sequential, path: Union[str, "os.PathLike[str]", None] = None
     ------
     ImportError
         If the ``onnx`` package is not installed (``pip install 'nnfast[onnx]'``).
-    TypeError, RuntimeError, ValueError
-        For something that is not a built model, or one with non-finite parameters, or
-        class labels ONNX cannot hold (objects other than strings).
+    TypeError
+        If ``model`` is not an :class:`nnfast.Sequential`.
+    RuntimeError
+        If it has not been built.
+    ValueError
+        If a parameter is NaN or infinite, or the class labels are objects ONNX cannot
+        hold (other than strings).
+    OSError
+        If ``path`` cannot be written.
     """
     _require_onnx()
     import onnx
