@@ -53,9 +53,9 @@ def study_names(storage: str) -> List[str]:
     if "://" not in storage and os.path.isdir(storage):
         raise CommandError(f"study storage {storage} is a directory; give a file name, e.g. "
                            f"{os.path.join(storage, 'study.db')}")
-    url = storage_url(storage)
-    assert url is not None  # storage_url gives None for None only
     try:
+        url = storage_url(storage)
+        assert url is not None  # storage_url gives None for None only
         return optuna.get_all_study_names(open_storage(url))
     except Exception as exc:  # SQLAlchemy and driver errors: a file that is not a study database, ...
         raise CommandError(f"cannot open study storage {storage}: {first_line(exc)}") from None

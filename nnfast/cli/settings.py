@@ -7,7 +7,7 @@ import argparse
 import difflib
 import json
 import sys
-from typing import Any, Dict, List, Mapping, Optional, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional
 
 from .._targets import AUTO_MAX_CLASSES, AUTO_MIN_ROWS_PER_CLASS
 from ..hyperparams import Hyperparameters
