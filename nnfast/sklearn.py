@@ -58,9 +58,10 @@ import dataclasses
 import numbers
 import os
 import tempfile
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
+from numpy.typing import NDArray
 
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -82,6 +83,12 @@ from ._validation import check_bool, check_int, check_labels, check_matrix
 from .hyperparams import Hyperparameters
 from .training import train
 from .io import load, save
+from .model import Sequential
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self from Python 3.11; only read by type checkers here
+
+    from .callbacks import History
 
 __all__ = ["NNClassifier", "NNRegressor", "DataConversionWarning", "expected_failed_checks"]
 
@@ -95,6 +102,112 @@ class DataConversionWarning(LabelColumnWarning, sklearn_exceptions.DataConversio
 #: the Hyperparameters fields, with their defaults: the estimators' parameters (with
 #: scikit-learn's own random_state and warm_start, which are the estimator's, not the record's)
 _FIELDS: Dict[str, Any] = {f.name: f.default for f in dataclasses.fields(Hyperparameters)}
+
+#: The estimators' Parameters section (both take the same; each class adds what differs).
+_PARAMETERS_DOC = """
+    Parameters
+    ----------
+    hidden : tuple of int, default (64,)
+        Units of each hidden layer; ``()`` is a linear (regressor) or logistic
+        (classifier) model.
+    activation : str, default "relu"
+        Of the hidden layers (a name in :data:`nnfast.layers.HIDDEN_ACTIVATIONS`).
+    output : str, default "auto"
+        The output activation; "auto": softmax for cross-entropy, sigmoid for binary
+        cross-entropy, identity for regression.
+    init : str, default "auto"
+        Weight initialisation: "auto" (He for ReLU-family layers, Xavier otherwise) or
+        a name in :data:`nnfast.layers.INITIALIZERS` (distributions and sources:
+        :class:`nnfast.Dense`).
+    init_scale : float, optional
+        For init "constant", "normal" and "uniform": the constant, the standard
+        deviation, or the bound of ``U(-init_scale, init_scale)``, in weight units.
+    task : str, default "auto"
+        "auto" or the estimator's own task only (see the module notes).
+    loss : str, default "auto"
+        A name in :data:`nnfast.losses.LOSSES`, or "auto" (see the class notes).
+    class_weight : None, "balanced" or dict label -> float
+        Classification only: weights (no unit) multiplied into ``sample_weight``;
+        "balanced" gives class ``c`` the weight ``n_samples / (n_classes * n_c)``, as
+        scikit-learn does.
+    optimizer : str, default "adam"
+        "sgd", "adagrad", "rmsprop", "adam" or "adamw" (update rules and sources:
+        :mod:`nnfast.optimizers`).
+    lr : float, default 1e-3
+        The learning rate: the factor of each optimizer step, one step per batch
+        (parameter units per gradient unit for SGD; roughly the largest change of a
+        parameter per step for Adam). ``schedule`` changes it per epoch.
+    momentum, nesterov, beta1, beta2, eps, rho, weight_decay : optional
+        Settings of one optimizer each (None: that optimizer's default, see
+        :class:`nnfast.SGD`, :class:`nnfast.Adam`, ...): ``momentum`` in [0, 1) and
+        ``nesterov`` (sgd); ``rho`` in [0, 1) (rmsprop); ``beta1``, ``beta2`` in
+        [0, 1) (adam, adamw); ``eps`` > 0, added to the root of the second moment, in
+        gradient units (all but sgd); ``weight_decay`` >= 0: each step removes
+        ``lr * weight_decay`` of each weight, ``w -= lr weight_decay w`` (adamw).
+    batch_size : int or None, default 32
+        Rows per optimizer step; None: all the training rows (batch gradient descent).
+    epochs : int, default 100
+        The most passes over the training rows (fewer when ``patience`` stops early).
+        ``partial_fit`` runs one.
+    l1, l2 : float, default 0.0
+        Weight penalties ``l1 |W|_1 + (l2 / 2) |W|^2`` added to the cost (biases are
+        not penalised).
+    dropout : float or sequence of float, default 0.0
+        The probability in [0, 1) that a unit of a hidden layer is dropped in training:
+        one for every hidden layer or one per layer.
+    clip_norm : float, optional
+        The largest global L2 norm of the gradient over all parameters at once (in
+        gradient units): a larger gradient is scaled down to it (Pascanu, Mikolov and
+        Bengio, 2013).
+    schedule : str, default "constant"
+        How the learning rate changes per epoch: "constant", "step", "exponential",
+        "inverse_time", "cosine" or "plateau" (formulas and sources:
+        :mod:`nnfast.schedules`).
+    decay_rate : float, optional
+        The schedule's factor (no unit): step and exponential gamma, inverse-time
+        decay, plateau factor.
+    decay_steps : int, optional
+        The schedule's length in epochs: step size, inverse-time step, cosine period,
+        plateau patience.
+    min_lr : float, optional
+        The smallest learning rate of the cosine and plateau schedules (as ``lr``).
+    patience : int, optional
+        Early stopping: stop after this many epochs without an improvement of the
+        validation cost (the training cost without ``validation_split``) by more than
+        ``min_delta``, and keep the best epoch's weights; None: no early stopping.
+    min_delta : float, default 0.0
+        The smallest improvement of that cost that counts, in the cost's units (nats
+        for the cross-entropies, the target's units squared for mse).
+    validation_split : float, default 0.0
+        The fraction in [0, 1) of the rows held out (seeded, stratified for classes)
+        to watch the validation cost on (``patience`` stops on it).
+    standardize : bool, default False
+        Learn each feature's mean and standard deviation on the training rows and apply
+        them inside the model (for prediction too).
+    shuffle : bool, default True
+        Shuffle the rows each epoch (seeded).
+    seed : int, default 0
+        Seeds the initial weights, the shuffling, dropout and the validation split.
+    dtype : {"float32", "float64"}, default "float32"
+        The model's floating-point type: its parameters, its computation, and the
+        dtype X is converted to.
+    random_state : None, int or numpy.random.RandomState
+        scikit-learn's seed (see the module notes): None leaves ``seed`` to decide.
+    warm_start : bool, default False
+        ``fit`` on a fitted estimator trains the fitted network ``epochs`` more instead
+        of a new one.
+"""
+
+_ATTRIBUTES_DOC = """
+    model_ : nnfast.Sequential
+        The fitted network (its ``dtype`` is ``dtype``).
+    history_ : nnfast.History
+        Per-epoch costs and metrics of the last ``fit`` or ``partial_fit``.
+    n_features_in_ : int
+        The number of columns of X in fit.
+    feature_names_in_ : ndarray of shape (n_features,), dtype object
+        The column names of a DataFrame X whose names are all strings (absent otherwise).
+"""
 
 
 def _validate_data(estimator: BaseEstimator, X: Any, reset: bool) -> None:
@@ -247,21 +360,22 @@ class _NNEstimator(BaseEstimator):
             hp = hp.replace(loss=hp.resolve_loss(y))
         return hp
 
-    def _train(self, X: Any, y: Any, sample_weight: Any, partial: bool, classes: Any = None):
+    def _train(self, X: Any, y: Any, sample_weight: Any, partial: bool, classes: Any = None) -> Self:
         """fit (fresh, or continued with ``warm_start``) and partial_fit (one epoch, continued)."""
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
-        fitted = getattr(self, "model_", None)
+        fitted: Optional[Sequential] = getattr(self, "model_", None)
         continuing = fitted is not None and (partial or check_bool(self.warm_start, "warm_start"))
-        hp = self._record(seed=fitted.seed if continuing else None)
+        continued = fitted if continuing else None  # the network a continued fit trains further
+        hp = self._record(seed=continued.seed if continued is not None else None)
         if partial:
             if hp.class_weight == "balanced":
                 raise ValueError("class_weight='balanced' is not supported for partial_fit, whose parts need not hold "
                                  "the classes in their proportions: pass a dict, e.g. from "
                                  "sklearn.utils.class_weight.compute_class_weight('balanced', classes=..., y=...)")
             hp = hp.replace(epochs=1, patience=None, validation_split=0.0)
-        if continuing:
-            self._check_unchanged(fitted, hp, "partial_fit" if partial else "fit with warm_start=True")
+        if continued is not None:
+            self._check_unchanged(continued, hp, "partial_fit" if partial else "fit with warm_start=True")
         # a continued model keeps its input columns: checked, not recorded again
         _validate_data(self, X, reset=not continuing)
         y = self._check_targets(y)
@@ -271,13 +385,13 @@ class _NNEstimator(BaseEstimator):
         if not continuing and classes is None and hp.loss == "auto":
             hp = hp.replace(loss=hp.resolve_loss(y))
         self.model_, self.history_ = train(hp, X, y, sample_weight=sample_weight, verbose=False,
-                                           model=fitted if continuing else None, classes=classes)
+                                           model=continued, classes=classes)
         return self
 
     #: what a continued fit cannot change: the network and its input scaling
     _KEPT = ("hidden", "activation", "output", "dropout", "dtype", "standardize")
 
-    def _check_unchanged(self, model, hp: Hyperparameters, how: str) -> None:
+    def _check_unchanged(self, model: Sequential, hp: Hyperparameters, how: str) -> None:
         """ValueError naming the parameters changed since the fitted network was made, which
         a continued fit cannot honour."""
         before = model.hyperparameters
@@ -289,25 +403,56 @@ class _NNEstimator(BaseEstimator):
             raise ValueError(f"{how} continues the fitted network, but {', '.join(changed)}; set warm_start=False "
                              f"(for fit) or clone the estimator to start afresh")
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None):
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Self:
         """Train a new network on (X, y), or with ``warm_start=True`` train the fitted one
         further (``epochs`` more, optimizer state kept); ``validation_split`` and
         ``patience`` early-stop it.
 
-        X : array-like or DataFrame of shape (samples, features); y : array-like of shape
-        (samples,) or, for the regressor, (samples, outputs); sample_weight : (samples,).
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Real numbers of any dtype (booleans, integers, floats; pandas nullable and
+            object columns of numbers), finite; converted to the model's ``dtype``
+            (float32 or float64), without a copy when X already is a C-ordered array of
+            it. Complex, string, categorical and date columns are a TypeError.
+        y : array-like of shape (n_samples,), or (n_samples, n_outputs) for the regressor
+            The classifier's class labels, of any dtype (integers, strings, booleans;
+            kept as ``classes_``); the regressor's real values, converted to ``dtype``.
+        sample_weight : array-like of shape (n_samples,) or float, optional
+            Real, finite, non-negative, not all zero (a number: the same for every row);
+            the weight of each row in the mean cost (no unit).
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            For y None, a bad parameter value (see :meth:`hyperparameters`), targets the
+            estimator cannot learn (continuous labels for the classifier), bad data, and,
+            with ``warm_start``, parameters that change the fitted network.
+        TypeError
+            For X or y of a type nnfast does not read, ``np.matrix``, or a parameter of
+            the wrong type.
         """
         return self._train(X, y, sample_weight, partial=False)
 
-    def _fitted(self):
-        model = getattr(self, "model_", None)
+    # set by fit (the classes' docstrings describe them under Attributes)
+    model_: Sequential
+    history_: History
+    n_features_in_: int
+    feature_names_in_: NDArray[np.object_]
+
+    def _fitted(self) -> Sequential:
+        model: Optional[Sequential] = getattr(self, "model_", None)
         if model is None:
             from sklearn.exceptions import NotFittedError
 
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit first")
         return model
 
-    def _read(self, X: Any):
+    def _read(self, X: Any) -> Tuple[Sequential, NDArray[np.floating[Any]]]:
         """The fitted model and X as it reads it: nnfast's conversion (its messages), then
         scikit-learn's check of the width and feature names against fit's."""
         model = self._fitted()
@@ -330,8 +475,19 @@ class _NNEstimator(BaseEstimator):
 
 
 class NNClassifier(ClassifierMixin, _NNEstimator):
-    """A dense network classifier; parameters as :class:`nnfast.Hyperparameters`, plus
-    ``random_state`` and ``warm_start`` (see the module docstring)."""
+    __doc__ = """A dense network classifier; parameters as :class:`nnfast.Hyperparameters`, plus
+    ``random_state`` and ``warm_start`` (see the module docstring).
+
+    With ``loss="auto"`` it trains binary cross-entropy (one sigmoid unit) for two
+    classes and cross-entropy (softmax) for more. ``score(X, y, sample_weight=None)`` is
+    scikit-learn's ``ClassifierMixin.score``: the (weighted) fraction of rows whose
+    :meth:`predict` equals y, a float in [0, 1].
+    """ + _PARAMETERS_DOC + """
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels, sorted, in the dtype y had (int64, str, bool, ...); the
+        columns of :meth:`predict_proba` follow this order.""" + _ATTRIBUTES_DOC
 
     _task = "classification"
 
@@ -366,14 +522,20 @@ class NNClassifier(ClassifierMixin, _NNEstimator):
 
         Parameters
         ----------
-        X : array-like or DataFrame of shape (samples, features)
-        y : array-like of shape (samples,)
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Real numbers, converted to the model's ``dtype`` (as in :meth:`fit`).
+        y : array-like of shape (n_samples,)
             Labels among ``classes`` (a part may hold some of them only).
         classes : array-like of shape (n_classes,)
-            Every class label: required on the first call (it decides the outputs and,
-            with ``loss="auto"``, binary or categorical cross-entropy); later, when given,
-            it must be the fitted ``classes_``.
-        sample_weight : array-like of shape (samples,), optional
+            Every class label, of y's dtype: required on the first call (it decides the
+            outputs and, with ``loss="auto"``, binary or categorical cross-entropy);
+            later, when given, it must be the fitted ``classes_``.
+        sample_weight : array-like of shape (n_samples,) or float, optional
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        self
 
         Raises
         ------
@@ -389,27 +551,77 @@ class NNClassifier(ClassifierMixin, _NNEstimator):
         return self
 
     def predict(self, X: Any) -> np.ndarray:
-        """Class labels, shape (samples,), of the dtype of ``classes_``."""
+        """The class of each row: the most probable (for two classes, the second when its
+        probability is above 0.5).
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Real numbers, converted to the model's ``dtype``; the columns (and their
+            names, for a DataFrame) of fit.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Labels of ``classes_``, in its dtype.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before fit (a ValueError and an AttributeError).
+        ValueError
+            For X with another number of columns than fit's, renamed or reordered
+            DataFrame columns, or values that are missing, infinite or beyond ``dtype``.
+        TypeError
+            For X of a type nnfast does not read (complex, strings, categories, dates).
+        """
         model, X = self._read(X)
         return model.predict(X)
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities, shape (samples, n_classes), columns in the order of ``classes_``,
-        in the model's dtype."""
+        """The probability of each class for each row.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            As in :meth:`predict`.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            In the model's dtype (float32, or float64 with ``dtype="float64"``), each
+            row summing to 1 up to rounding; columns in the order of ``classes_`` (for
+            two classes, ``1 - p`` and the sigmoid unit's ``p``).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError, ValueError, TypeError
+            As :meth:`predict`.
+        """
         model, X = self._read(X)
         return model.predict_proba(X)
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
-        """The natural log of :meth:`predict_proba`, float64, shape (samples, n_classes);
-        -inf where a probability is 0 (it underflowed in the model's dtype)."""
+        """The natural log of :meth:`predict_proba`, float64 whatever the model's dtype,
+        shape (n_samples, n_classes); -inf where a probability is 0 (it underflowed in the
+        model's dtype). X as in :meth:`predict`, which also names the errors raised."""
         proba = np.asarray(self.predict_proba(X), dtype=np.float64)
         with np.errstate(divide="ignore"):
             return np.log(proba)
 
 
 class NNRegressor(RegressorMixin, _NNEstimator):
-    """A dense network regressor; parameters as :class:`nnfast.Hyperparameters`, plus
-    ``random_state`` and ``warm_start`` (see the module docstring)."""
+    __doc__ = """A dense network regressor; parameters as :class:`nnfast.Hyperparameters`, plus
+    ``random_state`` and ``warm_start`` (see the module docstring).
+
+    With ``loss="auto"`` it trains the mean squared error; y of shape (n_samples,
+    n_outputs) gives n_outputs output units. ``score(X, y, sample_weight=None)`` is
+    scikit-learn's ``RegressorMixin.score``: the coefficient of determination
+    ``R^2 = 1 - sum((y - predict(X))^2) / sum((y - mean(y))^2)``, a float at most 1,
+    averaged uniformly over outputs (https://scikit-learn.org/stable/modules/model_evaluation.html#r2-score).
+    """ + _PARAMETERS_DOC + """
+    Attributes
+    ----------""" + _ATTRIBUTES_DOC
 
     _task = "regression"
 
@@ -417,19 +629,57 @@ class NNRegressor(RegressorMixin, _NNEstimator):
         """One epoch over (X, y), continuing the fitted network (optimizer state, streams
         and schedule kept), or starting one on the first call.
 
-        X : array-like or DataFrame of shape (samples, features); y : (samples,) or
-        (samples, outputs), as on the first call; sample_weight : (samples,), optional.
-        Raises ValueError for X whose width or feature names differ from the first call's.
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Real numbers, converted to the model's ``dtype`` (as in :meth:`fit`).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Real values, as on the first call; converted to ``dtype``.
+        sample_weight : array-like of shape (n_samples,) or float, optional
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            For X whose width or feature names differ from the first call's, y of
+            another number of outputs, and bad data or parameters (as :meth:`fit`).
         """
         return self._train(X, y, sample_weight, partial=True)
 
     def predict(self, X: Any) -> np.ndarray:
-        """Predictions as float64 (as scikit-learn expects, whatever the model's dtype),
-        shape (samples,) for 1-D y in fit, else (samples, outputs)."""
+        """The predicted values of each row.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Real numbers, converted to the model's ``dtype``; the columns (and their
+            names, for a DataFrame) of fit.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) for 1-D y in fit, else (n_samples, n_outputs)
+            float64 (as scikit-learn expects), whatever the model's dtype: a float32
+            model's values widened, in y's units.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before fit (a ValueError and an AttributeError).
+        ValueError
+            For X with another number of columns than fit's, renamed or reordered
+            DataFrame columns, or values that are missing, infinite or beyond ``dtype``.
+        TypeError
+            For X of a type nnfast does not read (complex, strings, categories, dates).
+        """
         model, X = self._read(X)
         return np.asarray(model.predict(X), dtype=np.float64)
 
-    def __sklearn_tags__(self):  # scikit-learn >= 1.6: 2-D y is several targets, as in MLPRegressor
+    def __sklearn_tags__(self) -> Any:  # scikit-learn's Tags, untyped here
+        # scikit-learn >= 1.6: 2-D y is several targets, as in MLPRegressor
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
@@ -477,7 +727,7 @@ def expected_failed_checks(estimator: _NNEstimator) -> Dict[str, str]:
     return failing
 
 
-def _model_bytes(model) -> bytes:
+def _model_bytes(model: Sequential) -> bytes:
     with tempfile.TemporaryDirectory() as where:
         path = os.path.join(where, "model.nnf")
         save(model, path)
@@ -485,7 +735,7 @@ def _model_bytes(model) -> bytes:
             return f.read()
 
 
-def _model_from_bytes(blob: bytes):
+def _model_from_bytes(blob: bytes) -> Sequential:
     with tempfile.TemporaryDirectory() as where:
         path = os.path.join(where, "model.nnf")
         with open(path, "wb") as f:

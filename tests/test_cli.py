@@ -122,6 +122,21 @@ def test_resume_of_a_finished_study_runs_nothing_and_does_not_look_again(finishe
     assert (tmp_path / "again.html").exists()
 
 
+def test_a_best_trial_that_nnfast_did_not_run_is_a_one_line_error_not_a_traceback(finished, tmp_path, capsys):
+    # a trial added with Optuna's own API records a value but no nnfast configuration: the refit
+    # that --out asks for has nothing to train (it was an AttributeError)
+    import optuna
+
+    db = copy_study(finished, tmp_path)
+    study = tune.load_study(str(db))
+    best = study.best().score
+    study.optuna.add_trial(optuna.trial.create_trial(value=best + 1.0 if study.sign > 0 else best - 1.0))
+    status, _, err = run(capsys, "tune", "--storage", db, "--resume", "--report", tmp_path / "again.html",
+                         "--out", tmp_path / "model.nnf")
+    assert_one_line_error(status, err.splitlines()[-1] + "\n", "tune", "best trial, 4,", "no nnfast configuration")
+    assert not (tmp_path / "model.nnf").exists()
+
+
 def test_resume_with_a_larger_budget_runs_only_the_new_trials(finished, tmp_path, capsys):
     db = copy_study(finished, tmp_path)
     before = {t.number: t.params for t in tune.load_study(str(db)).trials}

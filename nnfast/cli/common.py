@@ -5,22 +5,26 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Any, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, List, Mapping, Optional, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ..hyperparams import Hyperparameters
+    from ..model import Sequential
 
 
 class CommandError(Exception):
     """A problem with the user's input, reported as one line and exit status 1."""
 
 
-def tune_package():
-    """nnfast.tune, or a one-line error when its extra is not installed."""
+def require_tune() -> None:
+    """Import nnfast.tune, or raise CommandError (one line) when its extra is not installed.
+    The caller then imports what it needs from it (by name, so its types are known)."""
     try:
-        from .. import tune
+        from .. import tune  # noqa: F401
     except ImportError as exc:
         raise CommandError(str(exc)) from None
-    return tune
 
 
 def first_line(exc: BaseException) -> str:
@@ -71,11 +75,12 @@ def check_output(path: Optional[str], option: str, *, replaced: bool = True, inp
 
 
 def check_fraction(value: float, option: str) -> None:
+    """Raise CommandError unless ``value`` is strictly between 0 and 1 (``option`` names it)."""
     if not 0.0 < value < 1.0:
         raise CommandError(f"{option} must be between 0 and 1, got {value}")
 
 
-def save_model(model, path: str, feature_names: Optional[List[str]] = None) -> None:
+def save_model(model: Sequential, path: str, feature_names: Optional[List[str]] = None) -> None:
     """model.save(path), a failure (a disk that filled up) as a one-line error. The names of
     the CSV header's feature columns, when given and distinct, are saved with the model
     (``nnfast predict`` checks a header against them)."""
@@ -89,7 +94,7 @@ def save_model(model, path: str, feature_names: Optional[List[str]] = None) -> N
 
 # --- what the commands print ------------------------------------------------------------
 
-def describe_task(hp: Any, y: Any) -> str:
+def describe_task(hp: Hyperparameters, y: Any) -> str:
     """What training ``hp`` on targets ``y`` will learn, in words: ``"classification (10 classes)"``,
     ``"regression"``, ``"regression (3 outputs)"``, ``"multi-label classification (4 labels)"``.
 
@@ -111,7 +116,7 @@ def describe_task(hp: Any, y: Any) -> str:
     return f"classification ({n} class{'es' if n != 1 else ''})"
 
 
-def scores_text(scores: dict) -> str:
+def scores_text(scores: Mapping[str, float]) -> str:
     """``accuracy: 0.9806   cost: 0.0712`` (the metric first, the cost last)."""
     parts = [f"{k}: {v:.4f}" for k, v in scores.items() if k != "loss"]
     if "loss" in scores:

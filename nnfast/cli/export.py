@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import Optional
 
 import numpy as np
 
 from ..io import load
+from ..model import Sequential
 from .common import CommandError, check_output
-from .readers import add_data_arguments, read_data
+from .readers import Table, add_data_arguments, read_data
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -61,7 +63,7 @@ def run(args: argparse.Namespace) -> None:
             _report_int8(model, table, args.data)
 
 
-def _report_int8(model, table, data_name) -> None:
+def _report_int8(model: Sequential, table: Optional[Table], data_name: Optional[str]) -> None:
     """The weights' bytes in both forms and, on data, the metric before and after quantisation."""
     from ..export import quantized_copy
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import List, Optional, Tuple
 
 from ..data import train_test_split
-from .common import CommandError, check_fraction, check_output, describe_task, tune_package
+from .common import CommandError, check_fraction, check_output, describe_task, require_tune
 from .readers import add_data_arguments, read_data
 from .settings import add_hyperparameter_arguments, command_hyperparameters
 
@@ -30,7 +31,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> None:
-    tune = tune_package()
+    require_tune()
+    from .. import tune
     hp = command_hyperparameters(args)
     if args.test_size:
         check_fraction(args.test_size, "--test-size")
@@ -45,8 +47,9 @@ def run(args: argparse.Namespace) -> None:
     batch = "full batch" if hp.batch_size is None else f"batch {hp.batch_size}"
     print(f"learning-rate range test of {hp.optimizer} ({batch}) on {len(X)} rows of {data}: "
           f"{len(result.costs)} of {args.steps} steps from {args.min_lr:g} to {args.max_lr:g}", file=sys.stderr)
-    rows = [("suggested lr:", result.suggested, "the cost falls fastest here: a good largest rate to start from"),
-            ("falls until:", result.falls_until, "the largest rate at which the smoothed cost still falls")]
+    rows: List[Tuple[str, Optional[float], str]] = [
+        ("suggested lr:", result.suggested, "the cost falls fastest here: a good largest rate to start from"),
+        ("falls until:", result.falls_until, "the largest rate at which the smoothed cost still falls")]
     if result.blows_up_at is None:
         rows.append(("blows up at:", None, f"the cost did not blow up below {args.max_lr:g}"))
     else:

@@ -21,9 +21,11 @@ takes the latter for a regression target, as it does for arrays in Python.
 
 from __future__ import annotations
 
+import argparse
 import codecs
 import csv
 import difflib
+import importlib
 import math
 import os
 import re
@@ -31,9 +33,11 @@ import warnings
 import zipfile
 from array import array
 from dataclasses import dataclass, replace
-from typing import Callable, Dict, List, Optional, Tuple
+from types import ModuleType
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, TypeVar, Union
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..data import load_digits
 from .common import CommandError
@@ -214,7 +218,10 @@ def _not_utf8(path: str) -> None:
 
 # --- NPY and NPZ ---------------------------------------------------------------------------
 
-def _load_array(path: str, load: Callable[[], np.ndarray], name: str) -> np.ndarray:
+_Loaded = TypeVar("_Loaded")
+
+
+def _load_array(path: str, load: Callable[[], _Loaded], name: str) -> _Loaded:
     try:
         return load()
     except ValueError as exc:
@@ -350,7 +357,7 @@ def _short(text: str) -> str:
     return repr(text if len(text) <= 40 else text[:37] + "...")
 
 
-def _records(path: str):
+def _records(path: str) -> Iterator[Tuple[int, List[str]]]:
     """(physical line at the end of the record, fields) of each non-blank record of a CSV file."""
     with open(path, encoding="utf-8-sig", newline="") as f:
         reader = csv.reader(f)
@@ -383,7 +390,8 @@ def _read_csv(path: str, target: Optional[str], header: str, need_target: bool) 
     layout = _Layout(path, width, column, has_header, header_end, fields if has_header else None, need_target, hint)
     parsed = _parse_fast(layout)
     X, codes, labels = parsed if parsed is not None else _parse_python(layout)
-    if header == "auto" and not has_header and codes is not None and _target_names_the_column(codes, labels):
+    if (header == "auto" and not has_header and codes is not None and labels is not None
+            and _target_names_the_column(codes, labels)):
         # "f1,f2,target" over numbers: the features' names were numbers, the target's is not
         layout = replace(layout, header=True, names=fields)
         parsed = _parse_fast(layout)
@@ -393,7 +401,8 @@ def _read_csv(path: str, target: Optional[str], header: str, need_target: bool) 
     names = None if layout.names is None else [layout.names[i] for i in features]
     if column is None or not need_target:
         return Table(X, None, "", layout.names, names)
-    return Table(X, _target_values(codes, labels, layout), _column_words(column, width, layout.names, target),
+    assert codes is not None and labels is not None  # the parsers read a target column kept (keep_target)
+    return Table(X, _target_values(codes, labels, layout, column), _column_words(column, width, layout.names, target),
                  layout.names, names)
 
 
@@ -436,16 +445,20 @@ def _csv_target(path: str, target: Optional[str], fields: List[str], header: str
     raise CommandError(f"{path} has no column named {target!r}{hint}; its columns: {shown}")
 
 
-def _pandas():
+def _pandas() -> Optional[ModuleType]:
     """pandas, when it is installed (imported on first use: it takes a while)."""
     try:
-        import pandas
+        return importlib.import_module("pandas")
     except ImportError:
         return None
-    return pandas
 
 
-def _parse_fast(layout: _Layout) -> Optional[tuple]:
+#: what a CSV parser gives: X (rows, features), and for a target column read its codes (rows,),
+#: indices into its distinct texts, and those texts (None, None without one)
+_Parsed = Tuple[NDArray[np.float64], Optional[NDArray[np.signedinteger[Any]]], Optional[List[str]]]
+
+
+def _parse_fast(layout: _Layout) -> Optional[_Parsed]:
     """(X, target codes, labels) by pandas or NumPy, or None when they refuse the file or
     find a value missing: then the plain pass says where, or reads what they could not."""
     pandas = _pandas()
@@ -455,13 +468,14 @@ def _parse_fast(layout: _Layout) -> Optional[tuple]:
         return None
     if X.size and not (np.isfinite(X.min()) and np.isfinite(X.max())):  # NaN from short rows, "nan", "inf"
         return None
-    if codes is not None and (np.any(codes < 0) or any(str(v).strip().lower() in MISSING for v in labels)):
+    if codes is not None and labels is not None and (
+            np.any(codes < 0) or any(str(v).strip().lower() in MISSING for v in labels)):
         return None  # a short row (pandas fills it with NaN) or a missing target
     return X, codes, labels
 
 
-def _parse_pandas(pandas, layout: _Layout):
-    dtype = {i: np.float64 for i in layout.features}
+def _parse_pandas(pandas: ModuleType, layout: _Layout) -> _Parsed:
+    dtype: Dict[int, type] = {i: np.float64 for i in layout.features}
     if layout.column is not None:
         dtype[layout.column] = object  # labels of any kind; numbers among them are converted below
     frame = pandas.read_csv(layout.path, header=0 if layout.header else None, names=list(range(layout.width)),
@@ -476,13 +490,14 @@ def _parse_pandas(pandas, layout: _Layout):
     return frame.to_numpy(np.float64), codes, [str(v) for v in labels]
 
 
-def _parse_numpy(layout: _Layout):
+def _parse_numpy(layout: _Layout) -> _Parsed:
     labels: Dict[str, int] = {}
 
     def label_code(text: str) -> float:  # the target, a label of any kind, as its code
         return float(labels.setdefault(text, len(labels))) if layout.keep_target else 0.0
 
-    converters = None if layout.column is None else {layout.column: label_code}
+    converters: Optional[Mapping[Union[int, str], Callable[[str], float]]] = (
+        None if layout.column is None else {layout.column: label_code})
     with warnings.catch_warnings():
         # blank lines are skipped, as they should be: NumPy says so in a warning
         warnings.filterwarnings("ignore", message="Input line", category=UserWarning)
@@ -502,7 +517,7 @@ def _parse_numpy(layout: _Layout):
     return X, data[:, layout.column].astype(np.intp), list(labels)
 
 
-def _parse_python(layout: _Layout):
+def _parse_python(layout: _Layout) -> _Parsed:
     """The file read record by record: the first bad line raises CommandError naming it."""
     features, column = layout.features, layout.column
     values = array("d")
@@ -560,21 +575,25 @@ def _line_of_row(layout: _Layout, row: int) -> int:
     return -1  # not reached: the row was read from this file
 
 
-def _target_values(codes: np.ndarray, labels: List[str], layout: _Layout) -> np.ndarray:
-    """The target column from its codes (rows,) and distinct texts: numbers or labels."""
+def _target_values(codes: NDArray[np.signedinteger[Any]], labels: List[str], layout: _Layout,
+                   column: int) -> np.ndarray:
+    """The target column (``column`` of the file) from its codes (rows,) and distinct texts:
+    numbers or labels."""
     texts = [t.strip() for t in labels]
     if not all(_is_number(t) for t in texts):  # labels of any kind, kept as text
         distinct, inverse = np.unique(np.array(texts), return_inverse=True)  # " a" and "a" are one label
-        return distinct[inverse[codes]]
+        texts_of_rows: NDArray[np.str_] = distinct[inverse[codes]]
+        return texts_of_rows
     numbers = np.array([float(t) for t in texts], dtype=np.float64)
     bad = ~np.isfinite(numbers)
     if bad.any():
         row = int(np.flatnonzero(bad[codes])[0])
-        raise CommandError(f"{layout.where(_line_of_row(layout, row), layout.column)}: "
+        raise CommandError(f"{layout.where(_line_of_row(layout, row), column)}: "
                            f"{_short(labels[codes[row]])} is not a finite number")
     if all(_INTEGER.match(t) for t in texts):  # written as integers: read as pandas reads them
         return _target_from_numbers(numbers[codes])
-    return numbers[codes]  # "2.0", "1e3": floating-point values, a regression target as in Python
+    values: NDArray[np.float64] = numbers[codes]
+    return values  # "2.0", "1e3": floating-point values, a regression target as in Python
 
 
 #: a target written as an integer (what pandas reads as int64)
@@ -594,7 +613,7 @@ def _target_from_numbers(y: np.ndarray) -> np.ndarray:
     return y.astype(np.int64) if whole else y
 
 
-def add_data_arguments(parser, *, predict: bool = False, default: Optional[str] = "digits",
+def add_data_arguments(parser: argparse.ArgumentParser, *, predict: bool = False, default: Optional[str] = "digits",
                        purpose: str = "") -> None:
     """--data, --target and --header, as every command that reads data takes them;
     ``purpose`` starts --data's help (what the command does with the data)."""

@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 import re
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
-from .common import CommandError, check_output, first_line, tune_package
+from .common import CommandError, check_output, first_line, require_tune
+
+if TYPE_CHECKING:
+    from ..tune.study import Study
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -22,7 +25,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> None:
-    tune_package()
+    require_tune()
     from ..tune.report import summary_table, write_report
 
     study = load_stored_study(args.storage, args.study_name)
@@ -51,13 +54,18 @@ def study_names(storage: str) -> List[str]:
         raise CommandError(f"study storage {storage} is a directory; give a file name, e.g. "
                            f"{os.path.join(storage, 'study.db')}")
     try:
-        return optuna.get_all_study_names(open_storage(storage_url(storage)))
+        url = storage_url(storage)
+        assert url is not None  # storage_url gives None for None only
+        return optuna.get_all_study_names(open_storage(url))
     except Exception as exc:  # SQLAlchemy and driver errors: a file that is not a study database, ...
         raise CommandError(f"cannot open study storage {storage}: {first_line(exc)}") from None
 
 
-def load_stored_study(storage: str, name: Optional[str]):
-    tune = tune_package()
+def load_stored_study(storage: str, name: Optional[str]) -> Study:
+    """The study ``name`` (or the only one) of a storage file or URL; CommandError (one line) when
+    the file is not a study storage, holds no study, several without ``name``, or not that one."""
+    require_tune()
+    from .. import tune
     from ..tune.study import check_study_file
 
     try:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import math
 
 from ..data import train_test_split
-from .common import CommandError, tune_package
+from .common import CommandError, require_tune
 from .readers import add_data_arguments, read_data
 from .report import load_stored_study
 
 
-def add_parser(sub) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("rescore", help="score the best configurations of a stored study again on fresh folds",
                        description="When the validation data cannot tell a study's best configurations apart "
                                    "(the summary says so), score the top K again by cross-validation on fresh "
@@ -31,8 +32,9 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def run(args) -> None:
-    tune = tune_package()
+def run(args: argparse.Namespace) -> None:
+    require_tune()
+    from .. import tune
     from ..tune.search import check_same_data, describe_data
     from ..tune.storage import DriverLease, data_fingerprint
     from .tune import data_location
@@ -45,10 +47,13 @@ def run(args) -> None:
         raise CommandError(f"--jobs must be at least 1, got {args.jobs}")
     study = load_stored_study(args.storage, args.study_name)
     recorded = (study.attrs.get("metadata") or {}).get("cli")
-    if args.data is None and recorded is None:
+    if args.data is not None:
+        data = data_location(args.data)
+    elif recorded is not None:
+        data = recorded["data"]
+    else:
         raise CommandError(f"study {study.name!r} was not started by nnfast tune, so it did not record its data: "
                            f"give --data (the training + validation rows it searched on)")
-    data = data_location(args.data) if args.data is not None else recorded["data"]
     target = args.target if args.target is not None else (recorded or {}).get("target", "last")
     header = args.header if args.header is not None else (recorded or {}).get("header", "auto")
     table = read_data(data, target, header=header)

@@ -6,17 +6,21 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
-from typing import List, Optional
+import sys
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional
 
 from .._targets import AUTO_MAX_CLASSES, AUTO_MIN_ROWS_PER_CLASS
 from ..hyperparams import Hyperparameters
-from .common import CommandError, tune_package
+from .common import CommandError, require_tune
+
+if TYPE_CHECKING:
+    from ..tune.space import Distribution
 
 #: the hyperparameters every command starts from (train, tune, lr-range), beneath an --hp
 #: file and --set: more epochs than a quick look needs, stopped early on the validation
 #: cost, inputs standardised on the training rows (nnfast's own defaults leave inputs as
 #: they are, which trains badly on features of small or mixed scales)
-BASE_HYPERPARAMETERS = {"epochs": 40, "patience": 6, "standardize": True}
+BASE_HYPERPARAMETERS: Dict[str, Any] = {"epochs": 40, "patience": 6, "standardize": True}
 #: the name the tuning benchmarks know it by
 TUNE_BASE = BASE_HYPERPARAMETERS
 
@@ -43,12 +47,13 @@ def add_hyperparameter_arguments(parser: argparse.ArgumentParser, example: str) 
                              f"to auto, {TASK_RULE}")
 
 
-def command_hyperparameters(args) -> Hyperparameters:
+def command_hyperparameters(args: argparse.Namespace) -> Hyperparameters:
     """The hyperparameters of a command: the base defaults, then --hp, then --set."""
     return read_hyperparameters(args.hp, args.set, base=BASE_HYPERPARAMETERS)
 
 
-def read_hyperparameters(path: Optional[str], overrides: List[str], base: Optional[dict] = None) -> Hyperparameters:
+def read_hyperparameters(path: Optional[str], overrides: List[str],
+                         base: Optional[Mapping[str, Any]] = None) -> Hyperparameters:
     """Hyperparameters from ``base``, then a JSON or TOML file, then ``key=value`` overrides
     (JSON values; a bare word such as relu is a string)."""
     data = dict(base or {})
@@ -69,13 +74,14 @@ def read_hyperparameters(path: Optional[str], overrides: List[str], base: Option
     return Hyperparameters.from_dict(data)
 
 
-def read_document(path: str, what: str) -> dict:
+def read_document(path: str, what: str) -> Dict[str, Any]:
     """A JSON or TOML file as a dict."""
+    data: object  # JSON may hold any value at the top: checked below
     try:
         if path.lower().endswith(".toml"):
-            try:
+            if sys.version_info >= (3, 11):
                 import tomllib
-            except ImportError:  # Python < 3.11
+            else:
                 try:
                     import tomli as tomllib
                 except ImportError:
@@ -117,8 +123,10 @@ SPACE_KINDS = {
 }
 
 
-def _distribution(spec, where: str, tune, nested: bool = False):
+def _distribution(spec: Any, where: str, nested: bool = False) -> Distribution:
     """One entry of a space file as a distribution of nnfast.tune.space."""
+    from .. import tune  # imported by the caller (require_tune)
+
     if isinstance(spec, list):
         try:
             return tune.choice(spec)
@@ -141,6 +149,7 @@ def _distribution(spec, where: str, tune, nested: bool = False):
         raise CommandError(f"{where}: 'points' applies to uniform and loguniform only (a {kind} has its own points)")
     if "when" in spec and nested:
         raise CommandError(f"{where}: 'when' belongs to a whole entry, not to a part of layers")
+    dist: Distribution
     try:
         if kind == "choice":
             if not isinstance(args, list):
@@ -149,22 +158,23 @@ def _distribution(spec, where: str, tune, nested: bool = False):
         elif kind == "layers":
             if not isinstance(args, dict) or not {"depth", "width"} <= set(args) <= {"depth", "width", "shrink"}:
                 raise CommandError(f"{where}: layers takes {SPACE_KINDS['layers']} (shrink optional)")
-            parts = {name: _distribution(value, f"{where} {name}", tune, nested=True) for name, value in args.items()}
+            parts = {name: _distribution(value, f"{where} {name}", nested=True) for name, value in args.items()}
             dist = tune.layers(**parts)
         else:
             if not (isinstance(args, list) and len(args) == 2):
                 raise CommandError(f"{where}: {kind} takes {SPACE_KINDS[kind]}, got {json.dumps(args)}")
+            low, high = args
             if kind in ("int", "intlog"):
                 if not all(isinstance(v, int) and not isinstance(v, bool) for v in args):
                     raise CommandError(f"{where}: {kind} takes integer bounds, got {json.dumps(args)}")
-                dist = getattr(tune, kind)(*args)
+                dist = {"int": tune.int, "intlog": tune.intlog}[kind](low, high)
             else:
                 if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in args):
                     raise CommandError(f"{where}: {kind} takes numbers, got {json.dumps(args)}")
                 points = spec.get("points")
                 if points is not None and not (isinstance(points, list) and points):
                     raise CommandError(f"{where}: points must be a list of numbers")
-                dist = getattr(tune, kind)(*args, points=points)
+                dist = {"uniform": tune.uniform, "loguniform": tune.loguniform}[kind](low, high, points=points)
         when = spec.get("when")
         if when is not None:
             if not isinstance(when, dict) or not when:
@@ -176,16 +186,17 @@ def _distribution(spec, where: str, tune, nested: bool = False):
     return dist
 
 
-def space_from_data(data: dict, source: str = "space") -> dict:
+def space_from_data(data: Any, source: str = "space") -> Dict[str, Distribution]:
     """A search space from plain data (see :func:`read_space`)."""
-    tune = tune_package()
+    require_tune()
+    from .. import tune
     if not isinstance(data, dict) or not data:
         raise CommandError(f"{source}: the space is empty; it maps hyperparameter names to distributions, "
                            f"e.g. {{\"lr\": {{\"loguniform\": [1e-4, 0.3]}}, \"batch_size\": [16, 32, 64]}}")
-    return {str(name): _distribution(spec, f"{source}: entry {name!r}", tune) for name, spec in data.items()}
+    return {str(name): _distribution(spec, f"{source}: entry {name!r}") for name, spec in data.items()}
 
 
-def read_space(path: str) -> dict:
+def read_space(path: str) -> Dict[str, Distribution]:
     """A search space from a JSON or TOML file: hyperparameter name -> distribution.
 
     Each entry is a list of values (a choice), a single value (fixed), or an object

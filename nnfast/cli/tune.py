@@ -7,16 +7,21 @@ import json
 import math
 import os
 import sys
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from ..data import train_test_split
 from ..hyperparams import Hyperparameters
 from .common import (CommandError, check_fraction, check_output, describe_task, save_model, scores_text,
-                     tune_package)
+                     require_tune)
 from .readers import add_data_arguments, read_data
 from .report import default_report_path, study_names
 from .settings import (DEFAULT_SPACE, add_hyperparameter_arguments, command_hyperparameters, read_hyperparameters,
                        read_space, space_from_data)
+
+if TYPE_CHECKING:
+    from ..model import Sequential
+    from ..tune.space import Space
+    from ..tune.study import Study, TrialRecord
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -75,24 +80,29 @@ def data_location(data: str) -> str:
     return os.path.abspath(data) if os.path.exists(data) else data
 
 
-def _brief(value) -> str:
+def _brief(value: Any) -> str:
     """A stored setting in a message: compact JSON, cut short."""
     text = json.dumps(value, separators=(",", ":"))
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _contradiction(study: str, name: str, given, stored, stored_name: Optional[str] = None) -> None:
+def _contradiction(study: str, name: str, given: Any, stored: Any, stored_name: Optional[str] = None) -> None:
     """Refuse an option given on a resume that contradicts the study's own setting
     ``stored_name`` (by default the same option)."""
-    option = lambda key: "--" + key.replace("_", "-")  # noqa: E731
-    show = lambda key, value: option(key) if value is True else f"{option(key)} {value}"  # noqa: E731
+    def option(key: str) -> str:
+        return "--" + key.replace("_", "-")
+
+    def show(key: str, value: Any) -> str:
+        return option(key) if value is True else f"{option(key)} {value}"
+
     stored_name = stored_name or name
     kept = show(stored_name, stored) if stored not in (False, None) else "no " + option(stored_name)
     raise CommandError(f"{show(name, given)} contradicts study {study!r}, which runs with {kept}; "
                        f"leave it out to continue the study as it was started")
 
 
-def _check_resumable(stored, space, hp: Hyperparameters, strategy: str, objective: str, split: dict) -> None:
+def _check_resumable(stored: Study, space: Space, hp: Hyperparameters, strategy: str, objective: str,
+                     split: Dict[str, Any]) -> None:
     """The one-line reason a stored study cannot be continued with these settings, if any."""
     attrs = stored.attrs
 
@@ -124,7 +134,8 @@ def _check_resumable(stored, space, hp: Hyperparameters, strategy: str, objectiv
 
 
 def run(args: argparse.Namespace) -> None:
-    tune = tune_package()
+    require_tune()
+    from .. import tune
     from ..tune.report import summary_table, write_report
     from ..tune.storage import DriverLease
     from ..tune.study import data_fingerprint
@@ -146,7 +157,9 @@ def run(args: argparse.Namespace) -> None:
     # the study to continue, whose settings are the defaults of a resume
     if args.resume and not args.storage:
         raise CommandError("--resume needs --storage: an in-memory study ends with its process")
-    stored, kept = None, {}
+    stored: Optional[Study] = None
+    kept: Dict[str, Any] = {}  # the resumed study's settings, as it recorded them
+    resumed = ""  # its name
     if args.storage:
         if "://" not in args.storage:
             check_output(args.storage, "--storage", replaced=False)
@@ -159,6 +172,7 @@ def run(args: argparse.Namespace) -> None:
             raise CommandError(f"nothing to resume: {args.storage} has no study {args.study_name!r}{held}")
         if args.resume:
             stored = tune.load_study(args.storage, args.study_name)
+            resumed = stored.name
             if stored.attrs.get("strategy") not in tune.STRATEGIES:
                 raise CommandError(f"study {args.study_name!r} is not a search ({stored.attrs.get('strategy')}): "
                                    f"it cannot be resumed")
@@ -167,9 +181,9 @@ def run(args: argparse.Namespace) -> None:
                     "trial_timeout": stored.attrs.get("trial_timeout"),
                     **(stored.attrs.get("metadata") or {}).get("cli", {})}
             if args.no_test and not kept.get("no_test", False):
-                _contradiction(stored.name, "no_test", True, False)
+                _contradiction(resumed, "no_test", True, False)
 
-    def setting(name: str, default):
+    def setting(name: str, default: Any) -> Any:  # an option's value: of the option's type
         """The option as given, else the resumed study's, else the default. On a resume,
         an option that would change what the study is (all but the budget, jobs, timeout
         and outputs) must agree with the stored one."""
@@ -177,7 +191,7 @@ def run(args: argparse.Namespace) -> None:
         if name == "data" and given is not None:
             given = data_location(given)
         if given is not None and name in kept and name not in ("trials", "objective") and given != kept[name]:
-            _contradiction(stored.name, name, given, kept[name])
+            _contradiction(resumed, name, given, kept[name])
         return given if given is not None else kept.get(name, default)
 
     strategy, trials, objective = setting("strategy", "bayes"), setting("trials", None), setting("objective", "auto")
@@ -185,11 +199,11 @@ def run(args: argparse.Namespace) -> None:
     cv, trial_timeout = setting("cv", None), setting("trial_timeout", None)
     if cv is not None and args.val_size is not None:
         if args.cv is None:  # the resumed study's --cv, not the user's
-            _contradiction(stored.name, "val_size", args.val_size, cv, "cv")
+            _contradiction(resumed, "val_size", args.val_size, cv, "cv")
         raise CommandError(f"--cv {cv} and --val-size {args.val_size} exclude each other: with --cv the folds of the "
                            f"non-test rows validate every trial")
     if kept.get("no_test") and args.test_size is not None:  # a study without a test part has no size for it
-        _contradiction(stored.name, "test_size", args.test_size, True, "no_test")
+        _contradiction(resumed, "test_size", args.test_size, True, "no_test")
     test_size, val_size = setting("test_size", 0.2), setting("val_size", None if cv is not None else 0.2)
     no_test = args.no_test or kept.get("no_test", False)
 
@@ -229,14 +243,15 @@ def run(args: argparse.Namespace) -> None:
     X, y = table.X, table.y
     if no_test:
         X_rest, y_rest, X_test, y_test = X, y, None, None
+        held_out = "no test part (--no-test)"
     else:
         X_rest, X_test, y_rest, y_test = train_test_split(X, y, test_size=test_size, seed=seed)
+        held_out = f"{len(X_test)} test rows held out for one look at the end"
     split = {"data": data, "target": target, "header": header, "test_size": test_size, "val_size": val_size,
              "no_test": no_test, "seed": seed, "fingerprint": data_fingerprint(X, y), "cv": cv}
     if stored is not None:
         _check_resumable(stored, searched, hp, strategy, objective_key(hp, y_rest, objective)[0], split)
     print(f"task: {describe_task(hp, y)} from {table.target}", file=sys.stderr)
-    held_out = "no test part (--no-test)" if no_test else f"{len(X_test)} test rows held out for one look at the end"
     budget = f"{trials} trials" if trials is not None else "the default budget"
     validated = f"{cv}-fold cross-validation" if cv is not None else f"{val_size:g} of them for validation"
     if trial_timeout is not None:
@@ -290,11 +305,14 @@ def run(args: argparse.Namespace) -> None:
     _print_outcome(args, study, best, test_scores, test_note, spent, len(X_rest), report)
 
 
-def _refit_and_look(args, study, best, looks, no_test: bool, X_rest, y_rest, X_test, y_test, feature_names):
+def _refit_and_look(args: argparse.Namespace, study: Study, best: Optional[TrialRecord], looks: List[Dict[str, Any]],
+                    no_test: bool, X_rest: Any, y_rest: Any, X_test: Any, y_test: Any,
+                    feature_names: Optional[List[str]]) -> Tuple[Optional[Dict[str, float]], str, str]:
     """Refit the best configuration and look at the test set once, unless the study's
     test set was looked at before: then (test scores, what the look was, a note). The
     model saved with --out keeps the CSV header's ``feature_names``."""
     test_scores, test_note, spent = None, "", ""
+    refit: Optional[Sequential] = None
     if best is not None:
         if looks:  # the lockbox was opened before: report that look, never look again
             first = looks[0]
@@ -304,20 +322,25 @@ def _refit_and_look(args, study, best, looks, no_test: bool, X_rest, y_rest, X_t
                 spent = (f"note: the best trial is now {best.number}; its test score stays unknown "
                          f"(the test set of this study is spent)")
         if args.out or (not looks and not no_test):
+            hp = best.hyperparameters
+            if hp is None:  # a trial added to the study by other means (Optuna's own add_trial, optimize)
+                raise CommandError(f"the best trial, {best.number}, recorded no nnfast configuration (it was not run "
+                                   f"by nnfast): there is nothing to refit")
             length = (f"for {args.refit_epochs} epochs" if args.refit_epochs else
-                      "with its own stopping rule" if best.hyperparameters.patience else
-                      f"for {best.hyperparameters.epochs} epochs")
+                      "with its own stopping rule" if hp.patience else f"for {hp.epochs} epochs")
             print(f"refitting trial {best.number} on {len(X_rest)} rows {length}", file=sys.stderr)
-            study.refit(X_rest, y_rest, epochs=args.refit_epochs)
+            refit = study.refit(X_rest, y_rest, epochs=args.refit_epochs)
         if not looks and not no_test:
             test_scores = study.test(X_test, y_test)
             test_note = f"{len(X_test)} rows, looked at once"
-        if args.out:
-            save_model(study.model, args.out, feature_names)
+        if args.out and refit is not None:  # --out refits above
+            save_model(refit, args.out, feature_names)
     return test_scores, test_note, spent
 
 
-def _print_outcome(args, study, best, test_scores, test_note: str, spent: str, rows: int, report) -> None:
+def _print_outcome(args: argparse.Namespace, study: Study, best: Optional[TrialRecord],
+                   test_scores: Optional[Dict[str, float]], test_note: str, spent: str, rows: int,
+                   report: Optional[str]) -> None:
     from ..tune.study import seconds_text
 
     if best is None:

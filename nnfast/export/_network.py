@@ -16,35 +16,71 @@ A prediction of nnfast's core (``csrc/network.hpp``, ``forward_infer``) is, for 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..model import Sequential
 
 
 @dataclass(frozen=True)
 class Layer:
-    """One dense layer: ``activation(x @ W + b)``; W (inputs, units), b (units,), alpha the
-    leaky_relu slope or elu scale in the model's dtype (0 for the others)."""
+    """One dense layer: ``activation(x @ W + b)``.
 
-    W: np.ndarray
-    b: np.ndarray
+    Attributes
+    ----------
+    W : ndarray of shape (inputs, units)
+        The weights, in the model's dtype (float32 or float64).
+    b : ndarray of shape (units,)
+        The biases, in the model's dtype.
+    activation : str
+        "identity", "relu", "leaky_relu", "elu", "sigmoid", "tanh" or "softmax".
+    alpha : numpy.float32 or numpy.float64
+        The leaky_relu slope or the elu scale, in the model's dtype (0 for the others).
+    """
+
+    W: NDArray[np.floating[Any]]
+    b: NDArray[np.floating[Any]]
     activation: str
-    alpha: np.generic
+    alpha: np.floating[Any]
 
 
 @dataclass(frozen=True)
 class NetworkDescription:
-    """A trained (or only built) model as plain arrays. ``kind`` is the targets' kind
-    ("categorical", "soft", "binary", "multilabel", "continuous") or None for a model
-    that has not been fitted (its outputs are then the output layer's activations)."""
+    """A trained (or only built) model as plain arrays.
+
+    Attributes
+    ----------
+    dtype : numpy.dtype
+        float32 or float64: the dtype of every array here (but ``classes``).
+    n_inputs : int
+        Features per row.
+    n_outputs : int
+        Outputs per row (units of the last layer).
+    mean : ndarray of shape (n_inputs,), or None
+        The input standardisation is ``(x - mean) * inv_std``; None when the model
+        does not standardise.
+    inv_std : ndarray of shape (n_inputs,), or None
+        ``1 / std`` rounded to ``dtype`` as the core rounds it; None with ``mean``.
+    layers : tuple of Layer
+        The dense layers, first to last.
+    kind : str or None
+        The targets' kind ("categorical", "soft", "binary", "multilabel",
+        "continuous"), or None for a model that has not been fitted (its outputs are
+        then the output layer's activations).
+    classes : ndarray of shape (n_classes,), or None
+        The class labels of a classifier, in their own dtype (int64, str, bool, ...);
+        None for a regressor or an unfitted model.
+    flat : bool
+        Whether a regressor was trained on 1-D y (its predictions are then 1-D).
+    """
 
     dtype: np.dtype
     n_inputs: int
     n_outputs: int
-    mean: Optional[np.ndarray]
-    inv_std: Optional[np.ndarray]
+    mean: Optional[NDArray[np.floating[Any]]]
+    inv_std: Optional[NDArray[np.floating[Any]]]
     layers: Tuple[Layer, ...]
     kind: Optional[str]
     classes: Optional[np.ndarray]
@@ -52,6 +88,7 @@ class NetworkDescription:
 
     @property
     def is_classifier(self) -> bool:
+        """Whether the model classifies (any kind but "continuous" and None)."""
         return self.kind in ("categorical", "soft", "binary", "multilabel")
 
     @property
@@ -62,6 +99,16 @@ class NetworkDescription:
 
 def network_of(model: Sequential) -> NetworkDescription:
     """The description of ``model`` (copies of its parameters: later training does not change it).
+
+    Parameters
+    ----------
+    model : nnfast.Sequential
+        A built model, float32 or float64.
+
+    Returns
+    -------
+    NetworkDescription
+        Its arrays in the model's dtype.
 
     Raises
     ------
@@ -77,7 +124,7 @@ def network_of(model: Sequential) -> NetworkDescription:
     net = model._core_net()
     dtype = np.dtype(model.dtype)
     params = model.parameters()
-    layers = []
+    layers: List[Layer] = []
     for l, spec in enumerate(net.layers):
         W, b = params[f"W{l + 1}"].copy(), params[f"b{l + 1}"].copy()
         if not (np.isfinite(W).all() and np.isfinite(b).all()):

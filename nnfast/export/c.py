@@ -30,10 +30,12 @@ import math
 import os
 import re
 from dataclasses import dataclass
-from typing import List, Tuple, Union
+from typing import AbstractSet, Any, List, Tuple, Union
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
+from ..model import Sequential
 from ._network import NetworkDescription, network_of
 
 __all__ = ["to_c", "c_source", "CExport", "quantize_int8", "quantized_copy"]
@@ -49,7 +51,17 @@ _C_KEYWORDS = {"auto", "break", "case", "char", "const", "continue", "default", 
 
 @dataclass(frozen=True)
 class CExport:
-    """The files :func:`to_c` wrote and the C prefix of their names."""
+    """The files :func:`to_c` wrote and the C prefix of their names.
+
+    Attributes
+    ----------
+    header : str
+        The path of ``<name>.h``.
+    source : str
+        The path of ``<name>.c``.
+    name : str
+        The C prefix.
+    """
 
     header: str
     source: str
@@ -73,7 +85,7 @@ class _Literal:
         self.suffix = "f" if dtype == np.float32 else ""
         self.math = "f" if dtype == np.float32 else ""  # fabsf, ldexpf, ...
 
-    def __call__(self, value) -> str:
+    def __call__(self, value: Union[float, np.floating[Any]]) -> str:
         v = self.dtype.type(value)
         if not np.isfinite(v):
             raise ValueError(f"cannot write {v} as a C constant")
@@ -83,13 +95,13 @@ class _Literal:
             text = np.format_float_scientific(v, unique=True, trim="0").replace("e+", "e")  # "1.0e-05"
         return text + self.suffix
 
-    def array(self, values: np.ndarray, per_line: int = 6) -> str:
+    def array(self, values: NDArray[np.floating[Any]], per_line: int = 6) -> str:
         items = [self(v) for v in np.ravel(values)]
         lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
         return "{\n    " + ",\n    ".join(lines) + "\n}"
 
 
-def _int_array(values: np.ndarray, per_line: int = 16) -> str:
+def _int_array(values: NDArray[np.integer[Any]], per_line: int = 16) -> str:
     items = [str(int(v)) for v in np.ravel(values)]
     lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
     return "{\n    " + ",\n    ".join(lines) + "\n}"
@@ -103,14 +115,27 @@ def _c_string(text: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def quantize_int8(W: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+def quantize_int8(W: NDArray[np.floating[Any]]) -> Tuple[NDArray[np.int8], NDArray[np.floating[Any]]]:
     """Symmetric int8 quantisation of W (inputs, outputs), one scale per output channel.
 
     ``scale[o] = max_i |W[i, o]| / 127`` (1 for an all-zero column) and
     ``q[i, o] = round(W[i, o] / scale[o])`` in [-127, 127], so ``W ~ q * scale`` with an
-    error of at most ``scale[o] / 2`` per weight (the scheme of Jacob et al., 2018, for
-    weights, without zero points). Returns ``q`` (int8, the shape of W) and ``scale``
-    (outputs,) in W's dtype.
+    error of at most ``scale[o] / 2`` per weight (the scheme of Jacob et al., 2018,
+    "Quantization and Training of Neural Networks for Efficient Integer-Arithmetic-Only
+    Inference", CVPR, for weights, without zero points).
+
+    Parameters
+    ----------
+    W : ndarray of shape (inputs, outputs), float32 or float64
+        A layer's weights (a model's ``parameters()["W1"]``, ...), finite. The scale
+        is computed in float64 and rounded to W's dtype, so W must be floating point.
+
+    Returns
+    -------
+    q : ndarray of shape (inputs, outputs), int8
+    scale : ndarray of shape (outputs,), W's dtype
+        In W's units per step of q: one byte per weight plus one scale per column,
+        a quarter of float32's bytes (an eighth of float64's) for large layers.
     """
     W = np.asarray(W)
     largest = np.abs(W).max(axis=0).astype(np.float64)
@@ -119,10 +144,32 @@ def quantize_int8(W: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     return q, scale
 
 
-def quantized_copy(model):
+def quantized_copy(model: Sequential) -> Sequential:
     """A copy of ``model`` whose weights are their int8 approximations ``q * scale`` (biases,
     standardisation and activations as they are): what an ``int8=True`` export computes, up to
-    rounding (the C scales each sum once, ``(x q) * scale``), to score on data."""
+    rounding (the C scales each sum once, ``(x q) * scale``), to score on data.
+
+    Parameters
+    ----------
+    model : nnfast.Sequential
+        A built model; it is not changed.
+
+    Returns
+    -------
+    nnfast.Sequential
+        A new model of the same dtype, classes and scaling (copied through a model file
+        in a temporary directory), its weights replaced by ``q * scale`` of
+        :func:`quantize_int8`, in the model's dtype.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not an :class:`nnfast.Sequential`.
+    ValueError
+        If it has not been built.
+    OSError
+        If the temporary model file cannot be written.
+    """
     import tempfile
 
     from ..io import load, save
@@ -240,7 +287,7 @@ static void {P}_softmax({T} *a, const {T} *b, long O)
 """
 
 
-def _math_helpers(lit: _Literal, prefix: str, needed: set) -> str:
+def _math_helpers(lit: _Literal, prefix: str, needed: AbstractSet[str]) -> str:
     """The vmath functions that ``needed`` activations use, and what they use."""
     uses_exp = bool(needed & {"sigmoid", "softmax"})
     uses_expm1 = bool(needed & {"elu", "tanh"})
@@ -284,16 +331,37 @@ def _activation_expr(activation: str, v: str, alpha: str, lit: _Literal, prefix:
     raise ValueError(f"activation {activation!r} has no C form here")  # a new core activation: add it above
 
 
-def c_source(model, name: str = "model", *, int8: bool = False) -> Tuple[str, str]:
+def c_source(model: Sequential, name: str = "model", *, int8: bool = False) -> Tuple[str, str]:
     """The text of ``<name>.h`` and ``<name>.c`` for ``model`` (see the module notes);
     with ``int8`` the weights as int8 with a scale per output channel (:func:`quantize_int8`),
     the activations in the model's type.
 
+    Parameters
+    ----------
+    model : nnfast.Sequential
+        A built model, float32 (the C is ``float``) or float64 (``double``).
+    name : str
+        The prefix of the C functions and constants (``<name>_predict``): a C
+        identifier of at most 40 characters, not a C keyword.
+    int8 : bool
+        Weights as int8 with a scale per output channel.
+
+    Returns
+    -------
+    header, source : str
+        The files' text, ASCII: the weights as exact (shortest round-trip) decimal
+        literals, so the source takes about 15 bytes per parameter for float32, 23 for
+        float64, and 6 with ``int8`` (measured on a 64-unit digits model).
+
     Raises
     ------
-    TypeError, RuntimeError, ValueError
-        For something that is not a built model, non-finite parameters, or a ``name``
-        that is not a C identifier.
+    TypeError
+        If ``int8`` is not a bool, or ``model`` not an :class:`nnfast.Sequential`.
+    RuntimeError
+        If the model has not been built.
+    ValueError
+        If ``name`` is not a C identifier (or a C keyword, or longer than 40
+        characters), or a parameter is NaN or infinite.
     """
     name = check_name(name)
     if not isinstance(int8, bool):
@@ -302,7 +370,8 @@ def c_source(model, name: str = "model", *, int8: bool = False) -> Tuple[str, st
     return _header(d, name, int8), _source(d, name, int8)
 
 
-def to_c(model, directory: Union[str, "os.PathLike[str]"], *, name: str = "model", int8: bool = False) -> CExport:
+def to_c(model: Sequential, directory: Union[str, "os.PathLike[str]"], *, name: str = "model",
+         int8: bool = False) -> CExport:
     """Write ``<name>.h`` and ``<name>.c`` for ``model`` into ``directory`` (which must exist).
 
     The header declares, with ``T`` the model's type (``float``, or ``double`` for a
@@ -316,11 +385,33 @@ def to_c(model, directory: Union[str, "os.PathLike[str]"], *, name: str = "model
       ``<name>_class_labels``, the class labels as strings.
 
     With ``int8`` the weights are stored as int8 with one scale per output channel
-    (:func:`quantize_int8`: a quarter of the bytes); the outputs then differ from nnfast's
-    (:func:`quantized_copy` scores the difference on data).
+    (:func:`quantize_int8`: a quarter of float32's bytes); the outputs then differ from
+    nnfast's (:func:`quantized_copy` scores the difference on data).
 
-    Returns the paths written. Raises as :func:`c_source` does, and OSError when the files
-    cannot be written.
+    Parameters
+    ----------
+    model : nnfast.Sequential
+        A built model, float32 or float64.
+    directory : str or os.PathLike
+        An existing directory; ``<name>.h`` and ``<name>.c`` in it are replaced.
+    name : str
+        The files' name and the C prefix (see :func:`c_source`).
+    int8 : bool
+        Weights as int8 with a scale per output channel.
+
+    Returns
+    -------
+    CExport
+        The paths written and the prefix.
+
+    Raises
+    ------
+    TypeError, RuntimeError
+        As :func:`c_source`.
+    ValueError
+        If ``directory`` is not a directory, and as :func:`c_source`.
+    OSError
+        If the files cannot be written.
     """
     header, source = c_source(model, name, int8=int8)
     directory = os.fspath(directory)
@@ -358,6 +449,7 @@ def _header(d: NetworkDescription, name: str, int8: bool) -> str:
               f"#ifndef {up}_H", f"#define {up}_H", "",
               f"#define {up}_N_INPUTS {d.n_inputs}", f"#define {up}_N_OUTPUTS {d.n_outputs}"]
     if d.has_labels:
+        assert d.classes is not None  # a classifier with one label a row keeps its classes (network_of)
         lines.append(f"#define {up}_N_CLASSES {len(d.classes)}")
     lines += ["", "#ifdef __cplusplus", 'extern "C" {', "#endif", "",
               f"/* x ({up}_N_INPUTS raw features) -> out ({up}_N_OUTPUTS): {out} */",
@@ -373,7 +465,7 @@ def _header(d: NetworkDescription, name: str, int8: bool) -> str:
     return "\n".join(lines)
 
 
-def _c_comment(label) -> str:
+def _c_comment(label: object) -> str:
     return str(label).replace("*/", "* /").encode("ascii", "replace").decode()
 
 
@@ -383,6 +475,7 @@ def _source(d: NetworkDescription, name: str, int8: bool) -> str:
     parts = [f"/* {line} */" for line in _describe(d, int8)]
     parts.append(f'#include <math.h>\n\n#include "{name}.h"\n')
     if d.mean is not None:
+        assert d.inv_std is not None  # set with the mean (network_of)
         parts.append(f"static const {T} {P}_mean[{d.n_inputs}] = {lit.array(d.mean)};\n")
         parts.append(f"static const {T} {P}_inv_std[{d.n_inputs}] = {lit.array(d.inv_std)};\n")
     for number, layer in enumerate(d.layers, start=1):
@@ -451,6 +544,7 @@ def _predict(d: NetworkDescription, P: str, lit: _Literal, int8: bool) -> str:
 
 def _classes(d: NetworkDescription, P: str, lit: _Literal) -> str:
     T = lit.ctype
+    assert d.classes is not None  # a classifier with one label a row keeps its classes (network_of)
     labels = ",\n    ".join(_c_string(c) for c in d.classes.tolist())
     table = f"const char *const {P}_class_labels[{len(d.classes)}] = {{\n    {labels}\n}};\n"
     if d.kind == "binary":

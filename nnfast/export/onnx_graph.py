@@ -22,11 +22,16 @@ Elu, so in float64 models leaky_relu and elu are written out with a float64 alph
 from __future__ import annotations
 
 import os
-from typing import Any, List, Optional, Union
+from typing import TYPE_CHECKING, Any, List, Optional, Union
 
 import numpy as np
+from numpy.typing import NDArray
 
+from ..model import Sequential
 from ._network import NetworkDescription, network_of
+
+if TYPE_CHECKING:
+    import onnx
 
 __all__ = ["to_onnx", "OPSET"]
 
@@ -36,23 +41,43 @@ OPSET = 17
 IR_VERSION = 8
 
 
-def _onnx():
+def _require_onnx() -> None:
+    """Import onnx, or raise ImportError saying how to install it. The callers then import it
+    themselves (by name, so that its types are known)."""
     try:
-        import onnx
+        import onnx  # noqa: F401
     except ImportError:
         raise ImportError("exporting to ONNX needs the onnx package: pip install 'nnfast[onnx]'") from None
-    return onnx
 
 
-def to_onnx(model, path: Union[str, "os.PathLike[str]", None] = None, *, name: str = "nnfast") -> Any:
-    """The model as an ``onnx.ModelProto``, written to ``path`` when given.
+def to_onnx(model: Sequential, path: Union[str, "os.PathLike[str]", None] = None, *,
+            name: str = "nnfast") -> onnx.ModelProto:
+    """The model as an ``onnx.ModelProto`` (opset 17, IR version 8), written to ``path``
+    when given.
+
+    The graph's input ``X`` has shape (n_samples, n_features), n_samples dynamic, and the
+    model's dtype (float32, or float64 for a float64 model; no other dtype is accepted
+    by an ONNX runtime). Its outputs give what the model's methods give, in the same
+    dtypes:
+
+    - classifiers with one label per row: ``label`` (n_samples,), the class labels in
+      their own dtype (int64, float, bool; strings as an ONNX string tensor), and
+      ``probabilities`` (n_samples, n_classes) in the model's dtype;
+    - multi-label classifiers: ``label`` (n_samples, n_outputs), int64 0/1, and
+      ``probabilities`` (n_samples, n_outputs) in the model's dtype;
+    - regressors: ``predictions`` in the model's dtype, (n_samples,) when trained on
+      1-D y, else (n_samples, n_outputs);
+    - a model built but never fitted: ``outputs`` (n_samples, n_outputs), the output
+      layer's activations.
 
     Parameters
     ----------
     model : nnfast.Sequential
-        A built model, normally a fitted one (see the module notes for the outputs).
+        A built model, normally a fitted one. Its parameters are copied: training it
+        later does not change the graph.
     path : str or os.PathLike, optional
-        Where to write the ``.onnx`` file.
+        Where to write the ``.onnx`` file: about the parameters' bytes (``n_params``
+        times 4 for float32, 8 for float64) plus one or two kilobytes of graph.
     name : str
         The graph's name.
 
@@ -65,13 +90,21 @@ def to_onnx(model, path: Union[str, "os.PathLike[str]", None] = None, *, name: s
     ------
     ImportError
         If the ``onnx`` package is not installed (``pip install 'nnfast[onnx]'``).
-    TypeError, RuntimeError, ValueError
-        For something that is not a built model, or one with non-finite parameters, or
-        class labels ONNX cannot hold (objects other than strings).
+    TypeError
+        If ``model`` is not an :class:`nnfast.Sequential`.
+    RuntimeError
+        If it has not been built.
+    ValueError
+        If a parameter is NaN or infinite, or the class labels are objects ONNX cannot
+        hold (other than strings).
+    OSError
+        If ``path`` cannot be written.
     """
-    onnx = _onnx()
+    _require_onnx()
+    import onnx
+
     description = network_of(model)
-    proto = _build(onnx, description, name)
+    proto = _build(description, name)
     onnx.checker.check_model(proto)
     if path is not None:
         onnx.save_model(proto, os.fspath(path))
@@ -81,28 +114,31 @@ def to_onnx(model, path: Union[str, "os.PathLike[str]", None] = None, *, name: s
 class _Graph:
     """Nodes and constants being collected, with fresh names."""
 
-    def __init__(self, onnx) -> None:
-        self.onnx, self.helper = onnx, onnx.helper
-        self.nodes: List[Any] = []
-        self.initializers: List[Any] = []
+    def __init__(self) -> None:
+        self.nodes: List[onnx.NodeProto] = []
+        self.initializers: List[onnx.TensorProto] = []
         self.count = 0
 
     def fresh(self, stem: str) -> str:
         self.count += 1
         return f"{stem}_{self.count}"
 
-    def constant(self, stem: str, value: np.ndarray) -> str:
+    def constant(self, stem: str, value: NDArray[Any]) -> str:
+        from onnx import numpy_helper
+
         name = self.fresh(stem)
-        self.initializers.append(self.onnx.numpy_helper.from_array(np.ascontiguousarray(value), name))
+        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
         return name
 
-    def op(self, op_type: str, inputs: List[str], output: Optional[str] = None, **attrs) -> str:
+    def op(self, op_type: str, inputs: List[str], output: Optional[str] = None, **attrs: Any) -> str:
+        from onnx import helper
+
         output = output or self.fresh(op_type.lower())
-        self.nodes.append(self.helper.make_node(op_type, inputs, [output], **attrs))
+        self.nodes.append(helper.make_node(op_type, inputs, [output], **attrs))
         return output
 
 
-def _activation(g: _Graph, x: str, activation: str, alpha: np.generic, dtype: np.dtype) -> str:
+def _activation(g: _Graph, x: str, activation: str, alpha: np.floating[Any], dtype: np.dtype[Any]) -> str:
     if activation == "identity":
         return x
     if activation == "relu":
@@ -125,13 +161,17 @@ def _activation(g: _Graph, x: str, activation: str, alpha: np.generic, dtype: np
     raise ValueError(f"activation {activation!r} has no ONNX form here")  # a new core activation: add it above
 
 
-def _label_tensor(g: _Graph, classes: np.ndarray) -> str:
+def _label_tensor(g: _Graph, classes: NDArray[Any]) -> str:
     """A constant holding the class labels (strings, numbers or booleans)."""
-    onnx = g.onnx
+    import onnx
+
     if classes.dtype.kind in "US" or (classes.dtype.kind == "O" and all(isinstance(c, str) for c in classes)):
         name = g.fresh("classes")
         values = [str(c).encode("utf-8") for c in classes.tolist()]
-        g.initializers.append(onnx.helper.make_tensor(name, onnx.TensorProto.STRING, [len(values)], values))
+        # a STRING tensor takes its values as a list of bytes (onnx's docs), which onnx's annotation omits
+        tensor = onnx.helper.make_tensor(name, onnx.TensorProto.STRING, [len(values)],
+                                         values)  # type: ignore[arg-type]
+        g.initializers.append(tensor)
         return name
     if classes.dtype.kind not in "biuf":
         raise ValueError(f"class labels of dtype {classes.dtype} cannot be held in an ONNX tensor; "
@@ -139,18 +179,21 @@ def _label_tensor(g: _Graph, classes: np.ndarray) -> str:
     return g.constant("classes", classes)
 
 
-def _label_type(onnx, classes: np.ndarray) -> int:
+def _label_type(classes: NDArray[Any]) -> int:
+    import onnx
+
     if classes.dtype.kind in "USO":
         return onnx.TensorProto.STRING
     return onnx.helper.np_dtype_to_tensor_dtype(classes.dtype)
 
 
-def _build(onnx, d: NetworkDescription, name: str):
-    helper, TensorProto = onnx.helper, onnx.TensorProto
+def _build(d: NetworkDescription, name: str) -> onnx.ModelProto:
+    from onnx import TensorProto, helper
     elem = helper.np_dtype_to_tensor_dtype(d.dtype)
-    g = _Graph(onnx)
+    g = _Graph()
     x = "X"
     if d.mean is not None:
+        assert d.inv_std is not None  # set with the mean (network_of)
         x = g.op("Mul", [g.op("Sub", [x, g.constant("mean", d.mean)], "standardized_centred"),
                          g.constant("inv_std", d.inv_std)], "standardized")
     for number, layer in enumerate(d.layers, start=1):
@@ -175,6 +218,7 @@ def _build(onnx, d: NetworkDescription, name: str):
         outputs += [helper.make_tensor_value_info("label", TensorProto.INT64, [batch, d.n_outputs]),
                     helper.make_tensor_value_info("probabilities", elem, [batch, d.n_outputs])]
     else:
+        assert d.classes is not None  # a classifier with one label a row keeps its classes (network_of)
         if d.kind == "binary":
             half = g.constant("half", np.array(0.5, d.dtype))
             p = x  # (N, 1): P(classes[1])
@@ -187,7 +231,7 @@ def _build(onnx, d: NetworkDescription, name: str):
             index = g.op("ArgMax", [x], axis=1, keepdims=0)
         g.op("Gather", [_label_tensor(g, d.classes), index], "label", axis=0)
         n_classes = len(d.classes)
-        outputs += [helper.make_tensor_value_info("label", _label_type(onnx, d.classes), [batch]),
+        outputs += [helper.make_tensor_value_info("label", _label_type(d.classes), [batch]),
                     helper.make_tensor_value_info("probabilities", elem, [batch, n_classes])]
     graph = helper.make_graph(g.nodes, name, [helper.make_tensor_value_info("X", elem, [batch, d.n_inputs])],
                               outputs, initializer=g.initializers)
