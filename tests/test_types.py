@@ -7,8 +7,7 @@ schedules, callbacks, hyperparams, io, layers, model, training), ``nnfast.sklear
 ``nnfast.tune`` (with its submodules), ``nnfast.cli``, ``nnfast.export`` and the stub
 ``nnfast/_core.pyi``. mypy follows their imports into the private ``_`` modules, so the run
 covers the whole package (``mypy nnfast``) under the configuration in pyproject.toml
-([tool.mypy]): modules listed there as not yet strict-clean are skipped (ignore_errors), and
-every other module must pass --strict. The same run checks a user's file against the
+([tool.mypy]), and every module must pass --strict (no module is exempt). The same run checks a user's file against the
 public types: ``nf.load`` gives a ``Sequential`` and ``NNClassifier(epoch=3)`` is an error.
 """
 
