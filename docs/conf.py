@@ -47,14 +47,21 @@ napoleon_google_docstring = False
 napoleon_use_rtype = False
 napoleon_custom_sections = [("Notes on the record", "notes_style")]
 
-# The guide's doctests run in a scratch directory: they write model files, studies, C sources.
+# The guide's doctests run in a scratch directory (removed after each group): they write model
+# files, studies, C sources.
 doctest_global_setup = """
 import os, tempfile
+_nnfast_docs_home = os.getcwd()
 _nnfast_docs_dir = tempfile.mkdtemp(prefix="nnfast-docs-")
 os.chdir(_nnfast_docs_dir)
 import numpy as np
 import nnfast as nf
 np.set_printoptions(precision=4, suppress=True)
+"""
+doctest_global_cleanup = """
+import os, shutil
+os.chdir(_nnfast_docs_home)
+shutil.rmtree(_nnfast_docs_dir, ignore_errors=True)
 """
 doctest_test_doctest_blocks = "default"
 
