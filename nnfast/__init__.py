@@ -106,7 +106,10 @@ def set_num_threads(n: int) -> None:
     splits rows; the BLAS underneath runs single-threaded inside each. A run is
     reproducible for a given seed and thread count (the gradient sums are added in an
     order that depends on the split). ``threadpoolctl.threadpool_limits`` limits these
-    threads too.
+    threads too. With ``n >= 2``, one-row predictions that arrive in a stream through a
+    layer of 65,536 weights or more use a partner thread on a second core, which spins
+    for about 1-2 ms after the last of them (README, "Threading contract"); ``n = 1``
+    turns it off.
 
     Raises
     ------
