@@ -4,6 +4,7 @@ import csv
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import warnings
@@ -150,6 +151,25 @@ def test_resume_with_a_larger_budget_runs_only_the_new_trials(finished, tmp_path
     assert "resuming lr, hidden, batch_size with random search (5 trials" in err
 
 
+def test_resume_keeps_the_jobs_the_study_ran_with(space_file, tmp_path, capsys):
+    # --resume alone ran one trial at a time after a --jobs 2 start: from there its trials
+    # were not those of the uninterrupted study (its schedule depends on n_jobs)
+    db = tmp_path / "jobs.db"
+    common = ["tune", "--space", space_file, "--strategy", "random", *QUICK, "--storage", db, "--no-test"]
+    status, _, err = run(capsys, *common, "--trials", 2, "--jobs", 2)
+    assert status == 0, err
+    assert tune.load_study(str(db)).attrs["n_jobs"] == 2
+    status, _, err = run(capsys, "tune", "--storage", db, "--resume", "--trials", 3)
+    assert status == 0, err
+    assert "(3 trials, 2 at a time)" in err and "warning" not in err
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")  # shown, as outside the suite (which makes them errors)
+        status, _, err = run(capsys, "tune", "--storage", db, "--resume", "--trials", 4, "--jobs", 1)
+    assert status == 0, err
+    assert "nnfast tune: warning: study 'nnfast' ran with n_jobs=2; resumed with n_jobs=1" in err
+    assert len(tune.load_study(str(db)).trials) == 4
+
+
 def test_tune_with_the_built_in_space_and_no_test_in_memory(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     status, out, err = run(capsys, "tune", "--trials", 2, "--set", "epochs=1", "--no-test", "--strategy", "random")
@@ -239,6 +259,10 @@ def test_bad_tune_input_gives_one_line_errors(args, fragments, tmp_path, capsys,
 
 def test_bad_storage_on_resume_gives_one_line_errors(finished, tmp_path, capsys):
     status, _, err = run(capsys, "tune", "--trials", 1, "--storage", tmp_path / "new.db", "--resume")
+    assert_one_line_error(status, err, "tune", "nothing to resume", f"there is no file {tmp_path / 'new.db'}")
+    assert not (tmp_path / "new.db").exists()  # it used to be left behind, an empty database
+    sqlite3.connect(tmp_path / "empty.db").execute("CREATE TABLE t (x)").connection.commit()
+    status, _, err = run(capsys, "tune", "--trials", 1, "--storage", tmp_path / "empty.db", "--resume")
     assert_one_line_error(status, err, "tune", "nothing to resume", "no study 'nnfast'")
 
     db = copy_study(finished, tmp_path)

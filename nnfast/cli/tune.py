@@ -40,7 +40,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     add_hyperparameter_arguments(p, "--set epochs=30")
     p.add_argument("--strategy", choices=["grid", "random", "bayes"], help="(default: bayes)")
     p.add_argument("--trials", type=int, metavar="N", help="trial budget (default: 20, or the whole grid)")
-    p.add_argument("--jobs", type=int, default=1, metavar="N", help="trials at once (default: 1)")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="trials at once (default: 1; on --resume, the study's own)")
     p.add_argument("--storage", metavar="STUDY.db", help="keep the study in this SQLite file (or a database URL), "
                                                          "to resume and report it later (default: in memory)")
     p.add_argument("--study-name", default="nnfast", metavar="NAME", help="(default: nnfast)")
@@ -143,7 +144,7 @@ def run(args: argparse.Namespace) -> None:
 
     if args.trials is not None and args.trials < 1:
         raise CommandError(f"--trials must be at least 1, got {args.trials}")
-    if args.jobs < 1:
+    if args.jobs is not None and args.jobs < 1:
         raise CommandError(f"--jobs must be at least 1, got {args.jobs}")
     if args.refit_epochs is not None and args.refit_epochs < 1:
         raise CommandError(f"--refit-epochs must be at least 1, got {args.refit_epochs}")
@@ -162,6 +163,8 @@ def run(args: argparse.Namespace) -> None:
     resumed = ""  # its name
     if args.storage:
         if "://" not in args.storage:
+            if args.resume and not os.path.exists(args.storage):  # opening it would create an empty database
+                raise CommandError(f"nothing to resume: there is no file {args.storage}")
             check_output(args.storage, "--storage", replaced=False)
         names = study_names(args.storage)
         if args.study_name in names and not args.resume:
@@ -178,7 +181,7 @@ def run(args: argparse.Namespace) -> None:
                                    f"it cannot be resumed")
             kept = {"strategy": stored.attrs["strategy"], "seed": stored.attrs.get("seed"),
                     "trials": stored.attrs.get("n_trials"), "objective": stored.attrs.get("objective"),
-                    "trial_timeout": stored.attrs.get("trial_timeout"),
+                    "trial_timeout": stored.attrs.get("trial_timeout"), "jobs": stored.attrs.get("n_jobs", 1),
                     **(stored.attrs.get("metadata") or {}).get("cli", {})}
             if args.no_test and not kept.get("no_test", False):
                 _contradiction(resumed, "no_test", True, False)
@@ -190,13 +193,14 @@ def run(args: argparse.Namespace) -> None:
         given = getattr(args, name)
         if name == "data" and given is not None:
             given = data_location(given)
-        if given is not None and name in kept and name not in ("trials", "objective") and given != kept[name]:
+        if given is not None and name in kept and name not in ("trials", "objective", "jobs") \
+                and given != kept[name]:
             _contradiction(resumed, name, given, kept[name])
         return given if given is not None else kept.get(name, default)
 
     strategy, trials, objective = setting("strategy", "bayes"), setting("trials", None), setting("objective", "auto")
     data, target, header = setting("data", "digits"), setting("target", "last"), setting("header", "auto")
-    cv, trial_timeout = setting("cv", None), setting("trial_timeout", None)
+    cv, trial_timeout, jobs = setting("cv", None), setting("trial_timeout", None), setting("jobs", 1)
     if cv is not None and args.val_size is not None:
         if args.cv is None:  # the resumed study's --cv, not the user's
             _contradiction(resumed, "val_size", args.val_size, cv, "cv")
@@ -257,13 +261,13 @@ def run(args: argparse.Namespace) -> None:
     if trial_timeout is not None:
         budget += f", at most {trial_timeout:g} s each"
     print(f"{'resuming' if args.resume else 'tuning'} {', '.join(space)} with {strategy} search ({budget}, "
-          f"{args.jobs} at a time) on {len(X_rest)} rows of {data} ({validated}); "
+          f"{jobs} at a time) on {len(X_rest)} rows of {data} ({validated}); "
           f"{held_out}", file=sys.stderr)
     try:
         study = tune.search(hp, space, train=(X_rest, y_rest), validation_size=val_size or 0.2, cv=cv,
                             strategy=strategy,
                             n_trials=trials, timeout=args.timeout, storage=args.storage, study_name=args.study_name,
-                            resume=args.resume, n_jobs=args.jobs, objective=objective, seed=seed, progress="auto",
+                            resume=args.resume, n_jobs=jobs, objective=objective, seed=seed, progress="auto",
                             trial_timeout=trial_timeout,
                             metadata={"cli": split})  # recorded when the study starts: --resume alone reuses it
     except tune.StudyBusyError as exc:

@@ -435,7 +435,8 @@ def _with_curve(frozen: optuna.trial.FrozenTrial, keep_curve: bool) -> optuna.tr
     return optuna.trial.FrozenTrial(
         number=frozen.number, state=frozen.state, value=None, values=frozen.values,
         datetime_start=frozen.datetime_start, datetime_complete=frozen.datetime_complete, params=dict(frozen.params),
-        distributions=dict(frozen.distributions), user_attrs=dict(frozen.user_attrs), system_attrs={},
+        distributions=dict(frozen.distributions), user_attrs=dict(frozen.user_attrs),
+        system_attrs=dict(frozen.system_attrs),
         intermediate_values={e: float(v) for e, v in enumerate(curve) if v is not None} if keep_curve else {},
         trial_id=0)
 
@@ -468,6 +469,10 @@ class _Store:
             if not created:
                 self._check(self.study)
                 stored = self.study.user_attrs.get(SETTINGS_ATTR) or {}
+                if stored.get("n_jobs", meta["n_jobs"]) != meta["n_jobs"]:
+                    warnings.warn(f"study {name!r} ran with n_jobs={stored['n_jobs']}; resumed with "
+                                  f"n_jobs={meta['n_jobs']}, its trials from here are not those an uninterrupted run "
+                                  f"gives (a seeded study repeats for one n_jobs)", UserWarning, stacklevel=4)
                 if stored.get("n_trials") != meta["n_trials"]:  # the budget as last extended, for a later resume
                     self.study.set_user_attr(SETTINGS_ATTR, {**stored, "n_trials": meta["n_trials"]})
             self.trials = list(self.study.get_trials(deepcopy=False))
@@ -661,6 +666,11 @@ class _Driver:
             raise ValueError(f"the stored trials are not numbered 0, 1, 2, ...: trial {stored.number} came where "
                              f"{number} was expected")
         trial, params, hp, _ = self._ask(dict(stored.params))
+        # what the sampler recorded while it ran (TPE's constant liar reads a running trial's
+        # jointly drawn values there, conditional ones included): without it the next trial
+        # asked while this one "runs" is drawn from another history than it was first
+        for key, value in stored.system_attrs.items():
+            trial.storage.set_trial_system_attr(trial._trial_id, key, value)
         point = (stored.user_attrs.get(RESULT_ATTR) or {}).get("point")
         return _Pending(_done(None), trial, params, hp, point, stored=stored)
 
@@ -792,7 +802,9 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
     n_jobs : int
         Trials at once. nnfast's threads are shared out so the trials do not oversubscribe.
         Results are told in the order trials were asked, so a seeded study is the same on
-        every run with the same ``n_jobs``.
+        every run with the same ``n_jobs``. The study records it: resuming with another
+        ``n_jobs`` warns (UserWarning), as its later trials then differ from an
+        uninterrupted run's.
     executor : "threads" (default), "processes" or a concurrent.futures.Executor
         E.g. ``distributed.Client(...).get_executor()`` for a Dask cluster. The training
         and validation data reach each worker once (:mod:`nnfast._ship`): "processes"
@@ -909,7 +921,7 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
     url = storage_url(storage)
     meta = _meta(space=search_space.to_dict(), base=hp.to_dict(), strategy=strategy.name, objective=key, sign=sign,
                  data=data_print, storage=url, n_trials=n_trials, seed=seed, metadata=dict(metadata or {}), cv=cv,
-                 folds=splitter, trial_timeout=trial_timeout, described=described)
+                 folds=splitter, trial_timeout=trial_timeout, described=described, n_jobs=n_jobs)
 
     def propose(trial: optuna.trial.Trial) -> Tuple[Dict[str, Any], Hyperparameters]:
         params = search_space.sample(trial)
