@@ -70,9 +70,28 @@ def load_core() -> ModuleType:
     try:
         from . import _core
     except ImportError as error:
+        _refuse_an_unbuilt_tree(error)
         if "scipy_openblas" not in str(error) or not _preload():
             raise
         from . import _core
 
         preloaded = True
     return _core
+
+
+def _refuse_an_unbuilt_tree(error: ImportError) -> None:
+    """Raise a clear ImportError when this package directory holds no compiled core at all:
+    a source tree imported as it is (typically Python run from inside the nnfast checkout,
+    which shadows the installed package), rather than Python's "partially initialized
+    module" message."""
+    import importlib.machinery
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+    if any(name.startswith("_core.") and name.endswith(suffixes) for name in os.listdir(here)):
+        return
+    raise ImportError(
+        f"nnfast's compiled core is not in {here}: this is a source tree that was not built. "
+        f"Run Python from another directory to use the installed nnfast (inside the nnfast "
+        f"checkout, its nnfast/ directory shadows it), or build this tree: pip install -e . "
+        f"(or python setup.py build_ext --inplace)") from error

@@ -83,3 +83,20 @@ def test_the_thread_pool_starts_on_first_parallel_call_not_at_import():
     before, after, used = map(int, out.split())
     assert used == 2
     assert after == before + 1  # the pool's one worker (the caller is part 0), started by the training
+
+
+def test_an_unbuilt_source_tree_says_so_on_import(tmp_path):
+    # Python run inside the checkout imports its nnfast/ (no compiled core in CI, which tests
+    # the installed package): it said "cannot import name '_core' from partially initialized
+    # module 'nnfast' (most likely due to a circular import)"
+    import shutil
+
+    shutil.copytree(os.path.dirname(nf.__file__), tmp_path / "nnfast",
+                    ignore=shutil.ignore_patterns("_core.*.so", "_core.*.pyd", "__pycache__"))
+    assert not list((tmp_path / "nnfast").glob("_core.*.so"))
+    proc = subprocess.run([sys.executable, "-c", "import nnfast"], capture_output=True, text=True, cwd=tmp_path,
+                          timeout=120)
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("ImportError: nnfast's compiled core is not in "), last
+    assert "Run Python from another directory" in last and "pip install -e ." in last
