@@ -73,7 +73,20 @@ def task_of_loss(loss: str) -> str:
 
 @dataclass(frozen=True)
 class TaskChoice:
-    """What :func:`resolve_task` decided for some targets."""
+    """What :meth:`nnfast.Hyperparameters.resolve_task` decided for some targets.
+
+    Attributes
+    ----------
+    task : str
+        "classification" or "regression".
+    loss : str
+        The loss training uses (a name of :data:`nnfast.losses.LOSSES`).
+    y : numpy.ndarray
+        The targets as training reads them, of shape (n_samples,) or (n_samples,
+        n_outputs) (a column of class labels made 1-D).
+    reason : str
+        How the task was decided, for messages.
+    """
 
     task: str  # "classification" or "regression"
     loss: str  # the loss training uses

@@ -254,7 +254,7 @@ class Hyperparameters:
         Follows ``task`` and ``loss`` (see the class docstring); ``warn`` emits the
         :class:`nnfast.TargetWarning` s of a doubtful guess or a column of labels, at
         ``stacklevel`` (1: the caller of this method). Every training entry point
-        decides through this (see :func:`nnfast._targets.resolve_task`).
+        decides through this (``nnfast._targets.resolve_task``).
         """
         return resolve_task(y, self.task, self.loss, self.output, warn=warn, stacklevel=stacklevel + 1)
 

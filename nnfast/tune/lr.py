@@ -142,7 +142,7 @@ def lr_range_test(hp: Hyperparameters, X: Any, y: Any, *, min_lr: float = 1e-6, 
                        blows_up_at=float(lrs[-1]) if len(costs) < steps else None)
 
 
-#: what each verdict of :func:`verdict` means
+#: dict: what each verdict of :func:`nnfast.tune.verdict` means, verdict -> its sentence
 VERDICTS = {
     "diverging": "the cost exploded or ended above where it started: the rate is too large",
     "oscillating": "the cost rose in a quarter or more of the epochs: the rate is on the large side",
@@ -163,7 +163,7 @@ def verdict(history: History) -> str:
     finds the run overfitting, the validation cost ending far above the training cost
     (a gap over ``GAP_LARGE`` of the cost before training) or rising from its best while
     the training cost falls. too slow: the cost never rose but ended above half the cost
-    before training. good: otherwise. The verdicts are :data:`VERDICTS`.
+    before training. good: otherwise. The verdicts are :data:`nnfast.tune.lr.VERDICTS`.
     """
     costs = [c for c in history["loss"] if math.isfinite(c)]
     start = history.initial_loss

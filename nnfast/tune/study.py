@@ -142,7 +142,7 @@ class Study:
 
     @property
     def storage(self) -> Optional[str]:
-        """Where the study is kept now: the file or URL it was loaded from
+        """str or None: where the study is kept now: the file or URL it was loaded from
         (:func:`load_study`), else where it was created (``attrs["storage"]``, recorded
         then); None in memory. A study file copied or moved elsewhere and loaded from
         there is that new place."""
@@ -240,7 +240,7 @@ class Study:
         more data can: each configuration is trained once per fold on the other folds,
         scored on its fold as the search scored it (the objective's mean over the last
         epochs), and its score is the folds' mean with their standard error
-        (:func:`nnfast.tune.trial.merge_folds`). All configurations see the same folds.
+        (``merge_folds``). All configurations see the same folds.
 
         Parameters
         ----------
@@ -350,7 +350,7 @@ class Study:
 
     def importances(self) -> Dict[str, float]:
         """How much each searched hyperparameter explains the score: PED-ANOVA (Watanabe et
-        al., IJCAI 2023) over the completed trials, computed by :func:`nnfast.tune.importance.ped_anova`
+        al., IJCAI 2023) over the completed trials, computed by ``nnfast.tune.importance.ped_anova``
         (not Optuna's evaluator, whose import costs seconds), normalised to sum to 1, largest
         first; empty when fewer than 4 trials completed or none differs in its searched values."""
         from .importance import ped_anova
@@ -368,28 +368,28 @@ class Study:
     def plot_history(self, ax: Optional[Axes] = None) -> Figure | SubFigure:
         """Each trial's score by trial number, marked by how it ended, with the best so far.
         Returns the matplotlib Figure (drawn into ``ax`` when given; else a new pyplot
-        figure, on the Agg backend unless one was chosen). See :func:`nnfast.tune.plots.plot_history`."""
+        figure, on the Agg backend unless one was chosen). See ``nnfast.tune.plots.plot_history``."""
         from .plots import plot_history
 
         return plot_history(self, ax=ax)
 
     def plot_curves(self, top: int = 5, ax: Optional[Axes] = None) -> Figure | SubFigure:
         """Training (dashed) and validation (solid) cost per epoch of the ``top`` best completed
-        trials; returns the Figure. See :func:`nnfast.tune.plots.plot_curves`."""
+        trials; returns the Figure. See ``nnfast.tune.plots.plot_curves``."""
         from .plots import plot_curves
 
         return plot_curves(self, top=top, ax=ax)
 
     def plot_pareto(self, ax: Optional[Axes] = None) -> Figure | SubFigure:
         """Score against training time (seconds, log scale) with the Pareto front of
-        :meth:`pareto`; returns the Figure. See :func:`nnfast.tune.plots.plot_pareto`."""
+        :meth:`pareto`; returns the Figure. See ``nnfast.tune.plots.plot_pareto``."""
         from .plots import plot_pareto
 
         return plot_pareto(self, ax=ax)
 
     def plot_importances(self, ax: Optional[Axes] = None) -> Figure | SubFigure:
         """The :meth:`importances` as horizontal bars, the largest on top; returns the Figure.
-        See :func:`nnfast.tune.plots.plot_importances`."""
+        See ``nnfast.tune.plots.plot_importances``."""
         from .plots import plot_importances
 
         return plot_importances(self, ax=ax)
