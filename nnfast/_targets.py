@@ -81,9 +81,9 @@ class TaskChoice:
         "classification" or "regression".
     loss : str
         The loss training uses (a name of :data:`nnfast.losses.LOSSES`).
-    y : numpy.ndarray
-        The targets as training reads them, of shape (n_samples,) or (n_samples,
-        n_outputs) (a column of class labels made 1-D).
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        The targets as training reads them: y as given, except a column of class labels
+        of shape (n_samples, 1), made a 1-D array.
     reason : str
         How the task was decided, for messages.
     """

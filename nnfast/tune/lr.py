@@ -78,7 +78,8 @@ def lr_range_test(hp: Hyperparameters, X: Any, y: Any, *, min_lr: float = 1e-6, 
     fresh model built from ``hp`` (its optimizer, batch size, penalties, seed), recording
     the cost of each batch. The sweep runs in C++ and stops once the cost blows up.
 
-    ``X`` has shape (n_samples, n_features), ``y`` (n_samples,) or (n_samples, n_outputs), ``sample_weight`` (n_samples,). The rate rises geometrically,
+    ``X`` has shape (n_samples, n_features), ``y`` (n_samples,) or (n_samples, n_outputs), ``sample_weight`` (n_samples,); X is read as ``hp``'s dtype (float32 unless
+    ``dtype="float64"``), as :func:`nnfast.train` reads it. The rate rises geometrically,
     ``min_lr * (max_lr / min_lr) ** (i / (steps - 1))`` at batch ``i``; the recorded costs
     are smoothed by an exponential moving average with factor ``beta``, bias-corrected as
     in Adam. The test and its reading (the steepest fall) follow Smith (2017), "Cyclical
@@ -226,6 +227,8 @@ def compare(hp: Hyperparameters, name: str, values: Sequence[Any], X: Any, y: An
     training cost falls fast while the validation cost rises is "overfitting", not
     "good". ``result.histories[i].diagnose()`` gives each run's findings in full.
     ``X`` has shape (n_samples, n_features), ``y`` (n_samples,) or (n_samples, n_outputs); ``validation`` a pair of the same widths.
+    Each run reads X as its configuration's dtype (float32 unless ``dtype="float64"``),
+    as :func:`nnfast.train` does.
 
     Raises
     ------

@@ -770,10 +770,14 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
         :func:`int`, :func:`intlog`, :func:`layers`, and ``.when(...)`` for conditional entries). Every entry is
         checked against :class:`~nnfast.Hyperparameters` before any trial runs.
     train : (X, y)
-        Training data. The test set never enters a search: keep it for
+        Training data: X of shape (n_samples, n_features), y of shape (n_samples,) or
+        (n_samples, n_outputs). X is converted once, before any split, to the dtype of
+        ``hp`` (float32 unless ``dtype="float64"``; float64 when the space searches
+        ``dtype``), as :func:`nnfast.train` reads it. The test set never enters a search: keep it for
         :meth:`Study.test`, once, after :meth:`Study.refit`.
     validation : (X_val, y_val), optional
-        Scores every trial. Without it (and without ``cv``), ``validation_size`` of
+        Scores every trial: X_val of shape (n_val, n_features), y_val of shape (n_val,)
+        or (n_val, n_outputs), X_val converted like X. Without it (and without ``cv``), ``validation_size`` of
         ``train`` is split off, seeded and stratified for classes.
     strategy : "grid", "random", "bayes" or a Strategy
     n_trials : int, optional
@@ -971,7 +975,8 @@ def run_configurations(configurations: Sequence[Hyperparameters], X: Any, y: Any
     """Run the given configurations once each, as a study of their own (see :meth:`Study.rerun`).
 
     ``X`` has shape (n_samples, n_features), ``y`` (n_samples,) or (n_samples, n_outputs); ``validation``, if given, a pair of the same widths;
-    ``validation_size`` a fraction of the rows, in (0, 1).
+    ``validation_size`` a fraction of the rows, in (0, 1). X (and the validation X) is
+    converted once to the configurations' dtype when they share one, else to float64.
 
     Raises
     ------

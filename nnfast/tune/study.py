@@ -246,7 +246,8 @@ class Study:
         ----------
         X, y : array-like of shape (n_samples, n_features) and (n_samples,) or (n_samples, n_outputs)
             The data the study searched on (train + validation, or the cross-validated
-            training data); never the test set.
+            training data); never the test set. X is converted once, before the folds are
+            cut, to the configurations' dtype when they share one, else to float64.
         k : int, optional
             How many of the best trials; default: the contenders, at least 2.
         cv : int
@@ -407,7 +408,8 @@ class Study:
         the larger data. ``epochs`` trains for exactly that many epochs instead, without
         early stopping. Returns the model, which :meth:`test` then evaluates.
         ``X`` has shape (n_samples, n_features), ``y`` (n_samples,) or (n_samples, n_outputs);
-        ``sample_weight`` (n_samples,); ``epochs`` is a count of epochs.
+        ``sample_weight`` (n_samples,); ``epochs`` is a count of epochs. X is read as the
+        trial's dtype (float32 unless its ``dtype`` is "float64"), as :func:`nnfast.train` does.
 
         Raises
         ------
@@ -438,7 +440,8 @@ class Study:
         The look is recorded in the study; a second look raises unless ``force=True``
         (and that look is recorded too), so a test score can't quietly become a
         validation score. ``X`` has shape (n_samples, n_features), ``y`` (n_samples,) or (n_samples, n_outputs); returns
-        ``{"loss": ..., "accuracy" or "r2": ...}`` as :meth:`nnfast.Sequential.evaluate` does.
+        ``{"loss": ..., "accuracy" or "r2": ...}`` as :meth:`nnfast.Sequential.evaluate` does
+        (X read as the refitted model's dtype).
 
         Raises
         ------
@@ -472,7 +475,9 @@ class Study:
 
         Hyperparameters that were best on old data are worth re-checking when the data,
         the hardware or the code change. ``X`` has shape (n_samples, n_features), ``y`` (n_samples,) or (n_samples, n_outputs); ``validation``, if given, a pair
-        of the same widths; ``validation_size`` a fraction of the rows, in (0, 1).
+        of the same widths; ``validation_size`` a fraction of the rows, in (0, 1). X (and
+        the validation X) is converted once to the trials' dtype when they share one, else
+        to float64.
 
         Raises
         ------
