@@ -73,7 +73,20 @@ def task_of_loss(loss: str) -> str:
 
 @dataclass(frozen=True)
 class TaskChoice:
-    """What :func:`resolve_task` decided for some targets."""
+    """What :meth:`nnfast.Hyperparameters.resolve_task` decided for some targets.
+
+    Attributes
+    ----------
+    task : str
+        "classification" or "regression".
+    loss : str
+        The loss training uses (a name of :data:`nnfast.losses.LOSSES`).
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        The targets as training reads them: y as given, except a column of class labels
+        of shape (n_samples, 1), made a 1-D array.
+    reason : str
+        How the task was decided, for messages.
+    """
 
     task: str  # "classification" or "regression"
     loss: str  # the loss training uses

@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["History", "Callback", "EarlyStopping", "TimeLimit", "ProgressBar", "DivergenceWarning",
            "LearningRateWarning", "STOP_REASONS"]
 
-#: why training stopped
+#: dict: why training stopped, ``History.stop_reason`` -> the sentence :attr:`nnfast.History.message` gives
 STOP_REASONS = {
     "max_epochs": "ran every epoch",
     "early_stopped": "the monitored cost stopped improving",
@@ -52,7 +52,7 @@ class History:
     ``history["val_" + metric]`` (``metric`` is ``"accuracy"`` or ``"r2"``), ``history["lr"]``
     and ``history["time"]`` (seconds per epoch) are lists with one entry per epoch run.
     The cost is the one the optimizer minimises: the mean loss plus any l1/l2 penalty.
-    ``stop_reason`` says why training stopped (see :data:`STOP_REASONS`); ``task`` is
+    ``stop_reason`` says why training stopped (see :data:`nnfast.callbacks.STOP_REASONS`); ``task`` is
     ``"classification"`` or ``"regression"``, as the run decided it (what ``task="auto"``
     chose, for instance).
     """
@@ -97,12 +97,12 @@ class History:
 
     @property
     def monitor(self) -> str:
-        """The cost early stopping reads: ``"val_loss"`` with validation data, else ``"loss"``."""
+        """str: the cost early stopping reads: ``"val_loss"`` with validation data, else ``"loss"``."""
         return "val_loss" if self.validation else "loss"
 
     @property
     def message(self) -> str:
-        """Why training stopped, in a sentence (from :attr:`stop_reason`)."""
+        """Why training stopped, in a sentence (from ``stop_reason``)."""
         return STOP_REASONS.get(self.stop_reason or "", "training has not finished")
 
     def diagnose(self) -> List["Finding"]:

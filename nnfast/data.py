@@ -283,7 +283,9 @@ def train_val_test_split(X: Any, y: Any, val_size: float = 0.15, test_size: floa
 
     Reads X, of shape (n_samples, n_features), and y, of shape (n_samples,) or
     (n_samples, n_outputs), and ``stratify``, as :func:`train_test_split` does;
-    ``val_size`` and ``test_size`` are fractions of the rows.
+    ``val_size`` and ``test_size`` are fractions of the rows. X keeps its numeric dtype
+    (float64 for what needs converting: nullable or object numbers, mixed DataFrame columns);
+    training converts it to the model's dtype later.
 
     Raises
     ------

@@ -37,7 +37,7 @@ __all__ = ["Finding", "diagnose", "KINDS", "STUCK_FALL", "RISE_TOLERANCE", "RISE
            "OSCILLATION_SHARE", "OSCILLATION_MIN_STEPS", "RECENT_EPOCHS", "STILL_IMPROVING", "GAP_LARGE",
            "VALIDATION_RISE"]
 
-#: stuck: over the whole run the training cost never got this share of its value before
+#: float: stuck: over the whole run the training cost never got this share of its value before
 #: training below it. Mini-batch noise alone moves an epoch's cost by a fraction of a percent;
 #: any rate that learns takes far more in its first epoch (digits, SGD: lr 1e-5 falls 0.5% in
 #: 10 epochs, lr 1e-2 falls 18% in the first).
@@ -45,35 +45,35 @@ STUCK_FALL = 0.01
 #: an epoch step counts as a rise when the cost grew by more than this share of the cost
 #: before the step (as :func:`nnfast.tune.verdict` counts them): smaller wobbles are noise.
 RISE_TOLERANCE = 0.01
-#: ... and by more than this share of the cost before training: near zero (a training cost
+#: float: ... and by more than this share of the cost before training: near zero (a training cost
 #: of 1e-9 after memorising the data) a cost doubles from float noise, and that is no
 #: oscillation. 0.1% of the start is below any rise that matters to the run.
 RISE_FLOOR = 0.001
-#: diverging: the last training cost is this share of the cost before training above the
+#: float: diverging: the last training cost is this share of the cost before training above the
 #: lowest cost so far, and rose in each of the last :data:`RECENT_EPOCHS` epochs. A tenth
 #: of the starting cost is a loss of learning nobody mistakes for noise, small enough to
 #: catch a divergence well before it reaches the cost it started from.
 DIVERGING_RISE = 0.10
-#: oscillating: the cost rose in at least this share of the epoch steps (and in runs of
+#: float: oscillating: the cost rose in at least this share of the epoch steps (and in runs of
 #: at least :data:`OSCILLATION_MIN_STEPS` steps, so one bump in a short run does not count).
 OSCILLATION_SHARE = 0.25
-#: oscillating: the fewest epoch steps a run needs before its rises are read as an oscillation.
+#: int: oscillating: the fewest epoch steps a run needs before its rises are read as an oscillation.
 OSCILLATION_MIN_STEPS = 4
-#: the window read as "now": the last epochs for the trend at the end of a run and the
+#: int: the window read as "now": the last epochs for the trend at the end of a run and the
 #: averages that smooth the epoch-to-epoch noise of the gap (3 epochs: enough to average
 #: out one bad epoch, short enough to be the end of a 10-epoch run).
 RECENT_EPOCHS = 3
-#: stopped by the epoch cap (or the time budget) while still improving: the monitored cost (validation when
+#: float: stopped by the epoch cap (or the time budget) while still improving: the monitored cost (validation when
 #: recorded, else training) fell over the last :data:`RECENT_EPOCHS` epochs by more than
 #: this share of the cost before training. At 1% per 3 epochs another few dozen epochs
 #: would still take a tenth of the starting cost off; below it the run has settled.
 STILL_IMPROVING = 0.01
-#: overfitting: the validation cost ends above the training cost by more than this share
+#: float: overfitting: the validation cost ends above the training cost by more than this share
 #: of the cost before training (means over the last :data:`RECENT_EPOCHS` epochs); at most
 #: this, the gap is small (generalising). On digits, well-tuned runs end with gaps of 2-5%
 #: of the starting cost, runs that memorise (few rows, too large a rate) 15-40%.
 GAP_LARGE = 0.10
-#: overfitting as the gap grows: the validation cost's mean over the last
+#: float: overfitting as the gap grows: the validation cost's mean over the last
 #: :data:`RECENT_EPOCHS` epochs is more than this share above its best such mean, over
 #: earlier epochs, while the training cost went on falling. Validation costs of a settled
 #: run wander by several percent from epoch to epoch (a single best epoch can lie 10% below

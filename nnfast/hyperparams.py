@@ -249,12 +249,15 @@ class Hyperparameters:
 
     def resolve_task(self, y: Any, warn: bool = True, stacklevel: int = 1) -> TaskChoice:
         """The task, loss and targets (``.task``, ``.loss``, ``.y``) a run of this record
-        trains on for targets y, of shape (n_samples,) or (n_samples, n_outputs).
+        trains on for targets y, of shape (n_samples,) or (n_samples, n_outputs): a
+        :class:`~nnfast._targets.TaskChoice`. y's dtype is not changed here (the model's
+        dtype applies when training reads the targets); ``.y`` is y as given, except a
+        column of class labels, made 1-D.
 
         Follows ``task`` and ``loss`` (see the class docstring); ``warn`` emits the
         :class:`nnfast.TargetWarning` s of a doubtful guess or a column of labels, at
         ``stacklevel`` (1: the caller of this method). Every training entry point
-        decides through this (see :func:`nnfast._targets.resolve_task`).
+        decides through this (``nnfast._targets.resolve_task``).
         """
         return resolve_task(y, self.task, self.loss, self.output, warn=warn, stacklevel=stacklevel + 1)
 

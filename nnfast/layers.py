@@ -12,7 +12,7 @@ from typing import Optional
 from . import _core
 from ._validation import check_float, check_int, check_name
 
-#: activation name -> (core enum, default alpha: the leaky_relu slope or the elu scale)
+#: dict: activation name -> (core enum, default alpha: the leaky_relu slope or the elu scale)
 ACTIVATIONS = {
     "identity": (_core.Activation.identity, 0.0),
     "relu": (_core.Activation.relu, 0.0),
@@ -22,11 +22,13 @@ ACTIVATIONS = {
     "tanh": (_core.Activation.tanh, 0.0),
     "softmax": (_core.Activation.softmax, 0.0),
 }
-#: activations allowed in hidden layers (softmax belongs to the output)
+#: tuple of str: the activations allowed in hidden layers (softmax belongs to the output)
 HIDDEN_ACTIVATIONS = tuple(name for name in ACTIVATIONS if name != "softmax")
 
-#: initialiser name -> core enum; "auto" picks one from the layer's activation
+#: dict: initialiser name -> core enum (the names ``init`` takes besides "auto")
 INITIALIZERS = {name: getattr(_core.Init, name) for name in _core.Init.__members__}
+#: tuple of str: the names ``init`` takes: "auto" (picked from the layer's activation)
+#: and each of :data:`INITIALIZERS`
 INIT_NAMES = ("auto", *INITIALIZERS)
 #: initialisers that use the ``init_scale`` setting, and its default for each
 SCALED_INITIALIZERS = {"constant": 0.0, "normal": 0.01, "uniform": 0.05}
@@ -51,10 +53,10 @@ class Dense:
     units : int
         Number of outputs.
     activation : str
-        One of :data:`ACTIVATIONS`; ``softmax`` only in the last layer.
+        One of :data:`nnfast.layers.ACTIVATIONS`; ``softmax`` only in the last layer.
     init : str, optional
         Initialiser for W, of shape (fan_in, fan_out) = (inputs, units) (one of
-        :data:`INIT_NAMES`); None takes the model's. Biases start at 0. The draws:
+        :data:`nnfast.layers.INIT_NAMES`); None takes the model's. Biases start at 0. The draws:
 
         ==================  ===========================================  ==========================
         ``zeros``           0
@@ -94,7 +96,7 @@ class Dense:
 
     @property
     def resolved_alpha(self) -> float:
-        """``alpha`` as the core uses it: the given value, else the activation's default."""
+        """float: ``alpha`` as the core uses it: the given value, else the activation's default."""
         return ACTIVATIONS[self.activation][1] if self.alpha is None else float(self.alpha)
 
 

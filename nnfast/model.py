@@ -308,7 +308,7 @@ class Sequential:
 
     @property
     def nbytes(self) -> int:
-        """Bytes of memory the model's network holds: its parameters (a loaded or new model),
+        """int: bytes of memory the model's network holds: its parameters (a loaded or new model),
         plus, once it has trained, the gradient, the optimizer state and the batch workspaces."""
         return self._core_net().nbytes
 

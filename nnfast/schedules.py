@@ -176,7 +176,7 @@ class ReduceOnPlateau:
         return rate
 
 
-#: any of the schedule specs above: the type :func:`make_schedule` returns
+#: the type :func:`make_schedule` returns, any of the schedule specs above
 Schedule = Union[Constant, Step, Exponential, InverseTime, Cosine, ReduceOnPlateau]
 
 #: schedule name -> spec class

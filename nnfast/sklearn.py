@@ -688,7 +688,7 @@ class NNRegressor(RegressorMixin, _NNEstimator):
         return {"multioutput": True}
 
 
-def expected_failed_checks(estimator: _NNEstimator) -> Dict[str, str]:
+def expected_failed_checks(estimator: Union[NNClassifier, NNRegressor]) -> Dict[str, str]:
     """The scikit-learn estimator checks ``estimator`` fails, each with the reason: for
     ``parametrize_with_checks(..., expected_failed_checks=expected_failed_checks)`` and
     ``check_estimator``. Every other check passes (the test suite runs them all, strictly:

@@ -235,3 +235,51 @@ def test_every_formula_names_its_source():
     assert _FORMULAS <= set(objects), sorted(_FORMULAS - set(objects))
     unsourced = sorted(name for name in _FORMULAS if not re.search(_SOURCE, _full_doc(objects[name])))
     assert not unsourced, f"formulas without a source (author and year, or a URL): {', '.join(unsourced)}"
+
+
+# The Sphinx configuration (docs/conf.py; absent where only the package is copied, as in
+# tests/sanitize.sh): every cross-reference is checked, and what it does to autodoc's output.
+def _docs_conf(monkeypatch):
+    import pathlib
+    import sys
+
+    conf = pathlib.Path(__file__).resolve().parents[1] / "docs" / "conf.py"
+    if not conf.exists():
+        pytest.skip("docs/ is not in this copy")
+    monkeypatch.setattr(sys, "path", list(sys.path))  # conf.py may edit sys.path
+    namespace = {"__file__": str(conf), "__name__": "conf"}
+    exec(compile(conf.read_text(encoding="utf-8"), str(conf), "exec"), namespace)
+    return namespace, conf.parents[1]
+
+
+def test_the_docs_build_checks_every_cross_reference(monkeypatch):
+    conf, root = _docs_conf(monkeypatch)
+    assert conf["nitpicky"] is True
+    assert "intersphinx" not in " ".join(conf["extensions"])  # the build runs offline
+    ci = root / ".ci" / "run"
+    if ci.exists():
+        builds = [line for line in ci.read_text(encoding="utf-8").splitlines() if line.startswith("python -m sphinx")]
+        assert builds and all(" -n " in line for line in builds), builds
+
+
+def test_the_reference_shows_no_private_base(monkeypatch):
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+
+    conf, _ = _docs_conf(monkeypatch)
+    cases = [((nnfast.optimizers._Base,), [object]),
+             (nnsklearn.NNClassifier.__bases__, [ClassifierMixin, BaseEstimator]),
+             (nnsklearn.NNRegressor.__bases__, [RegressorMixin, BaseEstimator]),
+             ((nnfast.Callback,), [nnfast.Callback])]
+    for bases, shown in cases:
+        bases = list(bases)
+        conf["_drop_private_bases"](None, "name", None, {}, bases)
+        assert bases == shown
+
+
+def test_a_dataclass_signature_with_a_factory_default_parses(monkeypatch):
+    conf, _ = _docs_conf(monkeypatch)
+    signature = str(inspect.signature(tune.TrialRecord))
+    assert "<factory>" in signature
+    new, _ = conf["_dataclass_factories"](None, "class", "TrialRecord", tune.TrialRecord, {}, signature, None)
+    assert "<factory>" not in new and "history: 'Dict[str, Any]' = dict()" in new
+    ast.parse(f"def f{new}: pass")  # what Sphinx needs to parse it

@@ -78,7 +78,8 @@ def lr_range_test(hp: Hyperparameters, X: Any, y: Any, *, min_lr: float = 1e-6, 
     fresh model built from ``hp`` (its optimizer, batch size, penalties, seed), recording
     the cost of each batch. The sweep runs in C++ and stops once the cost blows up.
 
-    ``X`` has shape (n_samples, n_features), ``y`` (n_samples,) or (n_samples, n_outputs), ``sample_weight`` (n_samples,). The rate rises geometrically,
+    ``X`` has shape (n_samples, n_features), ``y`` (n_samples,) or (n_samples, n_outputs), ``sample_weight`` (n_samples,); X is read as ``hp``'s dtype (float32 unless
+    ``dtype="float64"``), as :func:`nnfast.train` reads it. The rate rises geometrically,
     ``min_lr * (max_lr / min_lr) ** (i / (steps - 1))`` at batch ``i``; the recorded costs
     are smoothed by an exponential moving average with factor ``beta``, bias-corrected as
     in Adam. The test and its reading (the steepest fall) follow Smith (2017), "Cyclical
@@ -142,7 +143,7 @@ def lr_range_test(hp: Hyperparameters, X: Any, y: Any, *, min_lr: float = 1e-6, 
                        blows_up_at=float(lrs[-1]) if len(costs) < steps else None)
 
 
-#: what each verdict of :func:`verdict` means
+#: dict: what each verdict of :func:`nnfast.tune.verdict` means, verdict -> its sentence
 VERDICTS = {
     "diverging": "the cost exploded or ended above where it started: the rate is too large",
     "oscillating": "the cost rose in a quarter or more of the epochs: the rate is on the large side",
@@ -163,7 +164,7 @@ def verdict(history: History) -> str:
     finds the run overfitting, the validation cost ending far above the training cost
     (a gap over ``GAP_LARGE`` of the cost before training) or rising from its best while
     the training cost falls. too slow: the cost never rose but ended above half the cost
-    before training. good: otherwise. The verdicts are :data:`VERDICTS`.
+    before training. good: otherwise. The verdicts are :data:`nnfast.tune.lr.VERDICTS`.
     """
     costs = [c for c in history["loss"] if math.isfinite(c)]
     start = history.initial_loss
@@ -226,6 +227,8 @@ def compare(hp: Hyperparameters, name: str, values: Sequence[Any], X: Any, y: An
     training cost falls fast while the validation cost rises is "overfitting", not
     "good". ``result.histories[i].diagnose()`` gives each run's findings in full.
     ``X`` has shape (n_samples, n_features), ``y`` (n_samples,) or (n_samples, n_outputs); ``validation`` a pair of the same widths.
+    Each run reads X as its configuration's dtype (float32 unless ``dtype="float64"``),
+    as :func:`nnfast.train` does.
 
     Raises
     ------

@@ -74,7 +74,7 @@ _CAPTIONS = {
 }
 
 
-#: what ``extra_figures`` takes: matplotlib Figures, (title, Figure) pairs, or a mapping title -> Figure
+#: the type of ``extra_figures``, which takes matplotlib Figures, (title, Figure) pairs, or a mapping title -> Figure
 ExtraFigures = Union[Mapping[str, "Figure"], Iterable[Union["Figure", Tuple[str, "Figure"]]], None]
 
 

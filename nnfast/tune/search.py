@@ -65,7 +65,7 @@ MIN_TRIALS_FOR_PRUNING = 5
 STUDY_FORMAT = 2
 #: the study settings a resume must share with the stored study
 RESUME_KEYS = ("space", "base", "strategy", "objective", "seed", "cv", "trial_timeout", "data", "metadata")
-#: outside a terminal, a progress line at most this often (seconds)
+#: float: outside a terminal, a progress line at most this often (seconds)
 PROGRESS_INTERVAL = 10.0
 
 #: the validation pair of a study's data: None, None with cross-validation (the folds validate)
@@ -776,14 +776,18 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
     hp : Hyperparameters
         The base configuration; the space changes some of its fields.
     space : mapping of field name -> distribution
-        See :mod:`nnfast.tune.space` (``choice``, ``uniform``, ``loguniform``, ``int``,
-        ``intlog``, ``layers``, and ``.when(...)`` for conditional entries). Every entry is
+        See :class:`Space` and its entries (:func:`choice`, :func:`uniform`, :func:`loguniform`,
+        :func:`int`, :func:`intlog`, :func:`layers`, and ``.when(...)`` for conditional entries). Every entry is
         checked against :class:`~nnfast.Hyperparameters` before any trial runs.
     train : (X, y)
-        Training data. The test set never enters a search: keep it for
+        Training data: X of shape (n_samples, n_features), y of shape (n_samples,) or
+        (n_samples, n_outputs). X is converted once, before any split, to the dtype of
+        ``hp`` (float32 unless ``dtype="float64"``; float64 when the space searches
+        ``dtype``), as :func:`nnfast.train` reads it. The test set never enters a search: keep it for
         :meth:`Study.test`, once, after :meth:`Study.refit`.
     validation : (X_val, y_val), optional
-        Scores every trial. Without it (and without ``cv``), ``validation_size`` of
+        Scores every trial: X_val of shape (n_val, n_features), y_val of shape (n_val,)
+        or (n_val, n_outputs), X_val converted like X. Without it (and without ``cv``), ``validation_size`` of
         ``train`` is split off, seeded and stratified for classes.
     strategy : "grid", "random", "bayes" or a Strategy
     n_trials : int, optional
@@ -807,7 +811,7 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
         uninterrupted run's.
     executor : "threads" (default), "processes" or a concurrent.futures.Executor
         E.g. ``distributed.Client(...).get_executor()`` for a Dask cluster. The training
-        and validation data reach each worker once (:mod:`nnfast._ship`): "processes"
+        and validation data reach each worker once (``nnfast._ship``): "processes"
         through the pool's initializer (spawned processes), Dask by a scatter to every
         worker, released when the study ends; any other executor gets them with each trial.
     objective : str
@@ -823,7 +827,7 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
     progress : bool or "auto"
         Progress on stderr: trials done of the budget, best so far, elapsed time, ETA. On a
         terminal a live line; elsewhere (a log, a notebook, CI) a line every
-        :data:`PROGRESS_INTERVAL` (10) seconds, none for a study that ends sooner. False:
+        :data:`nnfast.tune.search.PROGRESS_INTERVAL` (10) seconds, none for a study that ends sooner. False:
         none ("auto" and True are the same).
     metadata : mapping, optional
         JSON data recorded with the study when it is created (e.g. how the data was
@@ -831,9 +835,9 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
     cv : int, optional
         Cross-validate every trial on ``cv`` (>= 2) folds of ``train`` instead of one
         validation set: cut once per study, seeded with ``seed``, stratified for classes
-        (see :func:`make_folds`). A trial trains once per fold on the other folds; its
+        (see ``make_folds``). A trial trains once per fold on the other folds; its
         score is the mean of the folds' scores and its ``score_se`` their standard error
-        (:func:`~nnfast.tune.trial.merge_folds`); its curve and history are fold averages,
+        (``merge_folds``); its curve and history are fold averages,
         and each fold is stopped when its own best-so-far falls below the median of the
         completed trials' running averages on the same fold (a trial with a pruned fold
         is pruned). The folds of the ``n_jobs`` trials in
@@ -854,7 +858,7 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
     -----
     Every trial records ``score_se``, the standard error of its score: from the folds
     with ``cv``, else from the validation set's per-sample results
-    (:func:`~nnfast.tune.trial.score_standard_error`). See :meth:`Study.contenders`.
+    (``score_standard_error``). See :meth:`Study.contenders`.
 
     Returns
     -------
@@ -943,8 +947,8 @@ def score_configurations(configurations: Sequence[Hyperparameters], X: Any, y: A
                          objective: str = "auto", n_jobs: int = 1, executor: Union[str, cf.Executor, None] = None
                          ) -> Tuple[List[TrialResult], str]:
     """Cross-validate each configuration on the same ``cv`` folds of X, y (cut by
-    :func:`make_folds` with ``seed``), without pruning and without a study: per
-    configuration, its folds merged by :func:`~nnfast.tune.trial.merge_folds`, in the
+    ``make_folds`` with ``seed``), without pruning and without a study: per
+    configuration, its folds merged by ``merge_folds``, in the
     given order; and the splitter's name. See :meth:`Study.rescore`."""
     configurations = list(configurations)
     if not configurations:
@@ -983,7 +987,8 @@ def run_configurations(configurations: Sequence[Hyperparameters], X: Any, y: Any
     """Run the given configurations once each, as a study of their own (see :meth:`Study.rerun`).
 
     ``X`` has shape (n_samples, n_features), ``y`` (n_samples,) or (n_samples, n_outputs); ``validation``, if given, a pair of the same widths;
-    ``validation_size`` a fraction of the rows, in (0, 1).
+    ``validation_size`` a fraction of the rows, in (0, 1). X (and the validation X) is
+    converted once to the configurations' dtype when they share one, else to float64.
 
     Raises
     ------

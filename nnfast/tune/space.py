@@ -96,6 +96,15 @@ def _check_range(low: float, high: float, log: bool, what: str) -> None:
 
 @dataclass(frozen=True)
 class Choice(Distribution):
+    """The entry :func:`~nnfast.tune.choice` returns: one of a fixed set of values.
+
+    Attributes
+    ----------
+    values : tuple
+        The values, in the order given: numbers, strings, booleans, None, or tuples of
+        them (layer widths); a single value is fixed, not searched. A grid search tries each.
+    """
+
     values: Tuple[Any, ...] = ()
 
     def __post_init__(self) -> None:
@@ -120,6 +129,19 @@ class Choice(Distribution):
 
 @dataclass(frozen=True)
 class Float(Distribution):
+    """The entry :func:`~nnfast.tune.uniform` and :func:`~nnfast.tune.loguniform` return: a real number in [low, high].
+
+    Attributes
+    ----------
+    low, high : float
+        The bounds, both included (finite, low < high; low > 0 when ``log``).
+    log : bool
+        Drawn uniformly in log scale (:func:`~nnfast.tune.loguniform`), else uniformly.
+    grid : tuple of float or None
+        The values a grid search tries (``points=``), each within [low, high]; None: a
+        grid search refuses the entry (a continuous range has no points).
+    """
+
     low: float = 0.0
     high: float = 1.0
     log: bool = False
@@ -151,6 +173,17 @@ class Float(Distribution):
 
 @dataclass(frozen=True)
 class Int(Distribution):
+    """The entry :func:`~nnfast.tune.int` and :func:`~nnfast.tune.intlog` return: an integer in [low, high].
+
+    Attributes
+    ----------
+    low, high : int
+        The bounds, both included (low < high).
+    log : bool
+        Drawn uniformly in log scale (:func:`~nnfast.tune.intlog`), else uniformly. A grid search tries
+        every integer from low to high.
+    """
+
     low: builtins.int = 0
     high: builtins.int = 1
     log: bool = False
@@ -172,7 +205,17 @@ class Int(Distribution):
 
 @dataclass(frozen=True)
 class Layers(Distribution):
-    """Hidden layers ``width * shrink**i`` for ``i < depth`` (each at least 1 unit)."""
+    """The entry :func:`~nnfast.tune.layers` returns: hidden-layer widths ``round(width * shrink**i)``
+    for ``i < depth`` (each at least 1 unit), a tuple of int.
+
+    Attributes
+    ----------
+    depth, width, shrink : Distribution
+        The entries the number of hidden layers, the first layer's width and the ratio of
+        each next width to the previous are drawn from (Optuna parameters
+        ``NAME.depth``, ``NAME.width``, ``NAME.shrink``); ``shrink`` is ``choice([1.0])``
+        when :func:`~nnfast.tune.layers` is not given one. A grid search tries their product.
+    """
 
     depth: Distribution
     width: Distribution
@@ -245,7 +288,7 @@ def layers(depth: Distribution, width: Distribution, shrink: Optional[Distributi
     return Layers(depth=depth, width=width, shrink=shrink if shrink is not None else Choice(values=(1.0,)))
 
 
-#: the most points a grid may have (a grid is enumerated before its first trial)
+#: int: the most points a grid may have (a grid is enumerated before its first trial)
 MAX_GRID_POINTS = 1_000_000
 
 
@@ -550,7 +593,7 @@ class Space:
         Raises
         ------
         ValueError
-            If the grid would have more than :data:`MAX_GRID_POINTS` points.
+            If the grid would have more than :data:`nnfast.tune.space.MAX_GRID_POINTS` points.
         """
         size = self.grid_size()
         if size > MAX_GRID_POINTS:

@@ -182,7 +182,7 @@ def _tables(path: str) -> List[str]:
 def open_storage(storage: str, attempts: int = 5) -> optuna.storages.BaseStorage:
     """Optuna storage for a study file (a path, or an ``sqlite:///`` URL) or a database URL.
 
-    A study file is nnfast's journal (:class:`SQLiteJournal`), new or existing, unless
+    A study file is nnfast's journal (``SQLiteJournal``), new or existing, unless
     Optuna created it with its relational schema; other URLs get that schema
     (``optuna.storages.RDBStorage``). Optuna's own functions take the result, e.g.
     ``optuna.load_study(study_name="nnfast", storage=open_storage("study.db"))``; given

@@ -142,7 +142,7 @@ class Study:
 
     @property
     def storage(self) -> Optional[str]:
-        """Where the study is kept now: the file or URL it was loaded from
+        """str or None: where the study is kept now: the file or URL it was loaded from
         (:func:`load_study`), else where it was created (``attrs["storage"]``, recorded
         then); None in memory. A study file copied or moved elsewhere and loaded from
         there is that new place."""
@@ -240,13 +240,14 @@ class Study:
         more data can: each configuration is trained once per fold on the other folds,
         scored on its fold as the search scored it (the objective's mean over the last
         epochs), and its score is the folds' mean with their standard error
-        (:func:`nnfast.tune.trial.merge_folds`). All configurations see the same folds.
+        (``merge_folds``). All configurations see the same folds.
 
         Parameters
         ----------
         X, y : array-like of shape (n_samples, n_features) and (n_samples,) or (n_samples, n_outputs)
             The data the study searched on (train + validation, or the cross-validated
-            training data); never the test set.
+            training data); never the test set. X is converted once, before the folds are
+            cut, to the configurations' dtype when they share one, else to float64.
         k : int, optional
             How many of the best trials; default: the contenders, at least 2.
         cv : int
@@ -350,7 +351,7 @@ class Study:
 
     def importances(self) -> Dict[str, float]:
         """How much each searched hyperparameter explains the score: PED-ANOVA (Watanabe et
-        al., IJCAI 2023) over the completed trials, computed by :func:`nnfast.tune.importance.ped_anova`
+        al., IJCAI 2023) over the completed trials, computed by ``nnfast.tune.importance.ped_anova``
         (not Optuna's evaluator, whose import costs seconds), normalised to sum to 1, largest
         first; empty when fewer than 4 trials completed or none differs in its searched values."""
         from .importance import ped_anova
@@ -368,28 +369,28 @@ class Study:
     def plot_history(self, ax: Optional[Axes] = None) -> Figure | SubFigure:
         """Each trial's score by trial number, marked by how it ended, with the best so far.
         Returns the matplotlib Figure (drawn into ``ax`` when given; else a new pyplot
-        figure, on the Agg backend unless one was chosen). See :func:`nnfast.tune.plots.plot_history`."""
+        figure, on the Agg backend unless one was chosen). See ``nnfast.tune.plots.plot_history``."""
         from .plots import plot_history
 
         return plot_history(self, ax=ax)
 
     def plot_curves(self, top: int = 5, ax: Optional[Axes] = None) -> Figure | SubFigure:
         """Training (dashed) and validation (solid) cost per epoch of the ``top`` best completed
-        trials; returns the Figure. See :func:`nnfast.tune.plots.plot_curves`."""
+        trials; returns the Figure. See ``nnfast.tune.plots.plot_curves``."""
         from .plots import plot_curves
 
         return plot_curves(self, top=top, ax=ax)
 
     def plot_pareto(self, ax: Optional[Axes] = None) -> Figure | SubFigure:
         """Score against training time (seconds, log scale) with the Pareto front of
-        :meth:`pareto`; returns the Figure. See :func:`nnfast.tune.plots.plot_pareto`."""
+        :meth:`pareto`; returns the Figure. See ``nnfast.tune.plots.plot_pareto``."""
         from .plots import plot_pareto
 
         return plot_pareto(self, ax=ax)
 
     def plot_importances(self, ax: Optional[Axes] = None) -> Figure | SubFigure:
         """The :meth:`importances` as horizontal bars, the largest on top; returns the Figure.
-        See :func:`nnfast.tune.plots.plot_importances`."""
+        See ``nnfast.tune.plots.plot_importances``."""
         from .plots import plot_importances
 
         return plot_importances(self, ax=ax)
@@ -407,7 +408,8 @@ class Study:
         the larger data. ``epochs`` trains for exactly that many epochs instead, without
         early stopping. Returns the model, which :meth:`test` then evaluates.
         ``X`` has shape (n_samples, n_features), ``y`` (n_samples,) or (n_samples, n_outputs);
-        ``sample_weight`` (n_samples,); ``epochs`` is a count of epochs.
+        ``sample_weight`` (n_samples,); ``epochs`` is a count of epochs. X is read as the
+        trial's dtype (float32 unless its ``dtype`` is "float64"), as :func:`nnfast.train` does.
 
         Raises
         ------
@@ -438,7 +440,8 @@ class Study:
         The look is recorded in the study; a second look raises unless ``force=True``
         (and that look is recorded too), so a test score can't quietly become a
         validation score. ``X`` has shape (n_samples, n_features), ``y`` (n_samples,) or (n_samples, n_outputs); returns
-        ``{"loss": ..., "accuracy" or "r2": ...}`` as :meth:`nnfast.Sequential.evaluate` does.
+        ``{"loss": ..., "accuracy" or "r2": ...}`` as :meth:`nnfast.Sequential.evaluate` does
+        (X read as the refitted model's dtype).
 
         Raises
         ------
@@ -472,7 +475,9 @@ class Study:
 
         Hyperparameters that were best on old data are worth re-checking when the data,
         the hardware or the code change. ``X`` has shape (n_samples, n_features), ``y`` (n_samples,) or (n_samples, n_outputs); ``validation``, if given, a pair
-        of the same widths; ``validation_size`` a fraction of the rows, in (0, 1).
+        of the same widths; ``validation_size`` a fraction of the rows, in (0, 1). X (and
+        the validation X) is converted once to the trials' dtype when they share one, else
+        to float64.
 
         Raises
         ------

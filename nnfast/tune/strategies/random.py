@@ -9,7 +9,7 @@ from optuna.samplers import BaseSampler
 from ..space import Space
 from .base import Strategy, trial_seed
 
-#: a finite space of at most this many points is drawn without replacement
+#: int: a finite space of at most this many points is drawn without replacement
 MAX_SHUFFLED_POINTS = 100_000
 
 
@@ -18,7 +18,7 @@ class Random(Strategy):
 
     Often more efficient than a grid (Bergstra & Bengio, 2012): each trial tries a new
     value of every important hyperparameter. A space of finitely many configurations (no
-    continuous range, at most :data:`MAX_SHUFFLED_POINTS`) is drawn without replacement:
+    continuous range, at most :data:`nnfast.tune.strategies.random.MAX_SHUFFLED_POINTS`) is drawn without replacement:
     its points in an order shuffled by the seed, so no configuration runs twice and the
     study ends when every one has run.
     """
