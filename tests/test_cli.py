@@ -261,6 +261,13 @@ def test_bad_storage_on_resume_gives_one_line_errors(finished, tmp_path, capsys)
     status, _, err = run(capsys, "tune", "--trials", 1, "--storage", tmp_path / "new.db", "--resume")
     assert_one_line_error(status, err, "tune", "nothing to resume", f"there is no file {tmp_path / 'new.db'}")
     assert not (tmp_path / "new.db").exists()  # it used to be left behind, an empty database
+    status, _, err = run(capsys, "tune", "--trials", 1, "--storage", f"sqlite:///{tmp_path / 'url.db'}", "--resume")
+    assert_one_line_error(status, err, "tune", "nothing to resume", f"there is no file {tmp_path / 'url.db'}")
+    assert not (tmp_path / "url.db").exists()
+    (tmp_path / "blank.db").touch()
+    status, _, err = run(capsys, "tune", "--trials", 1, "--storage", tmp_path / "blank.db", "--resume")
+    assert_one_line_error(status, err, "tune", "nothing to resume", "is empty, not a study")
+    assert (tmp_path / "blank.db").stat().st_size == 0
     sqlite3.connect(tmp_path / "empty.db").execute("CREATE TABLE t (x)").connection.commit()
     status, _, err = run(capsys, "tune", "--trials", 1, "--storage", tmp_path / "empty.db", "--resume")
     assert_one_line_error(status, err, "tune", "nothing to resume", "no study 'nnfast'")

@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> None:
     from .. import tune
     from ..tune.report import summary_table, write_report
     from ..tune.storage import DriverLease
-    from ..tune.study import data_fingerprint
+    from ..tune.study import check_study_file, data_fingerprint
     from ..tune.trial import objective_key
 
     if args.trials is not None and args.trials < 1:
@@ -162,9 +162,14 @@ def run(args: argparse.Namespace) -> None:
     kept: Dict[str, Any] = {}  # the resumed study's settings, as it recorded them
     resumed = ""  # its name
     if args.storage:
+        if args.resume:  # before opening it, which would make a database of a missing or empty file
+            try:
+                check_study_file(args.storage)
+            except FileNotFoundError as exc:
+                raise CommandError(f"nothing to resume: there is no file {exc.filename}") from None
+            except ValueError as exc:
+                raise CommandError(f"nothing to resume: {exc}") from None
         if "://" not in args.storage:
-            if args.resume and not os.path.exists(args.storage):  # opening it would create an empty database
-                raise CommandError(f"nothing to resume: there is no file {args.storage}")
             check_output(args.storage, "--storage", replaced=False)
         names = study_names(args.storage)
         if args.study_name in names and not args.resume:
