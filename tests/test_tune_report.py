@@ -289,6 +289,9 @@ def test_summary_table_lists_the_top_trials_and_the_best(study):
     assert f"best: trial {best.number}" in table and repr(best.hyperparameters) in table
     ranked = [line for line in lines if re.match(r"\s+\d+\s+0\.\d{4}", line)]
     assert len(ranked) == 3
+    scored = sum(1 for t in study.trials if t.state == "complete")
+    assert scored > 3 and f"(the best 3 of {scored} scored trials;" in table  # says the table is cut
+    assert "scored trials;" not in summary_table(study, top=scored)
 
 
 def test_report_and_summary_diagnose_the_best_trials(study):

@@ -506,12 +506,16 @@ class Study:
             counts[t.state] = counts.get(t.state, 0) + 1
         states = f" ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))})" if counts else ""
         lines = [f"study {self.name!r}: {_count(len(trials), 'trial')}{states}; {self.objective or 'value'}, {self.direction}"]
-        ranked = sorted(self._scored(), key=self._rank)[:top]
+        scored = sorted(self._scored(), key=self._rank)
+        ranked = scored[:top]
         if ranked:
             lines.append(f"{'trial':>5}  {self.objective or 'value':>14}  {'seconds':>8}  {'epochs':>6}  settings")
             for t in ranked:
                 settings = ", ".join(f"{k}={_short(v)}" for k, v in t.params.items())
                 lines.append(f"{t.number:>5}  {t.score:>14.4f}  {seconds_text(t.seconds):>8}  {t.epochs:>6}  {settings}")
+            if len(scored) > top:
+                lines.append(f"  (the best {top} of {len(scored)} scored trials; summary(top=k) or "
+                             f"`nnfast report --top K` shows more)")
             lines.extend(self.contenders_note())
         failures: Dict[str, List[int]] = {}
         for t in trials:
