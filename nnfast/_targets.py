@@ -236,6 +236,21 @@ def _labels(y: Any, name: str = "y") -> np.ndarray:
     return arr
 
 
+def _words(y: Any, limit: int = 3) -> list:
+    """Up to ``limit`` distinct values of y when y holds text and none of it reads as a
+    number (class labels); empty otherwise (no text, or numbers written as text, perhaps
+    with a missing-value marker such as 'n/a' among them)."""
+    values = np.asarray(y, dtype=object).ravel()
+    texts = list(dict.fromkeys(v for v in values if isinstance(v, (str, bytes))))  # np.str_ is a str
+    for v in texts:
+        try:
+            float(v)
+            return []
+        except ValueError:
+            pass
+    return [v.decode(errors="replace") if isinstance(v, bytes) else v for v in texts[:limit]]
+
+
 def classes_array(classes: Any, name: str = "classes") -> np.ndarray:
     """Every class label of a classification, given apart from y (scikit-learn's
     ``partial_fit(..., classes=)``): 1-D, sorted, each label once, at least two.
@@ -377,7 +392,15 @@ class Targets:
             Y = np.zeros((len(labels), self.n_outputs), dtype=dtype)
             Y[np.arange(len(labels)), index] = 1
             return Y
-        Y = check_real(y, name, dtype, context=f" for loss {self.loss!r}")  # finite, C-ordered, in dtype
+        try:
+            Y = check_real(y, name, dtype, context=f" for loss {self.loss!r}")  # finite, C-ordered, in dtype
+        except TypeError:
+            words = _words(y) if self.kind == "continuous" else []
+            if not words:
+                raise
+            raise TypeError(f"{name} holds words ({', '.join(map(repr, words))}): class labels, not numbers, and loss "
+                            f"{self.loss!r} is a regression: for classes, use task='classification' (or a "
+                            f"cross-entropy loss); for a regression, choose a numeric target") from None
         if self.kind == "continuous" and Y.ndim == 1:
             Y = Y[:, None]
         if Y.ndim != 2 or Y.shape[1] != self.n_outputs:

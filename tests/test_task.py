@@ -263,3 +263,50 @@ def test_a_study_stored_before_the_new_fields_resumes(digits, tmp_path):
     with pytest.raises(ValueError, match="base differs"):
         tune.search(QUICK.replace(task="regression"), {"lr": tune.loguniform(1e-3, 1e-2)}, n_trials=3, resume=True,
                     **kwargs)
+
+
+WORDS = r"y holds words \('cat', 'dog'\): class labels, not numbers, and loss 'mse' is a regression: for classes, " \
+        r"use task='classification'"
+
+
+@pytest.mark.parametrize("form", ["unicode", "object", "bytes", "category", "list"])
+def test_words_given_to_a_regression_are_named_class_labels_at_every_entry_point(form, tmp_path, capsys):
+    """A regression asked for on text labels says they are labels, not "numbers written as
+    strings: pd.to_numeric" (which cannot read 'cat'): in train, evaluate, search, the
+    regressor and the command line."""
+    pd = pytest.importorskip("pandas")
+    from nnfast import cli
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    words = ["cat", "dog"] * 20
+    y = {"unicode": np.array(words), "object": np.array(words, dtype=object),
+         "bytes": np.array([w.encode() for w in words]), "category": pd.Series(words, dtype="category"),
+         "list": words}[form]
+    hp = QUICK.replace(task="regression")
+    with pytest.raises(TypeError, match=WORDS):
+        nf.train(hp, X, y, verbose=False)
+    model, _ = nf.train(hp, X, rng.normal(size=40), verbose=False)
+    with pytest.raises(TypeError, match=WORDS):
+        model.evaluate(X, y)
+    with pytest.raises(TypeError, match=WORDS):
+        tune.search(hp, {"lr": [0.01]}, train=(X[:30], y[:30]), validation=(X[30:], y[30:]), progress=False)
+    if form == "unicode":
+        pytest.importorskip("sklearn")
+        from nnfast.sklearn import NNRegressor
+
+        with pytest.raises(TypeError, match=WORDS):
+            NNRegressor(hidden=(4,), epochs=1).fit(X, y)
+        pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "label": words}).to_csv(tmp_path / "words.csv", index=False)
+        assert cli.main(["train", "--data", str(tmp_path / "words.csv"), "--set", "task=regression"]) != 0
+        assert "y holds words ('cat', 'dog'): class labels, not numbers" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("y, message", [
+    (["1.5", "2"] * 20, r"not strings \(<U3\): numbers written as strings: pd.to_numeric$"),
+    (["1", "2", "n/a", "4"] * 10, r"numbers written as strings: pd.to_numeric$"),  # a missing-value marker
+])
+def test_numbers_written_as_text_keep_the_hint_to_read_them_as_numbers(y, message):
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    with pytest.raises(TypeError, match=message):
+        nf.train(QUICK.replace(task="regression"), X, y, verbose=False)
