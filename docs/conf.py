@@ -63,6 +63,7 @@ nitpick_ignore = [
     ("py:class", "Axes"),
     ("py:class", "Figure"),
     ("py:class", "SubFigure"),
+    ("py:class", "matplotlib.figure.Figure"),
     ("py:class", "onnx.ModelProto"),
     # scikit-learn
     ("py:class", "sklearn.base.ClassifierMixin"),
