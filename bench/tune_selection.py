@@ -14,7 +14,10 @@ Rules (all among completed trials):
   simplest       among ``study.contenders()``, the fewest weights (then the largest l2)
   strongest_l2   among ``study.contenders()``, the largest l2 penalty
 
-Choose a rule on seeds other than the ones it is reported on (the bench's own 0-5):
+``--strategy`` compares searches the same way: ``bayes`` (what the bench runs: TPE after 8
+random trials), ``bayes:N`` (TPE after N random trials) or ``random``.
+
+Choose a rule or a strategy on seeds other than the ones it is reported on (the bench's own 0-5):
 picking the rule that wins on the test sets one looks at is fitting the test set.
 """
 
@@ -70,6 +73,18 @@ def sklearn_refit_accuracy(search, X, y, X_te, y_te, seeds) -> float:
     return float(np.mean(accs))
 
 
+def strategy(name: str, seed: int):
+    """``bayes``, ``bayes:N`` (N random start-up trials) or ``random``, seeded like the bench's."""
+    from nnfast.tune.strategies import Bayes, Random
+
+    if name == "random":
+        return Random(seed=seed)
+    kind, _, startup = name.partition(":")
+    if kind != "bayes":
+        raise SystemExit(f"unknown strategy {name!r}: bayes, bayes:N or random")
+    return Bayes(seed=seed, startup=int(startup) if startup else 8)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[6, 7, 8, 9, 10, 11])
@@ -77,6 +92,7 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--cv", type=int, default=5)
     parser.add_argument("--refits", type=int, default=5, metavar="K")
+    parser.add_argument("--strategy", default="bayes", help="bayes (the bench's), bayes:N (N start-up trials), random")
     parser.add_argument("--sklearn", action="store_true", help="refit RandomizedSearchCV's winner too")
     args = parser.parse_args()
 
@@ -87,10 +103,14 @@ def main() -> int:
                                                                             seed=seed)
         X_fit, y_fit = np.vstack([X_tr, X_val]), np.concatenate([y_tr, y_val])
         weight_seeds = [seed * 100 + k for k in range(args.refits)]
-        study, _ = side.nnfast_search(X_tr, y_tr, X_val, y_val, args.trials, args.jobs, seed, args.cv)
-        line = []
+        study, seconds = side.nnfast_search(X_tr, y_tr, X_val, y_val, args.trials, args.jobs, seed, args.cv,
+                                            strategy(args.strategy, seed))
+        line = [f"{seconds:.1f} s"]
+        refits: dict[int, float] = {}  # a trial picked by several rules is refit once
         for rule, trial in picks(study).items():
-            acc = refit_accuracy(trial.hyperparameters, X_fit, y_fit, X_te, y_te, weight_seeds)
+            if trial.number not in refits:
+                refits[trial.number] = refit_accuracy(trial.hyperparameters, X_fit, y_fit, X_te, y_te, weight_seeds)
+            acc = refits[trial.number]
             means.setdefault(rule, []).append(acc)
             line.append(f"{rule} #{trial.number} {trial.score:.4f} -> {acc:.4f}")
         if args.sklearn:
@@ -99,7 +119,7 @@ def main() -> int:
             means.setdefault("sklearn", []).append(acc)
             line.append(f"sklearn {search.best_score_:.4f} -> {acc:.4f}")
         print(f"seed {seed:>2}: " + "; ".join(line), flush=True)
-    print(f"mean test accuracy over {args.refits} refits, seeds {args.seeds}:")
+    print(f"mean test accuracy over {args.refits} refits, seeds {args.seeds}, strategy {args.strategy}:")
     for rule, accs in means.items():
         print(f"  {rule:>13}  {np.mean(accs):.4f}")
     return 0

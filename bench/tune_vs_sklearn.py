@@ -61,7 +61,7 @@ from nnfast import tune
 EPOCHS = 200  # the most epochs either system may train a configuration for
 
 
-def nnfast_search(X_tr, y_tr, X_val, y_val, trials, jobs, seed, cv=None):
+def nnfast_search(X_tr, y_tr, X_val, y_val, trials, jobs, seed, cv=None, strategy="bayes"):
     hp = nf.Hyperparameters(epochs=EPOCHS, patience=11, min_delta=1e-4, improvement_over="best", standardize=True,
                             seed=seed)
     space = {
@@ -74,9 +74,9 @@ def nnfast_search(X_tr, y_tr, X_val, y_val, trials, jobs, seed, cv=None):
     start = time.perf_counter()
     if cv:
         study = tune.search(hp, space, train=(np.vstack([X_tr, X_val]), np.concatenate([y_tr, y_val])), cv=cv,
-                            strategy="bayes", n_trials=trials, n_jobs=jobs, seed=seed, progress=False)
+                            strategy=strategy, n_trials=trials, n_jobs=jobs, seed=seed, progress=False)
     else:
-        study = tune.search(hp, space, train=(X_tr, y_tr), validation=(X_val, y_val), strategy="bayes",
+        study = tune.search(hp, space, train=(X_tr, y_tr), validation=(X_val, y_val), strategy=strategy,
                             n_trials=trials, n_jobs=jobs, seed=seed, progress=False)
     seconds = time.perf_counter() - start
     return study, seconds
