@@ -236,7 +236,7 @@ def _labels(y: Any, name: str = "y") -> np.ndarray:
     return arr
 
 
-def _words(y: Any, limit: int = 3) -> list:
+def _words(y: Any, limit: int = 3) -> list[str]:
     """Up to ``limit`` distinct values of y when y holds text and none of it reads as a
     number (class labels); empty otherwise (no text, or numbers written as text, perhaps
     with a missing-value marker such as 'n/a' among them)."""

@@ -200,6 +200,18 @@ def test_tune_refit_epochs(tmp_path, capsys):
                            "--refit-epochs", "2", "--out", tmp_path / "best.nnf")
     assert status == 0, err
     assert "for 2 epochs" in err and nf.load(str(tmp_path / "best.nnf")).hyperparameters.epochs == 2
+    assert "refit: 2 epochs, ran every epoch" in err
+
+
+def test_tune_says_how_long_the_refit_trained(tmp_path, capsys):
+    """The refit finds its own length on the larger data: the command says how many epochs
+    it took and why it stopped, as the study records it (the report showed it before, the
+    command did not)."""
+    status, out, err = run(capsys, "tune", "--trials", 2, "--set", "epochs=30", "--set", "patience=2",
+                           "--strategy", "random", "--storage", tmp_path / "r.db")
+    assert status == 0, err
+    refit = tune.load_study(str(tmp_path / "r.db")).attrs["refit"]
+    assert f"refit: {refit['epochs']} epochs, {nf.callbacks.STOP_REASONS[refit['stop_reason']]}" in err
 
 
 # --- bad input ---------------------------------------------------------------------------------------

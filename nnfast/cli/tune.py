@@ -9,6 +9,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
+from ..callbacks import STOP_REASONS
 from ..data import train_test_split
 from ..hyperparams import Hyperparameters
 from .common import (CommandError, check_fraction, check_output, describe_task, save_model, scores_text,
@@ -339,6 +340,9 @@ def _refit_and_look(args: argparse.Namespace, study: Study, best: Optional[Trial
                       "with its own stopping rule" if hp.patience else f"for {hp.epochs} epochs")
             print(f"refitting trial {best.number} on {len(X_rest)} rows {length}", file=sys.stderr)
             refit = study.refit(X_rest, y_rest, epochs=args.refit_epochs)
+            done = study.attrs["refit"]
+            print(f"refit: {done['epochs']} epochs, {STOP_REASONS.get(done['stop_reason'], done['stop_reason'])}",
+                  file=sys.stderr)
         if not looks and not no_test:
             test_scores = study.test(X_test, y_test)
             test_note = f"{len(X_test)} rows, looked at once"
