@@ -74,15 +74,16 @@ def sklearn_refit_accuracy(search, X, y, X_te, y_te, seeds) -> float:
 
 
 def strategy(name: str, seed: int):
-    """``bayes``, ``bayes:N`` (N random start-up trials) or ``random``, seeded like the bench's."""
-    from nnfast.tune.strategies import Bayes, Random
-
-    if name == "random":
-        return Random(seed=seed)
+    """A name ``tune.search`` takes (``bayes``, ``random``), which it resolves and checks with
+    the study's seed, or ``bayes:N``: TPE after N random start-up trials, seeded alike."""
     kind, _, startup = name.partition(":")
+    if not startup:
+        return name
     if kind != "bayes":
         raise SystemExit(f"unknown strategy {name!r}: bayes, bayes:N or random")
-    return Bayes(seed=seed, startup=int(startup) if startup else 8)
+    from nnfast.tune.strategies import Bayes
+
+    return Bayes(seed=seed, startup=int(startup))
 
 
 def main() -> int:
