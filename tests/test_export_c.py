@@ -120,6 +120,23 @@ def test_binary_and_regressors_bit_exact(dtype, tmp_path):
 
 
 @needs_gcc
+@pytest.mark.parametrize("inputs", [1, 4, 12, 13, 64])
+@pytest.mark.parametrize("int8", [False, True])
+def test_no_hidden_layer_compiles_at_every_input_count(inputs, int8, tmp_path):
+    # one dense call inlined with I a multiple of 4 (>= 12) made gcc -O2 -Werror fail on its tail loop
+    X, rng = _data(7, features=inputs)
+    model = nf.train(nf.Hyperparameters(hidden=(), epochs=1, seed=0), X, rng.integers(0, 3, ROWS), verbose=False)[0]
+    X = X.astype(model.dtype)
+    out, index = _compile_and_run(model, X, tmp_path, int8=int8)
+    if not int8:
+        np.testing.assert_array_equal(out, _one_row(model, X))
+        np.testing.assert_array_equal(model.classes_[index], model.predict(X))
+    for level in ("-O1", "-O3", "-Os"):
+        subprocess.run([GCC, *FLAGS, level, "-c", str(tmp_path / "model.c"), "-o", str(tmp_path / "model.o")],
+                       check=True, capture_output=True)
+
+
+@needs_gcc
 def test_cli_writes_compilable_files(tmp_path):
     X, rng = _data(3, features=3)
     model = nf.Sequential([nf.Dense(4, "relu"), nf.Dense(3, "softmax")])
