@@ -10,6 +10,7 @@
 // Prints one line per sample: the output activations (class probabilities or values).
 #include <cstdio>
 #include <iostream>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -32,7 +33,9 @@ int run(const nnfast::ModelFile& file) {
             return 1;
         }
         net->predict(x.data(), 1, y.data());
-        for (size_t k = 0; k < y.size(); ++k) std::printf(k ? " %.9g" : "%.9g", double(y[k]));
+        // max_digits10 (9 for float, 17 for double): each value reads back exactly
+        const int digits = std::numeric_limits<T>::max_digits10;
+        for (size_t k = 0; k < y.size(); ++k) std::printf(k ? " %.*g" : "%.*g", digits, double(y[k]));
         std::printf("\n");
     }
     return 0;

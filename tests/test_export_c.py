@@ -157,18 +157,52 @@ def test_names_must_be_c_identifiers():
     for bad in ("1st", "my-model", "int", "", "x" * 41):
         with pytest.raises(ValueError, match="C identifier"):
             c_source(model, bad)
+    for reserved in ("_x", "__x", "_X"):  # reserved to the C implementation at file scope
+        with pytest.raises(ValueError, match="underscore"):
+            c_source(model, reserved)
+    for header in ("math", "stdio", "Stdlib", "STRING", "unistd"):  # <name>.h would stand in for <header.h>
+        with pytest.raises(ValueError, match="system header"):
+            c_source(model, header)
+    for good in ("model", "x_", "Math2", "my_math"):
+        assert f"void {good}_predict(" in c_source(model, good)[0]
 
 
-def test_cli_refuses_a_missing_directory_and_no_target(tmp_path, capsys):
+def test_cli_creates_the_directory_and_needs_a_target(tmp_path, capsys):
     model = nf.Sequential([nf.Dense(2, "softmax")], inputs=3)
     model.fit(np.eye(3)[[0, 1, 2, 0]], [0, 1, 0, 1], epochs=1, verbose=False)
     model.save(tmp_path / "m.nnf")
     from nnfast.cli import main
 
-    assert main(["export", str(tmp_path / "m.nnf"), "--c", str(tmp_path / "nowhere")]) == 1
-    assert "no directory" in capsys.readouterr().err
+    assert main(["export", str(tmp_path / "m.nnf"), "--c", str(tmp_path / "new" / "dir")]) == 0
+    assert sorted(p.name for p in (tmp_path / "new" / "dir").iterdir()) == ["model.c", "model.h"]
+    (tmp_path / "file").write_text("")
+    assert main(["export", str(tmp_path / "m.nnf"), "--c", str(tmp_path / "file")]) == 1
+    assert "is not a directory" in capsys.readouterr().err
     assert main(["export", str(tmp_path / "m.nnf")]) == 1
     assert "nothing to do" in capsys.readouterr().err
+
+
+@needs_gcc
+def test_column_names_are_kept_in_the_c(tmp_path):
+    pd = pytest.importorskip("pandas")
+    X, rng = _data(8, features=3)
+    frame = pd.DataFrame(X, columns=["age", "a*/b", "ünï"])  # "*/" must not end the header's comment
+    model = nf.Sequential([nf.Dense(4, "relu"), nf.Dense(2, "softmax")])
+    model.fit(frame, rng.integers(0, 2, ROWS), epochs=1, verbose=False)
+    written = to_c(model, tmp_path, name="net")
+    header = (tmp_path / "net.h").read_text()
+    assert "   0: age\n   1: a* /b\n" in header
+    driver = tmp_path / "names.c"
+    driver.write_text('#include <stdio.h>\n#include "net.h"\nint main(void)\n{\n    int j;\n'
+                      '    for (j = 0; j < NET_N_INPUTS; ++j) printf("%s\\n", net_feature_names[j]);\n'
+                      '    return 0;\n}\n')
+    exe = tmp_path / "names"
+    subprocess.run([GCC, *FLAGS, str(driver), written.source, "-lm", "-o", str(exe)], check=True)
+    shown = subprocess.run([str(exe)], check=True, capture_output=True).stdout.decode("utf-8")
+    assert shown.splitlines() == ["age", "a*/b", "ünï"]
+    unnamed = nf.Sequential([nf.Dense(2, "softmax")])
+    unnamed.fit(X, rng.integers(0, 2, ROWS), epochs=1, verbose=False)
+    assert "feature_names" not in "".join(c_source(unnamed))
 
 
 def test_int8_quantisation_per_output_channel():
@@ -230,3 +264,56 @@ def test_cli_checks_the_name_before_writing_anything(tmp_path, capsys):
                  "--name", "my-model"]) == 1
     assert "C identifier" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.nnf"]
+
+
+def _int8_cli(tmp_path, *args):
+    from nnfast.cli import main
+
+    return main(["export", str(tmp_path / "m.nnf"), "--c", str(tmp_path / "c"), "--int8", *args])
+
+
+def test_cli_int8_checks_the_data_before_writing(tmp_path, capsys):
+    pd = pytest.importorskip("pandas")
+    X, rng = _data(9, features=4)
+    y = np.where(X[:, 0] > 3.0, 7, 8)
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    model = nf.Sequential([nf.Dense(5, "relu"), nf.Dense(2, "softmax")])
+    model.fit(frame, y, epochs=2, verbose=False)
+    model.save(tmp_path / "m.nnf")
+    bad = {  # each: the file, and what the one-line error says
+        "three.csv": (frame[["a", "b", "c"]].assign(y=y), "has 3 feature columns but"),
+        "first.csv": (pd.concat([pd.Series(y, name="y"), frame[["a", "b", "c"]]], axis=1).assign(d=X[:, 3]),
+                      "are not those the model was fitted with"),  # the label first: the header tells
+        "labels.csv": (frame.assign(y=y + 1), "not seen in training"),
+    }
+    for name, (table, message) in bad.items():
+        table.to_csv(tmp_path / name, index=False)
+        assert _int8_cli(tmp_path, "--data", str(tmp_path / name)) == 1
+        assert message in capsys.readouterr().err
+        assert not (tmp_path / "c").exists()
+    raw = np.column_stack([y, X])  # the label first in a file without names: its labels are not the model's
+    np.save(tmp_path / "first.npy", raw)
+    assert _int8_cli(tmp_path, "--data", str(tmp_path / "first.npy")) == 1
+    assert "cannot score" in capsys.readouterr().err and not (tmp_path / "c").exists()
+    frame.assign(y=y).to_csv(tmp_path / "good.csv", index=False)
+    assert _int8_cli(tmp_path, "--data", str(tmp_path / "good.csv")) == 0
+    assert "accuracy on" in capsys.readouterr().out
+
+
+def test_cli_int8_scores_a_regressor_by_r2(tmp_path, capsys):
+    X, rng = _data(10, features=3)
+    Y = np.column_stack([X[:, 0], X[:, 1] - X[:, 2]])
+    model = nf.Sequential([nf.Dense(6, "tanh"), nf.Dense(2, "identity")])
+    model.fit(X, Y, epochs=3, standardize=True, verbose=False)
+    model.save(tmp_path / "m.nnf")
+    assert _int8_cli(tmp_path) == 0
+    assert "no --data: the R^2 change was not measured" in capsys.readouterr().out
+    np.savetxt(tmp_path / "two.csv", np.column_stack([X, Y]), delimiter=",")
+    assert _int8_cli(tmp_path, "--data", str(tmp_path / "two.csv")) == 1
+    err = capsys.readouterr().err
+    assert "predicts 2 values a row" in err and ".npz" in err
+    np.savez(tmp_path / "two.npz", X=X, y=Y)
+    assert _int8_cli(tmp_path, "--data", str(tmp_path / "two.npz")) == 0
+    before, after = model.evaluate(X, Y)["r2"], nf.export.quantized_copy(model).evaluate(X, Y)["r2"]
+    assert f"R^2 on {tmp_path / 'two.npz'} (300 rows): {before:.4f} as float32, {after:.4f} with int8" in \
+        capsys.readouterr().out

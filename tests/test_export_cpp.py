@@ -70,7 +70,7 @@ def test_predict_cpp_built_with_get_include_matches_the_one_row_path(tmp_path):
     model, X = _trained("float32")
     model.save(tmp_path / "m.nnf")
     X = X.astype(np.float32)
-    out = _run(exe, tmp_path / "m.nnf", X).astype(np.float32)  # %.9g: a float32 reads back exactly
+    out = _run(exe, tmp_path / "m.nnf", X).astype(np.float32)  # 9 digits: a float32 reads back exactly
     one_row = np.concatenate([model.forward(X[i:i + 1]) for i in range(len(X))])
     np.testing.assert_array_equal(out, one_row)
     np.testing.assert_array_equal(model.classes_[out.argmax(axis=1)], model.predict(X))
@@ -87,5 +87,6 @@ def test_examples_cmakelists_builds_against_the_installed_package(tmp_path):
     subprocess.run(["cmake", "--build", str(build)], check=True, capture_output=True)
     model, X = _trained("float64")
     model.save(tmp_path / "m.nnf")
-    out = _run(build / "predict", tmp_path / "m.nnf", X)  # %.9g of float64: 9 digits
-    np.testing.assert_allclose(out, model.predict_proba(X), rtol=1e-8, atol=1e-9)
+    out = _run(build / "predict", tmp_path / "m.nnf", X)  # 17 digits: a float64 reads back exactly
+    np.testing.assert_array_equal(out, np.concatenate([model.forward(X[i:i + 1]) for i in range(len(X))]))
+    np.testing.assert_allclose(out, model.predict_proba(X), rtol=1e-12, atol=1e-14)

@@ -169,3 +169,22 @@ def test_cli_without_onnx_says_what_to_install(tmp_path, monkeypatch, capsys):
     assert main(["export", str(tmp_path / "m.nnf"), "--onnx", str(tmp_path / "m.onnx")]) == 1
     assert "pip install 'nnfast[onnx]'" in capsys.readouterr().err
     assert not (tmp_path / "m.onnx").exists()
+    assert main(["export", str(tmp_path / "m.nnf"), "--c", str(tmp_path / "c"), "--onnx", str(tmp_path / "m.onnx")]) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.nnf"]  # the C export is not written either
+
+
+def test_column_names_are_kept_in_the_graph(tmp_path):
+    pd = pytest.importorskip("pandas")
+    X, rng = _data(seed=9, features=3)
+    frame = pd.DataFrame(X, columns=["age", "income", "ünï"])
+    model = nf.Sequential([nf.Dense(4, "relu"), nf.Dense(2, "softmax")])
+    model.fit(frame, rng.integers(0, 2, len(X)), epochs=1, verbose=False)
+    proto = model.to_onnx(tmp_path / "m.onnx")
+    metadata = {p.key: p.value for p in onnx.load(str(tmp_path / "m.onnx")).metadata_props}
+    import json
+
+    assert json.loads(metadata["feature_names"]) == ["age", "income", "ünï"]
+    assert proto.graph.input[0].doc_string.endswith("in order: age, income, ünï")
+    unnamed = nf.Sequential([nf.Dense(2, "softmax")])
+    unnamed.fit(X, rng.integers(0, 2, len(X)), epochs=1, verbose=False)
+    assert len(unnamed.to_onnx().metadata_props) == 0

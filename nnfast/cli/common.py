@@ -92,6 +92,27 @@ def save_model(model: Sequential, path: str, feature_names: Optional[List[str]] 
         raise CommandError(f"cannot save the model to {path}: {first_line(exc)}") from None
 
 
+def check_columns(model: Sequential, X: np.ndarray, feature_names: Optional[List[str]], data: str, model_file: str,
+                  label_hint: bool = False) -> None:
+    """Raise CommandError unless the rows ``X`` of ``data`` (with the CSV header's
+    ``feature_names``, when it has one) hold the features ``model`` was trained on: as many
+    columns, and the same names in the same order when both sides know them. The
+    messages name ``data`` and ``model_file``; with ``label_hint`` (rows read without a
+    target) a column too many is pointed out as a likely label column to leave out."""
+    if X.shape[1] != model.n_inputs:
+        hint = (" (is one of them a label column? leave it out with --target)"
+                if X.shape[1] == model.n_inputs + 1 and label_hint else "")
+        raise CommandError(f"{data} has {X.shape[1]} feature columns but {model_file} takes {model.n_inputs}{hint}")
+    from .._validation import column_mismatch
+
+    fitted = model.feature_names_in_
+    names = None if feature_names is None else np.array(feature_names, dtype=object)
+    problem = column_mismatch(fitted, names)
+    if problem is not None and fitted is not None:
+        raise CommandError(f"the header of {data}: its feature columns {problem}; the model's: "
+                           f"{', '.join(map(str, fitted.tolist()))}")
+
+
 # --- what the commands print ------------------------------------------------------------
 
 def describe_task(hp: Hyperparameters, y: Any) -> str:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Optional
+from typing import List, Optional
 
 import numpy as np
 
 from ..io import load
 from ..model import Sequential
-from .common import CommandError, check_output
+from .common import CommandError, check_columns, check_output, first_line
 from .readers import Table, add_data_arguments, read_data
 
 
@@ -21,7 +21,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                                    "(--c DIR: DIR/NAME.h and DIR/NAME.c).")
     p.add_argument("model", help="a file written by nnfast train --out or model.save")
     p.add_argument("--onnx", metavar="FILE", help="write the ONNX graph here")
-    p.add_argument("--c", metavar="DIR", dest="c_dir", help="write NAME.h and NAME.c into this existing directory")
+    p.add_argument("--c", metavar="DIR", dest="c_dir", help="write NAME.h and NAME.c into this directory (created if missing)")
     p.add_argument("--name", default="model",
                    help="the C prefix of the functions and the files' name (default: model)")
     p.add_argument("--int8", action="store_true",
@@ -32,6 +32,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> None:
+    """Check everything, compute everything, then write: a bad input leaves no file behind."""
     if not args.onnx and not args.c_dir:
         raise CommandError("nothing to do: give --onnx FILE and/or --c DIR")
     check_output(args.onnx, "--onnx", inputs=[args.model])
@@ -39,52 +40,69 @@ def run(args: argparse.Namespace) -> None:
         raise CommandError("--int8 is for the C export: give --c DIR")
     if args.data and not args.int8:
         raise CommandError("--data scores the int8 export: give --int8 with it")
-    if args.c_dir and not os.path.isdir(args.c_dir):
-        raise CommandError(f"--c {args.c_dir} is not a directory" if os.path.exists(args.c_dir)
-                           else f"there is no directory {args.c_dir} (--c)")
+    if args.c_dir and os.path.exists(args.c_dir) and not os.path.isdir(args.c_dir):
+        raise CommandError(f"--c {args.c_dir} is not a directory")
     from ..export import to_c, to_onnx
     from ..export.c import check_name
 
     if args.c_dir:
-        check_name(args.name)  # before any file is written
+        check_name(args.name)
     model = load(args.model)
+    report: List[str] = []
+    if args.int8:
+        table = read_data(args.data, args.target, header=args.header or "auto") if args.data else None
+        report = _int8_report(model, table, args.data, args.model)
+    proto = None
     if args.onnx:
         try:
-            to_onnx(model, args.onnx)
+            proto = to_onnx(model)
         except ImportError as exc:  # the onnx package is missing: the message says what to install
             raise CommandError(str(exc)) from None
-        print(f"wrote {args.onnx} ({os.path.getsize(args.onnx):,} bytes)")
-    if args.c_dir:
-        table = read_data(args.data, args.target, header=args.header or "auto") if args.data else None
-        written = to_c(model, args.c_dir, name=args.name, int8=args.int8)
+    if args.c_dir:  # to_c checks the model as to_onnx did before writing: nothing is left half-written
+        try:
+            written = to_c(model, args.c_dir, name=args.name, int8=args.int8)
+        except OSError as exc:
+            raise CommandError(f"cannot write the C export into {args.c_dir}: {exc.strerror or exc}") from None
         for path in (written.header, written.source):
             print(f"wrote {path} ({os.path.getsize(path):,} bytes)")
-        if args.int8:
-            _report_int8(model, table, args.data)
+    if proto is not None:
+        import onnx
+
+        onnx.save_model(proto, args.onnx)
+        print(f"wrote {args.onnx} ({os.path.getsize(args.onnx):,} bytes)")
+    for line in report:
+        print(line)
 
 
-def _report_int8(model: Sequential, table: Optional[Table], data_name: Optional[str]) -> None:
-    """The weights' bytes in both forms and, on data, the metric before and after quantisation."""
+def _int8_report(model: Sequential, table: Optional[Table], data_name: Optional[str], model_file: str) -> List[str]:
+    """The weights' bytes in both forms and, on data, the metric before and after
+    quantisation (accuracy for classifiers, R^2 for regressors): lines to print once
+    the files are written. Bad data raises CommandError here, before any file is."""
     from ..export import quantized_copy
 
     params = model.parameters()
     weights = sum(params[k].size for k in params if k.startswith("W"))
     outputs = sum(params[k].size for k in params if k.startswith("b"))  # one scale per output channel
     itemsize = np.dtype(model.dtype).itemsize
-    print(f"weights: {weights + outputs * itemsize:,} bytes as int8 with scales "
-          f"({weights * itemsize:,} bytes as {model.dtype})")
+    lines = [f"weights: {weights + outputs * itemsize:,} bytes as int8 with scales "
+             f"({weights * itemsize:,} bytes as {model.dtype})"]
+    shown = "R^2" if model.task == "regression" else "accuracy"
     if table is None:
-        print("no --data: the accuracy change was not measured")
-        return
+        return lines + [f"no --data: the {shown} change was not measured"]
     if table.y is None:
         raise CommandError(f"{data_name} has no target column to score on")
     if model.task is None:
-        raise CommandError("the model was never fitted: there is no accuracy to compare")
-    X = table.X
-    if X.shape[1] != model.n_inputs:
-        raise CommandError(f"{data_name} has {X.shape[1]} feature columns but the model takes {model.n_inputs}")
-    before = model.evaluate(X, table.y)
-    after = quantized_copy(model).evaluate(X, table.y)
+        raise CommandError("the model was never fitted: there is nothing to score")
+    if model.task == "regression" and model.n_outputs > 1 and table.y.ndim == 1:
+        raise CommandError(f"{model_file} predicts {model.n_outputs} values a row, but {data_name} gives one target "
+                           f"column ({table.target}): give the {model.n_outputs} targets as array y, shape (rows, "
+                           f"{model.n_outputs}), of an .npz file (with X)")
+    check_columns(model, table.X, table.feature_names, str(data_name), model_file)
+    try:
+        before = model.evaluate(table.X, table.y)
+        after = quantized_copy(model).evaluate(table.X, table.y)
+    except (TypeError, ValueError) as exc:  # labels the model never saw, a target of the wrong shape
+        raise CommandError(f"cannot score {model_file} on {data_name}: {first_line(exc)}") from None
     metric = "accuracy" if "accuracy" in before else "r2"
-    print(f"{metric} on {data_name} ({len(X):,} rows): {before[metric]:.4f} as {model.dtype}, "
-          f"{after[metric]:.4f} with int8 weights ({after[metric] - before[metric]:+.4f})")
+    return lines + [f"{shown} on {data_name} ({len(table.X):,} rows): {before[metric]:.4f} as {model.dtype}, "
+                    f"{after[metric]:.4f} with int8 weights ({after[metric] - before[metric]:+.4f})"]

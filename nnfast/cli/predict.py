@@ -8,9 +8,8 @@ import sys
 
 import numpy as np
 
-from .._validation import column_mismatch
 from ..io import load
-from .common import CommandError, check_output
+from .common import check_columns, check_output
 from .readers import add_data_arguments, read_data
 
 
@@ -31,17 +30,8 @@ def run(args: argparse.Namespace) -> None:
     model = load(args.model)
     table = read_data(args.data, args.target, header=args.header or "auto", need_target=False)
     X = table.X
-    if X.shape[1] != model.n_inputs:
-        hint = (" (is one of them a label column? leave it out with --target)"
-                if X.shape[1] == model.n_inputs + 1 and args.target is None else "")
-        raise CommandError(f"{args.data} has {X.shape[1]} feature columns but {args.model} takes "
-                           f"{model.n_inputs}{hint}")
-    names = None if table.feature_names is None else np.array(table.feature_names, dtype=object)
-    fitted = model.feature_names_in_
-    problem = column_mismatch(fitted, names)
-    if problem is not None and fitted is not None:
-        raise CommandError(f"the header of {args.data}: its feature columns {problem}; the model's: "
-                           f"{', '.join(fitted.tolist())}")
+    check_columns(model, X, table.feature_names, args.data, args.model,
+                  label_hint=args.target is None)
     out = model.predict_proba(X) if args.proba else model.predict(X)
     stream = open(args.out, "w", newline="") if args.out else sys.stdout
     try:

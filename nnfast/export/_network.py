@@ -74,6 +74,9 @@ class NetworkDescription:
         None for a regressor or an unfitted model.
     flat : bool
         Whether a regressor was trained on 1-D y (its predictions are then 1-D).
+    feature_names : tuple of str, or None
+        The names of the input columns, in order, when the model was fitted on a
+        DataFrame or a CSV with a header (``feature_names_in_``); else None.
     """
 
     dtype: np.dtype
@@ -85,6 +88,7 @@ class NetworkDescription:
     kind: Optional[str]
     classes: Optional[np.ndarray]
     flat: bool
+    feature_names: Optional[Tuple[str, ...]] = None
 
     @property
     def is_classifier(self) -> bool:
@@ -139,4 +143,6 @@ def network_of(model: Sequential) -> NetworkDescription:
     return NetworkDescription(dtype=dtype, n_inputs=net.inputs, n_outputs=net.outputs, mean=mean, inv_std=inv_std,
                               layers=tuple(layers), kind=None if targets is None else targets.kind,
                               classes=None if targets is None else targets.classes_,
-                              flat=bool(targets is not None and targets.flat))
+                              flat=bool(targets is not None and targets.flat),
+                              feature_names=None if model.feature_names_in_ is None
+                              else tuple(str(n) for n in model.feature_names_in_.tolist()))

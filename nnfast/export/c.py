@@ -48,6 +48,12 @@ _C_KEYWORDS = {"auto", "break", "case", "char", "const", "continue", "default", 
                "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void",
                "volatile", "while", "_Bool", "_Complex", "_Imaginary"}
 
+#: the C11 standard headers and common POSIX ones, without ".h": refused as export names (check_name)
+_SYSTEM_HEADERS = {"assert", "complex", "ctype", "errno", "fenv", "float", "inttypes", "iso646", "limits", "locale",
+                   "math", "setjmp", "signal", "stdalign", "stdarg", "stdatomic", "stdbool", "stddef", "stdint",
+                   "stdio", "stdlib", "stdnoreturn", "string", "tgmath", "threads", "time", "uchar", "wchar",
+                   "wctype", "alloca", "dirent", "dlfcn", "fcntl", "malloc", "memory", "pthread", "sched",
+                   "strings", "unistd"}
 
 @dataclass(frozen=True)
 class CExport:
@@ -69,10 +75,24 @@ class CExport:
 
 
 def check_name(name: str) -> str:
-    """``name`` when it can prefix the C functions, else ValueError."""
+    """``name`` when it can name the files and prefix the C identifiers, else ValueError.
+
+    Refused besides what is not a C identifier of at most 40 characters: the C keywords;
+    a leading underscore (identifiers that start with one are reserved to the C
+    implementation at file scope, C99 7.1.3); and the names of the C standard headers and
+    of common POSIX ones, in any case (``math``, ``Stdio``): ``<name>.h`` would stand in for
+    that header wherever the export's directory is on the include path, and on
+    case-insensitive file systems.
+    """
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,39}", name) or name in _C_KEYWORDS:
         raise ValueError(f"name must be a C identifier (letters, digits, _; not starting with a digit; at most 40 "
                          f"characters; not a C keyword), got {name!r}")
+    if name.startswith("_"):
+        raise ValueError(f"name must not start with an underscore (such identifiers are reserved to the C "
+                         f"implementation), got {name!r}")
+    if name.lower() in _SYSTEM_HEADERS:
+        raise ValueError(f"name {name!r} would write {name}.h, which stands in for the system header "
+                         f"<{name.lower()}.h> (the export's own source includes <math.h>): choose another name")
     return name
 
 
@@ -342,8 +362,12 @@ def c_source(model: Sequential, name: str = "model", *, int8: bool = False) -> T
     model : nnfast.Sequential
         A built model, float32 (the C is ``float``) or float64 (``double``).
     name : str
-        The prefix of the C functions and constants (``<name>_predict``): a C
-        identifier of at most 40 characters, not a C keyword.
+        The prefix of the C functions and constants (``<name>_predict``), and in upper
+        case of the macros (``<NAME>_N_INPUTS``, so two exports whose names differ only
+        in case cannot be included together): a C identifier of at most 40 characters,
+        not a C keyword, not starting with ``_`` (reserved to the C implementation),
+        not the name of a C standard or common POSIX header in any case (``math``:
+        ``math.h`` would stand in for ``<math.h>``).
     int8 : bool
         Weights as int8 with a scale per output channel.
 
@@ -361,8 +385,7 @@ def c_source(model: Sequential, name: str = "model", *, int8: bool = False) -> T
     RuntimeError
         If the model has not been built.
     ValueError
-        If ``name`` is not a C identifier (or a C keyword, or longer than 40
-        characters), or a parameter is NaN or infinite.
+        If ``name`` is not such a name, or a parameter is NaN or infinite.
     """
     name = check_name(name)
     if not isinstance(int8, bool):
@@ -373,7 +396,7 @@ def c_source(model: Sequential, name: str = "model", *, int8: bool = False) -> T
 
 def to_c(model: Sequential, directory: Union[str, "os.PathLike[str]"], *, name: str = "model",
          int8: bool = False) -> CExport:
-    """Write ``<name>.h`` and ``<name>.c`` for ``model`` into ``directory`` (which must exist).
+    """Write ``<name>.h`` and ``<name>.c`` for ``model`` into ``directory``, created if missing.
 
     The header declares, with ``T`` the model's type (``float``, or ``double`` for a
     float64 model):
@@ -383,7 +406,9 @@ def to_c(model: Sequential, directory: Union[str, "os.PathLike[str]"], *, name: 
       (softmax), P(second class) (one sigmoid unit), per-label probabilities, or values;
     - ``void <name>_predict_batch(const T *x, long n, T *out)``: n rows, row-major;
     - for single-label classifiers ``int <name>_predict_class(const T *x)``, the index into
-      ``<name>_class_labels``, the class labels as strings.
+      ``<name>_class_labels``, the class labels as strings;
+    - for a model fitted with column names (``feature_names_in_``), those names in order
+      in a comment and as ``<name>_feature_names``, strings.
 
     With ``int8`` the weights are stored as int8 with one scale per output channel
     (:func:`quantize_int8`: a quarter of float32's bytes); the outputs then differ from
@@ -394,7 +419,8 @@ def to_c(model: Sequential, directory: Union[str, "os.PathLike[str]"], *, name: 
     model : nnfast.Sequential
         A built model, float32 or float64.
     directory : str or os.PathLike
-        An existing directory; ``<name>.h`` and ``<name>.c`` in it are replaced.
+        A directory, created (with its parents) when missing, after the model and
+        ``name`` are checked; ``<name>.h`` and ``<name>.c`` in it are replaced.
     name : str
         The files' name and the C prefix (see :func:`c_source`).
     int8 : bool
@@ -410,14 +436,15 @@ def to_c(model: Sequential, directory: Union[str, "os.PathLike[str]"], *, name: 
     TypeError, RuntimeError
         As :func:`c_source`.
     ValueError
-        If ``directory`` is not a directory, and as :func:`c_source`.
+        If ``directory`` exists and is not a directory, and as :func:`c_source`.
     OSError
-        If the files cannot be written.
+        If the directory cannot be created or the files cannot be written.
     """
     header, source = c_source(model, name, int8=int8)
     directory = os.fspath(directory)
-    if not os.path.isdir(directory):
+    if os.path.exists(directory) and not os.path.isdir(directory):
         raise ValueError(f"{directory} is not a directory")
+    os.makedirs(directory, exist_ok=True)
     paths = CExport(os.path.join(directory, f"{name}.h"), os.path.join(directory, f"{name}.c"), name)
     for path, text in ((paths.header, header), (paths.source, source)):
         with open(path, "w", encoding="ascii", newline="\n") as f:
@@ -452,6 +479,10 @@ def _header(d: NetworkDescription, name: str, int8: bool) -> str:
     if d.has_labels:
         assert d.classes is not None  # a classifier with one label a row keeps its classes (network_of)
         lines.append(f"#define {up}_N_CLASSES {len(d.classes)}")
+    if d.feature_names is not None:
+        lines += ["", "/* the input columns, in order (as x holds them):"]
+        lines += [f"   {j:>{len(str(d.n_inputs - 1))}}: {_c_comment(n)}" for j, n in enumerate(d.feature_names)]
+        lines.append("*/")
     lines += ["", "#ifdef __cplusplus", 'extern "C" {', "#endif", "",
               f"/* x ({up}_N_INPUTS raw features) -> out ({up}_N_OUTPUTS): {out} */",
               f"void {name}_predict(const {T} *x, {T} *out);",
@@ -462,6 +493,9 @@ def _header(d: NetworkDescription, name: str, int8: bool) -> str:
                   f"int {name}_predict_class(const {T} *x);",
                   "/* the class labels, as text */",
                   f"extern const char *const {name}_class_labels[{up}_N_CLASSES];"]
+    if d.feature_names is not None:
+        lines += ["/* the names of the input columns, as text */",
+                  f"extern const char *const {name}_feature_names[{up}_N_INPUTS];"]
     lines += ["", "#ifdef __cplusplus", "}", "#endif", "", f"#endif /* {up}_H */", ""]
     return "\n".join(lines)
 
@@ -502,6 +536,9 @@ def _source(d: NetworkDescription, name: str, int8: bool) -> str:
                  f"    for (i = 0; i < n; ++i) {P}_predict(x + i * {d.n_inputs}L, out + i * {d.n_outputs}L);\n}}\n")
     if d.has_labels:
         parts.append(_classes(d, name, lit))
+    if d.feature_names is not None:
+        names = ",\n    ".join(_c_string(n) for n in d.feature_names)
+        parts.append(f"const char *const {P}_feature_names[{d.n_inputs}] = {{\n    {names}\n}};\n")
     return "\n".join(parts)
 
 

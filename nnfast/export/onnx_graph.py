@@ -1,6 +1,8 @@
 """An nnfast model as an ONNX graph (opset 17), built with the ``onnx`` package's helpers.
 
-Input ``X``: shape (N, inputs), the model's dtype (float32 or float64), N dynamic.
+Input ``X``: shape (N, inputs), the model's dtype (float32 or float64), N dynamic. A model
+fitted with column names (``feature_names_in_``) keeps them in the graph: in the input's
+doc string and, as a JSON list, in the model's metadata ``feature_names``.
 Outputs, as the model's own methods give them:
 
 - classifiers with one label per row (``categorical``, ``soft``, ``binary``):
@@ -21,6 +23,7 @@ Elu, so in float64 models leaky_relu and elu are written out with a float64 alph
 
 from __future__ import annotations
 
+import json
 import os
 from typing import TYPE_CHECKING, Any, List, Optional, Union
 
@@ -69,6 +72,10 @@ def to_onnx(model: Sequential, path: Union[str, "os.PathLike[str]", None] = None
       1-D y, else (n_samples, n_outputs);
     - a model built but never fitted: ``outputs`` (n_samples, n_outputs), the output
       layer's activations.
+
+    A model fitted with column names keeps them, in order: ``X``'s doc string lists them
+    and the metadata entry ``feature_names`` holds them as a JSON list
+    (``onnxruntime.InferenceSession(path).get_modelmeta().custom_metadata_map``).
 
     Parameters
     ----------
@@ -233,11 +240,14 @@ def _build(d: NetworkDescription, name: str) -> onnx.ModelProto:
         n_classes = len(d.classes)
         outputs += [helper.make_tensor_value_info("label", _label_type(d.classes), [batch]),
                     helper.make_tensor_value_info("probabilities", elem, [batch, n_classes])]
-    graph = helper.make_graph(g.nodes, name, [helper.make_tensor_value_info("X", elem, [batch, d.n_inputs])],
-                              outputs, initializer=g.initializers)
+    columns = "" if d.feature_names is None else "; its columns, in order: " + ", ".join(d.feature_names)
+    inputs = [helper.make_tensor_value_info("X", elem, [batch, d.n_inputs], doc_string="the raw features" + columns)]
+    graph = helper.make_graph(g.nodes, name, inputs, outputs, initializer=g.initializers)
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="nnfast",
                               doc_string=_doc(d))
     proto.ir_version = IR_VERSION
+    if d.feature_names is not None:
+        helper.set_model_props(proto, {"feature_names": json.dumps(list(d.feature_names), ensure_ascii=False)})
     return proto
 
 
