@@ -169,7 +169,8 @@ def test_cli_without_onnx_says_what_to_install(tmp_path, monkeypatch, capsys):
     assert main(["export", str(tmp_path / "m.nnf"), "--onnx", str(tmp_path / "m.onnx")]) == 1
     assert "pip install 'nnfast[onnx]'" in capsys.readouterr().err
     assert not (tmp_path / "m.onnx").exists()
-    assert main(["export", str(tmp_path / "m.nnf"), "--c", str(tmp_path / "c"), "--onnx", str(tmp_path / "m.onnx")]) == 1
+    assert main(["export", str(tmp_path / "m.nnf"), "--c", str(tmp_path / "c"),
+                 "--onnx", str(tmp_path / "m.onnx")]) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.nnf"]  # the C export is not written either
 
 

@@ -21,7 +21,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                                    "(--c DIR: DIR/NAME.h and DIR/NAME.c).")
     p.add_argument("model", help="a file written by nnfast train --out or model.save")
     p.add_argument("--onnx", metavar="FILE", help="write the ONNX graph here")
-    p.add_argument("--c", metavar="DIR", dest="c_dir", help="write NAME.h and NAME.c into this directory (created if missing)")
+    p.add_argument("--c", metavar="DIR", dest="c_dir",
+                   help="write NAME.h and NAME.c into this directory (created if missing)")
     p.add_argument("--name", default="model",
                    help="the C prefix of the functions and the files' name (default: model)")
     p.add_argument("--int8", action="store_true",

@@ -55,6 +55,7 @@ _SYSTEM_HEADERS = {"assert", "complex", "ctype", "errno", "fenv", "float", "intt
                    "wctype", "alloca", "dirent", "dlfcn", "fcntl", "malloc", "memory", "pthread", "sched",
                    "strings", "unistd"}
 
+
 @dataclass(frozen=True)
 class CExport:
     """The files :func:`to_c` wrote and the C prefix of their names.
