@@ -255,6 +255,19 @@ def test_negative_targets_count_from_the_end(eleven, suffix):
     assert cli.read_table(str(where / f"w{suffix}"), "0")[1].dtype == np.int64  # three classes, in .npy too
 
 
+def test_an_index_is_not_matched_against_a_first_row_of_numbers(tmp_path):
+    # --target 0 used to be looked up among the first row's values: "3.5,7,0" made it
+    # column 2 (the 0 there) and dropped that row as a header; or "names 2 columns"
+    path = write(tmp_path / "t.csv", "3.5,7,0\n1.5,2,0\n0,1,2\n")
+    table = cli.read_data(str(path), "0")
+    assert table.y.tolist() == [3.5, 1.5, 0.0] and table.X.tolist() == [[7, 0], [2, 0], [1, 2]]
+    assert cli.read_data(str(path), "2").y.tolist() == [0, 0, 2]
+    named = cli.read_data(str(path), "0", header="yes")  # a header of numbers, asked for: "0" is its name
+    assert named.y.tolist() == [0, 2] and named.target == "column '0'"
+    header = write(tmp_path / "h.csv", "a,0,b\n1,2,3\n4,5,6\n")  # a header (text in it): names first
+    assert cli.read_data(str(header), "0").y.tolist() == [2, 5]
+
+
 @pytest.mark.parametrize("target, header, fragment", [
     ("lable", "auto", "has no column named 'lable' (did you mean 'label'?); its columns: 'x', 'y', 'label'"),
     ("label", "no", "--target 'label' is a name, but with --header no the columns of"),

@@ -185,21 +185,28 @@ def test_cli_creates_the_directory_and_needs_a_target(tmp_path, capsys):
 @needs_gcc
 def test_column_names_are_kept_in_the_c(tmp_path):
     pd = pytest.importorskip("pandas")
-    X, rng = _data(8, features=3)
-    frame = pd.DataFrame(X, columns=["age", "a*/b", "ünï"])  # "*/" must not end the header's comment
-    model = nf.Sequential([nf.Dense(4, "relu"), nf.Dense(2, "softmax")])
-    model.fit(frame, rng.integers(0, 2, ROWS), epochs=1, verbose=False)
+    # names that would end or nest the header's comment, splice lines or inject code if copied as they are
+    names = ["age", "a*/b", "ünï", "w/*kg*/", "ends in ??/", "*\\\n/ int injected = 1; /*"]
+    X, rng = _data(8, features=len(names))
+    frame = pd.DataFrame(X, columns=names)
+    model = nf.Sequential([nf.Dense(4, "relu"), nf.Dense(1, "sigmoid")])
+    model.fit(frame, np.array(["a", "z/*"])[rng.integers(0, 2, ROWS)], epochs=1, verbose=False)
     written = to_c(model, tmp_path, name="net")
     header = (tmp_path / "net.h").read_text()
-    assert "   0: age\n   1: a* /b\n" in header
+    assert '   0: "age"\n   1: "a* /b"\n   2: "?n?"\n   3: "w/ *kg* /"\n   4: "ends in ? ?/"\n' in header
+    assert "P(z/ *)" in header
     driver = tmp_path / "names.c"
     driver.write_text('#include <stdio.h>\n#include "net.h"\nint main(void)\n{\n    int j;\n'
-                      '    for (j = 0; j < NET_N_INPUTS; ++j) printf("%s\\n", net_feature_names[j]);\n'
-                      '    return 0;\n}\n')
+                      '    for (j = 0; j < NET_N_INPUTS; ++j) printf("%s|", net_feature_names[j]);\n'
+                      '    printf("%s", net_class_labels[1]);\n    return 0;\n}\n')
     exe = tmp_path / "names"
-    subprocess.run([GCC, *FLAGS, str(driver), written.source, "-lm", "-o", str(exe)], check=True)
-    shown = subprocess.run([str(exe)], check=True, capture_output=True).stdout.decode("utf-8")
-    assert shown.splitlines() == ["age", "a*/b", "ünï"]
+    for compiler, flags in ((GCC, FLAGS), (shutil.which("g++"), ["-x", "c++", "-std=c++17", "-Wall", "-Wextra",
+                                                                 "-Werror", "-pedantic", "-O2"])):
+        if compiler is None:
+            continue
+        subprocess.run([compiler, *flags, str(driver), written.source, "-lm", "-o", str(exe)], check=True)
+        shown = subprocess.run([str(exe)], check=True, capture_output=True).stdout.decode("utf-8")
+        assert shown.split("|") == names + ["z/*"]
     unnamed = nf.Sequential([nf.Dense(2, "softmax")])
     unnamed.fit(X, rng.integers(0, 2, ROWS), epochs=1, verbose=False)
     assert "feature_names" not in "".join(c_source(unnamed))
@@ -317,3 +324,76 @@ def test_cli_int8_scores_a_regressor_by_r2(tmp_path, capsys):
     before, after = model.evaluate(X, Y)["r2"], nf.export.quantized_copy(model).evaluate(X, Y)["r2"]
     assert f"R^2 on {tmp_path / 'two.npz'} (300 rows): {before:.4f} as float32, {after:.4f} with int8" in \
         capsys.readouterr().out
+
+
+def _small_model(tmp_path):
+    model = nf.Sequential([nf.Dense(2, "softmax")], inputs=3)
+    model.fit(np.eye(3)[[0, 1, 2, 0]], [0, 1, 0, 1], epochs=1, verbose=False)
+    model.save(tmp_path / "m.nnf")
+    return model
+
+
+def test_a_failed_write_leaves_the_old_files_and_no_new_ones(tmp_path, monkeypatch, capsys):
+    _small_model(tmp_path)
+    from nnfast.cli import main
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "model.h").write_text("old header")
+    calls = []
+
+    def full_disk(descriptor):  # the second file's write fails: the disk is full
+        calls.append(descriptor)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("os.fsync", full_disk)
+    assert main(["export", str(tmp_path / "m.nnf"), "--c", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and str(out / "model.c") in err
+    assert sorted(p.name for p in out.iterdir()) == ["model.h"] and (out / "model.h").read_text() == "old header"
+    calls.clear()
+    assert main(["export", str(tmp_path / "m.nnf"), "--c", str(tmp_path / "new" / "dir")]) == 1
+    assert not (tmp_path / "new").exists()  # the directories it created are gone again
+    calls.clear()
+    assert main(["export", str(tmp_path / "m.nnf"), "--onnx", str(tmp_path / "m.onnx"), "--c", str(out)]) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.nnf", "out"]
+    (out / "model.c").mkdir()  # a directory where a file goes: refused before anything is written
+    monkeypatch.undo()
+    assert main(["export", str(tmp_path / "m.nnf"), "--c", str(out)]) == 1
+    assert "is a directory" in capsys.readouterr().err and (out / "model.h").read_text() == "old header"
+
+
+def test_outputs_that_collide_are_refused(tmp_path, capsys):
+    _small_model(tmp_path)
+    from nnfast.cli import main
+
+    (tmp_path / "oc").mkdir()
+    assert main(["export", str(tmp_path / "m.nnf"), "--c", str(tmp_path / "oc"),
+                 "--onnx", str(tmp_path / "oc" / "model.h")]) == 1
+    assert "which --onnx writes too" in capsys.readouterr().err
+    (tmp_path / "cm").mkdir()
+    (tmp_path / "m.nnf").rename(tmp_path / "cm" / "model.c")
+    assert main(["export", str(tmp_path / "cm" / "model.c"), "--c", str(tmp_path / "cm")]) == 1
+    assert "the model file the command reads" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["cm", "model.c", "oc"]
+    assert main(["export", str(tmp_path / "cm" / "model.c"), "--onnx", str(tmp_path / "m.onnx"),
+                 "--name", "net"]) == 1
+    assert "--name is for the C export" in capsys.readouterr().err
+
+
+def test_names_of_headers_glibc_includes_are_refused():
+    model = nf.Sequential([nf.Dense(2, "softmax")], inputs=3)
+    for header in ("features", "endian", "Features"):  # <stdio.h> includes <features.h>
+        with pytest.raises(ValueError, match="system header"):
+            c_source(model, header)
+    with pytest.raises(ValueError, match="directory is empty"):
+        to_c(model, "")
+
+
+def test_bytes_labels_are_their_text():
+    X = np.random.default_rng(0).normal(size=(30, 3))
+    model = nf.Sequential([nf.Dense(3, "softmax")])
+    model.fit(X, np.array([b"x", b"y", b'q"'])[np.arange(30) % 3], epochs=1, verbose=False)
+    source = c_source(model)[1]
+    assert '"x",\n    "y"' in source and "b'" not in source

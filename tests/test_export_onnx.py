@@ -189,3 +189,11 @@ def test_column_names_are_kept_in_the_graph(tmp_path):
     unnamed = nf.Sequential([nf.Dense(2, "softmax")])
     unnamed.fit(X, rng.integers(0, 2, len(X)), epochs=1, verbose=False)
     assert len(unnamed.to_onnx().metadata_props) == 0
+
+
+def test_bytes_labels_are_their_text():
+    X, rng = _data(seed=10)
+    model = nf.Sequential([nf.Dense(3, "softmax")])
+    model.fit(X, np.array([b"x", b"y", b"z"])[rng.integers(0, 3, len(X))], epochs=1, verbose=False)
+    out = _run(model, X)
+    assert out["label"].tolist() == [label.decode() for label in model.predict(X).tolist()]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -23,8 +23,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--onnx", metavar="FILE", help="write the ONNX graph here")
     p.add_argument("--c", metavar="DIR", dest="c_dir",
                    help="write NAME.h and NAME.c into this directory (created if missing)")
-    p.add_argument("--name", default="model",
-                   help="the C prefix of the functions and the files' name (default: model)")
+    p.add_argument("--name", help="with --c: the C prefix of the functions and the files' name (default: model)")
     p.add_argument("--int8", action="store_true",
                    help="C weights as int8 with a scale per output channel (activations stay floating point)")
     add_data_arguments(p, default=None, purpose="with --int8: data to score the quantised model on, the accuracy "
@@ -33,46 +32,67 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> None:
-    """Check everything, compute everything, then write: a bad input leaves no file behind."""
+    """Check everything, compute everything, then write all files or none: a bad input
+    or a failed write leaves no new file behind and the old ones as they were."""
     if not args.onnx and not args.c_dir:
         raise CommandError("nothing to do: give --onnx FILE and/or --c DIR")
     check_output(args.onnx, "--onnx", inputs=[args.model])
     if args.int8 and not args.c_dir:
         raise CommandError("--int8 is for the C export: give --c DIR")
+    if args.name is not None and not args.c_dir:
+        raise CommandError("--name is for the C export: give --c DIR")
     if args.data and not args.int8:
         raise CommandError("--data scores the int8 export: give --int8 with it")
     if args.c_dir and os.path.exists(args.c_dir) and not os.path.isdir(args.c_dir):
         raise CommandError(f"--c {args.c_dir} is not a directory")
-    from ..export import to_c, to_onnx
+    from ..export import CExport, c_source, to_onnx
+    from ..export._files import make_directory, remove_directories, write_all
     from ..export.c import check_name
 
-    if args.c_dir:
-        check_name(args.name)
+    name = check_name(args.name or "model") if args.c_dir else "model"
+    paths = CExport.at(args.c_dir, name) if args.c_dir else None
+    targets = ([("--onnx", args.onnx)] if args.onnx else []) + (
+        [("--c", paths.header), ("--c", paths.source)] if paths else [])
+    _check_targets(targets, args.model)
     model = load(args.model)
     report: List[str] = []
     if args.int8:
         table = read_data(args.data, args.target, header=args.header or "auto") if args.data else None
         report = _int8_report(model, table, args.data, args.model)
-    proto = None
+    files: List[Tuple[str, bytes]] = []
     if args.onnx:
         try:
-            proto = to_onnx(model)
+            files.append((args.onnx, to_onnx(model).SerializeToString()))
         except ImportError as exc:  # the onnx package is missing: the message says what to install
             raise CommandError(str(exc)) from None
-    if args.c_dir:  # to_c checks the model as to_onnx did before writing: nothing is left half-written
-        try:
-            written = to_c(model, args.c_dir, name=args.name, int8=args.int8)
-        except OSError as exc:
-            raise CommandError(f"cannot write the C export into {args.c_dir}: {exc.strerror or exc}") from None
-        for path in (written.header, written.source):
-            print(f"wrote {path} ({os.path.getsize(path):,} bytes)")
-    if proto is not None:
-        import onnx
-
-        onnx.save_model(proto, args.onnx)
-        print(f"wrote {args.onnx} ({os.path.getsize(args.onnx):,} bytes)")
+    if paths:
+        header, source = c_source(model, name, int8=args.int8)
+        files += [(paths.header, header.encode("ascii")), (paths.source, source.encode("ascii"))]
+    made = make_directory(args.c_dir) if args.c_dir else []
+    try:
+        write_all(files)
+    except OSError as exc:
+        remove_directories(made)
+        raise CommandError(first_line(exc)) from None
+    for path, data in files:
+        print(f"wrote {path} ({len(data):,} bytes)")
     for line in report:
         print(line)
+
+
+def _check_targets(targets: List[Tuple[str, str]], model_file: str) -> None:
+    """Refuse outputs that are one file (``--onnx d/model.h`` with ``--c d``), the model
+    file read, or a directory."""
+    seen: Dict[str, str] = {}
+    for option, path in targets:
+        real = os.path.realpath(path)
+        if real in seen:
+            raise CommandError(f"{option} would write {path}, which {seen[real]} writes too: give another path")
+        seen[real] = option
+        if os.path.exists(path) and os.path.samefile(path, model_file):
+            raise CommandError(f"{option} would write {path}, the model file the command reads: give another path")
+        if os.path.isdir(path):
+            raise CommandError(f"{option} would write {path}, which is a directory")
 
 
 def _int8_report(model: Sequential, table: Optional[Table], data_name: Optional[str], model_file: str) -> List[str]:

@@ -425,7 +425,10 @@ def _csv_target(path: str, target: Optional[str], fields: List[str], header: str
         target = "last"
     if target == "last":
         return width - 1, False
-    if header != "no" and target.strip() in fields:
+    # a name only where the first row can be a header: with --header auto, a first row of
+    # numbers is data, and --target 0 there is an index, not a value of that row
+    may_be_names = header == "yes" or (header == "auto" and not all(_is_number(f) for f in fields if f))
+    if may_be_names and target.strip() in fields:
         if fields.count(target.strip()) > 1:
             raise CommandError(f"--target {target!r} names {fields.count(target.strip())} columns of {path}; "
                                f"give the index of one ({_index_range(width)})")

@@ -36,6 +36,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ..model import Sequential
+from ._files import make_directory, remove_directories, write_all
 from ._network import NetworkDescription, network_of
 
 __all__ = ["to_c", "c_source", "CExport", "quantize_int8", "quantized_copy"]
@@ -48,12 +49,22 @@ _C_KEYWORDS = {"auto", "break", "case", "char", "const", "continue", "default", 
                "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void",
                "volatile", "while", "_Bool", "_Complex", "_Imaginary"}
 
-#: the C11 standard headers and common POSIX ones, without ".h": refused as export names (check_name)
-_SYSTEM_HEADERS = {"assert", "complex", "ctype", "errno", "fenv", "float", "inttypes", "iso646", "limits", "locale",
-                   "math", "setjmp", "signal", "stdalign", "stdarg", "stdatomic", "stdbool", "stddef", "stdint",
-                   "stdio", "stdlib", "stdnoreturn", "string", "tgmath", "threads", "time", "uchar", "wchar",
-                   "wctype", "alloca", "dirent", "dlfcn", "fcntl", "malloc", "memory", "pthread", "sched",
-                   "strings", "unistd"}
+#: the C11 standard headers (those of the compiler: float, stdarg, ...) and the top-level headers of
+#: glibc 2.36, without ".h": refused as export names (check_name); glibc's own headers include some
+#: (features.h, endian.h), so a model.h of that name breaks <stdio.h> and <math.h>
+_SYSTEM_HEADERS = frozenset({"aio", "aliases", "alloca", "ar", "argp", "argz", "assert", "byteswap", "complex", "cpio",
+                             "ctype", "dirent", "dlfcn", "elf", "endian", "envz", "err", "errno", "error", "execinfo",
+                             "fcntl", "features", "fenv", "float", "fmtmsg", "fnmatch", "fstab", "fts", "ftw", "gconv",
+                             "getopt", "glob", "grp", "gshadow", "iconv", "ifaddrs", "inttypes", "iso646", "langinfo",
+                             "lastlog", "libgen", "libintl", "limits", "link", "locale", "malloc", "math", "mcheck",
+                             "memory", "mntent", "monetary", "mqueue", "netdb", "nl_types", "nss", "obstack", "paths",
+                             "poll", "printf", "proc_service", "pthread", "pty", "pwd", "re_comp", "regex", "regexp",
+                             "resolv", "sched", "search", "semaphore", "setjmp", "sgtty", "shadow", "signal", "spawn",
+                             "stab", "stdalign", "stdarg", "stdatomic", "stdbool", "stddef", "stdint", "stdio",
+                             "stdio_ext", "stdlib", "stdnoreturn", "string", "strings", "syscall", "sysexits",
+                             "syslog", "tar", "termio", "termios", "tgmath", "thread_db", "threads", "time", "ttyent",
+                             "uchar", "ucontext", "ulimit", "unistd", "utime", "utmp", "utmpx", "values", "wait",
+                             "wchar", "wctype", "wordexp"})
 
 
 @dataclass(frozen=True)
@@ -74,6 +85,11 @@ class CExport:
     source: str
     name: str
 
+    @classmethod
+    def at(cls, directory: str, name: str) -> "CExport":
+        """The paths of ``<name>.h`` and ``<name>.c`` in ``directory``."""
+        return cls(os.path.join(directory, f"{name}.h"), os.path.join(directory, f"{name}.c"), name)
+
 
 def check_name(name: str) -> str:
     """``name`` when it can name the files and prefix the C identifiers, else ValueError.
@@ -81,8 +97,9 @@ def check_name(name: str) -> str:
     Refused besides what is not a C identifier of at most 40 characters: the C keywords;
     a leading underscore (identifiers that start with one are reserved to the C
     implementation at file scope, C99 7.1.3); and the names of the C standard headers and
-    of common POSIX ones, in any case (``math``, ``Stdio``): ``<name>.h`` would stand in for
-    that header wherever the export's directory is on the include path, and on
+    of glibc's, in any case (``math``, ``Stdio``, ``features``): ``<name>.h`` would stand in
+    for that header wherever the export's directory is on the include path (also when a
+    system header includes it, as ``<stdio.h>`` includes ``<features.h>``), and on
     case-insensitive file systems.
     """
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,39}", name) or name in _C_KEYWORDS:
@@ -128,9 +145,11 @@ def _int_array(values: NDArray[np.integer[Any]], per_line: int = 16) -> str:
     return "{\n    " + ",\n    ".join(lines) + "\n}"
 
 
-def _c_string(text: str) -> str:
+def _c_string(text: object) -> str:
+    """``text`` (bytes as they are) as a C string literal: printable ASCII but ``"``, ``\\``
+    and ``?`` (trigraphs) as they are, every other byte in octal."""
     out = []
-    for byte in str(text).encode("utf-8"):
+    for byte in text if isinstance(text, bytes) else str(text).encode("utf-8"):
         ch = chr(byte)
         out.append(ch if 32 <= byte < 127 and ch not in '"\\?' else f"\\{byte:03o}")
     return '"' + "".join(out) + '"'
@@ -367,7 +386,7 @@ def c_source(model: Sequential, name: str = "model", *, int8: bool = False) -> T
         case of the macros (``<NAME>_N_INPUTS``, so two exports whose names differ only
         in case cannot be included together): a C identifier of at most 40 characters,
         not a C keyword, not starting with ``_`` (reserved to the C implementation),
-        not the name of a C standard or common POSIX header in any case (``math``:
+        not the name of a C standard or glibc header in any case (``math``:
         ``math.h`` would stand in for ``<math.h>``).
     int8 : bool
         Weights as int8 with a scale per output channel.
@@ -437,19 +456,27 @@ def to_c(model: Sequential, directory: Union[str, "os.PathLike[str]"], *, name: 
     TypeError, RuntimeError
         As :func:`c_source`.
     ValueError
-        If ``directory`` exists and is not a directory, and as :func:`c_source`.
+        If ``directory`` is empty, or exists and is not a directory, and as
+        :func:`c_source`.
     OSError
-        If the directory cannot be created or the files cannot be written.
+        If the directory cannot be created or a file cannot be written (a full disk,
+        no permission, ``<name>.c`` a directory): one line naming the path. The two
+        files are written whole to temporaries and renamed over the old ones, so a
+        failure leaves the old files (or none, and no directory it created).
     """
     header, source = c_source(model, name, int8=int8)
     directory = os.fspath(directory)
+    if not directory:
+        raise ValueError("directory is empty: give a directory's path ('.' for the current one)")
     if os.path.exists(directory) and not os.path.isdir(directory):
         raise ValueError(f"{directory} is not a directory")
-    os.makedirs(directory, exist_ok=True)
-    paths = CExport(os.path.join(directory, f"{name}.h"), os.path.join(directory, f"{name}.c"), name)
-    for path, text in ((paths.header, header), (paths.source, source)):
-        with open(path, "w", encoding="ascii", newline="\n") as f:
-            f.write(text)
+    paths = CExport.at(directory, name)
+    made = make_directory(directory)
+    try:
+        write_all([(paths.header, header.encode("ascii")), (paths.source, source.encode("ascii"))])
+    except OSError:
+        remove_directories(made)
+        raise
     return paths
 
 
@@ -482,7 +509,7 @@ def _header(d: NetworkDescription, name: str, int8: bool) -> str:
         lines.append(f"#define {up}_N_CLASSES {len(d.classes)}")
     if d.feature_names is not None:
         lines += ["", "/* the input columns, in order (as x holds them):"]
-        lines += [f"   {j:>{len(str(d.n_inputs - 1))}}: {_c_comment(n)}" for j, n in enumerate(d.feature_names)]
+        lines += [f'   {j:>{len(str(d.n_inputs - 1))}}: "{_c_comment(n)}"' for j, n in enumerate(d.feature_names)]
         lines.append("*/")
     lines += ["", "#ifdef __cplusplus", 'extern "C" {', "#endif", "",
               f"/* x ({up}_N_INPUTS raw features) -> out ({up}_N_OUTPUTS): {out} */",
@@ -502,7 +529,20 @@ def _header(d: NetworkDescription, name: str, int8: bool) -> str:
 
 
 def _c_comment(label: object) -> str:
-    return str(label).replace("*/", "* /").encode("ascii", "replace").decode()
+    """``label`` as text safe inside a ``/* */`` comment on one line: printable ASCII only
+    (anything else, line breaks included, becomes ``?``), with a space splitting each
+    ``/*``, ``*/`` and ``??`` (which would end or nest the comment, or start a trigraph
+    such as ``??/``, a backslash that joins lines)."""
+    text = "".join(ch if " " <= ch <= "~" else "?" for ch in _text(label))
+    for pair in ("/*", "*/", "??"):
+        while pair in text:
+            text = text.replace(pair, f"{pair[0]} {pair[1]}")
+    return text
+
+
+def _text(label: object) -> str:
+    """A label or column name as text: bytes decoded as UTF-8 (as ``b'x'`` is meant: ``x``)."""
+    return label.decode("utf-8", "replace") if isinstance(label, bytes) else str(label)
 
 
 def _source(d: NetworkDescription, name: str, int8: bool) -> str:

@@ -31,6 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..model import Sequential
+from ._files import write_all
 from ._network import NetworkDescription, network_of
 
 if TYPE_CHECKING:
@@ -105,7 +106,9 @@ def to_onnx(model: Sequential, path: Union[str, "os.PathLike[str]", None] = None
         If a parameter is NaN or infinite, or the class labels are objects ONNX cannot
         hold (other than strings).
     OSError
-        If ``path`` cannot be written.
+        If ``path`` cannot be written (one line naming it); the file is written whole
+        to a temporary beside it and renamed over it, so a failure leaves the old file
+        as it was.
     """
     _require_onnx()
     import onnx
@@ -114,7 +117,7 @@ def to_onnx(model: Sequential, path: Union[str, "os.PathLike[str]", None] = None
     proto = _build(description, name)
     onnx.checker.check_model(proto)
     if path is not None:
-        onnx.save_model(proto, os.fspath(path))
+        write_all([(os.fspath(path), proto.SerializeToString())])
     return proto
 
 
@@ -174,7 +177,7 @@ def _label_tensor(g: _Graph, classes: NDArray[Any]) -> str:
 
     if classes.dtype.kind in "US" or (classes.dtype.kind == "O" and all(isinstance(c, str) for c in classes)):
         name = g.fresh("classes")
-        values = [str(c).encode("utf-8") for c in classes.tolist()]
+        values = [c if isinstance(c, bytes) else str(c).encode("utf-8") for c in classes.tolist()]  # b"x" is "x"
         # a STRING tensor takes its values as a list of bytes (onnx's docs), which onnx's annotation omits
         tensor = onnx.helper.make_tensor(name, onnx.TensorProto.STRING, [len(values)],
                                          values)  # type: ignore[arg-type]
