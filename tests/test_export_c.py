@@ -397,3 +397,13 @@ def test_bytes_labels_are_their_text():
     model.fit(X, np.array([b"x", b"y", b'q"'])[np.arange(30) % 3], epochs=1, verbose=False)
     source = c_source(model)[1]
     assert '"x",\n    "y"' in source and "b'" not in source
+
+
+def test_onnx_into_the_directory_the_c_export_creates(tmp_path, capsys):
+    pytest.importorskip("onnx")
+    _small_model(tmp_path)
+    from nnfast.cli import main
+
+    assert main(["export", str(tmp_path / "m.nnf"), "--c", str(tmp_path / "new"),
+                 "--onnx", str(tmp_path / "new" / "m.onnx")]) == 0
+    assert sorted(p.name for p in (tmp_path / "new").iterdir()) == ["m.onnx", "model.c", "model.h"]

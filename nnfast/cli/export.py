@@ -36,7 +36,10 @@ def run(args: argparse.Namespace) -> None:
     or a failed write leaves no new file behind and the old ones as they were."""
     if not args.onnx and not args.c_dir:
         raise CommandError("nothing to do: give --onnx FILE and/or --c DIR")
-    check_output(args.onnx, "--onnx", inputs=[args.model])
+    into_new_c_dir = bool(args.onnx and args.c_dir and not os.path.exists(args.c_dir)
+                          and os.path.abspath(os.path.dirname(args.onnx)) == os.path.abspath(args.c_dir))
+    if not into_new_c_dir:  # else the directory --c creates takes it
+        check_output(args.onnx, "--onnx", inputs=[args.model])
     if args.int8 and not args.c_dir:
         raise CommandError("--int8 is for the C export: give --c DIR")
     if args.name is not None and not args.c_dir:
