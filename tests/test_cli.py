@@ -503,3 +503,14 @@ def test_train_prints_the_diagnosis_of_its_curves(capsys, lr, kind):
     assert diagnosis[0].startswith(f"  {kind}: ")
     advice = {"stuck": "larger learning rate", "learning": "keep going", "diverging": "reduce the learning rate"}
     assert advice[kind] in diagnosis[0]
+
+
+def test_a_contradiction_names_a_stored_zero():
+    # a stored seed 0 was shown as "no --seed" (0 == False)
+    from nnfast.cli.common import CommandError
+    from nnfast.cli.tune import _contradiction
+
+    with pytest.raises(CommandError, match="--seed 5 contradicts study 'k', which runs with --seed 0;"):
+        _contradiction("k", "seed", 5, 0)
+    with pytest.raises(CommandError, match="which runs with no --no-test"):
+        _contradiction("k", "no_test", True, False)

@@ -269,6 +269,40 @@ def test_resume_and_extension_continue_the_sequence_and_never_repeat(strategy, s
     assert [t.params for t in straight.trials] == params
 
 
+@pytest.mark.parametrize("strategy", ["grid", "random"])
+def test_a_space_given_again_in_another_order_repeats_and_skips_nothing(strategy, small, tmp_path):
+    # the finished points were known by their index in the enumeration, which follows the
+    # entries' order: resumed with the keys swapped, 9 trials ran 8 configurations (grid)
+    db = str(tmp_path / "s.db")
+    first = {"lr": [1e-3, 1e-2, 1e-1], "batch_size": [16, 32, 64]}
+    swapped = {"batch_size": [16, 32, 64], "lr": [1e-3, 1e-2, 1e-1]}
+    kwargs = dict(train=small[:2], strategy=strategy, seed=3, progress=False, pruning=False)
+    hp = BASE.replace(epochs=1)
+    tune.search(hp, first, n_trials=4, storage=db, **kwargs)
+    resumed = tune.search(hp, swapped, n_trials=9, storage=db, resume=True, **kwargs)
+    keys = {json.dumps(t.params, sort_keys=True) for t in resumed.trials if t.state != "waiting"}
+    assert len(keys) == 9
+    if strategy == "random":  # the shuffled order does not depend on the entries' order either
+        assert [t.params for t in tune.search(hp, first, n_trials=5, **kwargs).trials] == \
+               [t.params for t in tune.search(hp, swapped, n_trials=5, **kwargs).trials]
+
+
+def test_resume_keeps_pruning_and_its_warmup(small, tmp_path):
+    db = str(tmp_path / "s.db")
+    kwargs = dict(train=small[:2], strategy="random", seed=3, progress=False, storage=db)
+    hp = BASE.replace(epochs=1)
+    tune.search(hp, {"lr": tune.loguniform(1e-3, 1e-1)}, n_trials=2, **kwargs)
+    with pytest.raises(ValueError, match="its pruning differs .*stored true, given false"):
+        tune.search(hp, {"lr": tune.loguniform(1e-3, 1e-1)}, n_trials=3, resume=True, pruning=False, **kwargs)
+    with pytest.raises(ValueError, match="its warmup_epochs differs .*stored 5, given 2"):
+        tune.search(hp, {"lr": tune.loguniform(1e-3, 1e-1)}, n_trials=3, resume=True, warmup_epochs=2, **kwargs)
+    assert len(tune.search(hp, {"lr": tune.loguniform(1e-3, 1e-1)}, n_trials=3, resume=True, **kwargs).trials) == 3
+    for bad, error in (({"pruning": 1}, TypeError), ({"warmup_epochs": -1}, ValueError),
+                       ({"warmup_epochs": 2.5}, TypeError)):
+        with pytest.raises(error, match="pruning|warmup_epochs"):
+            tune.search(hp, {"lr": tune.loguniform(1e-3, 1e-1)}, train=small[:2], n_trials=1, progress=False, **bad)
+
+
 FLAT = {"lr": tune.loguniform(1e-3, 3e-2), "hidden": tune.choice([(8,), (16,), (32,)]),
         "batch_size": tune.choice([32, 64])}
 

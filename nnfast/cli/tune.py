@@ -98,7 +98,8 @@ def _contradiction(study: str, name: str, given: Any, stored: Any, stored_name: 
         return option(key) if value is True else f"{option(key)} {value}"
 
     stored_name = stored_name or name
-    kept = show(stored_name, stored) if stored not in (False, None) else "no " + option(stored_name)
+    absent = stored is None or stored is False  # not `in (False, None)`: a stored 0 equals False
+    kept = "no " + option(stored_name) if absent else show(stored_name, stored)
     raise CommandError(f"{show(name, given)} contradicts study {study!r}, which runs with {kept}; "
                        f"leave it out to continue the study as it was started")
 

@@ -52,7 +52,7 @@ from ._quiet import quiet_optuna
 from .space import Space
 from .storage import LEASE_INTERVAL, DriverLease, data_fingerprint, open_storage, storage_url
 from .strategies import STRATEGIES, Strategy
-from .strategies.base import FixedSampler, PerTrialSampler
+from .strategies.base import FixedSampler, PerTrialSampler, configuration_key
 from .study import RESULT_ATTR, SETTINGS_ATTR, Study
 from .._ship import WORKER_DIED, Pair, Pool, Shipment
 from .trial import TrialResult, TrialSpec, merge_folds, objective_key
@@ -64,7 +64,10 @@ MIN_TRIALS_FOR_PRUNING = 5
 #: the layout of what nnfast writes into a study; a resume needs the same
 STUDY_FORMAT = 2
 #: the study settings a resume must share with the stored study
-RESUME_KEYS = ("space", "base", "strategy", "objective", "seed", "cv", "trial_timeout", "data", "metadata")
+RESUME_KEYS = ("space", "base", "strategy", "objective", "seed", "cv", "trial_timeout", "data", "metadata", "pruning",
+               "warmup_epochs")
+#: settings recorded since a later version: a study that lacks one resumes (what it ran with is unknown)
+_LATER_KEYS = ("pruning", "warmup_epochs")
 #: float: outside a terminal, a progress line at most this often (seconds)
 PROGRESS_INTERVAL = 10.0
 
@@ -499,6 +502,8 @@ class _Store:
                              f"(study format {stored.get('nnfast_format', 1)}, this one writes {STUDY_FORMAT}); "
                              f"start a new study")
         for key in RESUME_KEYS:
+            if key in _LATER_KEYS and key not in stored:
+                continue
             same = stored.get(key) == self.meta[key] or (key == "base" and _same_base(stored.get(key), self.meta[key]))
             if not same:
                 raise ValueError(f"cannot resume study {self.name!r}: its {key} differs from this search's "
@@ -582,8 +587,11 @@ class _Driver:
             if self.store is None:
                 self.mirror.set_user_attr(SETTINGS_ATTR, meta)
         stored = [] if self.store is None else self.store.trials
-        done = {(t.user_attrs.get(RESULT_ATTR) or {}).get("point") for t in stored}
-        self.waiting = collections.deque(i for i in range(len(self.queued)) if i not in done)
+        # the queued points not run yet, known by their values: a space given again with its entries
+        # in another order enumerates its points in another order (their indices repeated and skipped)
+        done = {configuration_key(t.params) for t in stored}
+        self.waiting = collections.deque(i for i, params in enumerate(self.queued)
+                                         if configuration_key(params) not in done)
 
     @property
     def study(self) -> Study:
@@ -821,7 +829,10 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
         Stop a trial whose best objective so far is below the median of completed
         trials' running averages of the objective at the same epoch (the median stopping
         rule; a trial that stopped earlier counting with its last value), after
-        ``warmup_epochs`` epochs and once five trials completed.
+        ``warmup_epochs`` epochs and once five trials completed. Both are recorded
+        with a stored study: a resume must give the same.
+    warmup_epochs : int
+        Epochs (>= 0) a trial runs before pruning may stop it.
     seed : int
         Seeds the strategy, the validation split and the folds: 0 to 2**32 - 1.
     progress : bool or "auto"
@@ -868,16 +879,16 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
     ------
     TypeError
         If ``hp`` is not an :class:`~nnfast.Hyperparameters`, if ``train`` or
-        ``validation`` is not a pair (X, y), or for a space entry of the wrong type (see
-        :class:`Space`).
+        ``validation`` is not a pair (X, y), ``pruning`` not a bool or ``warmup_epochs``
+        not an integer, or for a space entry of the wrong type (see :class:`Space`).
     ValueError
         For a bad space (unknown field, value outside a field's domain, ...), a study that
         exists (without ``resume``) or differs from this search (with it, e.g. another
         ``cv`` or ``trial_timeout``, both values named), ``cv`` with ``validation``, ``cv``
         not an integer >= 2 or more folds than a class has rows, ``timeout`` or
         ``trial_timeout`` not a positive finite number, ``n_trials`` or ``n_jobs`` not a
-        positive integer, an unknown ``strategy`` name, or bad data (X and y of different
-        lengths, targets the base configuration refuses).
+        positive integer, ``warmup_epochs`` negative, an unknown ``strategy`` name, or
+        bad data (X and y of different lengths, targets the base configuration refuses).
     nnfast.tune.StudyBusyError
         If another live driver is running the stored study.
     """
@@ -886,6 +897,9 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
     seed = check_int(seed, "seed", low=0, high=MAX_SEED)
     strategy = _strategy(strategy, seed)
     n_jobs = _check_count(n_jobs, "n_jobs")
+    if not isinstance(pruning, (bool, np.bool_)):
+        raise TypeError(f"pruning must be True or False, got {pruning!r}")
+    warmup_epochs = check_int(warmup_epochs, "warmup_epochs", low=0)
     search_space = Space(space, hp)
     queued = strategy.queued(search_space)
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
@@ -925,7 +939,8 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
     url = storage_url(storage)
     meta = _meta(space=search_space.to_dict(), base=hp.to_dict(), strategy=strategy.name, objective=key, sign=sign,
                  data=data_print, storage=url, n_trials=n_trials, seed=seed, metadata=dict(metadata or {}), cv=cv,
-                 folds=splitter, trial_timeout=trial_timeout, described=described, n_jobs=n_jobs)
+                 folds=splitter, trial_timeout=trial_timeout, described=described, n_jobs=n_jobs,
+                 pruning=bool(pruning), warmup_epochs=warmup_epochs)
 
     def propose(trial: optuna.trial.Trial) -> Tuple[Dict[str, Any], Hyperparameters]:
         params = search_space.sample(trial)

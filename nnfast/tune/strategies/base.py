@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -12,6 +13,12 @@ if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
     from optuna.study import Study
     from optuna.trial import FrozenTrial, TrialState
+
+
+def configuration_key(params: Dict[str, Any]) -> str:
+    """One text per configuration, whatever the order of its Optuna params (a space given
+    with its entries in another order names the same configurations)."""
+    return json.dumps(params, sort_keys=True, default=repr)
 
 
 def trial_seed(seed: Optional[int], number: int) -> Optional[int]:

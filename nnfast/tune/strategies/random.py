@@ -7,7 +7,7 @@ import optuna
 from optuna.samplers import BaseSampler
 
 from ..space import Space
-from .base import Strategy, trial_seed
+from .base import Strategy, configuration_key, trial_seed
 
 #: int: a finite space of at most this many points is drawn without replacement
 MAX_SHUFFLED_POINTS = 100_000
@@ -31,6 +31,7 @@ class Random(Strategy):
     def queued(self, space: Space) -> List[Dict[str, Any]]:
         if not space.finite() or space.grid_size() > MAX_SHUFFLED_POINTS:
             return []
-        points = [params for _, params in space.grid()]
+        # in an order that does not depend on the order of the space's entries, then shuffled
+        points = sorted((params for _, params in space.grid()), key=configuration_key)
         order = np.random.default_rng(self.seed).permutation(len(points))
         return [points[i] for i in order]
