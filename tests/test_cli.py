@@ -1,5 +1,6 @@
 """The command line: train, predict, tune, report, lr-range, export; one-line errors for bad input."""
 
+import re
 import csv
 import json
 import os
@@ -514,3 +515,13 @@ def test_a_contradiction_names_a_stored_zero():
         _contradiction("k", "seed", 5, 0)
     with pytest.raises(CommandError, match="which runs with no --no-test"):
         _contradiction("k", "no_test", True, False)
+
+
+def test_a_training_set_objective_is_not_called_validation(capsys):
+    # --objective loss scores the training cost; it was printed as "validation loss"
+    status, out, _ = run(capsys, "tune", "--strategy", "random", "--trials", 2, "--objective", "loss", *QUICK,
+                         "--no-test")
+    assert status == 0
+    assert re.search(r"^training loss: \d\.\d{4} ", out, re.M) and "validation loss" not in out
+    status, out, _ = run(capsys, "tune", "--strategy", "random", "--trials", 2, *QUICK, "--no-test")
+    assert re.search(r"^validation accuracy: \d\.\d{4} ", out, re.M)

@@ -362,8 +362,9 @@ def _print_outcome(args: argparse.Namespace, study: Study, best: Optional[TrialR
         last = f"; last error: {errors[-1]}" if errors else ""
         raise CommandError(f"no trial completed{last}" + (f" (report: {report})" if report else ""))
     print(f"best configuration (trial {best.number}): {best.hyperparameters!r}")
-    objective = study.objective[4:] if study.objective.startswith("val_") else study.objective
-    print(f"validation {objective}: {best.score:.4f}   "
+    on_validation = study.objective.startswith("val_")  # else a training-set objective (--objective loss)
+    objective = study.objective[4:] if on_validation else study.objective
+    print(f"{'validation' if on_validation else 'training'} {objective}: {best.score:.4f}   "
           f"(trial {best.number}, {best.epochs} epochs, {seconds_text(best.seconds)} s)")
     if test_scores is not None:
         print(f"test {scores_text(test_scores)}   ({test_note})")

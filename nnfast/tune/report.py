@@ -338,7 +338,8 @@ def interpretation(study: Study) -> List[str]:
             text = f"Validation/test gap, after the one look at the test set (the refit of {which}): test {key} " \
                    f"{_score(test)}"
             if math.isfinite(gap_):
-                text += f" against validation {_score(best.score)}, a gap of {gap_:+.4f}"
+                scored_on = "validation" if (study.objective or "").startswith("val_") else "training"
+                text += f" against {scored_on} {_score(best.score)}, a gap of {gap_:+.4f}"
                 if _is_number(se) and math.isfinite(se) and se > 0:
                     text += f" ({abs(gap_) / se:.1f} standard errors of the validation score)"
             out.append(text + ".")
