@@ -1,9 +1,9 @@
 """The command line: train, predict, tune, report, lr-range, export; one-line errors for bad input."""
 
-import re
 import csv
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess

@@ -95,6 +95,28 @@ def test_rescore_recognises_test_rows_shuffled_cut_or_mixed_in(frame, tmp_path):
     assert len(study.rescore(X_search, y_search, k=1, cv=2)) == 1
 
 
+def test_rerun_refuses_the_test_set_and_a_large_test_set_is_recorded_whole(tmp_path):
+    # rerun(validation=test set) scored configurations on the test set unrecorded; test()
+    # kept 256 row digests, so most rows of a larger test set passed rescore
+    X, y = nf.data.load_digits()
+    X_search, y_search, X_test, y_test = X[:800], y[:800], X[800:], y[800:]
+    study = tune.search(BASE, SPACE, train=(X_search, y_search), strategy="grid", progress=False,
+                        storage=str(tmp_path / "s.db"))
+    study.refit(X_search, y_search)
+    study.test(X_test, y_test)
+    unrecorded = X_test[300:], y_test[300:]  # beyond the 256 rows kept before
+    with pytest.raises(ValueError, match=r"rescore was given rows of the study's test set \(697 of the 997 "):
+        study.rescore(*unrecorded, k=1, cv=2)
+    for kwargs in (dict(validation=(X_test, y_test)), dict(validation=unrecorded)):
+        with pytest.raises(ValueError, match="rerun was given (the study's test set|rows of the study's test set)"):
+            study.rerun(X_search, y_search, k=1, **kwargs)
+    with pytest.raises(ValueError, match="rerun was given rows of the study's test set"):
+        study.rerun(np.vstack([X_search, X_test[:3]]), np.concatenate([y_search, y_test[:3]]), k=1)
+    # two re-runs within one second get two names (the second crashed: "already exists")
+    first, second = (study.rerun(X_search[:400], y_search[:400], k=1, validation_size=0.25) for _ in range(2))
+    assert first.name != second.name and second.name.startswith(first.name)
+
+
 @pytest.mark.parametrize("seed", [-1, 2**32, 1.5, "3", True])
 def test_a_bad_seed_is_refused_by_name_before_any_work(stored, frame, seed):
     with pytest.raises((TypeError, ValueError), match="^seed must be"):

@@ -276,18 +276,8 @@ class Study:
         """
         from .search import check_same_data, describe_data, score_configurations
 
+        self._refuse_test_rows("rescore", (X, y))
         print_ = data_fingerprint(X, y)
-        looks = self.attrs.get("test_looks", [])
-        if any(look.get("data") == print_ for look in looks):
-            raise ValueError("rescore was given the study's test set: the test set is looked at once, at the end; "
-                             "rescore on the data the study searched on (train + validation)")
-        kept = {digest for look in looks for digest in look.get("rows") or []}
-        if kept:
-            shared = len(kept.intersection(_row_digests(X)))
-            if shared:
-                raise ValueError(f"rescore was given rows of the study's test set ({shared} of the {len(kept)} test "
-                                 f"rows test() recorded are among them): the test set is looked at once, at the "
-                                 f"end; rescore on the data the study searched on (train + validation)")
         ranked = sorted(self._scored(), key=self._rank)
         if not ranked:
             raise ValueError(f"study {self.name!r} has no completed trial to rescore")
@@ -468,6 +458,22 @@ class Study:
         self.optuna.set_user_attr("test_looks", looks)
         return scores
 
+    def _refuse_test_rows(self, method: str, *pairs: Tuple[Any, Any]) -> None:
+        """ValueError when a pair (X, y) is the test set :meth:`test` looked at, or holds
+        rows of it (recognised by their digests: shuffled, cut or mixed in)."""
+        looks = self.attrs.get("test_looks", [])
+        kept = {digest for look in looks for digest in look.get("rows") or []}
+        advice = (f"the test set is looked at once, at the end; {method} on the data the study searched on "
+                  f"(train + validation)" if method == "rescore" else
+                  f"the test set is looked at once, at the end; {method} on other data than it")
+        for X, y in pairs:
+            if any(look.get("data") == data_fingerprint(X, y) for look in looks):
+                raise ValueError(f"{method} was given the study's test set: {advice}")
+            shared = len(kept.intersection(_row_digests(X))) if kept else 0
+            if shared:
+                raise ValueError(f"{method} was given rows of the study's test set ({shared} of the {len(kept)} "
+                                 f"test rows test() recorded are among them): {advice}")
+
     def rerun(self, X: Any, y: Any, *, validation: Optional[Tuple[Any, Any]] = None, k: int = 5,
               name: Optional[str] = None, n_jobs: int = 1, executor: Union[str, cf.Executor, None] = None,
               validation_size: float = 0.2) -> "Study":
@@ -483,7 +489,8 @@ class Study:
         ------
         ValueError
             If ``k`` is not a positive integer, if the study has no completed trial (nothing
-            to re-run), and for bad data or settings as
+            to re-run), if X or the validation X is the study's test set or holds rows of
+            it (as :meth:`test` recorded them), and for bad data or settings as
             :func:`~nnfast.tune.run_configurations` raises.
         """
         from .search import run_configurations
@@ -493,8 +500,16 @@ class Study:
         top = sorted(self._scored(), key=self._rank)[:int(k)]
         if not top:
             raise ValueError(f"study {self.name!r} has no completed trial to re-run")
+        self._refuse_test_rows("rerun", (X, y), *([] if validation is None else [tuple(validation)]))
+        if name is None:  # a new name, also for two re-runs within one second
+            taken = set(optuna.get_all_study_names(open_storage(storage_url(self.storage)))) if self.storage else set()
+            name = stem = f"{self.name}-rerun-{_stamp()}"
+            suffix = 1
+            while name in taken:
+                suffix += 1
+                name = f"{stem}-{suffix}"
         return run_configurations([t.hyperparameters for t in top], X, y, validation=validation,
-                                  storage=self.storage, name=name or f"{self.name}-rerun-{_stamp()}",
+                                  storage=self.storage, name=name,
                                   objective=self.objective, n_jobs=n_jobs, executor=executor,
                                   validation_size=validation_size, source=self.name)
 
@@ -634,9 +649,10 @@ def _short(value: Any) -> str:
     return str(list(value)) if isinstance(value, tuple) else str(value)
 
 
-#: how many of the test set's rows test() records (by digest), for rescore to recognise
-#: test rows in other data: a shuffled, cut or mixed-in test set, not only the same one
-_TEST_ROWS_KEPT = 256
+#: how many of the test set's rows test() records (by digest, 16 bytes of JSON each), for
+#: rescore and rerun to recognise test rows in other data: a shuffled, cut or mixed-in test
+#: set, not only the same one; every row of a test set up to this size
+_TEST_ROWS_KEPT = 100_000
 
 
 def _row_digests(X: Any) -> List[str]:
