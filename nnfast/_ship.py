@@ -44,8 +44,6 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from . import _core
-from ._targets import TargetWarning
-from .callbacks import DivergenceWarning
 from ._trial import TrialResult, TrialSpec, run_trial
 
 Pair = Tuple[np.ndarray, np.ndarray]
@@ -121,14 +119,11 @@ def _receive(shipment: Shipment) -> None:
 def _in_worker(spec: TrialSpec, threads: int, driver_pid: int) -> TrialResult:
     """Runs a trial where it landed: in a thread of the driver's process (e.g. a Dask
     cluster of threads), with the driver's settings; in another process, with that process's
-    nnfast threads and warning filter."""
+    nnfast threads."""
     if os.getpid() == driver_pid:
         return run_trial(spec)
     _core.set_num_threads(threads)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DivergenceWarning)
-        warnings.simplefilter("ignore", TargetWarning)
-        return run_trial(spec)
+    return run_trial(spec)
 
 
 def run_carried(spec: TrialSpec, threads: int, driver_pid: int) -> TrialResult:

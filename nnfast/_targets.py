@@ -27,13 +27,12 @@ from __future__ import annotations
 
 import math
 import numbers
-import warnings
 from dataclasses import dataclass
 from typing import Any, Dict, Literal, Optional, Tuple, Union
 
 import numpy as np
 
-from . import _core
+from . import _core, _silence
 from ._convert import is_categorical, target_array
 from ._validation import check_labels, check_real
 
@@ -159,14 +158,14 @@ def resolve_task(y: Any, task: str = "auto", loss: str = "auto", output: str = "
                                     else _guess(arr[:, 0] if column else arr))
         reason = "task='auto': " + reason
         if doubtful and warn:
-            warnings.warn(f"{reason}, too many to be class labels (more than {AUTO_MAX_CLASSES} values with fewer "
+            _silence.warn(f"{reason}, too many to be class labels (more than {AUTO_MAX_CLASSES} values with fewer "
                           f"than {AUTO_MIN_ROWS_PER_CLASS} rows each on average), so they are a regression target; "
                           f"pass task='regression' to say so, or task='classification' if they are classes",
                           AutoTaskWarning, stacklevel=stacklevel + 1)
     if chosen == "classification" and arr.ndim == 2 and arr.shape[1] == 1:
         if warn:
             # no single quote in this message: scikit-learn's checks look for its repr in single quotes
-            warnings.warn(f"A column-vector y was passed when a 1d array was expected: class labels of shape "
+            _silence.warn(f"A column-vector y was passed when a 1d array was expected: class labels of shape "
                           f"{arr.shape} are read as y.ravel(); pass 1-D labels"
                           + (' (task="auto" took them for labels: pass task="regression" for numbers to predict)'
                              if task == "auto" and loss == "auto" else ""), column_warning, stacklevel=stacklevel + 1)
@@ -371,7 +370,7 @@ class Targets:
         if self.kind in ("categorical", "binary"):
             arr = np.asarray(y)
             if arr.ndim == 2 and arr.shape[1] == 1:
-                warnings.warn(f"A column-vector {name} was passed when a 1d array was expected: class labels of "
+                _silence.warn(f"A column-vector {name} was passed when a 1d array was expected: class labels of "
                               f"shape {arr.shape} are read as {name}.ravel(); pass 1-D labels", LabelColumnWarning,
                               stacklevel=3)
                 y = arr.ravel()

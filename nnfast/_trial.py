@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from . import _silence
 from .callbacks import Callback, History, TimeLimit
 from .hyperparams import Hyperparameters
 from .training import train
@@ -285,9 +286,9 @@ def run_trial(spec: TrialSpec, stop: Optional[threading.Event] = None) -> TrialR
     (state "interrupted"). A run past ``spec.timeout`` seconds (:class:`~nnfast.TimeLimit`)
     stops after the epoch that passed it, with stop reason "timed_out", and is scored like
     any other (state "complete"): the same mean over its last epochs, the epochs it had. A
-    divergence is the trial's state, not a warning: the caller
-    filters :class:`~nnfast.DivergenceWarning` (warning filters are the process's, so a
-    trial thread cannot do it for itself).
+    divergence is the trial's state, not a warning: :class:`~nnfast.DivergenceWarning` and
+    :class:`~nnfast.TargetWarning` are silenced in the trial's own thread only
+    (``nnfast._silence``; a process-wide warning filter silenced other threads too).
     """
     result = TrialResult(number=spec.number, state="failed", objective=spec.objective)
     start = time.perf_counter()
@@ -296,7 +297,8 @@ def run_trial(spec: TrialSpec, stop: Optional[threading.Event] = None) -> TrialR
         monitor = TrialMonitor(spec.objective, spec.sign, spec.thresholds, spec.warmup_epochs, spec.validation,
                                stop)
         limit = [] if spec.timeout is None else [TimeLimit(spec.timeout)]  # after the monitor: pruning first
-        model, history = train(hp, *spec.train, callbacks=[monitor, *limit], verbose=False)
+        with _silence.silenced():  # divergence is the trial's state, the targets were described once
+            model, history = train(hp, *spec.train, callbacks=[monitor, *limit], verbose=False)
     except Exception as exc:  # a failed trial is recorded with its error; the study goes on
         result.seconds = time.perf_counter() - start
         result.error = f"{type(exc).__name__}: {exc}"

@@ -20,7 +20,7 @@ from typing import Any, Callable, Concatenate, Dict, Iterable, List, Optional, P
 
 import numpy as np
 
-from . import _core, _lifecycle
+from . import _core, _lifecycle, _silence
 from ._bounds import certify_finite
 from ._settings import DTYPES, MAX_EPOCHS, check_schedule_for_dtype, check_settings_for_dtype, lr_problem
 from ._targets import CLASSIFICATION_LOSSES, Targets, check_class_weight, classes_array, resolve_task
@@ -702,7 +702,7 @@ class Sequential:
                     f"with the weights a callback restored, the model's {problem}, so it keeps the weights training "
                     f"ended with")
         if message is not None:
-            warnings.warn(f"{message}. Try a smaller learning rate (lr={history['lr'][-1]:g}).", DivergenceWarning,
+            _silence.warn(f"{message}. Try a smaller learning rate (lr={history['lr'][-1]:g}).", DivergenceWarning,
                           stacklevel=2)
         return history
 

@@ -739,7 +739,7 @@ def test_refit_for_a_chosen_number_of_epochs(finished, small):
 
 
 def test_rerun_the_top_configurations_on_new_data(finished, small):
-    X_new, y_new = small[2][:500], small[3][:500]
+    X_new, y_new = small[0][:500], small[1][:500]  # not the test rows: an earlier test looked at them
     rerun = finished.rerun(X_new, y_new, k=3)
     assert len(rerun.trials) == 3 and rerun.attrs["rerun_of"] == finished.name
     top = sorted((t for t in finished.trials if t.state == "complete"), key=finished._rank)[:3]
@@ -808,3 +808,37 @@ def test_compare_reads_the_validation_curve_too(few_digits, optimizer, lr, stead
     # the training curve alone still reads "good": the verdict of the same run without validation
     alone = tune.compare(hp, "lr", [lr], X, y)
     assert alone.verdicts == ["good"]
+
+
+def test_a_search_in_another_thread_leaves_this_threads_warnings_alone(small):
+    # the search set process-wide filters for DivergenceWarning: a diverging nf.train in
+    # another thread meanwhile said nothing
+    import threading
+    import warnings
+
+    X, y = small[:2]
+    started, done = threading.Event(), threading.Event()
+
+    def study():
+        started.set()
+        tune.search(BASE.replace(epochs=30), {"lr": tune.loguniform(1e-3, 1e-2)}, train=(X, y), n_trials=6,
+                    strategy="random", progress=False, pruning=False)
+        done.set()
+
+    worker = threading.Thread(target=study)
+    worker.start()
+    started.wait()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            _, history = nf.train(nf.Hyperparameters(lr=1e4, epochs=3, hidden=(16,)), X, y, verbose=False)
+        search_was_running = not done.is_set()
+    finally:
+        worker.join()
+    assert history.stop_reason == "diverged"
+    assert any(issubclass(w.category, nf.DivergenceWarning) for w in caught)
+    assert search_was_running  # else this checked nothing: the search must outlast the training here
+    with warnings.catch_warnings():  # and the trials' own divergence stays their state, not a warning
+        warnings.simplefilter("error")
+        study = tune.search(BASE, {"lr": [1e4]}, train=(X, y), strategy="grid", progress=False)
+    assert study.trials[0].state == "diverged"

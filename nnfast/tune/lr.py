@@ -8,13 +8,13 @@ tools show which is which from the cost curves themselves.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..callbacks import DivergenceWarning, History
+from .. import _silence
+from ..callbacks import History
 from ..diagnosis import RISE_FLOOR, diagnose
 from ..hyperparams import Hyperparameters
 from ..training import _check_record, build_model, train
@@ -256,8 +256,7 @@ def compare(hp: Hyperparameters, name: str, values: Sequence[Any], X: Any, y: An
     configurations = [hp.replace(**{name: value}) for value in values]  # validates every value first
     histories, verdicts, seconds = [], [], []
     for config in configurations:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DivergenceWarning)  # a diverging value is a verdict here
+        with _silence.silenced():  # a diverging value is a verdict here (in this thread only)
             _, history = train(config, X, y, validation=validation, verbose=False)
         histories.append(history)
         verdicts.append(verdict(history))

@@ -43,10 +43,9 @@ from optuna.storages.journal import JournalStorage
 from .. import __version__, _core
 from .._convert import target_array
 from .._settings import DTYPES
-from .._targets import TargetWarning, Targets, resolve_task
+from .._targets import Targets, resolve_task
 from .._validation import check_int, check_matrix
 from ..data import fold_indices, split_indices
-from ..callbacks import DivergenceWarning
 from ..hyperparams import Hyperparameters
 from ._quiet import quiet_optuna
 from .space import Space
@@ -616,12 +615,9 @@ class _Driver:
         start = time.perf_counter()
         pending: Deque[_Pending] = collections.deque()  # in the order asked
         try:
-            with _threads(pool.threads) if pool.local else contextlib.nullcontext(), quiet_optuna(), \
-                    warnings.catch_warnings():
-                # a trial's divergence is its recorded state, and what the targets are was said once, above;
-                # warning filters are the process's, so they are set here, not in each trial's thread
-                warnings.simplefilter("ignore", DivergenceWarning)
-                warnings.simplefilter("ignore", TargetWarning)
+            # a trial's divergence is its recorded state, and what the targets are was said once,
+            # above: run_trial silences those warnings in its own thread (nnfast._silence)
+            with _threads(pool.threads) if pool.local else contextlib.nullcontext(), quiet_optuna():
                 for trial in [] if self.store is None else self.store.trials:
                     while len(pending) >= n_jobs:
                         self._finish(pending.popleft())
@@ -980,9 +976,7 @@ def score_configurations(configurations: Sequence[Hyperparameters], X: Any, y: A
     folds = _fold_data(X_tr, y_tr, parts)
     pool = _make_executor(executor, n_jobs, Shipment((X_tr, y_tr), parts=parts), folds)
     try:
-        with _threads(pool.threads) if pool.local else contextlib.nullcontext(), warnings.catch_warnings():
-            warnings.simplefilter("ignore", DivergenceWarning)
-            warnings.simplefilter("ignore", TargetWarning)
+        with _threads(pool.threads) if pool.local else contextlib.nullcontext():
             gathered = []
             for number, hp in enumerate(configurations):
                 # no data in the spec: Pool.submit gives each fold's run its own
