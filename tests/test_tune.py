@@ -303,6 +303,28 @@ def test_resume_keeps_pruning_and_its_warmup(small, tmp_path):
             tune.search(hp, {"lr": tune.loguniform(1e-3, 1e-1)}, train=small[:2], n_trials=1, progress=False, **bad)
 
 
+FINITE = {"lr": [1e-3, 3e-3, 1e-2], "hidden": tune.choice([(8,), (16,), (32,)]), "batch_size": [32, 64]}
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_bayes_never_repeats_a_configuration_of_a_finite_space(n_jobs, small, tmp_path):
+    # TPE proposed the best configurations of a small space again and again: 8 trials on 4
+    # points ran each twice, identical scores and all
+    kwargs = dict(train=small[:2], strategy="bayes", seed=5, progress=False, pruning=False, n_jobs=n_jobs)
+    hp = BASE.replace(epochs=1)
+    straight = tune.search(hp, FINITE, n_trials=14, **kwargs)  # past the 8 random start-up trials
+    keys = [json.dumps(t.params, sort_keys=True) for t in straight.trials]
+    assert len(keys) == 14 and len(set(keys)) == 14
+    db = str(tmp_path / "s.db")
+    tune.search(hp, FINITE, n_trials=10, storage=db, **kwargs)
+    resumed = tune.search(hp, FINITE, n_trials=14, storage=db, resume=True, **kwargs)
+    assert [t.params for t in resumed.trials] == [t.params for t in straight.trials]
+    small_space = {"batch_size": [16, 32], "lr": [1e-3, 1e-2]}
+    whole = tune.search(hp, small_space, n_trials=8, **kwargs)  # a budget past the space: each point once
+    assert sorted(json.dumps(t.params, sort_keys=True) for t in whole.trials) == sorted(
+        json.dumps({"batch_size": b, "lr": lr}, sort_keys=True) for b in (16, 32) for lr in (1e-3, 1e-2))
+
+
 FLAT = {"lr": tune.loguniform(1e-3, 3e-2), "hidden": tune.choice([(8,), (16,), (32,)]),
         "batch_size": tune.choice([32, 64])}
 

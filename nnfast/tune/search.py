@@ -51,7 +51,8 @@ from ._quiet import quiet_optuna
 from .space import Space
 from .storage import LEASE_INTERVAL, DriverLease, data_fingerprint, open_storage, storage_url
 from .strategies import STRATEGIES, Strategy
-from .strategies.base import FixedSampler, PerTrialSampler, configuration_key
+from .strategies.base import FixedSampler, PerTrialSampler, configuration_key, trial_seed
+from .strategies.random import MAX_SHUFFLED_POINTS
 from .study import RESULT_ATTR, SETTINGS_ATTR, Study
 from .._ship import WORKER_DIED, Pair, Pool, Shipment
 from .trial import TrialResult, TrialSpec, merge_folds, objective_key
@@ -560,8 +561,10 @@ class _Driver:
                  exhaustive: bool, data: Tuple[Pair, MaybePair], key: str, sign: float, pruning: bool,
                  warmup_epochs: int, data_print: str, meta: Dict[str, Any], name: str, url: Optional[str],
                  resume: bool, folds: Optional[List[Tuple[Pair, Pair]]] = None, trial_timeout: Optional[float] = None,
-                 parts: Optional[List[np.ndarray]] = None) -> None:
+                 parts: Optional[List[np.ndarray]] = None, points: Optional[List[Dict[str, Any]]] = None) -> None:
         self.strategy, self.queued, self.propose = strategy, list(queued), propose
+        # a finite space searched by proposals (bayes): its points, so that no proposal repeats one
+        self.points = None if points is None else {configuration_key(p): p for p in points}
         self.folds = folds  # per fold ((X_train, y_train), (X_val, y_val)), or None: one validation set
         # each run's time budget: the trial's, shared equally between its folds
         self.run_timeout = None if trial_timeout is None else trial_timeout / (len(folds) if folds else 1)
@@ -680,7 +683,11 @@ class _Driver:
 
     def _start(self, pool: Pool) -> _Pending:
         point = self.waiting.popleft() if self.waiting else None
-        trial, params, hp, error = self._ask(None if point is None else self.queued[point])
+        fixed, attrs = (self.queued[point], {}) if point is not None else (
+            self._unrepeated() if self.points is not None else (None, {}))
+        trial, params, hp, error = self._ask(fixed)
+        for key, value in attrs.items():  # what the strategy's sampler recorded, as if it had drawn here
+            trial.storage.set_trial_system_attr(trial._trial_id, key, value)
         if hp is None:  # an impossible combination (error says why): recorded in its turn, not fatal
             return _Pending(_done(TrialResult(trial.number, "failed", error=str(error))), trial, params, None, point)
         # no data in the spec: Pool.submit gives each run its own (train and validation set, or its fold)
@@ -693,6 +700,33 @@ class _Driver:
             futures.append(pool.submit(dataclasses.replace(spec, thresholds=thresholds), index, self.stop))
         future = futures[0] if self.folds is None else _gather(futures, trial.number)
         return _Pending(future, trial, params, hp, point)
+
+    def _unrepeated(self) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+        """The next trial's Optuna params in a finite space, and the system attributes its
+        sampler recorded: the strategy's proposal, drawn on a copy of the study (running
+        trials included, as the sampler would see them), unless that configuration was
+        asked before (TPE proposes the best ones again and again in a small space); then a
+        point not asked yet, chosen by the trial's seed. Deterministic, so a resumed
+        study's replay asks the same."""
+        trials = self.mirror.get_trials(deepcopy=False)
+        number = len(trials)
+        with quiet_optuna():
+            scratch = optuna.create_study(direction=self.mirror.direction, sampler=self.strategy.sampler(number))
+            scratch.add_trials(trials)
+            proposal = scratch.ask()
+            try:
+                self.propose(proposal)
+            except (ValueError, TypeError):
+                pass  # an impossible combination: its params so far are still a proposal
+        asked = {configuration_key(t.params) for t in trials}
+        if configuration_key(proposal.params) not in asked:
+            return dict(proposal.params), dict(scratch.get_trials(deepcopy=False)[-1].system_attrs)
+        assert self.points is not None
+        unseen = sorted(key for key in self.points if key not in asked)
+        if not unseen:  # every point asked (_room stops before): the proposal, repeated
+            return dict(proposal.params), {}
+        chosen = np.random.default_rng(trial_seed(self.strategy.seed, number)).integers(len(unseen))
+        return dict(self.points[unseen[int(chosen)]]), {}
 
     def _finish(self, entry: _Pending) -> None:
         if entry.stored is not None:
@@ -718,6 +752,9 @@ class _Driver:
     def _room(self, running: int) -> bool:
         if self._finished() + running >= self.n_trials:
             return False
+        if self.points is not None:  # a finite space ends when each of its points was asked once
+            return len({configuration_key(t.params) for t in self.mirror.get_trials(deepcopy=False)}
+                       & self.points.keys()) < len(self.points)
         return not self.exhaustive or bool(self.waiting)
 
     def _best(self) -> float:
@@ -946,10 +983,14 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
             setattr(exc, "params", params)  # the values so far, which _Driver._ask records with the failure
             raise
 
+    # a finite space that the strategy proposes in (bayes): no configuration twice, as grid and random
+    points = [p for _, p in search_space.grid()] if (
+        not queued and not strategy.exhaustive and search_space.finite()
+        and search_space.grid_size() <= MAX_SHUFFLED_POINTS) else None
     driver = _Driver(strategy, queued, propose, n_trials, strategy.exhaustive or bool(queued),
                      ((X_tr, y_tr), (X_val, y_val)), key,
                      sign, pruning, warmup_epochs, data_print, meta, study_name, url, resume, folds, trial_timeout,
-                     parts)
+                     parts, points)
     driver.run(executor, n_jobs, timeout, progress)
     return driver.study
 

@@ -15,7 +15,10 @@ class Bayes(Strategy):
     The first ``startup`` trials are random; after them each trial is drawn where good
     results are more likely than bad ones, modelling the space jointly (multivariate,
     grouped for conditional entries). Trials running in parallel are told apart with
-    the constant-liar heuristic.
+    the constant-liar heuristic. In a space of finitely many configurations (at most
+    :data:`nnfast.tune.strategies.random.MAX_SHUFFLED_POINTS`) no configuration runs twice:
+    a proposal that repeats one is replaced by a point not run yet, chosen by the trial's
+    seed, and the study ends when every point has run.
 
     TPE: Bergstra, Bardenet, Bengio and Kégl (2011), "Algorithms for Hyper-Parameter
     Optimization", NeurIPS; run by Optuna's ``TPESampler`` (``multivariate=True``,
