@@ -47,6 +47,13 @@ def small():
     ({"init_scale": tune.choice([0.1])}, "applies to init"),
     ({"nesterov": tune.choice([True, False]), "optimizer": tune.choice(["sgd"])}, "needs momentum > 0"),
     ({"dropout": tune.choice([(0.1, 0.2)]), "hidden": tune.choice([(8,), (8, 8)])}, "a rate for each of 2"),
+    # a condition on a value of a continuous range never holds: the entry was never searched
+    ({"lr": tune.loguniform(1e-3, 1e-1), "batch_size": tune.choice([16, 32]).when(lr=0.01)},
+     "searched only when lr is 0.01, but lr is searched over a continuous range"),
+    # a searched loss or task checked against the targets: trials used to fail one by one
+    ({"loss": ["cross_entropy", "mse"]}, "search entry 'loss': 'mse' makes a regression of these targets, where "
+                                         "the study's base configuration makes a classification"),
+    ({"task": ["classification", "regression"]}, "search entry 'task': 'regression' makes a regression"),
 ])
 def test_bad_spaces_are_refused_before_any_trial(small, space, message, monkeypatch):
     ran = []
@@ -70,6 +77,10 @@ def test_a_space_with_conditions_that_can_hold_is_accepted(small):
 
 @pytest.mark.parametrize("space", [
     {"epochs": tune.int(2, 4), "lr": tune.loguniform(1e-3, 1e-2).when(epochs=3)},
+    # hidden=(32,) is one value of hidden, not the alternatives 32 ("hidden is 32, which never happens")
+    {"hidden": [(16,), (32,)], "lr": tune.choice([1e-2, 1e-3]).when(hidden=(32,))},
+    # a grid point of a range can be a condition (a grid search tries it)
+    {"lr": tune.loguniform(1e-3, 1e-1, points=[1e-3, 1e-2]), "batch_size": tune.choice([16, 32]).when(lr=1e-2)},
     {"hidden": tune.layers(depth=tune.int(1, 3), width=tune.choice([16])),
      "dropout": tune.choice([(0.1, 0.2)]).when(hidden=[(16, 16)])},
     # momentum=0.9 holds only where momentum is searched, under sgd: Nesterov is never tried with adam

@@ -48,7 +48,7 @@ from .._validation import check_int, check_matrix
 from ..data import fold_indices, split_indices
 from ..hyperparams import Hyperparameters
 from ._quiet import quiet_optuna
-from .space import Space
+from .space import Choice, Space
 from .storage import LEASE_INTERVAL, DriverLease, data_fingerprint, open_storage, storage_url
 from .strategies import STRATEGIES, Strategy
 from .strategies.base import FixedSampler, PerTrialSampler, configuration_key, trial_seed
@@ -958,6 +958,7 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
     (X_tr, y_tr), (X_val, y_val) = _split(hp, *_pair(train, "train"), validation, validation_size, seed, dtype, cv)
     described = describe_data(hp, *_pair(train, "train"))
     key, sign = objective_key(hp, y_tr, objective)
+    _check_searched_targets(hp, search_space, _pair(train, "train")[1], dtype)
     folds, splitter, parts = None, None, None
     if cv is not None:
         classification = hp.resolve_task(y_tr, warn=False).task == "classification"
@@ -993,6 +994,30 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
                      parts, points)
     driver.run(executor, n_jobs, timeout, progress)
     return driver.study
+
+
+def _check_searched_targets(hp: Hyperparameters, space: Space, y: Any, dtype: str) -> None:
+    """Each value of a searched ``task`` or ``loss`` against the targets, before any trial:
+    one that training would refuse on them (a regression loss on words), or that makes
+    another task than the study's (whose objective would not exist), is an error naming it."""
+    study_task = hp.resolve_task(y, warn=False).task
+    dt = np.dtype(DTYPES[dtype])
+    for name in ("task", "loss"):
+        entry = space.entries.get(name)
+        if not isinstance(entry, Choice):
+            continue
+        for value in entry.values:
+            try:
+                other = hp.replace(**{name: value})
+                choice = other.resolve_task(y, warn=False)
+                Targets(choice.loss).fit(choice.y).transform(choice.y, dt)
+            except (ValueError, TypeError) as exc:
+                raise type(exc)(f"search entry {name!r}: {value!r} cannot train on these targets: "
+                                f"{str(exc).splitlines()[0]}") from None
+            if choice.task != study_task:
+                raise ValueError(f"search entry {name!r}: {value!r} makes a {choice.task} of these targets, where "
+                                 f"the study's base configuration makes a {study_task} (its objective is scored "
+                                 f"as one): search a {choice.task} in a study of its own")
 
 
 def score_configurations(configurations: Sequence[Hyperparameters], X: Any, y: Any, *, cv: int, seed: int,

@@ -20,6 +20,7 @@ import builtins
 import itertools
 import json
 import math
+import numbers
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
@@ -57,8 +58,18 @@ class Distribution:
     conditions: Conditions = field(default=(), kw_only=True)
 
     def when(self, **conditions: Any) -> "Distribution":
-        """This entry, active only when each named field has the given value (or one of a list)."""
-        more = tuple((name, tuple(v) if isinstance(v, (list, tuple)) else (v,)) for name, v in conditions.items())
+        """This entry, active only when each named field has the given value (or one of a
+        list). For ``hidden``, whose values are themselves sequences, a sequence of
+        integers is one value (``hidden=(32,)``) and a list of them the alternatives
+        (``hidden=[(32,), (64, 32)]``)."""
+        def alternatives(name: str, v: Any) -> Tuple[Any, ...]:
+            if name == "hidden" and isinstance(v, (list, tuple)):
+                if all(isinstance(w, numbers.Integral) and not isinstance(w, bool) for w in v):
+                    return (tuple(v),)
+                return tuple(tuple(w) if isinstance(w, (list, tuple)) else w for w in v)
+            return tuple(v) if isinstance(v, (list, tuple)) else (v,)
+
+        more = tuple((name, alternatives(name, v)) for name, v in conditions.items())
         return replace(self, conditions=self.conditions + more)
 
     def active(self, values: Mapping[str, Any]) -> bool:
@@ -413,6 +424,13 @@ class Space:
                 check_names({field_name: None}, f"in the condition of search entry {name!r}")
                 for value in allowed:
                     self._check_value(field_name, value, f"the condition of search entry {name!r}")
+                ranged = self.entries.get(field_name)
+                if isinstance(ranged, Float) and not any(v in (ranged.grid or ()) for v in allowed):
+                    # a grid search tries a range's points; other searches draw from the whole range
+                    raise ValueError(f"search entry {name!r} is searched only when {field_name} is "
+                                     f"{_either(allowed)}, but {field_name} is searched over a continuous range, "
+                                     f"where a trial draws any one value with probability 0: make {field_name} a "
+                                     f"choice, or condition on another field")
                 if not any(self._can_take(field_name, v) for v in allowed):
                     raise ValueError(f"search entry {name!r} is searched only when {field_name} is "
                                      f"{_either(allowed)}, which never happens: {field_name} takes "
