@@ -78,6 +78,16 @@ def test_a_trial_past_its_budget_is_recorded_as_timed_out_and_the_study_goes_on(
     assert [t.stop_reason for t in roomy.trials] == ["max_epochs"] * 2 and "timed out" not in roomy.summary()
 
 
+def test_the_refit_of_a_timed_out_winner_trains_the_epochs_it_was_scored_on(small):
+    # scored on the epoch its time ran out, the winner was refit for all of its 6 epochs
+    study = tune.search(BASE, SPACE, train=small, strategy="grid", trial_timeout=TINY, progress=False)
+    assert study.best().epochs == 1 and study.best().stop_reason == "timed_out"
+    study.refit(*small)
+    assert study.attrs["refit"]["epochs"] == 1
+    study.refit(*small, epochs=3)  # asked for: exactly that
+    assert study.attrs["refit"]["epochs"] == 3
+
+
 def test_trial_timeout_on_dask(small):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,

@@ -337,8 +337,10 @@ def _refit_and_look(args: argparse.Namespace, study: Study, best: Optional[Trial
             if hp is None:  # a trial added to the study by other means (Optuna's own add_trial, optimize)
                 raise CommandError(f"the best trial, {best.number}, recorded no nnfast configuration (it was not run "
                                    f"by nnfast): there is nothing to refit")
+            timed_out = best.stop_reason == "timed_out" and 0 < best.epochs < hp.epochs
             length = (f"for {args.refit_epochs} epochs" if args.refit_epochs else
-                      "with its own stopping rule" if hp.patience else f"for {hp.epochs} epochs")
+                      f"for at most the {best.epochs} epochs it was scored on (its trial ran out of time)"
+                      if timed_out else "with its own stopping rule" if hp.patience else f"for {hp.epochs} epochs")
             print(f"refitting trial {best.number} on {len(X_rest)} rows {length}", file=sys.stderr)
             refit = study.refit(X_rest, y_rest, epochs=args.refit_epochs)
             done = study.attrs["refit"]

@@ -395,8 +395,10 @@ class Study:
         The refit runs the very procedure the trial was scored on, ``nnfast.train(hp, X, y)``,
         now on more data: the same epochs, and the same early stopping (on the training
         cost, or on the rows ``validation_split`` holds out), which finds its own length on
-        the larger data. ``epochs`` trains for exactly that many epochs instead, without
-        early stopping. Returns the model, which :meth:`test` then evaluates.
+        the larger data. A trial the study's ``trial_timeout`` stopped was scored on the
+        epochs it had: its refit trains at most that many (the refit itself has no time
+        limit). ``epochs`` trains for exactly that many epochs instead, without early
+        stopping. Returns the model, which :meth:`test` then evaluates.
         ``X`` has shape (n_samples, n_features), ``y`` (n_samples,) or (n_samples, n_outputs);
         ``sample_weight`` (n_samples,); ``epochs`` is a count of epochs. X is read as the
         trial's dtype (float32 unless its ``dtype`` is "float64"), as :func:`nnfast.train` does.
@@ -418,6 +420,8 @@ class Study:
             if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
                 raise ValueError(f"epochs must be a positive integer or None, got {epochs!r}")
             hp = hp.replace(epochs=int(epochs), patience=None, validation_split=0.0)
+        elif chosen.stop_reason == "timed_out" and 0 < chosen.epochs < hp.epochs:
+            hp = hp.replace(epochs=chosen.epochs)  # the epochs its score was measured on, not the unreached rest
         self.model, history = train(hp, X, y, sample_weight=sample_weight, verbose=verbose)
         self.optuna.set_user_attr("refit", {"trial": chosen.number, "epochs": history.epochs,
                                             "stop_reason": history.stop_reason, "data": data_fingerprint(X, y),
