@@ -475,6 +475,27 @@ def test_resume_from_another_directory_with_a_set_that_agrees(finished, tmp_path
     assert [t.hyperparameters.patience for t in tune.load_study(str(tmp_path / "s.db")).trials] == [None, None]
 
 
+def test_resume_after_the_data_file_moved(tmp_path, capsys, monkeypatch):
+    # the path was compared, not the content: a moved file blocked --resume with and without --data
+    X, y = nf.data.load_digits()
+    np.savetxt(tmp_path / "d.csv", np.column_stack([X[:300], y[:300]]), delimiter=",", fmt="%g")
+    monkeypatch.chdir(tmp_path)
+    status, _, err = run(capsys, "tune", "--storage", "s.db", "--data", "d.csv", "--strategy", "random",
+                         "--trials", "1", "--no-test", *QUICK)
+    assert status == 0, err
+    (tmp_path / "moved").mkdir()
+    (tmp_path / "d.csv").rename(tmp_path / "moved" / "d.csv")
+    status, _, err = run(capsys, "tune", "--storage", "s.db", "--resume", "--trials", "2")
+    assert_one_line_error(status, err, "tune", f"was tuned on {tmp_path / 'd.csv'}, which is not there now",
+                          "give --data with the same data")
+    status, _, err = run(capsys, "tune", "--storage", "s.db", "--resume", "--trials", "2", "--data", "moved/d.csv")
+    assert status == 0, err
+    assert len(tune.load_study(str(tmp_path / "s.db")).trials) == 2
+    np.savetxt(tmp_path / "other.csv", np.column_stack([X[300:600], y[300:600]]), delimiter=",", fmt="%g")
+    status, _, err = run(capsys, "tune", "--storage", "s.db", "--resume", "--trials", "3", "--data", "other.csv")
+    assert_one_line_error(status, err, "tune", "its data or its split differ")
+
+
 def test_two_studies_in_one_file_get_a_report_each(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for name in ("nnfast", "other"):

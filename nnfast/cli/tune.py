@@ -14,7 +14,7 @@ from ..data import train_test_split
 from ..hyperparams import Hyperparameters
 from .common import (CommandError, check_fraction, check_output, describe_task, save_model, scores_text,
                      require_tune)
-from .readers import add_data_arguments, read_data
+from .readers import DATASETS, add_data_arguments, read_data
 from .report import default_report_path, study_names
 from .settings import (DEFAULT_SPACE, add_hyperparameter_arguments, command_hyperparameters, read_hyperparameters,
                        read_space, space_from_data)
@@ -200,13 +200,17 @@ def run(args: argparse.Namespace) -> None:
         given = getattr(args, name)
         if name == "data" and given is not None:
             given = data_location(given)
-        if given is not None and name in kept and name not in ("trials", "objective", "jobs") \
+        # the data may have moved: another path is no contradiction, its content is checked (_check_resumable)
+        if given is not None and name in kept and name not in ("trials", "objective", "jobs", "data") \
                 and given != kept[name]:
             _contradiction(resumed, name, given, kept[name])
         return given if given is not None else kept.get(name, default)
 
     strategy, trials, objective = setting("strategy", "bayes"), setting("trials", None), setting("objective", "auto")
     data, target, header = setting("data", "digits"), setting("target", "last"), setting("header", "auto")
+    if stored is not None and args.data is None and not os.path.exists(data) and data not in DATASETS:
+        raise CommandError(f"study {resumed!r} was tuned on {data}, which is not there now (moved?): give --data "
+                           f"with the same data (its content is checked, not its path)")
     cv, trial_timeout, jobs = setting("cv", None), setting("trial_timeout", None), setting("jobs", 1)
     if cv is not None and args.val_size is not None:
         if args.cv is None:  # the resumed study's --cv, not the user's
@@ -258,7 +262,9 @@ def run(args: argparse.Namespace) -> None:
     else:
         X_rest, X_test, y_rest, y_test = train_test_split(X, y, test_size=test_size, seed=seed)
         held_out = f"{len(X_test)} test rows held out for one look at the end"
-    split = {"data": data, "target": target, "header": header, "test_size": test_size, "val_size": val_size,
+    # the study keeps the path it was started with: a moved file, the same content, is the same data
+    split = {"data": kept.get("data", data), "target": target, "header": header, "test_size": test_size,
+             "val_size": val_size,
              "no_test": no_test, "seed": seed, "fingerprint": data_fingerprint(X, y), "cv": cv}
     if stored is not None:
         _check_resumable(stored, searched, hp, strategy, objective_key(hp, y_rest, objective)[0], split)
