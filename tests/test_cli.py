@@ -335,6 +335,10 @@ def test_read_space_builds_distributions_from_plain_data(tmp_path):
                     '[momentum]\nuniform = [0.5, 0.99]\nwhen = { optimizer = "sgd" }\n')
     assert cli.read_space(str(toml)) == {k: space[k] for k in ("batch_size", "lr", "momentum")}
     assert cli.space_from_data(cli.DEFAULT_SPACE)  # the built-in space parses
+    yaml = tmp_path / "space.yaml"
+    yaml.write_text("lr: [0.001, 0.01]\n")
+    with pytest.raises(cli.CommandError, match="YAML is not read; write it as JSON"):
+        cli.read_space(str(yaml))
 
 
 # --- report ------------------------------------------------------------------------------------------

@@ -297,6 +297,8 @@ def test_resume_keeps_pruning_and_its_warmup(small, tmp_path):
     with pytest.raises(ValueError, match="its warmup_epochs differs .*stored 5, given 2"):
         tune.search(hp, {"lr": tune.loguniform(1e-3, 1e-1)}, n_trials=3, resume=True, warmup_epochs=2, **kwargs)
     assert len(tune.search(hp, {"lr": tune.loguniform(1e-3, 1e-1)}, n_trials=3, resume=True, **kwargs).trials) == 3
+    again = tune.search(hp, {"lr": tune.loguniform(1e-3, 1e-1)}, n_trials=1, resume=True, **kwargs)
+    assert len(again.trials) == 3 and again.attrs["n_trials"] == 3  # a smaller budget did not overwrite it
     for bad, error in (({"pruning": 1}, TypeError), ({"warmup_epochs": -1}, ValueError),
                        ({"warmup_epochs": 2.5}, TypeError)):
         with pytest.raises(error, match="pruning|warmup_epochs"):

@@ -113,3 +113,12 @@ def test_each_value_is_checked_in_every_dtype_the_search_tries(small):
 def test_names_from_other_libraries_point_to_ours(small, name, field):
     with pytest.raises(ValueError, match=f"did you mean '{field}'"):
         tune.search(BASE, {name: [1, 2]}, train=small, n_trials=1, progress=False)
+
+
+def test_a_constant_regression_target_is_refused_before_any_trial():
+    # every trial scored R^2 0.0 with a NaN standard error
+    X = np.random.default_rng(0).normal(size=(100, 3))
+    with pytest.raises(ValueError, match=r"the regression target is constant in the training data \(every value 2.5\)"):
+        tune.search(BASE, {"lr": [1e-2]}, train=(X, np.full(100, 2.5)), progress=False)
+    with pytest.raises(ValueError, match="constant"):
+        tune.search(BASE, {"lr": [1e-2]}, train=(X, np.full((100, 2), 1.0)), progress=False)

@@ -75,8 +75,11 @@ def read_hyperparameters(path: Optional[str], overrides: List[str],
 
 
 def read_document(path: str, what: str) -> Dict[str, Any]:
-    """A JSON or TOML file as a dict."""
+    """A JSON or TOML file as a dict (a name ending in .yaml or .yml is refused by name:
+    YAML is not read, and its text failed as JSON in words that did not say so)."""
     data: object  # JSON may hold any value at the top: checked below
+    if path.lower().endswith((".yaml", ".yml")):
+        raise CommandError(f"cannot read {what} {path}: YAML is not read; write it as JSON (.json) or TOML (.toml)")
     try:
         if path.lower().endswith(".toml"):
             if sys.version_info >= (3, 11):

@@ -476,8 +476,11 @@ class _Store:
                     warnings.warn(f"study {name!r} ran with n_jobs={stored['n_jobs']}; resumed with "
                                   f"n_jobs={meta['n_jobs']}, its trials from here are not those an uninterrupted run "
                                   f"gives (a seeded study repeats for one n_jobs)", UserWarning, stacklevel=4)
-                if stored.get("n_trials") != meta["n_trials"]:  # the budget as last extended, for a later resume
-                    self.study.set_user_attr(SETTINGS_ATTR, {**stored, "n_trials": meta["n_trials"]})
+                # the budget as last extended, for a later resume: a smaller one given again runs nothing
+                # more and leaves it (a 12-trial study resumed with n_trials=2 recorded "budget 2 trials")
+                kept, given = stored.get("n_trials"), meta["n_trials"]
+                if given is not None and (kept is None or given > kept):
+                    self.study.set_user_attr(SETTINGS_ATTR, {**stored, "n_trials": given})
             self.trials = list(self.study.get_trials(deepcopy=False))
         except BaseException:
             self.lease.release()
@@ -959,6 +962,10 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
     described = describe_data(hp, *_pair(train, "train"))
     key, sign = objective_key(hp, y_tr, objective)
     _check_searched_targets(hp, search_space, _pair(train, "train")[1], dtype)
+    if key.endswith("r2") and np.all(np.ptp(np.asarray(y_tr, dtype=np.float64), axis=0) == 0):
+        raise ValueError(f"the regression target is constant in the training data (every value "
+                         f"{float(np.asarray(y_tr).flat[0]):g}): there is nothing to learn, and R^2 scores every "
+                         f"configuration alike")
     folds, splitter, parts = None, None, None
     if cv is not None:
         classification = hp.resolve_task(y_tr, warn=False).task == "classification"
