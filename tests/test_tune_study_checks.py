@@ -115,6 +115,7 @@ def test_rerun_refuses_the_test_set_and_a_large_test_set_is_recorded_whole(tmp_p
     # two re-runs within one second get two names (the second crashed: "already exists")
     first, second = (study.rerun(X_search[:400], y_search[:400], k=1, validation_size=0.25) for _ in range(2))
     assert first.name != second.name and second.name.startswith(first.name)
+    assert tune.load_study(str(tmp_path / "s.db")).name == study.name  # the re-runs beside it do not count
 
 
 @pytest.mark.parametrize("seed", [-1, 2**32, 1.5, "3", True])

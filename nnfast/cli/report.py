@@ -78,9 +78,10 @@ def load_stored_study(storage: str, name: Optional[str]) -> Study:
     if not names:
         raise CommandError(f"{storage} holds no study")
     if name is None:
-        if len(names) > 1:
-            raise CommandError(f"{storage} holds studies {', '.join(names)}: choose one with --study-name")
-        name = names[0]
-    elif name not in names:
+        try:  # the one study, not counting the re-runs Study.rerun adds beside it
+            return tune.load_study(storage)
+        except ValueError:
+            raise CommandError(f"{storage} holds studies {', '.join(names)}: choose one with --study-name") from None
+    if name not in names:
         raise CommandError(f"{storage} has no study {name!r}; it has {', '.join(names)}")
     return tune.load_study(storage, name)

@@ -698,7 +698,8 @@ def check_study_file(storage: str) -> None:
 
 
 def load_study(storage: str, name: Optional[str] = None) -> Study:
-    """A stored study (the only one in the storage when ``name`` is None).
+    """A stored study: ``name``, or when it is None the only one in the storage, not
+    counting the re-runs :meth:`Study.rerun` added beside it.
 
     Raises
     ------
@@ -706,7 +707,7 @@ def load_study(storage: str, name: Optional[str] = None) -> Study:
         If ``storage`` names an SQLite file that does not exist (nothing is created).
     ValueError
         If ``storage`` names an empty file (left as it is), if ``name`` is None and
-        ``storage`` does not hold exactly one study, or if it
+        ``storage`` does not hold exactly one study besides re-runs, or if it
         holds no study named ``name`` (the message lists the names it holds), or if
         ``storage`` is a file that is not an SQLite database.
     """
@@ -714,9 +715,11 @@ def load_study(storage: str, name: Optional[str] = None) -> Study:
     backend = open_storage(storage_url(storage))
     names = optuna.get_all_study_names(backend)
     if name is None:
-        if len(names) != 1:
+        searched = [n for n in names if len(names) == 1 or not (optuna.load_study(
+            study_name=n, storage=backend).user_attrs.get(SETTINGS_ATTR) or {}).get("rerun_of")]
+        if len(searched) != 1:
             raise ValueError(f"{storage} holds studies {names}; name the one to load")
-        name = names[0]
+        name = searched[0]
     elif name not in names:
         raise ValueError(f"{storage} holds no study named {name!r}; it holds {names}")
     return Study(optuna.load_study(study_name=name, storage=backend), location=storage_url(storage))
