@@ -54,6 +54,11 @@ def small():
     ({"loss": ["cross_entropy", "mse"]}, "search entry 'loss': 'mse' makes a regression of these targets, where "
                                          "the study's base configuration makes a classification"),
     ({"task": ["classification", "regression"]}, "search entry 'task': 'regression' makes a regression"),
+    ({"loss": ["cross_entropy", "binary_cross_entropy"]},
+     "search entry 'loss': 'binary_cross_entropy' cannot train on these targets: binary_cross_entropy needs exactly "
+     "two classes in y, got 10"),
+    ({"class_weight": tune.choice([None, {99: 2.0}])},
+     r"search entry 'class_weight': \{99: 2.0\} cannot train on these targets: class_weight names labels"),
 ])
 def test_bad_spaces_are_refused_before_any_trial(small, space, message, monkeypatch):
     ran = []
@@ -122,3 +127,13 @@ def test_a_constant_regression_target_is_refused_before_any_trial():
         tune.search(BASE, {"lr": [1e-2]}, train=(X, np.full(100, 2.5)), progress=False)
     with pytest.raises(ValueError, match="constant"):
         tune.search(BASE, {"lr": [1e-2]}, train=(X, np.full((100, 2), 1.0)), progress=False)
+
+
+def test_class_weights_searched_as_dicts_keep_their_labels(small):
+    # a dict travelled through Optuna as JSON, whose keys are strings: {0: 2.0} came back as
+    # {'0': 2.0}, which no class of integer labels matches, and every such trial failed
+    study = tune.search(BASE.replace(epochs=1), {"class_weight": [None, {0: 2.0}, "balanced"]}, train=small,
+                        strategy="grid", progress=False)
+    assert [t.state for t in study.trials] == ["complete"] * 3
+    assert study.trials[1].hyperparameters.class_weight == ((0, 2.0),) and study.trials[1].params == {
+        "class_weight": {0: 2.0}}

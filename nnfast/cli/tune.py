@@ -105,8 +105,9 @@ def _contradiction(study: str, name: str, given: Any, stored: Any, stored_name: 
 
 
 def _check_resumable(stored: Study, space: Space, hp: Hyperparameters, strategy: str, objective: str,
-                     split: Dict[str, Any]) -> None:
-    """The one-line reason a stored study cannot be continued with these settings, if any."""
+                     split: Dict[str, Any], given_data: Optional[str] = None) -> None:
+    """The one-line reason a stored study cannot be continued with these settings, if any
+    (``given_data``: where --data read the data now, when that is another place)."""
     attrs = stored.attrs
 
     def fail(reason: str) -> None:
@@ -131,7 +132,9 @@ def _check_resumable(stored: Study, space: Space, hp: Hyperparameters, strategy:
     if recorded is not None:  # studies started before --header read with auto, before --cv had none
         recorded = {"header": "auto", "cv": None, **recorded}
     if recorded is not None and recorded != split:
-        fail(f"its data or its split differ (data fingerprint {recorded.get('fingerprint')} then, "
+        moved = f"--data {given_data} holds other data than {recorded.get('data')}, which it was tuned on; " if (
+            given_data is not None and given_data != recorded.get("data")) else ""
+        fail(f"its data or its split differ ({moved}data fingerprint {recorded.get('fingerprint')} then, "
              f"{split['fingerprint']} now): give the same --data, --target, --header, --test-size, --val-size, "
              f"--cv, --no-test and --seed, and the same data file")
 
@@ -267,7 +270,8 @@ def run(args: argparse.Namespace) -> None:
              "val_size": val_size,
              "no_test": no_test, "seed": seed, "fingerprint": data_fingerprint(X, y), "cv": cv}
     if stored is not None:
-        _check_resumable(stored, searched, hp, strategy, objective_key(hp, y_rest, objective)[0], split)
+        _check_resumable(stored, searched, hp, strategy, objective_key(hp, y_rest, objective)[0], split,
+                         data if args.data is not None else None)
     print(f"task: {describe_task(hp, y)} from {table.target}", file=sys.stderr)
     budget = f"{trials} trials" if trials is not None else "the default budget"
     validated = f"{cv}-fold cross-validation" if cv is not None else f"{val_size:g} of them for validation"

@@ -1004,12 +1004,13 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
 
 
 def _check_searched_targets(hp: Hyperparameters, space: Space, y: Any, dtype: str) -> None:
-    """Each value of a searched ``task`` or ``loss`` against the targets, before any trial:
-    one that training would refuse on them (a regression loss on words), or that makes
-    another task than the study's (whose objective would not exist), is an error naming it."""
+    """Each value of a searched ``task``, ``loss`` or ``class_weight`` against the targets,
+    before any trial: one that training would refuse on them (a regression loss on words,
+    binary cross-entropy on ten classes, weights for labels y lacks), or that makes another
+    task than the study's (whose objective would not exist), is an error naming it."""
     study_task = hp.resolve_task(y, warn=False).task
     dt = np.dtype(DTYPES[dtype])
-    for name in ("task", "loss"):
+    for name in ("task", "loss", "class_weight"):
         entry = space.entries.get(name)
         if not isinstance(entry, Choice):
             continue
@@ -1017,7 +1018,10 @@ def _check_searched_targets(hp: Hyperparameters, space: Space, y: Any, dtype: st
             try:
                 other = hp.replace(**{name: value})
                 choice = other.resolve_task(y, warn=False)
-                Targets(choice.loss).fit(choice.y).transform(choice.y, dt)
+                targets = Targets(choice.loss).fit(choice.y)
+                encoded = targets.transform(choice.y, dt)
+                if other.class_weight is not None:
+                    targets.class_weights(encoded, other.class_weight)
             except (ValueError, TypeError) as exc:
                 raise type(exc)(f"search entry {name!r}: {value!r} cannot train on these targets: "
                                 f"{str(exc).splitlines()[0]}") from None

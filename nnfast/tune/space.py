@@ -39,11 +39,19 @@ Conditions = Tuple[Tuple[str, Tuple[Any, ...]], ...]
 
 
 def _encode(value: Any) -> Any:
-    """Optuna categorical choices must be primitives: others travel as JSON text."""
-    return value if isinstance(value, _PRIMITIVES) else "json:" + json.dumps(value)
+    """Optuna categorical choices must be primitives: others travel as JSON text; a dict
+    as its (key, value) pairs, since JSON turns keys into strings (class_weight {0: 2.0}
+    came back as {'0': 2.0}, which no class of integer labels matches)."""
+    if isinstance(value, _PRIMITIVES):
+        return value
+    if isinstance(value, dict):
+        return "pairs:" + json.dumps([[k, v] for k, v in value.items()])
+    return "json:" + json.dumps(value)
 
 
 def _decode(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith("pairs:"):
+        return {k: v for k, v in json.loads(value[6:])}
     if isinstance(value, str) and value.startswith("json:"):
         loaded = json.loads(value[5:])
         return tuple(loaded) if isinstance(loaded, list) else loaded
