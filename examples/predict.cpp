@@ -2,8 +2,8 @@
 //
 // Build against an installed nnfast (no checkout needed): examples/CMakeLists.txt, or by hand
 // (default BLAS from the scipy-openblas32 wheel; any CBLAS works with -DNNFAST_BLAS_CBLAS):
-//   NF=$(python -c "import nnfast; print(nnfast.get_include())")
-//   OB=$(python -c "import scipy_openblas32 as s; print(s.get_lib_dir())")
+//   NF=$(python -I -c "import nnfast; print(nnfast.get_include())")   # -I: not a checkout's nnfast/ folder
+//   OB=$(python -I -c "import scipy_openblas32 as s; print(s.get_lib_dir())")
 //   g++ -std=c++17 -O2 -I"$NF" -I"$OB/../include" -DNNFAST_BLAS_SCIPY_OPENBLAS \
 //       examples/predict.cpp -L"$OB" -lscipy_openblas -Wl,-rpath,"$OB" -o predict
 // Run: ./predict model.nnf < rows.txt   (one sample per line, numbers separated by spaces)

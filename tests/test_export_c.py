@@ -407,3 +407,62 @@ def test_onnx_into_the_directory_the_c_export_creates(tmp_path, capsys):
     assert main(["export", str(tmp_path / "m.nnf"), "--c", str(tmp_path / "new"),
                  "--onnx", str(tmp_path / "new" / "m.onnx")]) == 0
     assert sorted(p.name for p in (tmp_path / "new").iterdir()) == ["m.onnx", "model.c", "model.h"]
+
+
+def test_devices_fifos_and_links_are_never_replaced(tmp_path, capsys):
+    # files were renamed over their targets: `--onnx /dev/null` (as root) made /dev/null a plain file
+    import os
+
+    model = _small_model(tmp_path)
+    from nnfast.cli import main
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)  # the check before writing used to wait on it for a reader
+    assert main(["export", str(tmp_path / "m.nnf"), "--onnx", str(fifo)]) == 1
+    assert "not a regular file" in capsys.readouterr().err and fifo.is_fifo()
+    (tmp_path / "c").mkdir()
+    os.mkfifo(tmp_path / "c" / "model.h")
+    assert main(["export", str(tmp_path / "m.nnf"), "--c", str(tmp_path / "c")]) == 1
+    assert "not a regular file" in capsys.readouterr().err and not (tmp_path / "c" / "model.c").exists()
+    with pytest.raises(OSError, match="not a regular file"):
+        to_c(model, tmp_path / "c")
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real / "model.h")  # a link's target is replaced, the link stays
+    written = to_c(model, real)
+    os.replace(written.header, tmp_path / "old.h")
+    from nnfast.export._files import write_all
+
+    write_all([(str(tmp_path / "link"), b"new")])
+    assert (tmp_path / "link").is_symlink() and (real / "model.h").read_bytes() == b"new"
+
+
+def test_a_name_too_long_fails_before_anything_is_written(tmp_path, capsys):
+    _small_model(tmp_path)
+    from nnfast.cli import main
+
+    long = tmp_path / ("b" * 300 + ".onnx")
+    assert main(["export", str(tmp_path / "m.nnf"), "--c", str(tmp_path / "new"), "--onnx", str(long)]) == 1
+    err = capsys.readouterr().err
+    assert "its file name is too long" in err and "[Errno" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.nnf"]  # no temporaries, no directory
+
+
+def test_more_names_labels_and_targets(tmp_path, capsys):
+    model = nf.Sequential([nf.Dense(2, "softmax")], inputs=3)
+    for header in ("cblas", "xmmintrin", "omp"):  # nnfast's C++ headers include <cblas.h>
+        with pytest.raises(ValueError, match="system header"):
+            c_source(model, header)
+    X = np.random.default_rng(1).normal(size=(60, 3))
+    floats = nf.Sequential([nf.Dense(2, "softmax")])
+    floats.fit(X, np.array([0.1, 0.7], np.float32)[np.arange(60) % 2], epochs=1, verbose=False)
+    assert '"0.1",\n    "0.7"' in c_source(floats)[1]  # not the float32's double, "0.10000000149011612"
+    labels = nf.Sequential([nf.Dense(4, "sigmoid")])  # multi-label: four targets, only from an .npz
+    labels.fit(X, (X[:, :1] > np.array([[-1.0, 0.0, 0.5, 1.0]])).astype(int), epochs=1, verbose=False)
+    labels.save(tmp_path / "m.nnf")
+    np.savetxt(tmp_path / "ml.csv", np.column_stack([X, X[:, 0] > 0]), delimiter=",")
+    from nnfast.cli import main
+
+    assert main(["export", str(tmp_path / "m.nnf"), "--c", str(tmp_path / "c"), "--int8", "--data",
+                 str(tmp_path / "ml.csv")]) == 1
+    assert "predicts 4 values a row" in capsys.readouterr().err and not (tmp_path / "c").exists()

@@ -80,10 +80,10 @@ def test_predict_cpp_built_with_get_include_matches_the_one_row_path(tmp_path):
 @pytest.mark.skipif(shutil.which("cmake") is None or shutil.which("g++") is None, reason="needs cmake and g++")
 def test_examples_cmakelists_builds_against_the_installed_package(tmp_path):
     build = tmp_path / "build"
-    # cwd: CMake's `python -c "import nnfast"` must find the installed package, not a
-    # checkout's uncompiled nnfast/ in the directory pytest runs from (CI, an sdist)
+    # run from the checkout's root, as the README shows: CMake's `python -c "import nnfast"` runs in
+    # the build directory, so it finds the installed package, not the checkout's uncompiled nnfast/
     subprocess.run(["cmake", "-S", str(ROOT / "examples"), "-B", str(build), f"-DPython3_EXECUTABLE={sys.executable}"],
-                   check=True, capture_output=True, cwd=tmp_path)
+                   check=True, capture_output=True, cwd=ROOT)
     subprocess.run(["cmake", "--build", str(build)], check=True, capture_output=True)
     model, X = _trained("float64")
     model.save(tmp_path / "m.nnf")

@@ -197,3 +197,13 @@ def test_bytes_labels_are_their_text():
     model.fit(X, np.array([b"x", b"y", b"z"])[rng.integers(0, 3, len(X))], epochs=1, verbose=False)
     out = _run(model, X)
     assert out["label"].tolist() == [label.decode() for label in model.predict(X).tolist()]
+
+
+def test_labels_onnx_cannot_hold_and_an_empty_name_are_refused():
+    X, rng = _data(seed=11)
+    model = nf.Sequential([nf.Dense(2, "softmax")])
+    model.fit(X, np.array([b"yes\xff", b"no"])[rng.integers(0, 2, len(X))], epochs=1, verbose=False)
+    with pytest.raises(ValueError, match="is not UTF-8 text"):  # ONNX Runtime failed on it when predicting
+        model.to_onnx()
+    with pytest.raises(ValueError, match="name must be a non-empty string"):
+        nf.Sequential([nf.Dense(2, "softmax")], inputs=3).to_onnx(name="")

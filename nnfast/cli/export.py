@@ -36,6 +36,10 @@ def run(args: argparse.Namespace) -> None:
     or a failed write leaves no new file behind and the old ones as they were."""
     if not args.onnx and not args.c_dir:
         raise CommandError("nothing to do: give --onnx FILE and/or --c DIR")
+    if args.onnx and os.path.exists(args.onnx) and not os.path.isfile(os.path.realpath(args.onnx)) \
+            and not os.path.isdir(args.onnx):  # before check_output, which would wait on a FIFO
+        raise CommandError(f"--onnx {args.onnx} is not a regular file (a device, a FIFO or a socket): it is never "
+                           f"replaced; give a file name")
     into_new_c_dir = bool(args.onnx and args.c_dir and not os.path.exists(args.c_dir)
                           and os.path.abspath(os.path.dirname(args.onnx)) == os.path.abspath(args.c_dir))
     if not into_new_c_dir:  # else the directory --c creates takes it
@@ -96,6 +100,9 @@ def _check_targets(targets: List[Tuple[str, str]], model_file: str) -> None:
             raise CommandError(f"{option} would write {path}, the model file the command reads: give another path")
         if os.path.isdir(path):
             raise CommandError(f"{option} would write {path}, which is a directory")
+        if os.path.exists(path) and not os.path.isfile(os.path.realpath(path)):
+            raise CommandError(f"{option} would write {path}, which is not a regular file (a device, a FIFO or a "
+                               f"socket): it is never replaced")
 
 
 def _int8_report(model: Sequential, table: Optional[Table], data_name: Optional[str], model_file: str) -> List[str]:
@@ -117,7 +124,8 @@ def _int8_report(model: Sequential, table: Optional[Table], data_name: Optional[
         raise CommandError(f"{data_name} has no target column to score on")
     if model.task is None:
         raise CommandError("the model was never fitted: there is nothing to score")
-    if model.task == "regression" and model.n_outputs > 1 and table.y.ndim == 1:
+    several = model._targets is not None and model._targets.kind in ("continuous", "multilabel")
+    if several and model.n_outputs > 1 and table.y.ndim == 1:
         raise CommandError(f"{model_file} predicts {model.n_outputs} values a row, but {data_name} gives one target "
                            f"column ({table.target}): give the {model.n_outputs} targets as array y, shape (rows, "
                            f"{model.n_outputs}), of an .npz file (with X)")

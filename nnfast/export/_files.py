@@ -3,9 +3,10 @@ is a directory leaves the old files as they were and no new or half-written ones
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 
 def make_directory(directory: str) -> List[str]:
@@ -22,7 +23,7 @@ def make_directory(directory: str) -> List[str]:
             os.mkdir(path)
         except OSError as exc:
             remove_directories(made)
-            raise type(exc)(exc.errno, f"cannot create the directory {path}: {exc.strerror or exc}") from None
+            raise _error(type(exc), exc.errno, f"cannot create the directory {path}: {exc.strerror or exc}") from None
         made.append(path)
     return made
 
@@ -41,30 +42,60 @@ def write_all(files: Sequence[Tuple[str, bytes]]) -> None:
 
     Every file is first written whole to a temporary file beside it (permissions as a new
     file's under the umask), then the temporaries are renamed over the targets, which the
-    system does whole. A failure while writing (a full disk, no permission) removes the
-    temporaries and raises OSError naming the path; targets that are directories are
-    refused before anything is written (IsADirectoryError).
+    system does whole. A target that is a symbolic link has the file it points to
+    replaced (the link stays). Refused before anything is written: a target that exists
+    and is not a regular file (a directory, a device such as /dev/null, a FIFO: renaming
+    over it would replace it), and a file name longer than its directory allows. A failure
+    while writing or renaming (a full disk, no permission) removes every temporary and
+    raises OSError naming the path, its ``errno`` set.
     """
-    for path, _ in files:
-        if os.path.isdir(path):
-            raise IsADirectoryError(21, f"cannot write {path}: it is a directory")
+    targets = []
+    for path, data in files:
+        real = os.path.realpath(path)
+        if os.path.exists(real) and not os.path.isfile(real):
+            kind = "a directory" if os.path.isdir(real) else "not a regular file (a device, a FIFO or a socket)"
+            raise _error(IsADirectoryError if os.path.isdir(real) else OSError, errno.EEXIST,
+                         f"cannot write {path}: it is {kind}, which is never replaced")
+        head, tail = os.path.split(real)
+        try:
+            too_long = len(os.fsencode(tail)) > os.pathconf(head, "PC_NAME_MAX")
+        except (OSError, ValueError):
+            too_long = False  # no such limit known: the rename tells
+        if too_long:
+            raise _error(OSError, errno.ENAMETOOLONG, f"cannot write {path}: its file name is too long")
+        targets.append((real, path, data))
     written: List[Tuple[str, str]] = []
     try:
-        for path, data in files:
-            head, tail = os.path.split(os.path.abspath(path))
+        for real, path, data in targets:
+            head, tail = os.path.split(real)
             temporary = os.path.join(head, f".{tail[:200]}.{secrets.token_hex(4)}.tmp")
-            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            written.append((temporary, path))
-            with os.fdopen(descriptor, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-    except OSError as exc:
-        for temporary, _ in written:
+            try:
+                descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+                written.append((temporary, real))
+                with os.fdopen(descriptor, "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+            except OSError as exc:
+                raise _error(type(exc), exc.errno, f"cannot write {path}: {exc.strerror or exc}") from None
+        for index, (temporary, real) in enumerate(written):
+            try:
+                os.replace(temporary, real)
+            except OSError as exc:
+                written = written[index:]
+                raise _error(type(exc), exc.errno, f"cannot write {real}: {exc.strerror or exc}") from None
+        written = []
+    finally:
+        for temporary, _ in written:  # what was not renamed, after a failure
             try:
                 os.unlink(temporary)
             except OSError:
                 pass
-        raise type(exc)(exc.errno, f"cannot write {path}: {exc.strerror or exc}") from None
-    for temporary, path in written:
-        os.replace(temporary, path)
+
+
+def _error(kind: type, number: Optional[int], message: str) -> OSError:
+    """An OSError of ``kind`` whose text is ``message`` alone (not "[Errno N] ..."), its
+    ``errno`` set."""
+    error: OSError = kind(message)
+    error.errno = number
+    return error

@@ -12,10 +12,12 @@ same precision:
 
 So a float32 model's outputs are bit-identical to ``model.forward(x[None])`` when the C
 compiler neither fuses multiply-adds nor reorders sums: ``-std=c99`` (ISO mode: no FP
-contraction) on any optimisation level, without ``-ffast-math``. Two exceptions give
+contraction) on any optimisation level, without ``-ffast-math``. Three exceptions give
 differences of rounding size instead: a layer with more than 16384 weights, which the core
-sends through BLAS's GEMV on one row (another summation order), and batched predictions
-of the core (``predict_proba`` on many rows goes through GEMM).
+sends through BLAS's GEMV on one row (another summation order); batched predictions of
+the core (``predict_proba`` on many rows goes through GEMM); and a core built with
+``NNFAST_NATIVE=1`` (``-march=native``), whose own loops may fuse multiply-adds. The C
+does not check its inputs: NaN and infinite values, which nnfast refuses, go through.
 
 float64 models export as ``double`` throughout (the functions take and give ``double``).
 
@@ -49,22 +51,26 @@ _C_KEYWORDS = {"auto", "break", "case", "char", "const", "continue", "default", 
                "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void",
                "volatile", "while", "_Bool", "_Complex", "_Imaginary"}
 
-#: the C11 standard headers (those of the compiler: float, stdarg, ...) and the top-level headers of
-#: glibc 2.36, without ".h": refused as export names (check_name); glibc's own headers include some
-#: (features.h, endian.h), so a model.h of that name breaks <stdio.h> and <math.h>
-_SYSTEM_HEADERS = frozenset({"aio", "aliases", "alloca", "ar", "argp", "argz", "assert", "byteswap", "complex", "cpio",
-                             "ctype", "dirent", "dlfcn", "elf", "endian", "envz", "err", "errno", "error", "execinfo",
-                             "fcntl", "features", "fenv", "float", "fmtmsg", "fnmatch", "fstab", "fts", "ftw", "gconv",
-                             "getopt", "glob", "grp", "gshadow", "iconv", "ifaddrs", "inttypes", "iso646", "langinfo",
-                             "lastlog", "libgen", "libintl", "limits", "link", "locale", "malloc", "math", "mcheck",
-                             "memory", "mntent", "monetary", "mqueue", "netdb", "nl_types", "nss", "obstack", "paths",
-                             "poll", "printf", "proc_service", "pthread", "pty", "pwd", "re_comp", "regex", "regexp",
-                             "resolv", "sched", "search", "semaphore", "setjmp", "sgtty", "shadow", "signal", "spawn",
-                             "stab", "stdalign", "stdarg", "stdatomic", "stdbool", "stddef", "stdint", "stdio",
-                             "stdio_ext", "stdlib", "stdnoreturn", "string", "strings", "syscall", "sysexits",
-                             "syslog", "tar", "termio", "termios", "tgmath", "thread_db", "threads", "time", "ttyent",
+#: the C11 standard headers (those of the compiler: float, stdarg, ...), the top-level headers of
+#: glibc 2.36, and those a program embedding nnfast includes besides (cblas.h for its C++ core,
+#: the compilers' intrinsics, omp.h), without ".h": refused as export names (check_name);
+#: glibc's own headers include some (features.h, endian.h), so a model.h of that name breaks
+#: <stdio.h> and <math.h>
+_SYSTEM_HEADERS = frozenset({"aio", "aliases", "alloca", "ar", "argp", "argz", "arm_neon", "assert", "avx2intrin",
+                             "avxintrin", "byteswap", "cblas", "complex", "cpio", "ctype", "dirent", "dlfcn", "elf",
+                             "emmintrin", "endian", "envz", "err", "errno", "error", "execinfo", "fcntl", "features",
+                             "fenv", "float", "fmtmsg", "fnmatch", "fstab", "fts", "ftw", "gconv", "getopt", "glob",
+                             "grp", "gshadow", "iconv", "ifaddrs", "immintrin", "inttypes", "iso646", "langinfo",
+                             "lapacke", "lastlog", "libgen", "libintl", "limits", "link", "locale", "malloc", "math",
+                             "mcheck", "memory", "mntent", "monetary", "mqueue", "netdb", "nl_types", "nmmintrin",
+                             "nss", "obstack", "omp", "paths", "pmmintrin", "poll", "printf", "proc_service",
+                             "pthread", "pty", "pwd", "re_comp", "regex", "regexp", "resolv", "sched", "search",
+                             "semaphore", "setjmp", "sgtty", "shadow", "signal", "smmintrin", "spawn", "stab",
+                             "stdalign", "stdarg", "stdatomic", "stdbool", "stddef", "stdint", "stdio", "stdio_ext",
+                             "stdlib", "stdnoreturn", "string", "strings", "syscall", "sysexits", "syslog", "tar",
+                             "termio", "termios", "tgmath", "thread_db", "threads", "time", "tmmintrin", "ttyent",
                              "uchar", "ucontext", "ulimit", "unistd", "utime", "utmp", "utmpx", "values", "wait",
-                             "wchar", "wctype", "wordexp"})
+                             "wchar", "wctype", "wmmintrin", "wordexp", "x86intrin", "xmmintrin"})
 
 
 @dataclass(frozen=True)
@@ -96,8 +102,9 @@ def check_name(name: str) -> str:
 
     Refused besides what is not a C identifier of at most 40 characters: the C keywords;
     a leading underscore (identifiers that start with one are reserved to the C
-    implementation at file scope, C99 7.1.3); and the names of the C standard headers and
-    of glibc's, in any case (``math``, ``Stdio``, ``features``): ``<name>.h`` would stand in
+    implementation at file scope, C99 7.1.3); and the names of the C standard headers, of
+    glibc's, of ``cblas`` (which nnfast's C++ headers include), of the compilers' intrinsics
+    and of ``omp``, in any case (``math``, ``Stdio``, ``features``): ``<name>.h`` would stand in
     for that header wherever the export's directory is on the include path (also when a
     system header includes it, as ``<stdio.h>`` includes ``<features.h>``), and on
     case-insensitive file systems.
@@ -501,7 +508,8 @@ def _header(d: NetworkDescription, name: str, int8: bool) -> str:
            "binary": f"P({_c_comment(d.classes[1]) if d.classes is not None else 1}), one sigmoid unit",
            "categorical": "the class probabilities", "soft": "the class probabilities"}[d.kind]
     lines = [f"/* {line} */" for line in _describe(d, int8)]
-    lines += ["/* written by nnfast's C export: C99, needs only <math.h> (link with -lm) */",
+    lines += ["/* written by nnfast's C export: C99, needs only <math.h> (link with -lm); compile it with -std=c99,",
+              "   without -ffast-math, for nnfast's own rounding; inputs must be finite (they are not checked) */",
               f"#ifndef {up}_H", f"#define {up}_H", "",
               f"#define {up}_N_INPUTS {d.n_inputs}", f"#define {up}_N_OUTPUTS {d.n_outputs}"]
     if d.has_labels:
@@ -624,7 +632,7 @@ def _predict(d: NetworkDescription, P: str, lit: _Literal, int8: bool) -> str:
 def _classes(d: NetworkDescription, P: str, lit: _Literal) -> str:
     T = lit.ctype
     assert d.classes is not None  # a classifier with one label a row keeps its classes (network_of)
-    labels = ",\n    ".join(_c_string(c) for c in d.classes.tolist())
+    labels = ",\n    ".join(_c_string(c) for c in d.classes)  # NumPy scalars: float32 0.1 is "0.1", not its double
     table = f"const char *const {P}_class_labels[{len(d.classes)}] = {{\n    {labels}\n}};\n"
     if d.kind == "binary":
         body = f"    {T} p;\n    {P}_predict(x, &p);\n    return p > {lit(0.5)} ? 1 : 0;"

@@ -103,13 +103,15 @@ def to_onnx(model: Sequential, path: Union[str, "os.PathLike[str]", None] = None
     RuntimeError
         If it has not been built.
     ValueError
-        If a parameter is NaN or infinite, or the class labels are objects ONNX cannot
-        hold (other than strings).
+        If a parameter is NaN or infinite, the class labels are objects ONNX cannot
+        hold (other than strings) or bytes that are not UTF-8, or ``name`` is empty.
     OSError
         If ``path`` cannot be written (one line naming it); the file is written whole
         to a temporary beside it and renamed over it, so a failure leaves the old file
         as it was.
     """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name must be a non-empty string (the graph's name), got {name!r}")
     _require_onnx()
     import onnx
 
@@ -178,6 +180,11 @@ def _label_tensor(g: _Graph, classes: NDArray[Any]) -> str:
     if classes.dtype.kind in "US" or (classes.dtype.kind == "O" and all(isinstance(c, str) for c in classes)):
         name = g.fresh("classes")
         values = [c if isinstance(c, bytes) else str(c).encode("utf-8") for c in classes.tolist()]  # b"x" is "x"
+        for value in values:
+            try:
+                value.decode("utf-8")
+            except UnicodeDecodeError:  # ONNX Runtime failed on it at prediction time, in Python's decoder
+                raise ValueError(f"class label {value!r} is not UTF-8 text, which ONNX string tensors hold") from None
         # a STRING tensor takes its values as a list of bytes (onnx's docs), which onnx's annotation omits
         tensor = onnx.helper.make_tensor(name, onnx.TensorProto.STRING, [len(values)],
                                          values)  # type: ignore[arg-type]
