@@ -118,6 +118,24 @@ def test_rerun_refuses_the_test_set_and_a_large_test_set_is_recorded_whole(tmp_p
     assert tune.load_study(str(tmp_path / "s.db")).name == study.name  # the re-runs beside it do not count
 
 
+def test_duplicate_rows_shared_with_the_test_set_are_the_studys_own(tmp_path):
+    # with few distinct rows every test row equals a training row: rescore and rerun refused
+    # the study's own data as "rows of the study's test set" after test() had looked
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 3, size=(600, 3)).astype(float)
+    y = (X.sum(axis=1) > 3).astype(int)
+    X_search, y_search, X_test, y_test = X[:450], y[:450], X[450:], y[450:]
+    study = tune.search(BASE, SPACE, train=(X_search, y_search), strategy="grid", progress=False,
+                        storage=str(tmp_path / "s.db"))
+    study.refit(X_search, y_search)
+    study.test(X_test, y_test)
+    assert len(study.rescore(X_search, y_search, k=1, cv=2)) == 1
+    study.rerun(X_search[:300], y_search[:300], k=1, validation=(X_search[300:], y_search[300:]))
+    study.refit(X_search, y_search)
+    with pytest.raises(ValueError, match="refit was given the study's test set"):
+        study.refit(X_test, y_test)
+
+
 @pytest.mark.parametrize("seed", [-1, 2**32, 1.5, "3", True])
 def test_a_bad_seed_is_refused_by_name_before_any_work(stored, frame, seed):
     with pytest.raises((TypeError, ValueError), match="^seed must be"):

@@ -53,7 +53,7 @@ from .storage import LEASE_INTERVAL, DriverLease, data_fingerprint, open_storage
 from .strategies import STRATEGIES, Strategy
 from .strategies.base import FixedSampler, PerTrialSampler, configuration_key, trial_seed
 from .strategies.random import MAX_SHUFFLED_POINTS
-from .study import RESULT_ATTR, SETTINGS_ATTR, Study
+from .study import RESULT_ATTR, SEARCH_ROWS_ATTR, SETTINGS_ATTR, Study, search_row_digests
 from .._ship import WORKER_DIED, Pair, Pool, Shipment
 from .trial import TrialResult, TrialSpec, merge_folds, objective_key
 
@@ -449,7 +449,8 @@ class _Store:
     it. Opened, leased and checked before the first trial; each finished trial is
     written whole, in one transaction; the lease is renewed between trials."""
 
-    def __init__(self, name: str, url: str, direction: Direction, resume: bool, meta: Dict[str, Any]) -> None:
+    def __init__(self, name: str, url: str, direction: Direction, resume: bool, meta: Dict[str, Any],
+                 extra: Optional[Dict[str, Any]] = None) -> None:
         self.name, self.url, self.meta = name, url, meta
         storage = open_storage(url)
         # a journal writes a trial as one row, curve and all; a database server a row per value
@@ -465,6 +466,8 @@ class _Store:
             created = False
         if created:  # the settings first: a driver that resumes it meanwhile checks against them
             self.study.set_user_attr(SETTINGS_ATTR, meta)
+            for key, value in (extra or {}).items():
+                self.study.set_user_attr(key, value)
         self.lease = DriverLease(self.study)
         self.lease.acquire()
         self._beat = time.monotonic()
@@ -564,7 +567,8 @@ class _Driver:
                  exhaustive: bool, data: Tuple[Pair, MaybePair], key: str, sign: float, pruning: bool,
                  warmup_epochs: int, data_print: str, meta: Dict[str, Any], name: str, url: Optional[str],
                  resume: bool, folds: Optional[List[Tuple[Pair, Pair]]] = None, trial_timeout: Optional[float] = None,
-                 parts: Optional[List[np.ndarray]] = None, points: Optional[List[Dict[str, Any]]] = None) -> None:
+                 parts: Optional[List[np.ndarray]] = None, points: Optional[List[Dict[str, Any]]] = None,
+                 extra: Optional[Dict[str, Any]] = None) -> None:
         self.strategy, self.queued, self.propose = strategy, list(queued), propose
         # a finite space searched by proposals (bayes): its points, so that no proposal repeats one
         self.points = None if points is None else {configuration_key(p): p for p in points}
@@ -588,9 +592,11 @@ class _Driver:
         with quiet_optuna():
             self.mirror = optuna.create_study(study_name=name, direction=direction,
                                               sampler=PerTrialSampler(self._sampler))
-            self.store = None if url is None else _Store(name, url, direction, resume, meta)
+            self.store = None if url is None else _Store(name, url, direction, resume, meta, extra)
             if self.store is None:
                 self.mirror.set_user_attr(SETTINGS_ATTR, meta)
+                for key, value in (extra or {}).items():
+                    self.mirror.set_user_attr(key, value)
         stored = [] if self.store is None else self.store.trials
         # the queued points not run yet, known by their values: a space given again with its entries
         # in another order enumerates its points in another order (their indices repeated and skipped)
@@ -998,7 +1004,7 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
     driver = _Driver(strategy, queued, propose, n_trials, strategy.exhaustive or bool(queued),
                      ((X_tr, y_tr), (X_val, y_val)), key,
                      sign, pruning, warmup_epochs, data_print, meta, study_name, url, resume, folds, trial_timeout,
-                     parts, points)
+                     parts, points, {SEARCH_ROWS_ATTR: search_row_digests(train, validation)})
     driver.run(executor, n_jobs, timeout, progress)
     return driver.study
 

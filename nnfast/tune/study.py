@@ -407,7 +407,8 @@ class Study:
         ------
         ValueError
             For data unlike the study's own (another number of feature columns, other
-            DataFrame column names, another task), before any training; or a bad ``epochs``.
+            DataFrame column names, another task), before any training; for the test set
+            or rows of it, once :meth:`test` has looked; or a bad ``epochs``.
         """
         chosen = trial or self.best()
         if chosen.hyperparameters is None:
@@ -416,6 +417,7 @@ class Study:
         from .search import check_same_data, describe_data
 
         check_same_data(self.attrs.get("described"), describe_data(hp, X, y), "refit", self.name)
+        self._refuse_test_rows("refit", (X, y))
         if epochs is not None:
             if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
                 raise ValueError(f"epochs must be a positive integer or None, got {epochs!r}")
@@ -456,9 +458,12 @@ class Study:
             raise RuntimeError(f"the test set of study {self.name!r} was already looked at ({first['at']}: "
                                f"{first['scores']}); pass force=True to look again, which is recorded")
         scores = self.model.evaluate(X, y)
+        # a test row equal to a row the study searched on is not one rescore can tell apart from
+        # the search data's own: recorded, it refused the study's data with duplicate rows
+        searched = set(self.optuna.user_attrs.get(SEARCH_ROWS_ATTR) or ())
         looks.append({"at": _now(), "scores": scores, "forced": bool(looks), "data": data_fingerprint(X, y),
                       "trial": self.attrs.get("refit", {}).get("trial"),
-                      "rows": sorted(_row_digests(X))[:_TEST_ROWS_KEPT]})
+                      "rows": sorted(set(_row_digests(X)) - searched)[:_TEST_ROWS_KEPT]})
         self.optuna.set_user_attr("test_looks", looks)
         return scores
 
@@ -468,7 +473,7 @@ class Study:
         looks = self.attrs.get("test_looks", [])
         kept = {digest for look in looks for digest in look.get("rows") or []}
         advice = (f"the test set is looked at once, at the end; {method} on the data the study searched on "
-                  f"(train + validation)" if method == "rescore" else
+                  f"(train + validation)" if method in ("rescore", "refit") else
                   f"the test set is looked at once, at the end; {method} on other data than it")
         for X, y in pairs:
             if any(look.get("data") == data_fingerprint(X, y) for look in looks):
@@ -657,6 +662,21 @@ def _short(value: Any) -> str:
 #: rescore and rerun to recognise test rows in other data: a shuffled, cut or mixed-in test
 #: set, not only the same one; every row of a test set up to this size
 _TEST_ROWS_KEPT = 100_000
+
+
+#: the study's user attribute holding the digests of the rows it searched on (train and
+#: validation), up to _TEST_ROWS_KEPT of them: test() does not record a test row that equals
+#: one of them, which rescore, rerun and refit would otherwise refuse in the study's own data
+SEARCH_ROWS_ATTR = "search_rows"
+
+
+def search_row_digests(train: Tuple[Any, Any], validation: Optional[Tuple[Any, Any]]) -> Optional[List[str]]:
+    """The sorted distinct digests of the rows of ``train``'s X and ``validation``'s X (as
+    given, before any conversion), or None past _TEST_ROWS_KEPT rows (not kept)."""
+    parts = [train[0]] + ([] if validation is None else [validation[0]])
+    if sum(len(part) for part in parts) > _TEST_ROWS_KEPT:
+        return None
+    return sorted({digest for part in parts for digest in _row_digests(part)})
 
 
 def _row_digests(X: Any) -> List[str]:
