@@ -321,6 +321,9 @@ def test_bayes_never_repeats_a_configuration_of_a_finite_space(n_jobs, small, tm
     tune.search(hp, FINITE, n_trials=10, storage=db, **kwargs)
     resumed = tune.search(hp, FINITE, n_trials=14, storage=db, resume=True, **kwargs)
     assert [t.params for t in resumed.trials] == [t.params for t in straight.trials]
+    layered = {"hidden": tune.layers(depth=tune.int(1, 2), width=tune.choice([16, 32]), shrink=tune.choice([0.5, 1.0]))}
+    hidden = [t.hyperparameters.hidden for t in tune.search(hp, layered, n_trials=12, **kwargs).trials]
+    assert len(hidden) == len(set(hidden)) == 6  # at depth 1 every shrink makes the same layers: 6, not 8
     small_space = {"batch_size": [16, 32], "lr": [1e-3, 1e-2]}
     whole = tune.search(hp, small_space, n_trials=8, **kwargs)  # a budget past the space: each point once
     assert sorted(json.dumps(t.params, sort_keys=True) for t in whole.trials) == sorted(

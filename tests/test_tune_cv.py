@@ -362,14 +362,15 @@ def test_rescore_scores_the_top_on_fresh_folds_and_records_it(small, tmp_path):
     with pytest.raises(ValueError, match="cv must be an integer number of folds >= 2"):
         stored.rescore(*small, cv=1)
     # the test set, once looked at, is recognised and refused: rescoring on it would tune on it;
-    # so is data that holds its rows (here all of `small`, which the test rows were taken from)
+    # so is data that holds its rows (here `small` with the test rows mixed in)
     X, y = small
+    X_test, y_test = [part[600:640] for part in nf.data.load_digits()]
     stored.refit(X, y)
-    stored.test(X[:40], y[:40])
+    stored.test(X_test, y_test)
     with pytest.raises(ValueError, match="test set"):
-        stored.rescore(X[:40], y[:40], k=2, cv=2)
+        stored.rescore(X_test, y_test, k=2, cv=2)
     with pytest.raises(ValueError, match=r"rows of the study's test set \(40 of the 40"):
-        stored.rescore(*small, k=2, cv=2)
+        stored.rescore(np.vstack([X, X_test]), np.concatenate([y, y_test]), k=2, cv=2)
 
 
 # --- the command line ----------------------------------------------------------------------------

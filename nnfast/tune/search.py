@@ -32,8 +32,8 @@ import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import (Any, Callable, Deque, Dict, Iterator, List, Literal, Mapping, Optional, Sequence, TextIO, Tuple,
-                    TypeVar, Union)
+from typing import (Any, Callable, Deque, Dict, Iterator, List, Literal, Mapping, Optional, Sequence, Set, TextIO,
+                    Tuple, TypeVar, Union)
 
 import numpy as np
 import optuna
@@ -570,8 +570,14 @@ class _Driver:
                  parts: Optional[List[np.ndarray]] = None, points: Optional[List[Dict[str, Any]]] = None,
                  extra: Optional[Dict[str, Any]] = None) -> None:
         self.strategy, self.queued, self.propose = strategy, list(queued), propose
-        # a finite space searched by proposals (bayes): its points, so that no proposal repeats one
-        self.points = None if points is None else {configuration_key(p): p for p in points}
+        # a finite space searched by proposals (bayes): its points by the configuration they make
+        # (two params can make one: any shrink at depth 1), so that no proposal repeats one
+        self._keys: Dict[int, str] = {}  # trial number -> its configuration's key
+        self.points: Optional[Dict[str, Dict[str, Any]]] = None
+        if points is not None:
+            self.points = {}
+            for params in sorted(points, key=configuration_key):  # whatever the order of the space's entries
+                self.points.setdefault(self._configuration(params), params)
         self.folds = folds  # per fold ((X_train, y_train), (X_val, y_val)), or None: one validation set
         # each run's time budget: the trial's, shared equally between its folds
         self.run_timeout = None if trial_timeout is None else trial_timeout / (len(folds) if folds else 1)
@@ -710,6 +716,22 @@ class _Driver:
         future = futures[0] if self.folds is None else _gather(futures, trial.number)
         return _Pending(future, trial, params, hp, point)
 
+    def _configuration(self, params: Dict[str, Any]) -> str:
+        """The key of the configuration Optuna ``params`` make (of the params themselves
+        for an impossible combination)."""
+        try:
+            _, hp = self.propose(optuna.trial.FixedTrial(dict(params)))
+        except (ValueError, TypeError):
+            return "params " + configuration_key(params)
+        return configuration_key(hp.to_dict())
+
+    def _asked(self, trials: Sequence[optuna.trial.FrozenTrial]) -> Set[str]:
+        """The configurations of ``trials``, each computed once."""
+        for t in trials:
+            if t.number not in self._keys:
+                self._keys[t.number] = self._configuration(t.params)
+        return {self._keys[t.number] for t in trials}
+
     def _unrepeated(self) -> Tuple[Dict[str, Any], Dict[str, Any]]:
         """The next trial's Optuna params in a finite space, and the system attributes its
         sampler recorded: the strategy's proposal, drawn on a copy of the study (running
@@ -727,8 +749,8 @@ class _Driver:
                 self.propose(proposal)
             except (ValueError, TypeError):
                 pass  # an impossible combination: its params so far are still a proposal
-        asked = {configuration_key(t.params) for t in trials}
-        if configuration_key(proposal.params) not in asked:
+        asked = self._asked(trials)
+        if self._configuration(proposal.params) not in asked:
             return dict(proposal.params), dict(scratch.get_trials(deepcopy=False)[-1].system_attrs)
         assert self.points is not None
         unseen = sorted(key for key in self.points if key not in asked)
@@ -762,8 +784,7 @@ class _Driver:
         if self._finished() + running >= self.n_trials:
             return False
         if self.points is not None:  # a finite space ends when each of its points was asked once
-            return len({configuration_key(t.params) for t in self.mirror.get_trials(deepcopy=False)}
-                       & self.points.keys()) < len(self.points)
+            return len(self._asked(self.mirror.get_trials(deepcopy=False)) & self.points.keys()) < len(self.points)
         return not self.exhaustive or bool(self.waiting)
 
     def _best(self) -> float:
