@@ -553,3 +553,11 @@ def test_a_training_set_objective_is_not_called_validation(capsys):
     assert re.search(r"^training loss: \d\.\d{4} ", out, re.M) and "validation loss" not in out
     status, out, _ = run(capsys, "tune", "--strategy", "random", "--trials", 2, *QUICK, "--no-test")
     assert re.search(r"^validation accuracy: \d\.\d{4} ", out, re.M)
+
+
+def test_options_that_were_silently_ignored_are_errors(finished, capsys):
+    status, _, err = run(capsys, "tune", "--no-test", "--test-size", "0.3", "--trials", 1, *QUICK)
+    assert_one_line_error(status, err, "tune", "--no-test and --test-size 0.3 exclude each other")
+    where, _ = finished
+    status, _, err = run(capsys, "report", where / "study.db", "--top", "-1")
+    assert_one_line_error(status, err, "report", "--top must be at least 0, got -1")

@@ -299,6 +299,8 @@ def test_resume_keeps_pruning_and_its_warmup(small, tmp_path):
     assert len(tune.search(hp, {"lr": tune.loguniform(1e-3, 1e-1)}, n_trials=3, resume=True, **kwargs).trials) == 3
     again = tune.search(hp, {"lr": tune.loguniform(1e-3, 1e-1)}, n_trials=1, resume=True, **kwargs)
     assert len(again.trials) == 3 and again.attrs["n_trials"] == 3  # a smaller budget did not overwrite it
+    kept = tune.search(hp, {"lr": tune.loguniform(1e-3, 1e-1)}, resume=True, **kwargs)  # no n_trials: the study's
+    assert len(kept.trials) == 3  # it ran the default 20 before
     for bad, error in (({"pruning": 1}, TypeError), ({"warmup_epochs": -1}, ValueError),
                        ({"warmup_epochs": 2.5}, TypeError)):
         with pytest.raises(error, match="pruning|warmup_epochs"):

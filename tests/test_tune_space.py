@@ -84,8 +84,7 @@ def test_a_space_with_conditions_that_can_hold_is_accepted(small):
     {"epochs": tune.int(2, 4), "lr": tune.loguniform(1e-3, 1e-2).when(epochs=3)},
     # hidden=(32,) is one value of hidden, not the alternatives 32 ("hidden is 32, which never happens")
     {"hidden": [(16,), (32,)], "lr": tune.choice([1e-2, 1e-3]).when(hidden=(32,))},
-    # a grid point of a range can be a condition (a grid search tries it)
-    {"lr": tune.loguniform(1e-3, 1e-1, points=[1e-3, 1e-2]), "batch_size": tune.choice([16, 32]).when(lr=1e-2)},
+
     {"hidden": tune.layers(depth=tune.int(1, 3), width=tune.choice([16])),
      "dropout": tune.choice([(0.1, 0.2)]).when(hidden=[(16, 16)])},
     # momentum=0.9 holds only where momentum is searched, under sgd: Nesterov is never tried with adam
@@ -127,6 +126,8 @@ def test_a_constant_regression_target_is_refused_before_any_trial():
         tune.search(BASE, {"lr": [1e-2]}, train=(X, np.full(100, 2.5)), progress=False)
     with pytest.raises(ValueError, match="constant"):
         tune.search(BASE, {"lr": [1e-2]}, train=(X, np.full((100, 2), 1.0)), progress=False)
+    with pytest.raises(ValueError, match=r"constant in the validation data \(every value 0.7\)"):
+        tune.search(BASE, {"lr": [1e-2]}, train=(X, X[:, 0]), validation=(X[:50], np.full(50, 0.7)), progress=False)
 
 
 def test_class_weights_searched_as_dicts_keep_their_labels(small):
@@ -137,3 +138,20 @@ def test_class_weights_searched_as_dicts_keep_their_labels(small):
     assert [t.state for t in study.trials] == ["complete"] * 3
     assert study.trials[1].hyperparameters.class_weight == ((0, 2.0),) and study.trials[1].params == {
         "class_weight": {0: 2.0}}
+
+
+def test_a_condition_on_a_grid_point_of_a_range_is_for_grid_search_only(small):
+    # random and Bayesian search draw the whole range: the condition never held, batch_size was never searched
+    space = {"lr": tune.loguniform(1e-3, 1e-1, points=[1e-3, 1e-2]), "batch_size": tune.choice([16, 32]).when(lr=1e-2)}
+    grid = tune.search(BASE.replace(epochs=1), space, train=small, strategy="grid", progress=False)
+    assert sorted(t.hyperparameters.batch_size for t in grid.trials) == [16, 32, 64]
+    for strategy in ("random", "bayes"):
+        with pytest.raises(ValueError, match=f"a {strategy} search draws lr from its whole range"):
+            tune.search(BASE, space, train=small, strategy=strategy, n_trials=2, progress=False)
+
+
+@pytest.mark.parametrize("size", [7, 0, 1.0])
+def test_validation_size_is_checked_even_where_it_is_not_used(small, size):
+    # with cv= or validation= it was ignored without a word, whatever its value
+    with pytest.raises(ValueError, match=r"validation_size must be in \(0.0, 1.0\)"):
+        tune.search(BASE, {"lr": [1e-2]}, train=small, cv=3, validation_size=size, progress=False)

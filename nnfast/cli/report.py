@@ -28,6 +28,8 @@ def run(args: argparse.Namespace) -> None:
     require_tune()
     from ..tune.report import summary_table, write_report
 
+    if args.top < 0:
+        raise CommandError(f"--top must be at least 0, got {args.top}")
     study = load_stored_study(args.storage, args.study_name)
     path = args.out or default_report_path(args.storage, study.name)
     check_output(path, "--out" if args.out else "the report")

@@ -222,6 +222,9 @@ def run(args: argparse.Namespace) -> None:
                            f"non-test rows validate every trial")
     if kept.get("no_test") and args.test_size is not None:  # a study without a test part has no size for it
         _contradiction(resumed, "test_size", args.test_size, True, "no_test")
+    if args.no_test and args.test_size is not None:  # it was silently ignored
+        raise CommandError(f"--no-test and --test-size {args.test_size} exclude each other: without a test part "
+                           f"there is no size for it")
     test_size, val_size = setting("test_size", 0.2), setting("val_size", None if cv is not None else 0.2)
     no_test = args.no_test or kept.get("no_test", False)
 

@@ -26,6 +26,7 @@ import contextlib
 import dataclasses
 import json
 import math
+import os
 import threading
 import warnings
 import sys
@@ -44,12 +45,12 @@ from .. import __version__, _core
 from .._convert import target_array
 from .._settings import DTYPES
 from .._targets import Targets, resolve_task
-from .._validation import check_int, check_matrix
+from .._validation import check_float, check_int, check_matrix
 from ..data import fold_indices, split_indices
 from ..hyperparams import Hyperparameters
 from ._quiet import quiet_optuna
 from .space import Choice, Space
-from .storage import LEASE_INTERVAL, DriverLease, data_fingerprint, open_storage, storage_url
+from .storage import LEASE_INTERVAL, DriverLease, data_fingerprint, open_storage, sqlite_path, storage_url
 from .strategies import STRATEGIES, Strategy
 from .strategies.base import FixedSampler, PerTrialSampler, configuration_key, trial_seed
 from .strategies.random import MAX_SHUFFLED_POINTS
@@ -960,10 +961,17 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
     seed = check_int(seed, "seed", low=0, high=MAX_SEED)
     strategy = _strategy(strategy, seed)
     n_jobs = _check_count(n_jobs, "n_jobs")
+    check_float(validation_size, "validation_size", 0.0, 1.0, low_open=True, high_open=True)
     if not isinstance(pruning, (bool, np.bool_)):
         raise TypeError(f"pruning must be True or False, got {pruning!r}")
     warmup_epochs = check_int(warmup_epochs, "warmup_epochs", low=0)
     search_space = Space(space, hp)
+    ranged = search_space.range_conditions()
+    if ranged and not strategy.exhaustive:
+        entry, field_name = ranged[0]
+        raise ValueError(f"search entry {entry!r} is searched only when {field_name} takes one of its grid points, "
+                         f"but a {strategy.name} search draws {field_name} from its whole range, where that has "
+                         f"probability 0: use strategy='grid', or make {field_name} a choice")
     queued = strategy.queued(search_space)
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
                                 or not 0 < timeout < math.inf):
@@ -974,6 +982,8 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
             raise ValueError(f"trial_timeout must be a positive finite number of seconds, or None, got "
                              f"{trial_timeout!r}")
         trial_timeout = float(trial_timeout)
+    if n_trials is None and resume and timeout is None:  # a resumed study keeps the budget it recorded
+        n_trials = _recorded_budget(storage, study_name)
     if n_trials is None:  # the whole grid; or until the timeout; or 20
         n_trials = len(queued) if strategy.exhaustive else None if timeout is not None else 20
     if n_trials is not None:
@@ -989,10 +999,11 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
     described = describe_data(hp, *_pair(train, "train"))
     key, sign = objective_key(hp, y_tr, objective)
     _check_searched_targets(hp, search_space, _pair(train, "train")[1], dtype)
-    if key.endswith("r2") and np.all(np.ptp(np.asarray(y_tr, dtype=np.float64), axis=0) == 0):
-        raise ValueError(f"the regression target is constant in the training data (every value "
-                         f"{float(np.asarray(y_tr).flat[0]):g}): there is nothing to learn, and R^2 scores every "
-                         f"configuration alike")
+    for part, values in (("training", y_tr), ("validation", y_val)):
+        if key.endswith("r2") and values is not None and np.all(np.ptp(np.asarray(values, np.float64), axis=0) == 0):
+            raise ValueError(f"the regression target is constant in the {part} data (every value "
+                             f"{float(np.asarray(values).flat[0]):g}): R^2 there scores every configuration alike "
+                             f"(0), so the search could not tell them apart")
     folds, splitter, parts = None, None, None
     if cv is not None:
         classification = hp.resolve_task(y_tr, warn=False).task == "classification"
@@ -1028,6 +1039,23 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
                      parts, points, {SEARCH_ROWS_ATTR: search_row_digests(train, validation)})
     driver.run(executor, n_jobs, timeout, progress)
     return driver.study
+
+
+def _recorded_budget(storage: Optional[str], name: str) -> Optional[int]:
+    """The n_trials a stored study recorded, or None (no such study, no budget recorded)."""
+    if storage is None:
+        return None
+    url = storage_url(storage)
+    path = sqlite_path(url)
+    if path is not None and not os.path.isfile(path):
+        return None  # opening would create the file; the resume then fails on its own terms
+    with quiet_optuna():
+        try:
+            stored = optuna.load_study(study_name=name, storage=open_storage(url))
+        except KeyError:
+            return None
+    budget = (stored.user_attrs.get(SETTINGS_ATTR) or {}).get("n_trials")
+    return budget if isinstance(budget, int) and not isinstance(budget, bool) and budget > 0 else None
 
 
 def _check_searched_targets(hp: Hyperparameters, space: Space, y: Any, dtype: str) -> None:

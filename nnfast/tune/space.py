@@ -451,6 +451,12 @@ class Space:
                     self._check_value(name, value, f"search entry {name!r}", (*extra, *dist.conditions))
             self._check_applies(name, dist)
 
+    def range_conditions(self) -> List[Tuple[str, str]]:
+        """(entry, field) for each condition on a field searched over a continuous range:
+        only a grid search, which tries the range's points, can meet one."""
+        return [(name, field_name) for name, dist in self.entries.items() for field_name, _ in dist.conditions
+                if isinstance(self.entries.get(field_name), Float)]
+
     def _representatives(self, name: str, dist: Distribution) -> List[Any]:
         """Values that stand for the whole entry: a field's domain is an interval or a set,
         so a range whose ends are valid is valid throughout."""
