@@ -130,11 +130,12 @@ def test_a_constant_regression_target_is_refused_before_any_trial():
         tune.search(BASE, {"lr": [1e-2]}, train=(X, X[:, 0]), validation=(X[:50], np.full(50, 0.7)), progress=False)
 
 
-def test_class_weights_searched_as_dicts_keep_their_labels(small):
+def test_class_weights_searched_as_dicts_keep_their_labels(small, tmp_path):
     # a dict travelled through Optuna as JSON, whose keys are strings: {0: 2.0} came back as
     # {'0': 2.0}, which no class of integer labels matches, and every such trial failed
     study = tune.search(BASE.replace(epochs=1), {"class_weight": [None, {0: 2.0}, "balanced"]}, train=small,
-                        strategy="grid", progress=False)
+                        strategy="grid", progress=False, storage=str(tmp_path / "s.db"))
+    assert tune.load_study(str(tmp_path / "s.db")).trials[1].params == {"class_weight": {0: 2.0}}  # read back
     assert [t.state for t in study.trials] == ["complete"] * 3
     assert study.trials[1].hyperparameters.class_weight == ((0, 2.0),) and study.trials[1].params == {
         "class_weight": {0: 2.0}}

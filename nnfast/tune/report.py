@@ -322,8 +322,11 @@ def interpretation(study: Study) -> List[str]:
     out.append("Train/validation gap: " + ("; ".join(parts) if parts else "not recorded") + ".")
 
     looks = study.attrs.get("test_looks") or []
+    # a training-set objective (objective="loss") scores trials on the training data
+    scored_on = "validation" if (study.objective or "").startswith("val_") else "training"
+    gap_name = f"{scored_on.capitalize()}/test gap"
     if not looks:
-        out.append("Validation/test gap: the test set has not been looked at; refit the winner and look once "
+        out.append(f"{gap_name}: the test set has not been looked at; refit the winner and look once "
                    "(study.refit, study.test, or nnfast tune without --no-test) for an unbiased estimate.")
     else:
         look = looks[0]
@@ -335,16 +338,15 @@ def interpretation(study: Study) -> List[str]:
             test = float(scores[key])
             gap_ = best.score - test if trial == best.number else math.nan
             se = best.score_se
-            text = f"Validation/test gap, after the one look at the test set (the refit of {which}): test {key} " \
+            text = f"{gap_name}, after the one look at the test set (the refit of {which}): test {key} " \
                    f"{_score(test)}"
             if math.isfinite(gap_):
-                scored_on = "validation" if (study.objective or "").startswith("val_") else "training"
                 text += f" against {scored_on} {_score(best.score)}, a gap of {gap_:+.4f}"
                 if _is_number(se) and math.isfinite(se) and se > 0:
-                    text += f" ({abs(gap_) / se:.1f} standard errors of the validation score)"
+                    text += f" ({abs(gap_) / se:.1f} standard errors of the {scored_on} score)"
             out.append(text + ".")
         else:
-            out.append(f"Validation/test gap: the look at the test set (the refit of {which}) recorded "
+            out.append(f"{gap_name}: the look at the test set (the refit of {which}) recorded "
                        f"{_fmt(scores)}, no {metric or 'score'} to compare.")
         if len(looks) > 1:
             out.append(f"The test set was looked at {len(looks)} times: only the first look is unbiased.")

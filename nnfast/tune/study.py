@@ -78,11 +78,16 @@ def _record(frozen: optuna.trial.FrozenTrial) -> TrialRecord:
     hp = attrs.get("hyperparameters")
     ours = RESULT_ATTR in frozen.user_attrs  # else a trial of Optuna's own: its value and params
     score = attrs.get("score") if ours else frozen.value
+    hyperparameters = Hyperparameters.from_dict(hp) if hp else None
+    params = dict(attrs.get("searched", {}) if ours else frozen.params)
+    if hyperparameters is not None and isinstance(params.get("class_weight"), dict) \
+            and isinstance(hyperparameters.class_weight, tuple):  # JSON made its labels strings: {'0': 2.0}
+        params["class_weight"] = dict(hyperparameters.class_weight)
     return TrialRecord(
         number=frozen.number, state=name, score=_number(score),
         seconds=_number(attrs.get("seconds")), epochs=int(attrs.get("epochs") or 0),
-        stop_reason=attrs.get("stop_reason", ""), hyperparameters=Hyperparameters.from_dict(hp) if hp else None,
-        params=dict(attrs.get("searched", {}) if ours else frozen.params), history=attrs.get("history", {}),
+        stop_reason=attrs.get("stop_reason", ""), hyperparameters=hyperparameters,
+        params=params, history=attrs.get("history", {}),
         error=attrs.get("error", ""),
         score_loss=_number(attrs.get("score_loss")), score_se=_number(attrs.get("score_se")))
 
