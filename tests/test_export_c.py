@@ -466,3 +466,24 @@ def test_more_names_labels_and_targets(tmp_path, capsys):
     assert main(["export", str(tmp_path / "m.nnf"), "--c", str(tmp_path / "c"), "--int8", "--data",
                  str(tmp_path / "ml.csv")]) == 1
     assert "predicts 4 values a row" in capsys.readouterr().err and not (tmp_path / "c").exists()
+
+
+def test_long_non_ascii_names_links_in_a_loop_and_an_empty_name(tmp_path, capsys):
+    import os
+
+    _small_model(tmp_path)
+    from nnfast.cli import main
+
+    name = tmp_path / ("é" * 120 + ".onnx")  # 245 bytes: legal; its temporary's name was cut in characters
+    if pytest.importorskip("onnx"):
+        assert main(["export", str(tmp_path / "m.nnf"), "--onnx", str(name)]) == 0
+        assert name.exists() and not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    os.symlink(tmp_path / "l2", tmp_path / "l1")
+    os.symlink(tmp_path / "l1", tmp_path / "l2")
+    from nnfast.export._files import write_all
+
+    with pytest.raises(OSError, match="symbolic links form a loop"):  # the link was replaced by a file
+        write_all([(str(tmp_path / "l1"), b"x")])
+    assert (tmp_path / "l1").is_symlink()
+    assert main(["export", str(tmp_path / "m.nnf"), "--c", str(tmp_path / "c"), "--name", ""]) == 1
+    assert "C identifier" in capsys.readouterr().err  # "" was taken for the default name

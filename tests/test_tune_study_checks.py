@@ -112,6 +112,9 @@ def test_rerun_refuses_the_test_set_and_a_large_test_set_is_recorded_whole(tmp_p
             study.rerun(X_search, y_search, k=1, **kwargs)
     with pytest.raises(ValueError, match="rerun was given rows of the study's test set"):
         study.rerun(np.vstack([X_search, X_test[:3]]), np.concatenate([y_search, y_test[:3]]), k=1)
+    with pytest.raises(ValueError, match="rescore was given rows of the study's test set"):  # as float32 too
+        study.rescore(np.vstack([X_search, X_test[:3]]).astype(np.float32), np.concatenate([y_search, y_test[:3]]),
+                      k=1, cv=2)
     # two re-runs within one second get two names (the second crashed: "already exists")
     first, second = (study.rerun(X_search[:400], y_search[:400], k=1, validation_size=0.25) for _ in range(2))
     assert first.name != second.name and second.name.startswith(first.name)

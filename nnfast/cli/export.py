@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> None:
     from ..export._files import make_directory, remove_directories, write_all
     from ..export.c import check_name
 
-    name = check_name(args.name or "model") if args.c_dir else "model"
+    name = check_name("model" if args.name is None else args.name) if args.c_dir else "model"
     paths = CExport.at(args.c_dir, name) if args.c_dir else None
     targets = ([("--onnx", args.onnx)] if args.onnx else []) + (
         [("--c", paths.header), ("--c", paths.source)] if paths else [])

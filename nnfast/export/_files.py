@@ -51,7 +51,12 @@ def write_all(files: Sequence[Tuple[str, bytes]]) -> None:
     """
     targets = []
     for path, data in files:
-        real = os.path.realpath(path)
+        try:
+            real = os.path.realpath(path, strict=False)
+            if os.path.islink(real):  # realpath stops at a link it cannot resolve: a loop
+                raise OSError(errno.ELOOP, "")
+        except OSError:
+            raise _error(OSError, errno.ELOOP, f"cannot write {path}: its symbolic links form a loop") from None
         if os.path.exists(real) and not os.path.isfile(real):
             kind = "a directory" if os.path.isdir(real) else "not a regular file (a device, a FIFO or a socket)"
             raise _error(IsADirectoryError if os.path.isdir(real) else OSError, errno.EEXIST,
@@ -68,7 +73,9 @@ def write_all(files: Sequence[Tuple[str, bytes]]) -> None:
     try:
         for real, path, data in targets:
             head, tail = os.path.split(real)
-            temporary = os.path.join(head, f".{tail[:200]}.{secrets.token_hex(4)}.tmp")
+            # a short name beside the target: cut in bytes (200 characters of "é" are 400 bytes)
+            stem = os.fsdecode(os.fsencode(tail)[:100]) if len(os.fsencode(tail)) > 100 else tail
+            temporary = os.path.join(head, f".{stem}.{secrets.token_hex(4)}.tmp")
             try:
                 descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
                 written.append((temporary, real))

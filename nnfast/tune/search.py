@@ -34,7 +34,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import (Any, Callable, Deque, Dict, Iterator, List, Literal, Mapping, Optional, Sequence, Set, TextIO,
-                    Tuple, TypeVar, Union)
+                    Tuple, TypeVar, Union, cast)
 
 import numpy as np
 import optuna
@@ -721,7 +721,8 @@ class _Driver:
         """The key of the configuration Optuna ``params`` make (of the params themselves
         for an impossible combination)."""
         try:
-            _, hp = self.propose(optuna.trial.FixedTrial(dict(params)))
+            # a FixedTrial answers the suggest_* calls a proposal makes, with these values
+            _, hp = self.propose(cast(optuna.trial.Trial, optuna.trial.FixedTrial(dict(params))))
         except (ValueError, TypeError):
             return "params " + configuration_key(params)
         return configuration_key(hp.to_dict())
@@ -999,9 +1000,9 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
     described = describe_data(hp, *_pair(train, "train"))
     key, sign = objective_key(hp, y_tr, objective)
     _check_searched_targets(hp, search_space, _pair(train, "train")[1], dtype)
-    for part, values in (("training", y_tr), ("validation", y_val)):
+    for which, values in (("training", y_tr), ("validation", y_val)):
         if key.endswith("r2") and values is not None and np.all(np.ptp(np.asarray(values, np.float64), axis=0) == 0):
-            raise ValueError(f"the regression target is constant in the {part} data (every value "
+            raise ValueError(f"the regression target is constant in the {which} data (every value "
                              f"{float(np.asarray(values).flat[0]):g}): R^2 there scores every configuration alike "
                              f"(0), so the search could not tell them apart")
     folds, splitter, parts = None, None, None

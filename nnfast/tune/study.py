@@ -685,11 +685,14 @@ def search_row_digests(train: Tuple[Any, Any], validation: Optional[Tuple[Any, A
 
 
 def _row_digests(X: Any) -> List[str]:
-    """One short digest per row of X (its float64 values): a row's identity, whatever the
-    order of the rows or what other rows come with it."""
+    """One short digest per row of X: a row's identity, whatever the order of the rows or
+    what other rows come with it. Of its values rounded to float32, the dtype trials train
+    in by default: a test row given again as float32 (or changed in its last float64 bits)
+    is the same row to a float32 model, and was let through as another."""
     from .._validation import check_matrix
 
-    rows = np.ascontiguousarray(check_matrix(X, "X", np.dtype(np.float64))) + 0.0  # -0.0 as 0.0
+    with np.errstate(over="ignore"):  # past float32's range: inf, still one digest per row
+        rows = np.ascontiguousarray(check_matrix(X, "X", np.dtype(np.float64)).astype(np.float32)) + np.float32(0)
     return [hashlib.blake2b(row.tobytes(), digest_size=8).hexdigest() for row in rows]
 
 
