@@ -487,3 +487,14 @@ def test_long_non_ascii_names_links_in_a_loop_and_an_empty_name(tmp_path, capsys
     assert (tmp_path / "l1").is_symlink()
     assert main(["export", str(tmp_path / "m.nnf"), "--c", str(tmp_path / "c"), "--name", ""]) == 1
     assert "C identifier" in capsys.readouterr().err  # "" was taken for the default name
+
+
+def test_a_replaced_file_keeps_its_permissions(tmp_path):
+    import os
+
+    model = _small_model(tmp_path)
+    (tmp_path / "model.h").write_text("old")
+    os.chmod(tmp_path / "model.h", 0o600)  # a private file came back 0644
+    to_c(model, tmp_path)
+    assert (tmp_path / "model.h").stat().st_mode & 0o777 == 0o600
+    assert "old" not in (tmp_path / "model.h").read_text()

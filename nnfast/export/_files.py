@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import secrets
+import stat
 from typing import List, Optional, Sequence, Tuple
 
 
@@ -40,10 +41,10 @@ def remove_directories(made: Sequence[str]) -> None:
 def write_all(files: Sequence[Tuple[str, bytes]]) -> None:
     """Write each ``(path, data)``, all or none.
 
-    Every file is first written whole to a temporary file beside it (permissions as a new
-    file's under the umask), then the temporaries are renamed over the targets, which the
-    system does whole. A target that is a symbolic link has the file it points to
-    replaced (the link stays). Refused before anything is written: a target that exists
+    Every file is first written whole to a temporary file beside it (with a replaced file's
+    permission bits, else a new file's under the umask), then the temporaries are renamed
+    over the targets, which the system does whole. A target that is a symbolic link has
+    the file it points to replaced (the link stays). Refused before anything is written: a target that exists
     and is not a regular file (a directory, a device such as /dev/null, a FIFO: renaming
     over it would replace it), and a file name longer than its directory allows. A failure
     while writing or renaming (a full disk, no permission) removes every temporary and
@@ -83,6 +84,8 @@ def write_all(files: Sequence[Tuple[str, bytes]]) -> None:
                     f.write(data)
                     f.flush()
                     os.fsync(f.fileno())
+                if os.path.isfile(real):  # a replaced file keeps its permission bits (a private 0600 stays so)
+                    os.chmod(temporary, stat.S_IMODE(os.stat(real).st_mode))
             except OSError as exc:
                 raise _error(type(exc), exc.errno, f"cannot write {path}: {exc.strerror or exc}") from None
         for index, (temporary, real) in enumerate(written):
