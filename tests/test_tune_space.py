@@ -128,6 +128,10 @@ def test_a_constant_regression_target_is_refused_before_any_trial():
         tune.search(BASE, {"lr": [1e-2]}, train=(X, np.full((100, 2), 1.0)), progress=False)
     with pytest.raises(ValueError, match=r"constant in the validation data \(every value 0.7\)"):
         tune.search(BASE, {"lr": [1e-2]}, train=(X, X[:, 0]), validation=(X[:50], np.full(50, 0.7)), progress=False)
+    nearly = np.full(50, 3.0)
+    nearly[0] += 1e-12  # constant once in float32, which the trials train in
+    with pytest.raises(ValueError, match="constant in the validation data"):
+        tune.search(BASE, {"lr": [1e-2]}, train=(X, X[:, 0]), validation=(X[:50], nearly), progress=False)
 
 
 def test_class_weights_searched_as_dicts_keep_their_labels(small, tmp_path):

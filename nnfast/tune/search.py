@@ -1000,8 +1000,9 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
     described = describe_data(hp, *_pair(train, "train"))
     key, sign = objective_key(hp, y_tr, objective)
     _check_searched_targets(hp, search_space, _pair(train, "train")[1], dtype)
-    for which, values in (("training", y_tr), ("validation", y_val)):
-        if key.endswith("r2") and values is not None and np.all(np.ptp(np.asarray(values, np.float64), axis=0) == 0):
+    for which, values in (("training", y_tr), ("validation", y_val)):  # constant in the dtype trials train in
+        if key.endswith("r2") and values is not None and np.all(np.ptp(
+                np.asarray(values, np.float64).astype(DTYPES[dtype]), axis=0) == 0):
             raise ValueError(f"the regression target is constant in the {which} data (every value "
                              f"{float(np.asarray(values).flat[0]):g}): R^2 there scores every configuration alike "
                              f"(0), so the search could not tell them apart")
