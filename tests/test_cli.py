@@ -561,3 +561,12 @@ def test_options_that_were_silently_ignored_are_errors(finished, capsys):
     where, _ = finished
     status, _, err = run(capsys, "report", where / "study.db", "--top", "-1")
     assert_one_line_error(status, err, "report", "--top must be at least 0, got -1")
+
+
+def test_an_output_that_is_a_device_or_fifo_is_refused_before_any_work(tmp_path, capsys):
+    # renamed over, a device (as root, /dev/null) became a plain file; a FIFO made the check wait
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    status, _, err = run(capsys, "train", "--out", fifo, *QUICK)
+    assert_one_line_error(status, err, "train", f"--out {fifo} is not a regular file")
+    assert fifo.is_fifo()

@@ -44,7 +44,9 @@ def check_output(path: Optional[str], option: str, *, replaced: bool = True, inp
     trying tells (a read-only file system, a directory of /proc, permissions that
     root ignores). ``replaced``: the file is written as a new file beside it and
     renamed (model files, reports), so the directory must accept files even when the
-    file exists. ``inputs``: files the command reads (its data, its model), which the
+    file exists, and an existing path must be a regular file (or a link to one): a
+    device, FIFO or socket is refused (renaming over /dev/null would replace the device;
+    opening a FIFO here would wait for a reader). ``inputs``: files the command reads (its data, its model), which the
     output must not be: writing it would destroy what was read.
     """
     if not path:
@@ -62,6 +64,9 @@ def check_output(path: Optional[str], option: str, *, replaced: bool = True, inp
         reason = f"{missing} is not a directory" if os.path.exists(directory) else f"there is no directory {missing}"
         raise CommandError(f"cannot write {shown}: {reason}")
     exists = os.path.exists(path)
+    if replaced and exists and not os.path.isfile(path):  # a rename over it would replace the device itself
+        raise CommandError(f"{shown} is not a regular file (a device, a FIFO or a socket): it is never replaced; "
+                           f"give a file name")
     try:
         if exists:
             with open(path, "ab"):  # opens for writing without changing a byte (or the mtime)

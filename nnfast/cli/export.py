@@ -36,10 +36,6 @@ def run(args: argparse.Namespace) -> None:
     or a failed write leaves no new file behind and the old ones as they were."""
     if not args.onnx and not args.c_dir:
         raise CommandError("nothing to do: give --onnx FILE and/or --c DIR")
-    if args.onnx and os.path.exists(args.onnx) and not os.path.isfile(os.path.realpath(args.onnx)) \
-            and not os.path.isdir(args.onnx):  # before check_output, which would wait on a FIFO
-        raise CommandError(f"--onnx {args.onnx} is not a regular file (a device, a FIFO or a socket): it is never "
-                           f"replaced; give a file name")
     into_new_c_dir = bool(args.onnx and args.c_dir and not os.path.exists(args.c_dir)
                           and os.path.abspath(os.path.dirname(args.onnx)) == os.path.abspath(args.c_dir))
     if not into_new_c_dir:  # else the directory --c creates takes it

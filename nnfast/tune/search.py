@@ -451,7 +451,7 @@ class _Store:
     written whole, in one transaction; the lease is renewed between trials."""
 
     def __init__(self, name: str, url: str, direction: Direction, resume: bool, meta: Dict[str, Any],
-                 extra: Optional[Dict[str, Any]] = None) -> None:
+                 extra: Callable[[], Dict[str, Any]] = dict) -> None:
         self.name, self.url, self.meta = name, url, meta
         storage = open_storage(url)
         # a journal writes a trial as one row, curve and all; a database server a row per value
@@ -467,7 +467,7 @@ class _Store:
             created = False
         if created:  # the settings first: a driver that resumes it meanwhile checks against them
             self.study.set_user_attr(SETTINGS_ATTR, meta)
-            for key, value in (extra or {}).items():
+            for key, value in extra().items():  # computed only for a study created here
                 self.study.set_user_attr(key, value)
         self.lease = DriverLease(self.study)
         self.lease.acquire()
@@ -569,7 +569,7 @@ class _Driver:
                  warmup_epochs: int, data_print: str, meta: Dict[str, Any], name: str, url: Optional[str],
                  resume: bool, folds: Optional[List[Tuple[Pair, Pair]]] = None, trial_timeout: Optional[float] = None,
                  parts: Optional[List[np.ndarray]] = None, points: Optional[List[Dict[str, Any]]] = None,
-                 extra: Optional[Dict[str, Any]] = None) -> None:
+                 extra: Callable[[], Dict[str, Any]] = dict) -> None:
         self.strategy, self.queued, self.propose = strategy, list(queued), propose
         # a finite space searched by proposals (bayes): its points by the configuration they make
         # (two params can make one: any shrink at depth 1), so that no proposal repeats one
@@ -602,7 +602,7 @@ class _Driver:
             self.store = None if url is None else _Store(name, url, direction, resume, meta, extra)
             if self.store is None:
                 self.mirror.set_user_attr(SETTINGS_ATTR, meta)
-                for key, value in (extra or {}).items():
+                for key, value in extra().items():
                     self.mirror.set_user_attr(key, value)
         stored = [] if self.store is None else self.store.trials
         # the queued points not run yet, known by their values: a space given again with its entries
@@ -1038,7 +1038,7 @@ def search(hp: Hyperparameters, space: Mapping[str, Any], *, train: Tuple[Any, A
     driver = _Driver(strategy, queued, propose, n_trials, strategy.exhaustive or bool(queued),
                      ((X_tr, y_tr), (X_val, y_val)), key,
                      sign, pruning, warmup_epochs, data_print, meta, study_name, url, resume, folds, trial_timeout,
-                     parts, points, {SEARCH_ROWS_ATTR: search_row_digests(train, validation)})
+                     parts, points, lambda: {SEARCH_ROWS_ATTR: search_row_digests(train, validation)})
     driver.run(executor, n_jobs, timeout, progress)
     return driver.study
 

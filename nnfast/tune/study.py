@@ -481,7 +481,8 @@ class Study:
                   f"(train + validation)" if method in ("rescore", "refit") else
                   f"the test set is looked at once, at the end; {method} on other data than it")
         for X, y in pairs:
-            if any(look.get("data") == data_fingerprint(X, y) for look in looks):
+            given = data_fingerprint(X, y)
+            if any(look.get("data") == given for look in looks):
                 raise ValueError(f"{method} was given the study's test set: {advice}")
             shared = len(kept.intersection(_row_digests(X))) if kept else 0
             if shared:
